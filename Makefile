@@ -1,0 +1,24 @@
+# The two commands of the README: `make demo` (the kit's main job) and `make test` (the whole suite).
+# Both create the virtualenv in .venv with a Python >= 3.12 found by scripts/find-python.
+VENV  := .venv
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test venv clean
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/find-python
+	@py=$$(scripts/find-python) || exit 1; \
+	  if ! $(VENV)/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+	    echo "creating $(VENV) with $$py"; rm -rf $(VENV); $$py -m venv $(VENV) || exit 1; fi
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/strangler demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,123 @@
+"""Start, health-check and stop real OS processes on loopback ports.
+
+The supervisor and the test-suite share these helpers so that "start a server and wait until it answers"
+has one implementation with bounded timeouts and a guaranteed stop.
+"""
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import httpx
+
+
+class ProcessFailed(RuntimeError):
+    """A process exited early or never became healthy; the message carries its log tail."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and 'localhost' — the only addresses the kit may target or bind."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something already listens on host:port (connect succeeds) or the bind is refused."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.settimeout(0.2)
+        if sock.connect_ex((host, port)) == 0:
+            return True
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def log_tail(path: Path | None, lines: int = 30) -> str:
+    if path is None or not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None = None, log_path: Path | None = None,
+          cwd: Path | None = None) -> subprocess.Popen:
+    """Start `argv` in its own session (so the whole group can be stopped), output to `log_path`."""
+    full_env = {**os.environ, **(env or {})}
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        out = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+    else:
+        out = subprocess.DEVNULL
+    try:
+        return subprocess.Popen(list(argv), env=full_env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    finally:
+        if log_path is not None:
+            out.close()
+
+
+def wait_http(url: str, *, timeout: float = 30.0, proc: subprocess.Popen | None = None,
+              log_path: Path | None = None, expect_status: int | None = None) -> None:
+    """Poll `url` until it answers (any status < 500, or exactly `expect_status`) or fail with the log tail."""
+    deadline = time.monotonic() + timeout
+    last_error = "no answer yet"
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ProcessFailed(f"process exited with code {proc.returncode} before {url} answered\n"
+                                f"{log_tail(log_path)}")
+        try:
+            response = httpx.get(url, timeout=2.0)
+            if (expect_status is None and response.status_code < 500) or response.status_code == expect_status:
+                return
+            last_error = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            last_error = type(exc).__name__
+        time.sleep(0.1)
+    raise ProcessFailed(f"{url} did not become healthy within {timeout:.0f}s ({last_error})\n{log_tail(log_path)}")
+
+
+def stop(proc: subprocess.Popen, *, grace: float = 10.0) -> int | None:
+    """SIGTERM the process group, wait up to `grace` seconds, then SIGKILL. Returns the exit code."""
+    if proc.poll() is not None:
+        return proc.returncode
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        return proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        return proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def running(argv: Sequence[str], *, health_url: str, env: Mapping[str, str] | None = None,
+            log_path: Path | None = None, cwd: Path | None = None, timeout: float = 30.0,
+            expect_status: int | None = None) -> Iterator[subprocess.Popen]:
+    """Run a server for the duration of a `with` block: started, healthy, and always stopped."""
+    proc = spawn(argv, env=env, log_path=log_path, cwd=cwd)
+    try:
+        wait_http(health_url, timeout=timeout, proc=proc, log_path=log_path, expect_status=expect_status)
+        yield proc
+    finally:
+        stop(proc)
