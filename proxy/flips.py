@@ -1,0 +1,239 @@
+"""Flip a feature's state in the route table file: the one code path used by the CLI, the admin API
+and automatic rollback.
+
+Why a file lock + atomic replace: several writers (operator CLI, admin API, rollback inside the façade) may
+flip at the same moment, and the façade hot-reloads the file while we write it. Under the lock each flip
+reads the latest file, so no flip is lost; `os.replace` means a reader sees the old or the new file, never
+half of one. Comments and key order survive because we edit the ruamel round-trip tree, not a dict.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import difflib
+import fcntl
+import getpass
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.util import load_yaml_guess_indent
+
+from proxy.ledger import append_record, default_ledger_path
+from proxy.table import RouteTable, State, TableError, parse_table
+
+Gate = Callable[[RouteTable, str, State], list[str]]  # reasons to refuse; empty list = allowed
+_REGISTERED_GATES: dict[str, Gate] = {}
+
+
+def register_gate(name: str, gate: Gate) -> None:
+    """Let another part (e.g. data migration's ownership check) refuse flips from every front end that
+    passes `registered_gates()` (the CLI does). Registering a name again replaces the gate."""
+    _REGISTERED_GATES[name] = gate
+
+
+def registered_gates() -> list[Gate]:
+    return list(_REGISTERED_GATES.values())
+
+
+@dataclass
+class FlipRecord:
+    ts: str
+    actor: str
+    feature: str
+    from_state: str
+    to_state: str
+    from_percent: float | None  # the canary percent, only when that side is 'canary'
+    to_percent: float | None
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    forced: bool = False  # True when force=True overrode refusals (listed in evidence["overridden"])
+    changed: bool = True  # False for a no-op flip (already there); no-ops are not written to the ledger
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ledger line (without `changed`, which only the caller needs)."""
+        data = dataclasses.asdict(self)
+        data.pop("changed")
+        return data
+
+
+class FlipError(ValueError):
+    """A flip that was not done; the message says why and what to do. `reasons` lists gate refusals."""
+
+    def __init__(self, message: str, reasons: Sequence[str] = ()):
+        super().__init__(message)
+        self.reasons = list(reasons)
+
+
+def default_actor() -> str:
+    """$STRANGLER_ACTOR, else the OS user name: who did it, for the ledger."""
+    actor = os.environ.get("STRANGLER_ACTOR", "").strip()
+    if actor:
+        return actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def parse_state(value: str | State) -> State:
+    """State from user input; FlipError listing the valid names otherwise."""
+    try:
+        return State(str(value).strip().lower())
+    except ValueError:
+        names = [s.value for s in State]
+        close = difflib.get_close_matches(str(value).lower(), names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise FlipError(f"unknown state {value!r}{hint}; use one of: {', '.join(names)}") from None
+
+
+def retire_rule(table: RouteTable, feature: str, to: State) -> list[str]:
+    """Built-in gate: retiring removes the legacy fallback, so only a feature already fully on `new` may."""
+    current = table.features[feature].state
+    if to is State.RETIRED and current is not State.NEW:
+        return [f"'retired' removes the legacy fallback; flip {feature!r} to 'new' first (it is {current.value!r})"]
+    return []
+
+
+def flip_feature(routes_path: Path, feature: str, to: State | str, *, percent: float | None = None,
+                 actor: str, reason: str = "", evidence: dict | None = None, force: bool = False,
+                 gates: Sequence[Gate] = (), ledger_path: Path | None = None) -> FlipRecord:
+    """Move `feature` to state `to` in the file, validate, write atomically, ledger it; see module doc."""
+    routes_path = Path(routes_path)
+    to_state = parse_state(to)
+    if percent is not None and to_state is not State.CANARY:
+        raise FlipError(f"a percent only applies to state 'canary' (not {to_state.value!r}); drop --percent")
+    if percent is not None and not 0 < percent <= 100:
+        raise FlipError(f"canary percent {percent:g} is out of range; use 0 < N <= 100")
+    with _exclusive_lock(routes_path):
+        text = _read(routes_path)
+        try:
+            table = parse_table(text, source=str(routes_path))
+        except TableError as exc:
+            raise FlipError(f"the route table is invalid; fix it first:\n{exc}") from None
+        if feature not in table.features:
+            known = list(table.features)
+            close = difflib.get_close_matches(feature, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise FlipError(f"unknown feature {feature!r}{hint}; features in {routes_path}: "
+                            f"{', '.join(known) or '(none)'}")
+        current = table.features[feature]
+        to_pct = percent if percent is not None else current.canary_percent
+        if to_state is State.CANARY and to_pct <= 0:
+            raise FlipError(f"canary needs a percent and {feature!r} has none set; give --percent N (0 < N <= 100)")
+        record = FlipRecord(
+            ts=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            actor=actor, feature=feature, from_state=current.state.value, to_state=to_state.value,
+            from_percent=_shown_percent(current.state, current.canary_percent),
+            to_percent=_shown_percent(to_state, to_pct), reason=reason, evidence=dict(evidence or {}),
+        )
+        if current.state is to_state and record.from_percent == record.to_percent:
+            record.changed = False
+            return record
+        refusals = [r for gate in (retire_rule, *gates) for r in _ask(gate, table, feature, to_state)]
+        if refusals and not force:
+            raise FlipError(f"flip of {feature!r} {current.state.value} -> {to_state.value} refused:\n  - "
+                            + "\n  - ".join(refusals) + "\n(use --force to override; it is recorded)", refusals)
+        if refusals:
+            record.forced = True
+            record.evidence["overridden"] = refusals
+        new_text = _edited(text, feature, to_state, to_pct if to_state is State.CANARY else None)
+        try:
+            parse_table(new_text, source=str(routes_path))
+        except TableError as exc:
+            raise FlipError(f"the flipped table would be invalid; nothing written:\n{exc}") from None
+        _atomic_write(routes_path, new_text)
+        append_record(ledger_path or default_ledger_path(), record.to_dict())
+    return record
+
+
+def _shown_percent(state: State, percent: float) -> float | None:
+    return float(percent) if state is State.CANARY else None
+
+
+def _ask(gate: Gate, table: RouteTable, feature: str, to: State) -> list[str]:
+    """A gate that crashes refuses (fail closed) with its error as the reason."""
+    try:
+        return [str(r) for r in gate(table, feature, to)]
+    except Exception as exc:  # noqa: BLE001 - any gate bug must become a refusal, not a traceback
+        name = getattr(gate, "__name__", type(gate).__name__)
+        return [f"gate {name} failed: {type(exc).__name__}: {exc}"]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlipError(f"cannot read route table {path}: {exc}; check --routes / STRANGLER_ROUTES_FILE") from None
+
+
+def _edited(text: str, feature: str, state: State, percent: float | None) -> str:
+    """The same YAML text with only the feature's state (and canary_percent) changed."""
+    _, seq_indent, seq_offset = load_yaml_guess_indent(text)
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never re-wrap long lines
+    seq_offset = seq_offset or 0
+    yaml.indent(mapping=_mapping_indent(text), sequence=max(seq_indent or 2, seq_offset + 2), offset=seq_offset)
+    doc = yaml.load(text)
+    node = doc["features"][feature]
+    node["state"] = state.value
+    if percent is not None:
+        value: float | int = int(percent) if float(percent).is_integer() else float(percent)
+        if "canary_percent" in node:
+            node["canary_percent"] = value
+        else:
+            keys = list(node)
+            node.insert(keys.index("state") + 1 if "state" in keys else len(keys), "canary_percent", value)
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    return out.getvalue()
+
+
+def _mapping_indent(text: str) -> int:
+    """Smallest indentation of a nested mapping key (ruamel's guesser only measures sequences)."""
+    widths = [len(line) - len(line.lstrip(" ")) for line in text.splitlines()
+              if line.strip() and not line.lstrip().startswith(("#", "-")) and line.startswith(" ")]
+    return min(widths, default=2)
+
+
+@contextlib.contextmanager
+def _exclusive_lock(routes_path: Path) -> Iterator[None]:
+    """flock on a sidecar file (the table itself is replaced, so it cannot carry the lock)."""
+    lock_path = routes_path.with_name(f".{routes_path.name}.lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise FlipError(f"cannot create lock file {lock_path}: {exc}; is the directory writable?") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
