@@ -40,12 +40,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """True when something already listens on host:port (connect succeeds) or the bind is refused."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+    """True when something listens on host:port or holds it bound.
+
+    The bind probe uses SO_REUSEADDR like the servers we start do, so a port left in TIME_WAIT by a
+    server that just stopped counts as free (otherwise `down` then `up` fails for a minute).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
         sock.settimeout(0.2)
         if sock.connect_ex((host, port)) == 0:
             return True
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+    with socket.socket(family) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

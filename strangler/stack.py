@@ -1,0 +1,320 @@
+"""The stack file (config/stack.yaml): which processes make up the running system, in start order.
+
+Kept generic on purpose: a process is a command line, a loopback address, a health path and an optional
+setup step. Validation errors name the file, the line and the fix, so a typo never becomes a traceback.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from strangler.procs import is_loopback
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+# {python} {host} {port} {var} {root} {port:NAME}; "${...}" is env expansion, not a placeholder.
+PLACEHOLDER_RE = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z0-9_-]+))?\}")
+ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+KNOWN_PLACEHOLDERS = ("python", "host", "port", "var", "root", "port:NAME")
+
+
+class StackConfigError(ValueError):
+    """A stack file that cannot be used; the message is meant for the operator as-is."""
+
+
+class ProcessSpec(BaseModel):
+    """One supervised process as written in the stack file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: list[str] = Field(min_length=1, description="argv list, e.g. [\"{python}\", \"-m\", \"module\"]")
+    allow_remote_bind: bool = False  # declared before `host` so the host check can see it
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    health: str | None = "/healthz"
+    ready_timeout: float = Field(default=30.0, gt=0, le=600)
+    env: dict[str, str] = Field(default_factory=dict)
+    setup: list[list[str]] = Field(default_factory=list)
+    setup_timeout: float = Field(default=600.0, gt=0, le=3600)
+    cwd: str | None = None
+    restart: Literal["no", "on-failure"] = "no"
+    max_restarts: int = Field(default=3, ge=0, le=100)
+    restart_backoff: float = Field(default=1.0, gt=0, le=60)
+
+    @field_validator("host")
+    @classmethod
+    def _loopback_only(cls, host: str, info: ValidationInfo) -> str:
+        if not is_loopback(host) and not info.data.get("allow_remote_bind", False):
+            raise ValueError(f"host {host!r} is not a loopback address; use 127.0.0.1 (or set "
+                             "`allow_remote_bind: true` on this process if you really mean to expose it)")
+        return host
+
+    @field_validator("health")
+    @classmethod
+    def _health_is_path(cls, health: str | None) -> str | None:
+        if health is not None and not health.startswith("/"):
+            raise ValueError(f"health must be a path starting with '/', e.g. /healthz (got {health!r})")
+        return health
+
+    @field_validator("setup")
+    @classmethod
+    def _setup_not_empty(cls, setup: list[list[str]]) -> list[list[str]]:
+        if any(not step for step in setup):
+            raise ValueError("each setup step must be a non-empty argv list, e.g. [\"{python}\", \"-m\", \"x\"]")
+        return setup
+
+
+class StackConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    processes: dict[str, ProcessSpec] = Field(min_length=1)
+
+    @field_validator("processes", mode="before")
+    @classmethod
+    def _names(cls, processes: Any) -> Any:
+        if isinstance(processes, Mapping):
+            for name in processes:
+                if not isinstance(name, str) or not NAME_RE.match(name):
+                    raise ValueError(f"process name {name!r} must be lower-case letters, digits, '-' or '_', "
+                                     "starting with a letter")
+        return processes
+
+
+_FIXES = {
+    "missing": "add this key",
+    "extra_forbidden": "remove it or fix its spelling",
+    "int_parsing": "use a whole number",
+    "int_type": "use a whole number",
+    "float_parsing": "use a number",
+    "list_type": "use a YAML list, e.g. [\"a\", \"b\"]",
+    "dict_type": "use a YAML mapping (key: value)",
+    "string_type": "quote the value so it is a string",
+    "bool_parsing": "use true or false",
+    "too_short": "give at least one item",
+}
+
+
+@dataclass
+class LoadedStack:
+    """A validated stack file plus what is needed to point later errors at the right line."""
+
+    path: Path
+    config: StackConfig
+    tree: Any
+
+    def line(self, *loc: str | int) -> int | None:
+        return _line_of(self.tree, loc)
+
+    def where(self, *loc: str | int) -> str:
+        line = self.line(*loc)
+        return f"{self.path}:{line}" if line else str(self.path)
+
+    @property
+    def root(self) -> Path:
+        """The project root: the directory that holds the config/ directory containing the stack file."""
+        return self.path.resolve().parent.parent
+
+
+def _line_of(tree: Any, loc: Sequence[str | int]) -> int | None:
+    """1-based line of the deepest node of `loc` present in the round-trip YAML tree."""
+    node, line = tree, None
+    for key in loc:
+        if isinstance(node, CommentedMap) and key in node:
+            line = node.lc.key(key)[0]
+        elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
+            line = node.lc.item(key)[0]
+        else:
+            break
+        node = node[key]
+    return None if line is None else line + 1
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, Mapping):
+        return {str(k) if isinstance(k, str) else k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def load_stack(path: Path) -> LoadedStack:
+    """Read and validate a stack file; every problem becomes one StackConfigError naming file:line and fix."""
+    if not path.is_file():
+        raise StackConfigError(f"stack file {path} not found — create it (see config/stack.yaml in the kit) "
+                               "or point to it with --stack PATH / STRANGLER_STACK_FILE")
+    try:
+        tree = YAML(typ="rt").load(path.read_text())
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise StackConfigError(f"{where}: invalid YAML: {problem} — fix the syntax at that line") from None
+    if not isinstance(tree, CommentedMap):
+        raise StackConfigError(f"{path}:1: the stack file must be a mapping with a `processes:` key")
+    try:
+        config = StackConfig.model_validate(_plain(tree))
+    except ValidationError as exc:
+        lines: list[tuple[int, str]] = []
+        for err in exc.errors():
+            line = _line_of(tree, err["loc"])
+            dotted = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            fix = _FIXES.get(err["type"])
+            text = f"  {path}:{line or 1}: {dotted}: {msg}" + (f" — fix: {fix}" if fix else "")
+            lines.append((line or 1, text))
+        raise StackConfigError(f"invalid stack file {path}:\n" + "\n".join(t for _, t in sorted(lines))) from None
+    return LoadedStack(path=path, config=config, tree=tree)
+
+
+@dataclass
+class ResolvedProcess:
+    """A process ready to run: placeholders filled, port overrides applied."""
+
+    name: str
+    argv: list[str]
+    host: str
+    port: int
+    health: str | None
+    ready_timeout: float
+    env: dict[str, str]
+    setup: list[list[str]]
+    setup_timeout: float
+    cwd: Path
+    restart: str
+    max_restarts: int
+    restart_backoff: float
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def health_url(self) -> str | None:
+        return None if self.health is None else self.url + self.health
+
+
+@dataclass
+class StackPlan:
+    stack_file: Path
+    root: Path
+    var_dir: Path
+    processes: list[ResolvedProcess] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.processes]
+
+
+def port_env_name(name: str) -> str:
+    return "STRANGLER_PORT_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def parse_port_overrides(items: Sequence[str], known: Sequence[str]) -> dict[str, int]:
+    """Parse `--port NAME=PORT` flags."""
+    result: dict[str, int] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise StackConfigError(f"--port {item!r}: expected NAME=PORT, e.g. --port legacy=5001")
+        if name not in known:
+            raise StackConfigError(f"--port {item!r}: no process named {name!r}; known: {', '.join(known)}")
+        port = int(value)
+        if not 1 <= port <= 65535:
+            raise StackConfigError(f"--port {item!r}: port must be between 1 and 65535")
+        result[name] = port
+    return result
+
+
+def effective_ports(stack: LoadedStack, overrides: Mapping[str, int], environ: Mapping[str, str]) -> dict[str, int]:
+    """Port per process: `--port` flag, else STRANGLER_PORT_<NAME>, else the stack file."""
+    ports: dict[str, int] = {}
+    for name, spec in stack.config.processes.items():
+        env_value = environ.get(port_env_name(name))
+        if name in overrides:
+            ports[name] = overrides[name]
+        elif env_value:
+            if not env_value.isdigit() or not 1 <= int(env_value) <= 65535:
+                raise StackConfigError(f"{port_env_name(name)}={env_value!r} is not a port — use 1-65535")
+            ports[name] = int(env_value)
+        else:
+            ports[name] = spec.port
+    return ports
+
+
+def _substitute(text: str, values: Mapping[str, str], ports: Mapping[str, int], environ: Mapping[str, str],
+                where: str) -> str:
+    def placeholder(match: re.Match[str]) -> str:
+        key, arg = match.group(1), match.group(2)
+        if key == "port" and arg is not None:
+            if arg not in ports:
+                raise StackConfigError(f"{where}: {{port:{arg}}} names no process; known: {', '.join(ports)} "
+                                       "— fix the name")
+            return str(ports[arg])
+        if arg is None and key in values:
+            return values[key]
+        raise StackConfigError(f"{where}: unknown placeholder {match.group(0)} — use one of "
+                               + ", ".join("{" + p + "}" for p in KNOWN_PLACEHOLDERS))
+
+    def env_var(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = environ.get(name)
+        if value:
+            return value
+        if default is not None:
+            return default
+        raise StackConfigError(f"{where}: environment variable {name} is not set — export it, or give a "
+                               f"default: ${{{name}:-value}}")
+
+    return ENV_RE.sub(env_var, PLACEHOLDER_RE.sub(placeholder, text))
+
+
+def resolve(stack: LoadedStack, *, var_dir: Path, names: Sequence[str] = (),
+            port_overrides: Mapping[str, int] | None = None,
+            environ: Mapping[str, str] | None = None) -> StackPlan:
+    """Fill placeholders for the selected processes (all when `names` is empty), keeping file order."""
+    environ = os.environ if environ is None else environ
+    known = list(stack.config.processes)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise StackConfigError(f"no process named {', '.join(map(repr, unknown))} in {stack.path}; "
+                               f"known: {', '.join(known)}")
+    ports = effective_ports(stack, port_overrides or {}, environ)
+    var_dir, root = var_dir.resolve(), stack.root
+    plan = StackPlan(stack_file=stack.path, root=root, var_dir=var_dir)
+    for name, spec in stack.config.processes.items():
+        if names and name not in names:
+            continue
+        values = {"python": sys.executable, "host": spec.host, "port": str(ports[name]),
+                  "var": str(var_dir), "root": str(root)}
+
+        def sub(text: str, *loc: str | int) -> str:
+            return _substitute(text, values, ports, environ, stack.where("processes", name, *loc))
+
+        env = {"PYTHONUNBUFFERED": "1"}
+        env.update({key: sub(value, "env", key) for key, value in spec.env.items()})
+        plan.processes.append(ResolvedProcess(
+            name=name,
+            argv=[sub(arg, "command", i) for i, arg in enumerate(spec.command)],
+            host=spec.host, port=ports[name], health=spec.health, ready_timeout=spec.ready_timeout,
+            env=env,
+            setup=[[sub(arg, "setup", s, i) for i, arg in enumerate(step)] for s, step in enumerate(spec.setup)],
+            setup_timeout=spec.setup_timeout,
+            cwd=Path(sub(spec.cwd, "cwd")) if spec.cwd else root,
+            restart=spec.restart, max_restarts=spec.max_restarts, restart_backoff=spec.restart_backoff,
+            log_path=var_dir / "logs" / f"{name}.log",
+        ))
+    return plan
+

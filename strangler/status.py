@@ -1,0 +1,114 @@
+"""`strangler status` is built from sections so later parts (routes, data ownership...) add their own view.
+
+A section is `fn(settings) -> (rich renderable, json-able dict)`. Register it with `register_section` at
+import time of your module; one failing section shows its error and never breaks the others.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from strangler.settings import KitSettings
+from strangler.runstate import accepts_connections, pid_alive, read_state, running_supervisor
+
+Section = Callable[[KitSettings], tuple[RenderableType, Any]]
+_SECTIONS: dict[str, Section] = {}
+
+
+def register_section(name: str, fn: Section) -> None:
+    """Add (or replace) a status section; sections print in registration order."""
+    _SECTIONS[name] = fn
+
+
+def sections() -> list[str]:
+    return list(_SECTIONS)
+
+
+def collect(settings: KitSettings) -> list[tuple[str, RenderableType, Any]]:
+    """Run every section; an exception becomes that section's error instead of breaking the command."""
+    results = []
+    for name, fn in _SECTIONS.items():
+        try:
+            renderable, data = fn(settings)
+        except Exception as exc:  # noqa: BLE001 - a broken section must not hide the others
+            message = f"{type(exc).__name__}: {exc}"
+            renderable, data = Text(f"{name}: error — {message}", style="red"), {"error": message}
+        results.append((name, renderable, data))
+    return results
+
+
+def live_health(proc: dict[str, Any]) -> tuple[bool, str]:
+    """Ask the process now (not what the supervisor last saw)."""
+    if not pid_alive(proc.get("pid")):
+        return False, "stopped"
+    url = proc.get("health_url")
+    if not url:
+        ok = accepts_connections(proc["host"], proc["port"])
+        return ok, "listening" if ok else "not listening"
+    try:
+        response = httpx.get(url, timeout=2.0)
+    except httpx.HTTPError as exc:
+        return False, f"down: {type(exc).__name__}"
+    if response.status_code < 500:
+        return True, f"healthy {response.status_code}"
+    return False, f"unhealthy {response.status_code}"
+
+
+def _uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def processes_table(state: dict[str, Any], *, title: str | None = None) -> Table:
+    """Name → URL → pid, as printed by `up` when the stack is healthy."""
+    table = Table(title=title)
+    for column in ("process", "url", "pid", "status"):
+        table.add_column(column, no_wrap=True)
+    for name, proc in state.get("processes", {}).items():
+        table.add_row(name, proc.get("url") or "-", str(proc.get("pid") or "-"), proc.get("status") or "-")
+    return table
+
+
+def processes_section(settings: KitSettings) -> tuple[RenderableType, dict[str, Any]]:
+    run_dir = settings.run_dir
+    state = read_state(run_dir)
+    supervisor = running_supervisor(run_dir)
+    if state is None:
+        return (Text("No stack has run here yet — start one with `strangler up`."),
+                {"running": False, "supervisor_pid": None, "processes": {}})
+    now = time.time()
+    table = Table(title=(f"Stack (supervisor pid {supervisor}, since {state.get('started_at')})" if supervisor
+                         else f"Stack — not running (last status: {state.get('status')})"),
+                  caption=None if supervisor or not state.get("error") else
+                  "last error: " + state["error"].splitlines()[0])
+    for column in ("process", "pid", "url", "health", "uptime", "restarts"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("note", overflow="fold")
+    data: dict[str, Any] = {"running": supervisor is not None, "supervisor_pid": supervisor,
+                            "status": state.get("status") if supervisor else "not running",
+                            "stack_file": state.get("stack_file"), "processes": {}}
+    for name, proc in state.get("processes", {}).items():
+        alive = pid_alive(proc.get("pid"))
+        healthy, health = live_health(proc)
+        uptime = now - proc["started_at"] if alive and proc.get("started_at") else None
+        table.add_row(name, str(proc.get("pid") if alive else "-"), proc.get("url") or "-",
+                      Text(health, style="green" if healthy else "red"), _uptime(uptime),
+                      str(proc.get("restarts", 0)), proc.get("message") or "")
+        data["processes"][name] = {"pid": proc.get("pid") if alive else None, "url": proc.get("url"),
+                                   "healthy": healthy, "health": health, "uptime_s": uptime,
+                                   "restarts": proc.get("restarts", 0), "supervisor_status": proc.get("status"),
+                                   "message": proc.get("message")}
+    return table, data
+
+
+register_section("processes", processes_section)
