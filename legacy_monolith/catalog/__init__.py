@@ -1,0 +1,1 @@
+"""The catalog module: its blueprint and the tables it owns."""

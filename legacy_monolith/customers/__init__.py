@@ -1,0 +1,1 @@
+"""The customers module: its blueprint and the tables it owns."""

@@ -1,0 +1,1 @@
+"""The inventory module: its blueprint and the tables it owns."""

@@ -1,0 +1,1 @@
+"""The orders module: its blueprint and the tables it owns."""
