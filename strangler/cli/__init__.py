@@ -5,7 +5,7 @@ from strangler.cli.app import app
 def _register() -> None:
     import importlib
 
-    for module in ("stack", "routes"):
+    for module in ("stack", "routes", "migrate"):
         importlib.import_module(f"strangler.cli.{module}")
 
 

@@ -1,0 +1,133 @@
+"""Legacy conventions ↔ new-model types: local 'DD/MM/YYYY HH:MM' ↔ UTC, decimal money ↔ Decimal, 'Y'/'N'.
+
+Why strict: a translator that "fixes" odd legacy values silently makes backfills lossy and parity checks
+lie. Every function either returns a value that converts back to the identical legacy value, or raises
+TranslationError naming the field, the value and the rule.
+"""
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from acl.common.errors import TranslationError
+
+LEGACY_TS_FORMAT = "%d/%m/%Y %H:%M"
+LEGACY_SERVER_TIME_FORMAT = "%d/%m/%Y %H:%M:%S.%f"
+_LEGACY_TS = re.compile(r"^[0-9]{2}/[0-9]{2}/[0-9]{4} [0-9]{2}:[0-9]{2}$")
+_DECIMAL_TEXT = re.compile(r"^-?[0-9]{1,18}(\.[0-9]{1,18})?$")
+CENT = Decimal("0.01")
+
+
+@lru_cache(maxsize=16)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def legacy_ts_to_utc(value: Any, tz: str, field: str) -> datetime:
+    """'DD/MM/YYYY HH:MM' wall-clock time in `tz` → aware UTC datetime.
+
+    DST: a wall time in the autumn overlap exists twice; legacy stored no offset, so we take the first
+    occurrence (summer time, fold=0) — both map back to the same legacy text. A wall time inside the spring
+    gap never existed; it has no faithful UTC instant and is rejected.
+    """
+    if not isinstance(value, str) or not _LEGACY_TS.fullmatch(value):
+        raise TranslationError(field, value, "expected a 'DD/MM/YYYY HH:MM' timestamp")
+    try:
+        naive = datetime.strptime(value, LEGACY_TS_FORMAT)
+    except ValueError as exc:
+        raise TranslationError(field, value, f"not a calendar date/time ({exc})") from None
+    local_zone = zone(tz)
+    instant = naive.replace(tzinfo=local_zone).astimezone(UTC)
+    if instant.astimezone(local_zone).replace(tzinfo=None) != naive:
+        raise TranslationError(field, value, f"wall time does not exist in {tz} (skipped by a DST change)")
+    return instant
+
+
+def utc_to_legacy_ts(value: datetime, tz: str, field: str = "timestamp") -> str:
+    """Aware datetime → legacy local 'DD/MM/YYYY HH:MM' (seconds truncated, as legacy stores minutes)."""
+    if value.tzinfo is None:
+        raise TranslationError(field, value, "naive datetime; the new model stores aware UTC times")
+    return value.astimezone(zone(tz)).strftime(LEGACY_TS_FORMAT)
+
+
+def legacy_server_time(now: datetime, tz: str) -> str:
+    """The legacy 'ServerTime' debugging field: local time with microseconds."""
+    return now.astimezone(zone(tz)).strftime(LEGACY_SERVER_TIME_FORMAT)
+
+
+def legacy_money_to_decimal(value: Any, field: str) -> Decimal:
+    """Decimal string ("12.50"), Decimal, int or float (legacy float quirk) → Decimal with 2 places."""
+    if isinstance(value, bool) or value is None:
+        raise TranslationError(field, value, "expected a money amount")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise TranslationError(field, value, "money must be a finite number")
+        exact = Decimal(repr(value))
+        cents = exact.quantize(CENT)
+        if abs(exact - cents) > Decimal("1e-9"):
+            raise TranslationError(field, value, "more than 2 decimal places")
+        return cents
+    if isinstance(value, str):
+        if not _DECIMAL_TEXT.fullmatch(value):
+            raise TranslationError(field, value, "expected a decimal string such as '12.50'")
+        amount = Decimal(value)
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, Decimal):
+        amount = value
+    else:
+        raise TranslationError(field, value, f"expected a money amount, got {type(value).__name__}")
+    if not amount.is_finite():
+        raise TranslationError(field, value, "money must be a finite number")
+    try:
+        cents = amount.quantize(CENT)
+    except InvalidOperation:
+        raise TranslationError(field, value, "amount too large") from None
+    if cents != amount:
+        raise TranslationError(field, value, "more than 2 decimal places")
+    return cents
+
+
+def decimal_to_legacy_money(value: Decimal) -> str:
+    """Decimal → legacy decimal string with exactly two places ("12.50")."""
+    return f"{value.quantize(CENT):f}"
+
+
+def decimal_to_minor(value: Decimal) -> int:
+    return int((value.quantize(CENT) * 100).to_integral_value())
+
+
+def minor_to_decimal(value: int) -> Decimal:
+    return (Decimal(value) / 100).quantize(CENT)
+
+
+def flag_to_bool(value: Any, field: str) -> bool:
+    """Legacy 'Y'/'N' → bool; anything else is a TranslationError."""
+    if value == "Y":
+        return True
+    if value == "N":
+        return False
+    raise TranslationError(field, value, "expected flag 'Y' or 'N'")
+
+
+def bool_to_flag(value: bool) -> str:
+    return "Y" if value else "N"
+
+
+def require_int(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TranslationError(field, value, "expected an integer")
+    return value
+
+
+def require_text(value: Any, field: str, *, nullable: bool = False) -> str | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise TranslationError(field, value, "expected text")
+    return value

@@ -1,0 +1,69 @@
+"""The legacy API's error envelope and request-parsing rules, for services that answer legacy clients.
+
+Why replicate them: legacy clients (and the parity checker) see the service through the legacy contract.
+A bad request must fail with the same status, ErrorCode and ErrorMessage the monolith gives, so these
+helpers reproduce its rules: body checks in the same order, pydantic messages formatted the same way.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class LegacyApiError(Exception):
+    """An expected failure, answered as {"Success": false, "ErrorCode", "ErrorMessage"} with `status`."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def body(self) -> dict[str, Any]:
+        return envelope(self.code, self.message)
+
+
+def envelope(code: str, message: str) -> dict[str, Any]:
+    return {"Success": False, "ErrorCode": code, "ErrorMessage": message}
+
+
+def not_found(code: str, what: str, ident: Any) -> LegacyApiError:
+    return LegacyApiError(404, code, f"{what} {ident} does not exist")
+
+
+def describe(error: ValidationError, limit: int = 5) -> str:
+    """'Field: message; Lines[0].Quantity: message' — the legacy formatting of validation errors."""
+    parts = []
+    for item in error.errors()[:limit]:
+        where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in item["loc"]).replace(".[", "[")
+        parts.append(f"{where}: {item['msg']}" if where else item["msg"])
+    return "; ".join(parts)
+
+
+def parse_json_body(raw: bytes, model: type[M]) -> M:
+    """Validate a legacy JSON request body: empty, malformed, non-object and invalid bodies are 400s."""
+    if not raw.strip():
+        raise LegacyApiError(400, "INVALID_REQUEST", "request body is required: send a JSON object")
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = None
+    if payload is None:
+        raise LegacyApiError(400, "INVALID_JSON", "request body is not valid JSON")
+    if not isinstance(payload, dict):
+        raise LegacyApiError(400, "INVALID_REQUEST", "request body must be a JSON object")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise LegacyApiError(400, "VALIDATION_ERROR", describe(exc)) from None
+
+
+def parse_query(params: Mapping[str, str], model: type[M]) -> M:
+    """Validate legacy query parameters (first value of each name, as the legacy app reads them)."""
+    try:
+        return model.model_validate(dict(params))
+    except ValidationError as exc:
+        raise LegacyApiError(400, "INVALID_QUERY", describe(exc)) from None

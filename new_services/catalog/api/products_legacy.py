@@ -1,0 +1,155 @@
+"""Legacy-compatible catalog endpoints (/api/products...): the monolith's contract, served from the
+catalog domain through acl/catalog. Same filters, paging, bodies, status codes and error envelope.
+
+Available: inventory stays in the monolith, so availability comes from the legacy inventory API through
+the AvailabilitySource port (one call per product, in parallel for list pages). When it cannot be read the
+answer is 503 INVENTORY_UNAVAILABLE — never a guessed number.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from acl.catalog.legacy_requests import ProductCreateBody, ProductListQuery, ProductUpdateBody, domain_error
+from acl.catalog.translate import product_to_json
+from acl.common.conventions import legacy_server_time
+from acl.common.envelope import LegacyApiError, envelope, not_found, parse_json_body, parse_query
+from new_services.catalog import services
+from new_services.catalog.deps import AvailabilityDep, RepositoryDep, SettingsDep
+from new_services.catalog.domain import DomainError, DuplicateSku, Product, ProductNotFound
+from new_services.catalog.ports import AvailabilityUnavailable
+from new_services.common.problems import problem_response
+
+PREFIX = "/api/products"
+router = APIRouter(prefix=PREFIX, tags=["legacy-compatible"])
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+RawBodyDep = Annotated[bytes, Depends(raw_body)]
+
+
+def _first_values(request: Request) -> dict[str, str]:
+    """Query parameters as the legacy app reads them: the first value of each name."""
+    params: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        params.setdefault(name, value)
+    return params
+
+
+def _product_id(request: Request, raw: str) -> int:
+    """The legacy route only matches digits; anything else is 'no such endpoint'."""
+    if not raw.isascii() or not raw.isdigit():
+        raise LegacyApiError(404, "NOT_FOUND", f"no such endpoint: {request.method} {request.url.path}")
+    return int(raw)
+
+
+def _duplicate(sku: str) -> LegacyApiError:
+    return LegacyApiError(409, "DUPLICATE_SKU", f"a product with SKU {sku} already exists; SKUs are unique")
+
+
+def _load(repo: RepositoryDep, product_id: int) -> Product:
+    try:
+        return services.get_product(repo, product_id)
+    except ProductNotFound:
+        raise not_found("PRODUCT_NOT_FOUND", "product", product_id) from None
+
+
+def _one(product: Product, availability: AvailabilityDep, tz: str) -> dict[str, Any]:
+    assert product.id is not None
+    return product_to_json(product, availability.available([product.id]).get(product.id, 0), tz)
+
+
+@router.get("")
+def list_products(request: Request, repo: RepositoryDep, availability: AvailabilityDep,
+                  settings: SettingsDep) -> dict[str, Any]:
+    query = parse_query(_first_values(request), ProductListQuery)
+    criteria = query.to_filter()
+    total = repo.count(criteria)
+    products = repo.page_by_offset(criteria, query.offset, query.page_size)
+    stock = availability.available([p.id for p in products if p.id is not None])
+    items = [product_to_json(p, stock.get(p.id or 0, 0), settings.legacy_tz) for p in products]
+    return {"Products": items, "Page": query.page, "PageSize": query.page_size, "Total": total,
+            "ServerTime": legacy_server_time(datetime.now(UTC), settings.legacy_tz)}
+
+
+@router.get("/{product_id}")
+def get_product(product_id: str, request: Request, repo: RepositoryDep, availability: AvailabilityDep,
+                settings: SettingsDep) -> dict[str, Any]:
+    return _one(_load(repo, _product_id(request, product_id)), availability, settings.legacy_tz)
+
+
+@router.post("", status_code=201)
+def create_product(body: RawBodyDep, repo: RepositoryDep, settings: SettingsDep) -> dict[str, Any]:
+    command = parse_json_body(body, ProductCreateBody)
+    try:
+        product = services.create_product(repo, **command.to_domain())
+    except DomainError as exc:
+        raise domain_error(exc) from None
+    except DuplicateSku:
+        raise _duplicate(command.Sku) from None
+    return product_to_json(product, 0, settings.legacy_tz)  # a new product has no stock rows yet
+
+
+@router.put("/{product_id}")
+def update_product(product_id: str, request: Request, body: RawBodyDep, repo: RepositoryDep,
+                   availability: AvailabilityDep, settings: SettingsDep) -> dict[str, Any]:
+    ident = _product_id(request, product_id)
+    command = parse_json_body(body, ProductUpdateBody)
+    changes = command.to_domain_changes()
+    _load(repo, ident)
+    try:
+        product = services.update_product(repo, ident, changes)
+    except DomainError as exc:
+        raise domain_error(exc) from None
+    except DuplicateSku as exc:
+        raise _duplicate(exc.sku) from None
+    return _one(product, availability, settings.legacy_tz)
+
+
+@router.post("/{product_id}/deactivate")
+def deactivate_product(product_id: str, request: Request, repo: RepositoryDep, availability: AvailabilityDep,
+                       settings: SettingsDep) -> dict[str, Any]:
+    ident = _product_id(request, product_id)
+    try:
+        product = services.deactivate_product(repo, ident)
+    except ProductNotFound:
+        raise not_found("PRODUCT_NOT_FOUND", "product", ident) from None
+    return _one(product, availability, settings.legacy_tz)
+
+
+# --- errors in the legacy envelope ------------------------------------------------------------------------
+
+def is_legacy_path(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/") or path.startswith("/api/")
+
+
+def legacy_envelope(request: Request, status: int, code: str, detail: str) -> Response | None:
+    """EnvelopeRenderer for the shared problem handlers: legacy paths answer like the monolith."""
+    if not is_legacy_path(request.url.path):
+        return None
+    if status == 404 and code == "NOT_FOUND":
+        detail = f"no such endpoint: {request.method} {request.url.path}"
+    elif status == 405:
+        code, detail = "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path}"
+    elif status >= 500:
+        code, detail = "INTERNAL_ERROR", "unexpected server error; see the server log"
+    return JSONResponse(envelope(code, detail), status_code=status)
+
+
+async def on_legacy_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LegacyApiError)
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def on_availability_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AvailabilityUnavailable)
+    message = f"stock availability could not be read from the inventory system; retry shortly ({exc})"
+    if is_legacy_path(request.url.path):
+        return JSONResponse(envelope("INVENTORY_UNAVAILABLE", message), status_code=503)
+    return problem_response(503, message, code="INVENTORY_UNAVAILABLE")

@@ -1,0 +1,30 @@
+"""Typed dependencies of the catalog routers."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from new_services.catalog.ports import AvailabilitySource
+from new_services.catalog.repository import ProductRepository
+from new_services.catalog.settings import CatalogSettings
+from new_services.common.deps import DryRunDep, SessionDep
+
+__all__ = ["AvailabilityDep", "DryRunDep", "RepositoryDep", "SessionDep", "SettingsDep"]
+
+
+def get_repository(session: SessionDep) -> ProductRepository:
+    return ProductRepository(session)
+
+
+def get_settings(request: Request) -> CatalogSettings:
+    return request.app.state.settings
+
+
+def get_availability(request: Request) -> AvailabilitySource:
+    return request.app.state.availability
+
+
+RepositoryDep = Annotated[ProductRepository, Depends(get_repository)]
+SettingsDep = Annotated[CatalogSettings, Depends(get_settings)]
+AvailabilityDep = Annotated[AvailabilitySource, Depends(get_availability)]

@@ -1,0 +1,1 @@
+"""Plumbing shared by every extracted service: settings, database sessions, problem details, health, dry run."""

@@ -1,0 +1,85 @@
+"""Settings base for services: environment variables, validated once, failing fast with a fix-it message.
+
+Why a wrapper around pydantic-settings: a raw ValidationError traceback at import time tells an operator
+little. `load_settings` turns it into one line per problem naming the environment variable and how to set it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SHADOW_KEY_LENGTH = 16
+SHADOW_KEY_HINT = (
+    "the HMAC key that authenticates shadowed dry-run writes from the façade; no default on purpose. "
+    "Set the same value for the façade and the services, e.g. "
+    "export STRANGLER_SHADOW_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
+)
+
+
+class SettingsError(RuntimeError):
+    """Settings are missing or invalid; the message names each variable and the fix."""
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service needs. Subclasses add their own database URL and upstreams."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    shadow_key: SecretStr = Field(validation_alias=AliasChoices("STRANGLER_SHADOW_KEY", "shadow_key"),
+                                  description=SHADOW_KEY_HINT)
+    shadow_window_s: float = Field(30.0, validation_alias=AliasChoices("STRANGLER_SHADOW_WINDOW_S",
+                                                                       "shadow_window_s"))
+    var_dir: Path = Field(Path("var"), validation_alias=AliasChoices("STRANGLER_VAR_DIR", "var_dir"))
+    legacy_base_url: str = Field("http://127.0.0.1:5000",
+                                 validation_alias=AliasChoices("LEGACY_BASE_URL", "legacy_base_url"),
+                                 description="base URL of the legacy monolith's JSON API (loopback only)")
+    legacy_timeout_s: float = Field(3.0, validation_alias=AliasChoices("LEGACY_TIMEOUT_S", "legacy_timeout_s"))
+    legacy_tz: str = Field("Europe/London", validation_alias=AliasChoices("LEGACY_TZ", "legacy_tz"),
+                           description="IANA time zone of the legacy local timestamps, e.g. Europe/London")
+
+    @field_validator("shadow_key")
+    @classmethod
+    def _key_long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_SHADOW_KEY_LENGTH:
+            raise ValueError(f"must be at least {MIN_SHADOW_KEY_LENGTH} characters")
+        return value
+
+    @field_validator("legacy_tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/London)") from exc
+        return value
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def describe_errors(cls: type[BaseSettings], exc: ValidationError) -> str:
+    """One readable line per invalid or missing variable, with the field's hint."""
+    lines = [f"{cls.__name__}: configuration problem(s):"]
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]) or "?"
+        field = next((f for f in cls.model_fields.values()
+                      if isinstance(f.validation_alias, AliasChoices) and name in f.validation_alias.choices),
+                     None)
+        hint = f" — {field.description}" if field is not None and field.description else ""
+        if error["type"] == "missing":
+            lines.append(f"  {name} is required but not set{hint}")
+        else:
+            lines.append(f"  {name} is invalid: {error['msg']}{hint}")
+    return "\n".join(lines)
+
+
+def load_settings(cls: type[S], **overrides: object) -> S:
+    """Instantiate settings from env (+ overrides) or raise SettingsError with a readable message."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(cls, exc)) from None

@@ -1,0 +1,75 @@
+"""var/ownership.json: which side owns each feature's writes and how far its data migration got.
+
+Read by status, the flip gate and the walkthrough; written here by the data migration. Updates are
+read-modify-write under a file lock with an atomic replace, so concurrent writers never lose each other's
+keys and readers never see half a file.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+FILE_NAME = "ownership.json"
+
+
+def ownership_path(var_dir: Path) -> Path:
+    return var_dir / FILE_NAME
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _empty_feature() -> dict[str, Any]:
+    return {"writes_owner": "legacy", "tables": {},
+            "sync": {"direction": None, "lag_s": None, "updated_at": None}}
+
+
+def load(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"features": {}}
+    data = json.loads(path.read_text() or "{}")
+    data.setdefault("features", {})
+    return data
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(path.suffix + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def record_backfill(path: Path, feature: str, rows_per_table: Mapping[str, int],
+                    when: str | None = None) -> dict[str, Any]:
+    """Mark tables as backfilled (time, rows). writes_owner is left as is ('legacy' for a new feature)."""
+    stamp = when or now_iso()
+    with _locked(path):
+        data = load(path)
+        entry = data["features"].setdefault(feature, _empty_feature())
+        for key, value in _empty_feature().items():
+            entry.setdefault(key, value)
+        for table, rows in rows_per_table.items():
+            record = entry["tables"].setdefault(table, {"backfilled_at": None, "verified_at": None, "rows": 0})
+            record.update(backfilled_at=stamp, rows=int(rows))
+        _write_atomic(path, data)
+    return data
