@@ -13,12 +13,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from strangler.procs import is_loopback
+from strangler.secrets import ensure_secrets
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 # {python} {host} {port} {var} {root} {port:NAME}; "${...}" is env expansion, not a placeholder.
@@ -77,6 +85,8 @@ class StackConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     processes: dict[str, ProcessSpec] = Field(min_length=1)
+    # env names every process gets; unset ones are generated per install (strangler.secrets)
+    secrets: list[str] = Field(default_factory=list)
 
     @field_validator("processes", mode="before")
     @classmethod
@@ -287,6 +297,8 @@ def resolve(stack: LoadedStack, *, var_dir: Path, names: Sequence[str] = (),
     """Fill placeholders for the selected processes (all when `names` is empty), keeping file order."""
     environ = os.environ if environ is None else environ
     known = list(stack.config.processes)
+    secret_values = ensure_secrets(stack.config.secrets, var_dir, environ)
+    environ = {**environ, **secret_values}
     unknown = [n for n in names if n not in known]
     if unknown:
         raise StackConfigError(f"no process named {', '.join(map(repr, unknown))} in {stack.path}; "
@@ -303,7 +315,7 @@ def resolve(stack: LoadedStack, *, var_dir: Path, names: Sequence[str] = (),
         def sub(text: str, *loc: str | int) -> str:
             return _substitute(text, values, ports, environ, stack.where("processes", name, *loc))
 
-        env = {"PYTHONUNBUFFERED": "1"}
+        env = {"PYTHONUNBUFFERED": "1", **secret_values}
         env.update({key: sub(value, "env", key) for key, value in spec.env.items()})
         plan.processes.append(ResolvedProcess(
             name=name,
