@@ -1,0 +1,1 @@
+"""Customers stay in the monolith: the ACL client that answers the orders service's CustomerDirectory port."""

@@ -1,0 +1,77 @@
+"""Native orders API: /v2/orders with cursor pagination and RFC 9457 errors (via the app's handlers)."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from new_services.common.problems import Problem
+from new_services.orders.deps import RepositoryDep, SagaDep, SessionDep
+from new_services.orders.domain import OrderNotFound, OrderStatus
+from new_services.orders.repository import OrderFilter
+from new_services.orders.schemas import (
+    OrderCreate,
+    OrderPublic,
+    OrdersPage,
+    OrderStatusUpdate,
+)
+
+router = APIRouter(prefix="/v2/orders", tags=["orders"])
+
+
+def encode_cursor(after_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after = payload["after"]
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise ValueError
+        return after
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise Problem(400, "cursor is not one this API issued; use next_cursor from a previous page "
+                           "or omit it to start at the beginning", code="INVALID_CURSOR") from None
+
+
+@router.post("", response_model=OrderPublic, status_code=status.HTTP_201_CREATED)
+def place_order(body: OrderCreate, saga: SagaDep, session: SessionDep, response: Response) -> OrderPublic:
+    order = saga.place(session, body.customer_id, body.line_requests())
+    response.headers["Location"] = f"{router.prefix}/{order.id}"
+    return OrderPublic.of(order)
+
+
+@router.get("", response_model=OrdersPage)
+def list_orders(repo: RepositoryDep,
+                customer_id: Annotated[int, Query(gt=0, description="orders of this customer")],
+                limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                cursor: str | None = None,
+                status_: Annotated[OrderStatus | None, Query(alias="status")] = None) -> OrdersPage:
+    after = decode_cursor(cursor) if cursor else None
+    orders = repo.page_after(OrderFilter(customer_id=customer_id, status=status_), after, limit + 1)
+    has_more = len(orders) > limit
+    orders = orders[:limit]
+    next_cursor = encode_cursor(orders[-1].id) if has_more and orders[-1].id is not None else None
+    return OrdersPage(items=[OrderPublic.of(o) for o in orders], next_cursor=next_cursor)
+
+
+@router.get("/{order_id}", response_model=OrderPublic)
+def get_order(order_id: int, repo: RepositoryDep) -> OrderPublic:
+    order = repo.get(order_id)
+    if order is None:
+        raise OrderNotFound(order_id)
+    return OrderPublic.of(order)
+
+
+@router.post("/{order_id}/cancel", response_model=OrderPublic)
+def cancel_order(order_id: int, saga: SagaDep, session: SessionDep) -> OrderPublic:
+    return OrderPublic.of(saga.cancel(session, order_id))
+
+
+@router.post("/{order_id}/status", response_model=OrderPublic)
+def change_status(order_id: int, body: OrderStatusUpdate, saga: SagaDep, session: SessionDep) -> OrderPublic:
+    return OrderPublic.of(saga.transition(session, order_id, OrderStatus(body.status)))

@@ -1,0 +1,54 @@
+"""Orders service application factory (settings and collaborators injectable for tests)."""
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from acl.common.envelope import LegacyApiError
+from acl.customers.client import LegacyCustomerDirectory
+from acl.inventory.client import LegacyInventory
+from acl.orders.prices import LegacyProductPrices
+from new_services.common.app import create_service_app
+from new_services.common.db import Database
+from new_services.orders.api import orders_legacy, orders_v2
+from new_services.orders.api.problems import DOMAIN_ERRORS, domain_problem
+from new_services.orders.models import Base
+from new_services.orders.saga import Collaborators, OrderSaga
+from new_services.orders.settings import OrdersSettings, get_orders_settings
+
+
+def legacy_collaborators(settings: OrdersSettings) -> Collaborators:
+    """The monolith (customers, inventory) and the products API (prices), each through its ACL client."""
+    timeout = settings.legacy_timeout_s
+    return Collaborators(
+        customers=LegacyCustomerDirectory(settings.legacy_base_url, timeout_s=timeout),
+        prices=LegacyProductPrices(settings.resolved_catalog_url, timeout_s=timeout),
+        inventory=LegacyInventory(settings.legacy_base_url, timeout_s=timeout))
+
+
+def create_app(settings: OrdersSettings | None = None, *, collaborators: Collaborators | None = None) -> FastAPI:
+    settings = settings or get_orders_settings()
+    database = Database(settings.resolved_database_url)
+    parts = collaborators or legacy_collaborators(settings)
+
+    def start() -> None:
+        Base.metadata.create_all(database.engine)
+        OrderSaga(parts, database).drain_outbox()  # releases owed from before a restart
+
+    app = create_service_app(
+        title="Orders service", service="orders", settings=settings, database=database,
+        routers=[orders_v2.router, orders_legacy.router], envelope=orders_legacy.legacy_envelope,
+        on_startup=start, on_shutdown=parts.close)
+    app.state.collaborators = parts
+
+    async def on_domain_error(request: Request, exc: Exception) -> Response:
+        if orders_legacy.is_legacy_path(request.url.path):
+            legacy = orders_legacy.domain_error_as_legacy(exc)
+            if legacy is not None:
+                return legacy
+        return domain_problem(exc, request.url.path)
+
+    for error in DOMAIN_ERRORS:
+        app.add_exception_handler(error, on_domain_error)
+    app.add_exception_handler(LegacyApiError, orders_legacy.on_legacy_error)
+    return app

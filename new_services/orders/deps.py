@@ -1,0 +1,32 @@
+"""Typed dependencies of the orders routers."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from new_services.common.deps import DatabaseDep, DryRunDep, SessionDep
+from new_services.orders.faults import FaultsDep
+from new_services.orders.repository import OrderRepository
+from new_services.orders.saga import Collaborators, OrderSaga
+from new_services.orders.settings import OrdersSettings
+
+__all__ = ["DryRunDep", "RepositoryDep", "SagaDep", "SessionDep", "SettingsDep"]
+
+
+def get_repository(session: SessionDep) -> OrderRepository:
+    return OrderRepository(session)
+
+
+def get_settings(request: Request) -> OrdersSettings:
+    return request.app.state.settings
+
+
+def get_saga(request: Request, database: DatabaseDep, dry_run: DryRunDep, faults: FaultsDep) -> OrderSaga:
+    parts: Collaborators = request.app.state.collaborators
+    return OrderSaga(parts, database, dry_run=dry_run, faults=faults)
+
+
+RepositoryDep = Annotated[OrderRepository, Depends(get_repository)]
+SettingsDep = Annotated[OrdersSettings, Depends(get_settings)]
+SagaDep = Annotated[OrderSaga, Depends(get_saga)]

@@ -1,0 +1,77 @@
+"""The orders service's own schema — designed for the new domain, not a copy of ORDERS/ORD_LINES.
+
+Money as integer minor units, status as an enum, UTC timestamps, the reservation id per line (the handle
+that lets a cancel release exactly the stock this order holds), and an outbox of releases still owed to the
+inventory system (compensations that could not be delivered yet are never forgotten).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from new_services.common.types import UTCDateTime
+from new_services.orders.domain import OrderStatus
+
+NAMING = {"ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+          "ck": "ck_%(table_name)s_%(constraint_name)s", "pk": "pk_%(table_name)s",
+          "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class OrderRecord(Base):
+    __tablename__ = "orders"
+    __table_args__ = (CheckConstraint("total_minor >= 0", name="total_not_negative"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(Integer, index=True)
+    status: Mapped[OrderStatus] = mapped_column(
+        Enum(OrderStatus, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e],
+             validate_strings=True, name="order_status"), index=True)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="GBP")
+
+
+class OrderLineRecord(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),
+                      CheckConstraint("unit_price_minor >= 0", name="price_not_negative"))
+
+    order_id: Mapped[int] = mapped_column(Integer, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(Integer, index=True)
+    warehouse: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    reservation_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+
+
+class PendingRelease(Base):
+    """A reservation the inventory system still has to release (compensation not delivered yet)."""
+
+    __tablename__ = "pending_releases"
+
+    reservation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    order_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+orders_table = OrderRecord.__table__
+order_lines_table = OrderLineRecord.__table__

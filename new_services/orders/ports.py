@@ -1,0 +1,59 @@
+"""What placing and cancelling an order needs from other systems, as interfaces the orders side owns.
+
+Customers, product prices and inventory stay in (or are served through) the legacy world; acl/ supplies
+adapters. Adapters raise the domain errors (CustomerNotFound, InsufficientStock, DependencyUnavailable...),
+never transport or legacy errors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class PriceQuote:
+    product_id: int
+    unit_price: Decimal
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    id: int
+    product_id: int
+    warehouse: str
+    quantity: int
+
+
+class CustomerDirectory(Protocol):
+    def ensure_exists(self, customer_id: int) -> None:
+        """Return if the customer exists; raise CustomerNotFound or DependencyUnavailable."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class PriceSource(Protocol):
+    def quote(self, product_id: int, index: int) -> PriceQuote:
+        """Current price and sale flag; raise ProductNotFound(product_id, index) or DependencyUnavailable."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Inventory(Protocol):
+    def reserve(self, product_id: int, quantity: int, index: int) -> Reservation:
+        """Reserve stock in one warehouse (NOT retried: a retry could reserve twice).
+        Raise InsufficientStock or DependencyUnavailable."""
+        ...
+
+    def release(self, reservation_id: int) -> None:
+        """Release a reservation; idempotent (already released counts as done). Raise DependencyUnavailable."""
+        ...
+
+    def warehouse_with(self, product_id: int, quantity: int, index: int) -> str:
+        """Read-only: the warehouse a reservation would come from, for dry runs. Raise InsufficientStock."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,132 @@
+"""Order persistence: domain Order ↔ `orders` + `order_lines` rows, and the pending-release outbox.
+The only place that knows the table layout."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from new_services.orders.domain import CENT, Order, OrderLine, OrderStatus, utcnow
+from new_services.orders.models import OrderLineRecord, OrderRecord, PendingRelease
+
+
+def to_minor(amount: Decimal) -> int:
+    return int((amount.quantize(CENT) * 100).to_integral_value())
+
+
+def from_minor(minor: int) -> Decimal:
+    return (Decimal(minor) / 100).quantize(CENT)
+
+
+def order_values(order: Order) -> dict[str, Any]:
+    """`orders` column values (used by the repository and by data-migration mappings)."""
+    values: dict[str, Any] = {"customer_id": order.customer_id, "status": order.status,
+                              "placed_at": order.placed_at, "total_minor": to_minor(order.total),
+                              "currency": "GBP"}
+    if order.id is not None:
+        values["id"] = order.id
+    return values
+
+
+def line_values(order_id: int, line: OrderLine) -> dict[str, Any]:
+    return {"order_id": order_id, "line_no": line.line_no, "product_id": line.product_id,
+            "warehouse": line.warehouse, "quantity": line.quantity,
+            "unit_price_minor": to_minor(line.unit_price), "reservation_id": line.reservation_id}
+
+
+def _line(record: OrderLineRecord) -> OrderLine:
+    return OrderLine(line_no=record.line_no, product_id=record.product_id, warehouse=record.warehouse,
+                     quantity=record.quantity, unit_price=from_minor(record.unit_price_minor),
+                     reservation_id=record.reservation_id)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    customer_id: int | None = None
+    status: OrderStatus | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.customer_id is not None:
+            found.append(OrderRecord.customer_id == self.customer_id)
+        if self.status is not None:
+            found.append(OrderRecord.status == self.status)
+        return found
+
+
+class OrderRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- orders -------------------------------------------------------------------------------------------
+    def get(self, order_id: int) -> Order | None:
+        record = self.session.get(OrderRecord, order_id)
+        return None if record is None else self._load([record])[0]
+
+    def add(self, order: Order) -> Order:
+        record = OrderRecord(**order_values(order))
+        self.session.add(record)
+        self.session.flush()
+        for line in order.lines:
+            self.session.add(OrderLineRecord(**line_values(record.id, line)))
+        self.session.flush()
+        return order.stored_as(record.id)
+
+    def save_status(self, order: Order, *, expected: OrderStatus) -> bool:
+        """Set the status only if it is still `expected`; False when another writer got there first."""
+        changed = self.session.execute(update(OrderRecord)
+                                       .where(OrderRecord.id == order.id, OrderRecord.status == expected)
+                                       .values(status=order.status)).rowcount
+        return changed == 1
+
+    def count(self, criteria: OrderFilter) -> int:
+        return self.session.scalar(select(func.count()).select_from(OrderRecord)
+                                   .where(*criteria.conditions())) or 0
+
+    def page_by_offset(self, criteria: OrderFilter, offset: int, limit: int) -> list[Order]:
+        query = (select(OrderRecord).where(*criteria.conditions()).order_by(OrderRecord.id)
+                 .offset(offset).limit(limit))
+        return self._load(list(self.session.scalars(query)))
+
+    def page_after(self, criteria: OrderFilter, after_id: int | None, limit: int) -> list[Order]:
+        """Keyset page: stable under concurrent inserts, cost independent of depth."""
+        conditions = criteria.conditions()
+        if after_id is not None:
+            conditions.append(OrderRecord.id > after_id)
+        query = select(OrderRecord).where(*conditions).order_by(OrderRecord.id).limit(limit)
+        return self._load(list(self.session.scalars(query)))
+
+    def _load(self, records: Sequence[OrderRecord]) -> list[Order]:
+        """Orders with their lines, in two queries whatever the page size."""
+        if not records:
+            return []
+        lines: dict[int, list[OrderLine]] = {r.id: [] for r in records}
+        query = (select(OrderLineRecord).where(OrderLineRecord.order_id.in_(list(lines)))
+                 .order_by(OrderLineRecord.order_id, OrderLineRecord.line_no))
+        for line in self.session.scalars(query):
+            lines[line.order_id].append(_line(line))
+        return [Order(id=r.id, customer_id=r.customer_id, status=OrderStatus(r.status), placed_at=r.placed_at,
+                      lines=tuple(lines[r.id])) for r in records]
+
+    # --- outbox of releases owed to the inventory system --------------------------------------------------
+    def owe_releases(self, reservation_ids: Sequence[int], *, order_id: int | None, reason: str) -> None:
+        for reservation_id in reservation_ids:
+            if self.session.get(PendingRelease, reservation_id) is None:
+                self.session.add(PendingRelease(reservation_id=reservation_id, order_id=order_id, reason=reason,
+                                                attempts=0, created_at=utcnow()))
+        self.session.flush()
+
+    def owed_releases(self, limit: int = 100) -> list[int]:
+        query = select(PendingRelease.reservation_id).order_by(PendingRelease.created_at).limit(limit)
+        return list(self.session.scalars(query))
+
+    def release_done(self, reservation_id: int) -> None:
+        self.session.execute(delete(PendingRelease).where(PendingRelease.reservation_id == reservation_id))
+
+    def release_failed(self, reservation_id: int, error: str) -> None:
+        self.session.execute(update(PendingRelease).where(PendingRelease.reservation_id == reservation_id)
+                             .values(attempts=PendingRelease.attempts + 1, last_error=error[:500]))

@@ -1,0 +1,31 @@
+"""Orders service settings (env): ORDERS_DATABASE_URL, the monolith's URL and the products API URL."""
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+
+from new_services.common.settings import ServiceSettings, load_settings
+
+
+class OrdersSettings(ServiceSettings):
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("ORDERS_DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL of the orders database, e.g. sqlite:///var/orders.db or "
+                    "postgresql+psycopg://user@127.0.0.1/orders")
+    catalog_api_url: str | None = Field(
+        None, validation_alias=AliasChoices("CATALOG_API_URL", "catalog_api_url"),
+        description="base URL of the legacy-compatible products API used for prices (default: LEGACY_BASE_URL)")
+    test_faults: bool = Field(
+        False, validation_alias=AliasChoices("ORDERS_TEST_FAULTS", "test_faults"),
+        description="test-only: honour the X-Orders-Test-Fault header (never enable in production)")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir}/orders.db"
+
+    @property
+    def resolved_catalog_url(self) -> str:
+        return self.catalog_api_url or self.legacy_base_url
+
+
+def get_orders_settings(**overrides: object) -> OrdersSettings:
+    return load_settings(OrdersSettings, **overrides)
