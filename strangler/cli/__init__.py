@@ -5,10 +5,13 @@ from strangler.cli.app import app
 def _register() -> None:
     import importlib
 
-    for module in ("stack", "routes", "migrate"):
+    for module in ("stack", "routes", "migrate", "analyze"):
         importlib.import_module(f"strangler.cli.{module}")
 
 
 def main() -> None:
+    from strangler.gates import register_kit_gates
+
     _register()
+    register_kit_gates()
     app()

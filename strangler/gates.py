@@ -1,0 +1,10 @@
+"""The kit's flip gates, registered in one place so `strangler flip` and the façade's admin API refuse the
+same flips for the same reasons (proxy/ stays generic: it only knows the Gate protocol)."""
+from __future__ import annotations
+
+
+def register_kit_gates() -> None:
+    from proxy.flips import register_gate
+    from strangler.footprint.gate import footprint_gate
+
+    register_gate("footprint", footprint_gate)
