@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def register_kit_gates() -> None:
+    """Idempotent: registering again replaces the gate of the same name."""
     from proxy.flips import register_gate
     from strangler.footprint.gate import footprint_gate
 

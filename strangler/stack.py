@@ -29,10 +29,10 @@ from strangler.procs import is_loopback
 from strangler.secrets import ensure_secrets
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
-# {python} {host} {port} {var} {root} {port:NAME}; "${...}" is env expansion, not a placeholder.
+# {python} {bin} {host} {port} {var} {root} {port:NAME}; "${...}" is env expansion, not a placeholder.
 PLACEHOLDER_RE = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z0-9_-]+))?\}")
 ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-KNOWN_PLACEHOLDERS = ("python", "host", "port", "var", "root", "port:NAME")
+KNOWN_PLACEHOLDERS = ("python", "bin", "host", "port", "var", "root", "port:NAME")
 
 
 class StackConfigError(ValueError):
@@ -309,7 +309,8 @@ def resolve(stack: LoadedStack, *, var_dir: Path, names: Sequence[str] = (),
     for name, spec in stack.config.processes.items():
         if names and name not in names:
             continue
-        values = {"python": sys.executable, "host": spec.host, "port": str(ports[name]),
+        values = {"python": sys.executable, "bin": str(Path(sys.executable).parent), "host": spec.host,
+                  "port": str(ports[name]),
                   "var": str(var_dir), "root": str(root)}
 
         def sub(text: str, *loc: str | int) -> str:

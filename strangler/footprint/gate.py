@@ -1,5 +1,8 @@
 """Flip gate: refuse `new`/`retired` while the feature writes tables its target service does not hold yet.
 
+It refuses only on evidence: without a saved footprint, or for a feature the footprint does not map, it says
+nothing (other gates, e.g. data ownership, still apply).
+
 Evidence: the saved footprint (var/footprint/analysis.json, from `strangler analyze`) says which tables the
 feature's modules write and own; var/ownership.json (from data migration) says which of those tables were
 backfilled and verified in the target. Serving writes from a service whose copy of the data is missing or
@@ -39,13 +42,13 @@ def check(feature: str, to_state: Any, var_dir: Path) -> list[str]:
         return []
     footprint_file = analysis_path(var_dir)
     analysis, problem = _load(footprint_file)
+    if analysis is None and problem == "file not found":
+        return []  # no footprint, no evidence: this gate refuses only on what the footprint says
     if analysis is None:
-        return [(f"no saved SQL footprint at {footprint_file} ({problem}): run `strangler analyze` on a capture of "
-                 f"the monolith first, so the flip can check which tables {feature} writes")]
+        return [f"the saved SQL footprint {footprint_file} is {problem}: re-run `strangler analyze`"]
     modules = (analysis.get("features") or {}).get(feature)
     if not modules:
-        return [(f"the saved footprint knows no module for feature {feature!r}: map it under `features:` in the "
-                 "footprint config and re-run `strangler analyze`")]
+        return []  # the footprint does not map this feature to a module: it says nothing about its writes
     written = _owned_writes(analysis, set(modules))
     if not written:
         return []

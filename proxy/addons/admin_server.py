@@ -1,0 +1,86 @@
+"""Runs the admin API (proxy/admin.py) inside mitmdump's event loop on its own loopback listener.
+
+The token is checked in `configure`, so a missing or short STRANGLER_ADMIN_TOKEN stops mitmdump at
+startup with a message saying how to set it. We bind the socket ourselves (a clear error if the port is
+taken) and keep uvicorn from installing signal handlers, which belong to mitmproxy.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+
+import uvicorn
+from mitmproxy import ctx, exceptions
+
+from proxy.addons.state import FacadeState
+from proxy.admin import MIN_TOKEN_LENGTH, TOKEN_HINT, create_admin_app
+
+log = logging.getLogger("strangler.facade")
+
+
+class _EmbeddedServer(uvicorn.Server):
+    def capture_signals(self):  # mitmproxy owns SIGINT/SIGTERM
+        return contextlib.nullcontext()
+
+
+class AdminServer:
+    def __init__(self, state: FacadeState):
+        self.state = state
+        self.token: str | None = None
+        self.server: _EmbeddedServer | None = None
+        self.task: asyncio.Task | None = None
+        self.port: int | None = None
+
+    def configure(self, updated: set[str]) -> None:
+        if not updated & {"strangler_admin_port", "strangler_admin_host"}:
+            return
+        port, host = ctx.options.strangler_admin_port, ctx.options.strangler_admin_host
+        if port == 0:
+            self.token = None
+            return
+        if not 0 < port < 65536:
+            raise exceptions.OptionsError(f"strangler_admin_port={port} is not a TCP port; use 1-65535 or 0 (off)")
+        from strangler.procs import is_loopback
+
+        if not is_loopback(host):
+            raise exceptions.OptionsError(f"strangler_admin_host={host!r} is not a loopback address; the admin API "
+                                          "binds 127.0.0.1 or ::1 only (put an authenticated tunnel in front)")
+        token = os.environ.get("STRANGLER_ADMIN_TOKEN", "")
+        if len(token) < MIN_TOKEN_LENGTH:
+            problem = "is not set" if not token else f"is only {len(token)} characters"
+            raise exceptions.OptionsError(
+                f"the admin API is enabled (strangler_admin_port={port}) but STRANGLER_ADMIN_TOKEN {problem}: "
+                f"{TOKEN_HINT}; or disable the admin API with --set strangler_admin_port=0")
+        self.token = token
+
+    async def running(self) -> None:
+        if self.token is None or self.task is not None:
+            return
+        host, port = ctx.options.strangler_admin_host, ctx.options.strangler_admin_port
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            log.error("admin API cannot listen on %s:%s (%s); choose a free strangler_admin_port", host, port, exc)
+            return
+        sock.listen(128)
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(create_admin_app(self.state, self.token), log_config=None, access_log=False,
+                                lifespan="off", log_level="warning")
+        self.server = _EmbeddedServer(config)
+        self.task = asyncio.get_running_loop().create_task(self.server.serve(sockets=[sock]),
+                                                           name="strangler admin api")
+        log.info("admin API listening on http://%s:%s", host, self.port)
+
+    async def done(self) -> None:
+        if self.server is not None and self.task is not None:
+            self.server.should_exit = True
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self.task, timeout=3)
+        self.server = self.task = None

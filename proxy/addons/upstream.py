@@ -1,0 +1,126 @@
+"""Upstream health as the façade sees it: breaker accounting, per-upstream timeouts, JSON 502/504.
+
+mitmproxy has no per-request upstream timeout, so a watchdog sweeps the requests in flight a few times a
+second; one past its upstream's `timeout_s` has its server connection closed (the client then gets a JSON
+504 instead of hanging). Connection errors become a JSON 502. Both count as breaker failures, as do
+502/503/504 answers from the upstream (see proxy/breaker.py for why 500 does not).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from mitmproxy import ctx, http
+
+from proxy.addons.errors import error_body, file_protocol_error, install
+from proxy.addons.routing import META
+from proxy.addons.state import FacadeState
+
+log = logging.getLogger("strangler.facade")
+SWEEP_SECONDS = 0.1
+_CLIENT_GONE = ("Client disconnected.", "killed", "Connection killed.")
+
+
+class UpstreamGuard:
+    def __init__(self, state: FacadeState):
+        self.state = state
+        self.in_flight: dict[str, tuple[float, http.HTTPFlow]] = {}
+        self._sweeper: asyncio.Task | None = None
+        state.on_swap(self._publish_breakers)
+
+    def running(self) -> None:
+        install()
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="strangler timeouts")
+
+    async def done(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        decision = flow.metadata.get(META)
+        if decision is not None and decision.forwarded and flow.response is None:
+            self.in_flight[flow.id] = (time.monotonic() + decision.timeout_s, flow)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        self.in_flight.pop(flow.id, None)
+        decision = flow.metadata.get(META)
+        if decision is None or not decision.forwarded or flow.response is None:
+            return
+        snap = self.state.current
+        breaker = snap.breakers.get(decision.upstream) if snap else None
+        if breaker is not None:
+            before = breaker.state
+            breaker.record_status(flow.response.status_code)
+            if breaker.state is not before:
+                self._breaker_changed(decision.upstream, breaker)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self.in_flight.pop(flow.id, None)
+        decision = flow.metadata.get(META)
+        if decision is None or not decision.forwarded:
+            return
+        message = flow.error.msg if flow.error else ""
+        if decision.error_kind is None and message in _CLIENT_GONE:
+            return  # the client went away: says nothing about the upstream
+        if decision.error_kind == "timeout":
+            status, code = 504, "upstream_timeout"
+            text = f"upstream {decision.upstream!r} did not answer within {decision.timeout_s:g}s"
+        else:
+            connected = flow.server_conn is not None and flow.server_conn.timestamp_tcp_setup is not None
+            decision.error_kind = "protocol" if connected else "connect"
+            status, code = 502, "upstream_unreachable" if not connected else "bad_gateway"
+            text = f"upstream {decision.upstream!r} failed: {message}"
+        self.state.metrics.upstream_errors.labels(decision.upstream, decision.error_kind).inc()
+        file_protocol_error(flow.client_conn.id, status,
+                            error_body(status, code, text, decision.request_id, upstream=decision.upstream),
+                            {"X-Request-ID": decision.request_id, "X-Served-By": "facade",
+                             "X-Strangler-Feature": decision.feature})
+        snap = self.state.current
+        breaker = snap.breakers.get(decision.upstream) if snap else None
+        if breaker is not None:
+            before = breaker.state
+            breaker.record_failure()
+            if breaker.state is not before:
+                self._breaker_changed(decision.upstream, breaker)
+
+    # ---------------------------------------------------------------- timeouts
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            if not self.in_flight:
+                continue
+            now = time.monotonic()
+            expired = [fid for fid, (deadline, _) in self.in_flight.items() if deadline <= now]
+            for fid in expired:
+                _, flow = self.in_flight.pop(fid)
+                try:
+                    self._abort(flow)
+                except Exception:  # never let the sweeper die
+                    log.exception("could not abort a timed-out upstream request")
+
+    def _abort(self, flow: http.HTTPFlow) -> None:
+        decision = flow.metadata.get(META)
+        if decision is None or flow.response is not None or not flow.live:
+            return
+        decision.error_kind = "timeout"
+        handler = ctx.master.addons.get("proxyserver").connections.get(flow.client_conn.id)
+        if handler is None:
+            return
+        target = (flow.request.host, flow.request.port)
+        for conn, io in list(handler.transports.items()):
+            if conn is handler.client or io.handler is None:
+                continue
+            if conn is flow.server_conn or (conn.address == target and conn.timestamp_tcp_setup is None):
+                io.handler.cancel("upstream timeout")
+
+    # ---------------------------------------------------------------- breaker metrics
+    def _breaker_changed(self, upstream: str, breaker) -> None:
+        self.state.metrics.set_breaker(upstream, breaker.state)
+        log.warning("circuit breaker for upstream %r is now %s", upstream, breaker.state.name.lower())
+
+    def _publish_breakers(self, snap) -> None:
+        for name, breaker in snap.breakers.items():
+            self.state.metrics.set_breaker(name, breaker.state)

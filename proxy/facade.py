@@ -1,0 +1,35 @@
+"""The façade: run with
+
+    mitmdump --mode reverse:http://LEGACY_HOST:PORT@LISTEN_PORT --set connection_strategy=lazy \
+        --set keep_host_header=true -s proxy/facade.py --set strangler_routes=config/routes.yaml \
+        [--set strangler_admin_port=8081] [--set strangler_access_log=var/logs/access.jsonl]
+
+Addon order matters: the guard refuses before routing, the router addresses the request, the upstream guard
+tracks it, telemetry records last. Other parts (e.g. shadow/parity) append their addons after the router.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # loaded by path via `mitmdump -s proxy/facade.py`
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+from proxy.addons.admin_server import AdminServer  # noqa: E402
+from proxy.addons.guard import Guard  # noqa: E402
+from proxy.addons.routing import Router  # noqa: E402
+from proxy.addons.state import FacadeState  # noqa: E402
+from proxy.addons.telemetry import Telemetry  # noqa: E402
+from proxy.addons.upstream import UpstreamGuard  # noqa: E402
+from strangler.gates import register_kit_gates  # noqa: E402
+
+
+def build_addons() -> list:
+    register_kit_gates()  # admin-API flips face the same gates as `strangler flip`
+    state = FacadeState()
+    return [state, Guard(state), Router(state), UpstreamGuard(state), Telemetry(state), AdminServer(state)]
+
+
+addons = build_addons()

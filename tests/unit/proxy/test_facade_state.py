@@ -1,0 +1,82 @@
+"""Loading and hot reload: startup errors are OptionsError; a bad edit keeps the last good table serving."""
+from __future__ import annotations
+
+import pytest
+from mitmproxy import exceptions, hooks
+from mitmproxy.test import taddons
+
+from facade_harness import Facade, table_text  # noqa: I001
+
+
+def test_startup_with_bad_table_fails_with_file_line_and_fix(tmp_path):
+    bad = tmp_path / "routes.yaml"
+    bad.write_text(table_text().replace("default: legacy", "default: nowhere"))
+    with taddons.context() as tctx, pytest.raises(exceptions.OptionsError) as err:
+        Facade(tctx, bad)
+    assert "routes.yaml:" in str(err.value) and "Fix:" in str(err.value) and "nowhere" in str(err.value)
+
+
+def test_startup_without_table_option_says_how(tmp_path):
+    from proxy.addons.state import FacadeState
+
+    with taddons.context() as tctx, pytest.raises(exceptions.OptionsError, match="strangler_routes="):
+        state = FacadeState()
+        tctx.master.addons.register(state)
+        tctx.master.addons.invoke_addon_sync(state, hooks.ConfigureHook({"strangler_routes"}))
+
+
+def test_bad_edit_keeps_last_good_table_and_is_counted(facade):
+    facade.write(table_text("new"))
+    assert facade.state.reload()
+    version = facade.state.current.version
+    facade.write(table_text("nonsense-state"))
+    assert not facade.state.reload()
+    assert facade.state.current.version == version
+    assert "nonsense-state" in facade.state.last_error
+    assert facade.served_by(facade.send(facade.flow())) == "svc"
+    assert facade.state.reload() is False  # same bad content: not counted twice
+    assert facade.state.metrics.reload_errors._value.get() == 1
+    facade.write(table_text("legacy"))
+    assert facade.state.reload() and facade.state.current.version == version + 1
+    assert facade.served_by(facade.send(facade.flow())) == "legacy"
+
+
+def test_breaker_state_survives_reload_of_same_upstream(facade):
+    facade.write(table_text("new"))
+    facade.state.reload()
+    for _ in range(2):
+        facade.fail(facade.send(facade.flow()))
+    facade.write(table_text("new") + "\n# a comment edit\n")
+    facade.state.reload()
+    assert facade.state.current.breakers["svc"].state.name == "OPEN"
+
+
+def test_inflight_request_keeps_its_snapshot(facade):
+    old = facade.state.current
+    facade.write(table_text("new"))
+    facade.state.reload()
+    assert old.table.features["items"].state.value == "legacy"
+    assert facade.state.current is not old
+
+
+def test_poll_task_picks_up_edits(routes):
+    import asyncio
+
+    asyncio.run(_poll_picks_up_edits(routes))
+
+
+async def _poll_picks_up_edits(routes):
+    import asyncio
+
+    async with asyncio.timeout(10):
+        with taddons.context() as tctx:
+            fac = Facade(tctx, routes)
+            tctx.options.strangler_reload_ms = 50
+            fac.state.running()
+            try:
+                routes.write_text(table_text("new"))
+                while fac.state.current.version == 1:
+                    await asyncio.sleep(0.02)
+                assert fac.state.current.table.features["items"].state.value == "new"
+            finally:
+                await fac.state.done()
