@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/strangler demo
 
 test: $(STAMP)
+	@scripts/system-deps
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 clean:
