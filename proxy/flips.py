@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ruamel.yaml import YAML
 from ruamel.yaml.util import load_yaml_guess_indent
@@ -30,6 +30,7 @@ from proxy.table import RouteTable, State, TableError, parse_table
 
 Gate = Callable[[RouteTable, str, State], list[str]]  # reasons to refuse; empty list = allowed
 _REGISTERED_GATES: dict[str, Gate] = {}
+T = TypeVar("T")
 
 
 def register_gate(name: str, gate: Gate) -> None:
@@ -101,6 +102,48 @@ def retire_rule(table: RouteTable, feature: str, to: State) -> list[str]:
     return []
 
 
+@dataclass
+class TableEdit(Generic[T]):
+    """What `edit_table` did: the mutator's value, whether the file changed, and the table now in force."""
+
+    value: T
+    changed: bool
+    table: RouteTable
+
+
+def edit_table(routes_path: Path, mutate: Callable[[RouteTable, Any], T], *,
+               after_write: Callable[[T], None] | None = None) -> TableEdit[T]:
+    """Edit the route table file safely: the one write path for flips, parity ignore rules and rollback.
+
+    Under the exclusive lock: read the latest file and validate it (FlipError if it is already invalid),
+    call `mutate(table, doc)` where `doc` is the ruamel round-trip tree (edit it in place to keep comments and
+    key order; raise FlipError to refuse), validate the whole edited table (FlipError naming the problem,
+    nothing written), replace the file atomically, then run `after_write(value)` still under the lock (e.g. a
+    ledger append, so ledger order matches file order). A mutator that leaves the tree unchanged writes nothing.
+    """
+    routes_path = Path(routes_path)
+    with _exclusive_lock(routes_path):
+        text = _read(routes_path)
+        try:
+            table = parse_table(text, source=str(routes_path))
+        except TableError as exc:
+            raise FlipError(f"the route table is invalid; fix it first:\n{exc}") from None
+        yaml, doc = _round_trip(text)
+        before = _dump(yaml, doc)
+        value = mutate(table, doc)
+        new_text = _dump(yaml, doc)
+        if new_text == before:
+            return TableEdit(value, False, table)
+        try:
+            new_table = parse_table(new_text, source=str(routes_path))
+        except TableError as exc:
+            raise FlipError(f"the edited table would be invalid; nothing written:\n{exc}") from None
+        _atomic_write(routes_path, new_text)
+        if after_write is not None:
+            after_write(value)
+    return TableEdit(value, True, new_table)
+
+
 def flip_feature(routes_path: Path, feature: str, to: State | str, *, percent: float | None = None,
                  actor: str, reason: str = "", evidence: dict | None = None, force: bool = False,
                  gates: Sequence[Gate] = (), ledger_path: Path | None = None) -> FlipRecord:
@@ -111,19 +154,9 @@ def flip_feature(routes_path: Path, feature: str, to: State | str, *, percent: f
         raise FlipError(f"a percent only applies to state 'canary' (not {to_state.value!r}); drop --percent")
     if percent is not None and not 0 < percent <= 100:
         raise FlipError(f"canary percent {percent:g} is out of range; use 0 < N <= 100")
-    with _exclusive_lock(routes_path):
-        text = _read(routes_path)
-        try:
-            table = parse_table(text, source=str(routes_path))
-        except TableError as exc:
-            raise FlipError(f"the route table is invalid; fix it first:\n{exc}") from None
-        if feature not in table.features:
-            known = list(table.features)
-            close = difflib.get_close_matches(feature, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise FlipError(f"unknown feature {feature!r}{hint}; features in {routes_path}: "
-                            f"{', '.join(known) or '(none)'}")
-        current = table.features[feature]
+
+    def mutate(table: RouteTable, doc: Any) -> FlipRecord:
+        current = feature_or_error(table, feature, routes_path)
         to_pct = percent if percent is not None else current.canary_percent
         if to_state is State.CANARY and to_pct <= 0:
             raise FlipError(f"canary needs a percent and {feature!r} has none set; give --percent N (0 < N <= 100)")
@@ -143,14 +176,23 @@ def flip_feature(routes_path: Path, feature: str, to: State | str, *, percent: f
         if refusals:
             record.forced = True
             record.evidence["overridden"] = refusals
-        new_text = _edited(text, feature, to_state, to_pct if to_state is State.CANARY else None)
-        try:
-            parse_table(new_text, source=str(routes_path))
-        except TableError as exc:
-            raise FlipError(f"the flipped table would be invalid; nothing written:\n{exc}") from None
-        _atomic_write(routes_path, new_text)
-        append_record(ledger_path or default_ledger_path(), record.to_dict())
-    return record
+        _set_state(doc, feature, to_state, to_pct if to_state is State.CANARY else None)
+        return record
+
+    edit = edit_table(routes_path, mutate,
+                      after_write=lambda rec: append_record(ledger_path or default_ledger_path(), rec.to_dict()))
+    return edit.value
+
+
+def feature_or_error(table: RouteTable, feature: str, routes_path: Path) -> Any:
+    """The table's Feature, or a FlipError listing the known names (with a 'did you mean')."""
+    if feature not in table.features:
+        known = list(table.features)
+        close = difflib.get_close_matches(feature, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise FlipError(f"unknown feature {feature!r}{hint}; features in {routes_path}: "
+                        f"{', '.join(known) or '(none)'}")
+    return table.features[feature]
 
 
 def _shown_percent(state: State, percent: float) -> float | None:
@@ -173,15 +215,25 @@ def _read(path: Path) -> str:
         raise FlipError(f"cannot read route table {path}: {exc}; check --routes / STRANGLER_ROUTES_FILE") from None
 
 
-def _edited(text: str, feature: str, state: State, percent: float | None) -> str:
-    """The same YAML text with only the feature's state (and canary_percent) changed."""
+def _round_trip(text: str) -> tuple[YAML, Any]:
+    """A ruamel round-trip loader/dumper configured to write the file back in its own indentation style."""
     _, seq_indent, seq_offset = load_yaml_guess_indent(text)
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-wrap long lines
     seq_offset = seq_offset or 0
     yaml.indent(mapping=_mapping_indent(text), sequence=max(seq_indent or 2, seq_offset + 2), offset=seq_offset)
-    doc = yaml.load(text)
+    return yaml, yaml.load(text)
+
+
+def _dump(yaml: YAML, doc: Any) -> str:
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    return out.getvalue()
+
+
+def _set_state(doc: Any, feature: str, state: State, percent: float | None) -> None:
+    """Change only the feature's state (and canary_percent) in the round-trip tree."""
     node = doc["features"][feature]
     node["state"] = state.value
     if percent is not None:
@@ -191,9 +243,6 @@ def _edited(text: str, feature: str, state: State, percent: float | None) -> str
         else:
             keys = list(node)
             node.insert(keys.index("state") + 1 if "state" in keys else len(keys), "canary_percent", value)
-    out = io.StringIO()
-    yaml.dump(doc, out)
-    return out.getvalue()
 
 
 def _mapping_indent(text: str) -> int:

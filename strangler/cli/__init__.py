@@ -5,7 +5,7 @@ from strangler.cli.app import app
 def _register() -> None:
     import importlib
 
-    for module in ("stack", "routes", "migrate", "analyze"):
+    for module in ("stack", "routes", "migrate", "analyze", "parity", "load"):
         importlib.import_module(f"strangler.cli.{module}")
 
 

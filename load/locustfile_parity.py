@@ -1,0 +1,149 @@
+"""Locust parity user: send each request of the mix to the reference (legacy) and to the candidate (--host:
+façade or service), compare with the SHARED normaliser, fail the candidate request on a real difference.
+
+Real = after the feature's parity rules (route table, --feature/--routes) and noise cancellation: for
+--noise-sample-rate of the requests the reference is asked twice, and fields that differ legacy-vs-legacy
+(in that request, or by the store's Diffy rule so far) are noise. Only safe methods (GET/HEAD/OPTIONS) are
+replayed unless --parity-writes: a write sent to both sides changes both databases.
+Every comparison is recorded in the parity store (--parity-store, default var/parity.db), so
+`strangler parity report` shows the run, and each mismatch can be exported.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from locust import events
+
+from load import thresholds
+from load.locust_base import MixEntry, MixError, MixUser, require_loopback
+from proxy.parity import NoiseTracker, ParityStore, RequestInfo, Response, compare_exchange, normaliser_for
+from proxy.table import ParityConfig, TableError, load_table, parse_template
+
+log = logging.getLogger("strangler.parity")
+_STATE: dict[str, Any] = {}
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+
+    parser.add_argument("--reference", env_var="STRANGLER_PARITY_REFERENCE", default="",
+                       help="reference (legacy) base URL", include_in_web_ui=False)
+    parser.add_argument("--feature", env_var="STRANGLER_PARITY_FEATURE", default="",
+                       help="route-table feature: its parity rules and routes", include_in_web_ui=False)
+    parser.add_argument("--routes", env_var="STRANGLER_ROUTES_FILE", default="config/routes.yaml",
+                       help="route table file", include_in_web_ui=False)
+    parser.add_argument("--parity-store", env_var="STRANGLER_PARITY_STORE", default="",
+                       help="SQLite parity store (default var/parity.db)", include_in_web_ui=False)
+    parser.add_argument("--noise-sample-rate", type=float, env_var="STRANGLER_PARITY_NOISE_RATE", default=1.0,
+                       help="fraction of requests also sent to the reference twice", include_in_web_ui=False)
+    parser.add_argument("--parity-writes", action="store_true", env_var="STRANGLER_PARITY_WRITES", default=False,
+                       help="also replay non-safe methods on both sides", include_in_web_ui=False)
+
+
+def _setup(environment: Any) -> dict[str, Any]:
+    """Once per process: the rules, the store and the noise tracker."""
+    if _STATE:
+        return _STATE
+    options = environment.parsed_options
+    if not options.reference:
+        raise MixError("no reference URL. Fix: pass --reference http://127.0.0.1:PORT (the legacy side)")
+    config, routes = ParityConfig(), None
+    if options.feature:
+        try:
+            table = load_table(options.routes)
+        except (TableError, OSError) as exc:
+            raise MixError(f"cannot read the route table for --feature: {exc}") from None
+        if options.feature not in table.features:
+            raise MixError(f"unknown feature {options.feature!r}. Fix: use one of {', '.join(table.features)}")
+        config, routes = table.features[options.feature].parity, table.features[options.feature].routes
+    store_path = options.parity_store or None
+    _STATE.update(reference=require_loopback(options.reference, "reference URL"),
+                  feature=options.feature or "adhoc", normaliser=normaliser_for(config), routes=routes,
+                  tracker=NoiseTracker(), store=ParityStore(store_path), reported=set(),
+                  noise_rate=max(0.0, min(1.0, options.noise_sample_rate)), writes=options.parity_writes)
+    return _STATE
+
+
+@events.quitting.add_listener
+def _close_store(environment: Any, **_: Any) -> None:
+    store = _STATE.get("store")
+    if store is not None:
+        store.close()
+
+
+class ParityUser(MixUser):
+    @classmethod
+    def select(cls, entries: list[MixEntry], environment: Any) -> list[MixEntry]:
+        state = _setup(environment)
+        kept = [e for e in entries if (e.safe or state["writes"]) and _claimed(e, state["routes"])]
+        if not kept:
+            raise MixError(f"no request of the mix is compared for feature {state['feature']!r} (only safe methods"
+                           " unless --parity-writes, and only the feature's routes). Fix: choose another "
+                           "--mix-name or --feature")
+        return kept
+
+    def play(self, entry: MixEntry) -> None:
+        state = _setup(self.environment)
+        path, body = entry.render(self.rng)
+        reference = self._ask(state["reference"] + path, entry, body, thresholds.REFERENCE_PREFIX + entry.label)
+        again = None
+        if reference is not None and entry.safe and self.rng.random() < state["noise_rate"]:
+            again = self._ask(state["reference"] + path, entry, body, thresholds.REFERENCE_PREFIX + entry.label)
+        with self.client.request(entry.method, path, name=entry.label, json=body, catch_response=True) as resp:
+            candidate = Response.of(resp.status_code, resp.headers.items(), resp.content or b"")
+            sent = resp.request.headers.items() if resp.request is not None else ()
+            result = compare_exchange(
+                state["normaliser"], feature=state["feature"], route=entry.route,
+                request=RequestInfo.of(entry.method, path, sent, resp.request.body if resp.request else b""),
+                reference=reference, candidate=candidate, reference_again=again,
+                error=None if resp.status_code else f"no answer: {resp.error}",
+                latency_ms=resp.elapsed.total_seconds() * 1000 if resp.status_code else None,
+                reference_url=state["reference"], candidate_url=self.host.rstrip("/"))
+            state["tracker"].observe(result)
+            state["store"].record(result)
+            real = state["tracker"].real_differences(result) if reference is not None else []
+            if real:
+                names = sorted({d.field for d in real})
+                more = f" +{len(names) - 3} more" if len(names) > 3 else ""
+                resp.failure(f"{thresholds.PARITY_ERROR}: {', '.join(names[:3])}{more}")
+                self._report_once(entry, path, real)
+            elif reference is None:
+                resp.failure("reference did not answer; nothing to compare")
+            elif not entry.accepts(resp.status_code):
+                resp.failure(f"unexpected status {resp.status_code}")
+            else:
+                resp.success()
+
+    def _ask(self, url: str, entry: MixEntry, body: Any, name: str) -> Response | None:
+        with self.client.request(entry.method, url, name=name, json=body, catch_response=True) as resp:
+            if not resp.status_code:
+                resp.failure(f"no answer: {resp.error}")
+                return None
+            if entry.accepts(resp.status_code):
+                resp.success()
+            else:
+                resp.failure(f"unexpected status {resp.status_code}")
+            return Response.of(resp.status_code, resp.headers.items(), resp.content or b"")
+
+    @staticmethod
+    def _report_once(entry: MixEntry, path: str, real: list) -> None:
+        reported = _STATE["reported"]
+        for diff in real:
+            if (entry.route, diff.field) in reported:
+                continue
+            reported.add((entry.route, diff.field))
+            log.error("parity mismatch on %s %s: %s %s — reference %r, candidate %r (pid %s)", entry.method, path,
+                      diff.kind, diff.path, diff.reference, diff.candidate, os.getpid())
+
+
+def _claimed(entry: MixEntry, routes: list | None) -> bool:
+    """True when no feature was given, or the feature's route table claims this method + path template."""
+    if routes is None:
+        return True
+    try:
+        shape = parse_template(entry.route).shape
+    except ValueError:
+        return False
+    return any(r.template.shape == shape and (entry.method in r.methods or "*" in r.methods) for r in routes)

@@ -1,0 +1,325 @@
+"""The one normaliser: compare two HTTP responses and list their differences (façade, Locust, reports).
+
+Rules (from a feature's ParityConfig, compiled once per config):
+- status codes must match (kind "status");
+- only allow-listed headers are compared, names case-insensitive, values exactly (kind "header");
+- JSON bodies are compared as data: key order is irrelevant; `ignore` paths (wildcards, `..name`) are
+  skipped; `unordered` lists are compared as multisets; numbers are equal within the tolerance;
+- other bodies are compared as bytes (shown as text).
+
+Decisions worth knowing:
+- A numeric string is NOT equal to a number ("12.50" vs 12.5 is kind "type"): the wire contract differs
+  and clients parsing it would break. Opt in with `numeric_strings=True` (then "12.50" == "12.5" == 12.5).
+- JSON does not distinguish 25 from 25.0, so neither do we; booleans are never numbers.
+- `ParityConfig.numeric_tolerance` is an ABSOLUTE tolerance; `relative_tolerance` (constructor) adds a
+  relative one. Two numbers are equal when either tolerance holds.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.parity.paths import EMPTY, PathSet, Segment, State, field_key, format_path
+from proxy.table import ParityConfig
+
+KINDS = ("changed", "missing", "extra", "type", "status", "header")
+STATUS_PATH = "status"
+HEADER_PREFIX = "header:"
+_NO_JSON = object()
+_TEXT_PREVIEW = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One difference. `path` is exact ($.Products[3].UnitPrice); `field` generalises indices ([*])."""
+
+    path: str
+    kind: str          # one of KINDS: changed | missing (only in reference) | extra (only in candidate) | type ...
+    reference: Any
+    candidate: Any
+    field: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "field": self.field, "kind": self.kind,
+                "reference": self.reference, "candidate": self.candidate}
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What we compare of an HTTP response. Header names are stored lower-cased."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+    @classmethod
+    def of(cls, status: int, headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+           body: bytes | str = b"") -> Response:
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        raw = body.encode() if isinstance(body, str) else bytes(body)
+        return cls(int(status), tuple((str(k).lower(), str(v)) for k, v in items), raw)
+
+    def header(self, name: str) -> str | None:
+        """All values of a header joined by ', ' (HTTP's rule), or None when absent."""
+        name = name.lower()
+        values = [v for k, v in self.headers if k == name]
+        return ", ".join(values) if values else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "headers": [list(h) for h in self.headers],
+                "body": self.body.decode("utf-8", errors="replace")}
+
+
+class Normaliser:
+    """Compiled comparison rules for one ParityConfig. Immutable after construction; thread-safe."""
+
+    def __init__(self, config: ParityConfig | None = None, *, relative_tolerance: float = 0.0,
+                 numeric_strings: bool = False, max_differences: int = 200):
+        config = config or ParityConfig()
+        self.config = config
+        self.ignore = PathSet(config.ignore)
+        self.unordered = PathSet(config.unordered)
+        self.absolute_tolerance = float(config.numeric_tolerance)
+        self.relative_tolerance = float(relative_tolerance)
+        self.numeric_strings = numeric_strings
+        self.headers = tuple(dict.fromkeys(h.lower() for h in config.headers))
+        self.max_differences = max_differences
+
+    # ------------------------------------------------------------------------------------------ public
+    def compare(self, reference: Response, candidate: Response) -> list[Difference]:
+        """Differences of `candidate` against `reference`, in a stable order."""
+        out: list[Difference] = []
+        if reference.status != candidate.status:
+            out.append(Difference(STATUS_PATH, "status", reference.status, candidate.status, STATUS_PATH))
+        for name in self.headers:
+            ref, cand = reference.header(name), candidate.header(name)
+            if ref != cand:
+                path = HEADER_PREFIX + name
+                out.append(Difference(path, "header", ref, cand, path))
+        out.extend(self.compare_bodies(reference, candidate))
+        return out[: self.max_differences]
+
+    def compare_bodies(self, reference: Response, candidate: Response) -> list[Difference]:
+        if reference.body == candidate.body:
+            return []
+        if self.ignore.accepts(self.ignore.start):  # "$" ignores the whole body
+            return []
+        ref, cand = _json_or_missing(reference), _json_or_missing(candidate)
+        if ref is _NO_JSON and cand is _NO_JSON:
+            return [Difference("$", "changed", _text(reference.body), _text(candidate.body), "$")]
+        if ref is _NO_JSON or cand is _NO_JSON:
+            ref_v = _text(reference.body) if ref is _NO_JSON else ref
+            cand_v = _text(candidate.body) if cand is _NO_JSON else cand
+            return [Difference("$", "type", ref_v, cand_v, "$")]
+        return self.compare_json(ref, cand)
+
+    def compare_json(self, reference: Any, candidate: Any) -> list[Difference]:
+        """Differences between two decoded JSON values."""
+        out: list[Difference] = []
+        self._walk(reference, candidate, (), self.ignore.start, self.unordered.start, out)
+        return out[: self.max_differences]
+
+    def canonical(self, value: Any) -> str:
+        """Canonical JSON text of a value under these rules (ignored paths dropped, unordered lists sorted)."""
+        return self._canonical(value, self.ignore.start, self.unordered.start)
+
+    # ------------------------------------------------------------------------------------------ walking
+    def _walk(self, ref: Any, cand: Any, path: tuple[Segment, ...], ign: State, uno: State,
+              out: list[Difference]) -> None:
+        if len(out) >= self.max_differences:
+            return
+        if isinstance(ref, dict) and isinstance(cand, dict):
+            for key in [*ref, *(k for k in cand if k not in ref)]:
+                child_ign = self.ignore.step(ign, key)
+                if child_ign and self.ignore.accepts(child_ign):
+                    continue
+                child = (*path, key)
+                if key not in cand:
+                    out.append(_diff(child, "missing", ref[key], None))
+                elif key not in ref:
+                    out.append(_diff(child, "extra", None, cand[key]))
+                else:
+                    self._walk(ref[key], cand[key], child, child_ign, self.unordered.step(uno, key), out)
+            return
+        if isinstance(ref, list) and isinstance(cand, list):
+            if uno and self.unordered.accepts(uno):
+                self._walk_unordered(ref, cand, path, ign, uno, out)
+            else:
+                self._walk_ordered(ref, cand, path, ign, uno, out)
+            return
+        self._leaf(ref, cand, path, out)
+
+    def _walk_ordered(self, ref: list, cand: list, path: tuple[Segment, ...], ign: State, uno: State,
+                      out: list[Difference]) -> None:
+        for i in range(max(len(ref), len(cand))):
+            child_ign = self.ignore.step(ign, i)
+            if child_ign and self.ignore.accepts(child_ign):
+                continue
+            if i >= len(cand):
+                out.append(_diff((*path, i), "missing", ref[i], None))
+            elif i >= len(ref):
+                out.append(_diff((*path, i), "extra", None, cand[i]))
+            else:
+                self._walk(ref[i], cand[i], (*path, i), child_ign, self.unordered.step(uno, i), out)
+
+    def _walk_unordered(self, ref: list, cand: list, path: tuple[Segment, ...], ign: State, uno: State,
+                        out: list[Difference]) -> None:
+        """Multiset comparison: equal elements (canonical form) cancel out; leftovers are paired in sorted
+        order and compared field by field, so a changed element reports its changed fields, not the list."""
+        def keyed(items: list) -> list[tuple[str, int]]:
+            return [(self._canonical(v, self.ignore.step(ign, i), self.unordered.step(uno, i)), i)
+                    for i, v in enumerate(items)]
+
+        ref_k, cand_k = keyed(ref), keyed(cand)
+        common = Counter(k for k, _ in ref_k) & Counter(k for k, _ in cand_k)
+        left_ref, left_cand = _leftovers(ref_k, common), _leftovers(cand_k, common)
+        for (_, ri), (_, ci) in zip(left_ref, left_cand):
+            self._walk(ref[ri], cand[ci], (*path, ri), self.ignore.step(ign, ri), self.unordered.step(uno, ri),
+                       out)
+        for _, ri in left_ref[len(left_cand):]:
+            out.append(_diff((*path, ri), "missing", ref[ri], None))
+        for _, ci in left_cand[len(left_ref):]:
+            out.append(_diff((*path, ci), "extra", None, cand[ci]))
+
+    def _leaf(self, ref: Any, cand: Any, path: tuple[Segment, ...], out: list[Difference]) -> None:
+        ref_n, cand_n = self._number(ref), self._number(cand)
+        if ref_n is not None and cand_n is not None:
+            if not self._numbers_equal(ref_n, cand_n):
+                out.append(_diff(path, "changed", ref, cand))
+            return
+        if _type_name(ref) != _type_name(cand):
+            out.append(_diff(path, "type", ref, cand))
+        elif ref != cand:
+            out.append(_diff(path, "changed", ref, cand))
+
+    def _number(self, value: Any) -> float | int | None:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, (int, float)):
+            return value
+        if self.numeric_strings and isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                return None
+            return number if math.isfinite(number) else None
+        return None
+
+    def _numbers_equal(self, a: float, b: float) -> bool:
+        if a == b:
+            return True
+        gap = abs(a - b)
+        return gap <= self.absolute_tolerance or gap <= self.relative_tolerance * max(abs(a), abs(b))
+
+    def _canonical(self, value: Any, ign: State, uno: State) -> str:
+        return json.dumps(self._pruned(value, ign, uno), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False)
+
+    def _pruned(self, value: Any, ign: State, uno: State) -> Any:
+        """The value with ignored paths removed and unordered lists sorted (for canonical keys)."""
+        if isinstance(value, dict):
+            out = {}
+            for key, item in value.items():
+                child_ign = self.ignore.step(ign, key)
+                if child_ign and self.ignore.accepts(child_ign):
+                    continue
+                out[key] = self._pruned(item, child_ign, self.unordered.step(uno, key))
+            return out
+        if isinstance(value, list):
+            items = []
+            for i, item in enumerate(value):
+                child_ign = self.ignore.step(ign, i)
+                if child_ign and self.ignore.accepts(child_ign):
+                    continue
+                items.append(self._pruned(item, child_ign, self.unordered.step(uno, i)))
+            if uno and self.unordered.accepts(uno):
+                items.sort(key=lambda v: json.dumps(v, sort_keys=True, separators=(",", ":")))
+            return items
+        if self.numeric_strings and isinstance(value, str) and self._number(value) is not None:
+            value = float(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)  # 25.0 and 25 are the same JSON number
+        return value
+
+
+_CACHE: dict[int, tuple[ParityConfig, Normaliser]] = {}
+
+
+def normaliser_for(config: ParityConfig | None) -> Normaliser:
+    """The compiled Normaliser of a (frozen) ParityConfig, built once per config object."""
+    config = config or _DEFAULT
+    hit = _CACHE.get(id(config))
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    if len(_CACHE) > 256:
+        _CACHE.clear()
+    normaliser = Normaliser(config)
+    _CACHE[id(config)] = (config, normaliser)
+    return normaliser
+
+
+_DEFAULT = ParityConfig()
+
+
+def _diff(path: tuple[Segment, ...], kind: str, ref: Any, cand: Any) -> Difference:
+    return Difference(format_path(path), kind, ref, cand, field_key(path))
+
+
+def _leftovers(keyed: list[tuple[str, int]], common: Counter) -> list[tuple[str, int]]:
+    budget = Counter(common)
+    left = []
+    for key, i in sorted(keyed):
+        if budget[key] > 0:
+            budget[key] -= 1
+        else:
+            left.append((key, i))
+    return left
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _json_or_missing(response: Response) -> Any:
+    ctype = (response.header("content-type") or "").lower()
+    body = response.body
+    stripped = body.lstrip()[:1]
+    if "json" not in ctype and stripped not in (b"{", b"["):
+        return _NO_JSON
+    try:
+        return json.loads(body) if body.strip() else _NO_JSON
+    except (ValueError, UnicodeDecodeError):
+        return _NO_JSON
+
+
+def _text(body: bytes) -> str:
+    text = body.decode("utf-8", errors="replace")
+    return text if len(text) <= _TEXT_PREVIEW else text[:_TEXT_PREVIEW] + f"… ({len(body)} bytes)"
+
+
+__all__ = [
+    "EMPTY",
+    "HEADER_PREFIX",
+    "KINDS",
+    "STATUS_PATH",
+    "Difference",
+    "Normaliser",
+    "Response",
+    "normaliser_for",
+]

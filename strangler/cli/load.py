@@ -1,0 +1,143 @@
+"""`strangler load`: drive Locust headless as a subprocess with the configured request mix and thresholds.
+
+Locust runs in its own process (`python -m locust`) because it monkey-patches the standard library with
+gevent; the CLI only builds the command, guards the targets (loopback only), always bounds the run
+(--run-time and --max-requests) and exits with Locust's exit code (set by load/thresholds.py).
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+from rich.console import Console
+
+from strangler.cli.app import app
+from strangler.procs import is_loopback
+from strangler.settings import get_settings
+
+LOAD_DIR = Path(__file__).resolve().parents[2] / "load"
+_RUN_TIME = re.compile(r"^(?:\d+h)?(?:\d+m)?(?:\d+s)?$")
+GRACE_S = 60  # Locust's own shutdown on top of --run-time before we kill it
+
+
+@dataclass
+class LocustRun:
+    """Everything one headless Locust run needs; `argv()` and `env()` build the subprocess."""
+
+    locustfile: Path
+    host: str
+    users: int
+    run_time: str
+    processes: int | None
+    csv: Path
+    html: Path
+    mix: Path
+    mix_name: str
+    max_requests: int
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def argv(self) -> list[str]:
+        args = [sys.executable, "-m", "locust", "-f", str(self.locustfile), "--headless", "--host", self.host,
+                "--users", str(self.users), "--spawn-rate", str(self.users), "--run-time", self.run_time,
+                "--stop-timeout", "2", "--only-summary", "--csv", str(self.csv), "--html", str(self.html)]
+        if self.processes:
+            args += ["--processes", str(self.processes)]
+        return args
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, "STRANGLER_LOAD_MIX": str(self.mix), "STRANGLER_LOAD_MIX_NAME": self.mix_name,
+               "STRANGLER_LOAD_MAX_REQUESTS": str(self.max_requests), **self.extra_env}
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def loopback_url(url: str, option: str) -> str:
+    """The URL without a trailing '/', or a clear error: every load target must be loopback."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise fail(f"{option} {url!r} is not an http(s) URL; use e.g. http://127.0.0.1:5000")
+    if not is_loopback(parts.hostname):
+        raise fail(f"{option} {url!r} is not a loopback address; the kit only sends load to 127.0.0.1/::1/"
+                   "localhost")
+    return url.rstrip("/")
+
+
+def check_run_time(run_time: str) -> str:
+    if not run_time or not _RUN_TIME.match(run_time):
+        raise fail(f"--run-time {run_time!r} is not a duration; use e.g. 20s, 2m or 1m30s")
+    return run_time
+
+
+def seconds(run_time: str) -> int:
+    total = 0
+    for amount, unit in re.findall(r"(\d+)([hms])", run_time):
+        total += int(amount) * {"h": 3600, "m": 60, "s": 1}[unit]
+    return total
+
+
+def default_output(kind: str) -> tuple[Path, Path]:
+    out = get_settings().var_dir / "locust"
+    out.mkdir(parents=True, exist_ok=True)
+    return out / kind, out / f"{kind}.html"
+
+
+def execute(run: LocustRun) -> int:
+    """Run Locust to completion (bounded by run-time + grace) and return its exit code."""
+    if not run.mix.exists():
+        raise fail(f"mix file {run.mix} does not exist; pass --mix FILE (see config/load-mix.yaml)")
+    run.csv.parent.mkdir(parents=True, exist_ok=True)
+    run.html.parent.mkdir(parents=True, exist_ok=True)
+    console = Console(stderr=True, soft_wrap=True)
+    console.print(f"locust: {run.users} users, {run.run_time}, max {run.max_requests} requests → {run.host}"
+                  f"{f' ({run.processes} processes)' if run.processes else ''}", highlight=False)
+    try:
+        done = subprocess.run(run.argv(), env=run.env(), timeout=seconds(run.run_time) + GRACE_S, check=False)
+    except subprocess.TimeoutExpired:
+        console.print("[red]locust did not stop in time; killed[/red]")
+        return 3
+    console.print(f"CSV: {run.csv}_stats.csv  HTML: {run.html}  exit code {done.returncode}", highlight=False)
+    return done.returncode
+
+
+UsersOpt = Annotated[int, typer.Option("--users", "-u", min=1, max=1000, help="Concurrent users.")]
+RunTimeOpt = Annotated[str, typer.Option("--run-time", "-t", help="Duration, e.g. 20s, 2m (always bounded).")]
+ProcessesOpt = Annotated[int | None, typer.Option("--processes", min=1, max=64,
+                                                  help="Locust worker processes (fork).")]
+CsvOpt = Annotated[Path | None, typer.Option("--csv", help="CSV prefix (default var/locust/<kind>).")]
+HtmlOpt = Annotated[Path | None, typer.Option("--html", help="HTML report (default var/locust/<kind>.html).")]
+MixOpt = Annotated[Path, typer.Option("--mix", envvar="STRANGLER_LOAD_MIX", help="Request mix YAML.")]
+MixNameOpt = Annotated[str, typer.Option("--mix-name", help="Which mix of the file (e.g. read, write).")]
+MaxRequestsOpt = Annotated[int, typer.Option("--max-requests", min=1, help="Stop after this many requests.")]
+
+
+@app.command()
+def load(host: Annotated[str, typer.Option("--host", help="Base URL to load (loopback only).")],
+         users: UsersOpt = 5, run_time: RunTimeOpt = "20s", processes: ProcessesOpt = None,
+         csv: CsvOpt = None, html: HtmlOpt = None, mix: MixOpt = Path("config/load-mix.yaml"),
+         mix_name: MixNameOpt = "read", max_requests: MaxRequestsOpt = 100_000,
+         max_fail_ratio: Annotated[float | None, typer.Option("--max-fail-ratio", min=0, max=1,
+                                                              help="Fail above this failure fraction.")] = None,
+         max_p95_ms: Annotated[float | None, typer.Option("--max-p95-ms", min=0,
+                                                          help="Fail above this p95 latency (ms).")] = None) -> None:
+    """Run the request mix against one base URL with Locust (headless); exit code = Locust's (thresholds)."""
+    default_csv, default_html = default_output("load")
+    extra = {}
+    if max_fail_ratio is not None:
+        extra["STRANGLER_MAX_FAIL_RATIO"] = str(max_fail_ratio)
+    if max_p95_ms is not None:
+        extra["STRANGLER_MAX_P95_MS"] = str(max_p95_ms)
+    run = LocustRun(LOAD_DIR / "locustfile_load.py", loopback_url(host, "--host"), users, check_run_time(run_time),
+                    processes, csv or default_csv, html or default_html, mix, mix_name, max_requests, extra)
+    raise typer.Exit(execute(run))

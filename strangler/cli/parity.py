@@ -1,0 +1,233 @@
+"""`strangler parity run | report | examples | export | suggest-ignores`: compare legacy and candidate answers.
+
+`run` drives Locust (load/locustfile_parity.py); the façade's shadow mode records into the same store, so
+report / examples / export / suggest-ignores work on either source.
+"""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from proxy.flips import FlipError, default_actor, edit_table, feature_or_error
+from proxy.ledger import append_record, default_ledger_path
+from proxy.parity.export import export_example
+from proxy.parity.noise import Thresholds
+from proxy.parity.report import build_report, render_html, render_rich
+from proxy.parity.store import ParityStore, default_store_path
+from proxy.table import ParityConfig, RouteTable, State, TableError, load_table
+from strangler.cli.app import app
+from strangler.cli.load import (
+    LOAD_DIR,
+    CsvOpt,
+    HtmlOpt,
+    LocustRun,
+    MaxRequestsOpt,
+    MixNameOpt,
+    MixOpt,
+    ProcessesOpt,
+    RunTimeOpt,
+    UsersOpt,
+    check_run_time,
+    default_output,
+    execute,
+    fail,
+    loopback_url,
+)
+from strangler.settings import get_settings
+
+parity_app = typer.Typer(help="Parity between legacy and a candidate: run, report, export, suggest ignores.",
+                         no_args_is_help=True)
+app.add_typer(parity_app, name="parity")
+
+StoreOpt = Annotated[Path | None, typer.Option("--store", envvar="STRANGLER_PARITY_STORE",
+                                               help="Parity store (default var/parity.db).")]
+RoutesOpt = Annotated[Path | None, typer.Option("--routes", help="Route table (default: the routes file).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+RelOpt = Annotated[float, typer.Option("--relative", min=0, max=1, help="Noise relative threshold (fraction).")]
+AbsOpt = Annotated[float, typer.Option("--absolute", min=0, max=1, help="Noise absolute threshold (fraction).")]
+
+
+def _out() -> Console:
+    return Console(soft_wrap=True)
+
+
+def _open_store(path: Path | None, *, must_exist: bool = True) -> ParityStore:
+    path = path or default_store_path()
+    if must_exist and not path.exists():
+        raise fail(f"no parity store at {path}; record comparisons first (`strangler parity run` or a façade "
+                   "feature in state shadow), or pass --store", 1)
+    return ParityStore(path, background=False)
+
+
+def _routes(path: Path | None) -> Path:
+    return path or get_settings().routes_file
+
+
+def _parity_config(routes: Path, feature: str) -> ParityConfig | None:
+    try:
+        table = load_table(routes)
+    except (TableError, OSError):
+        return None
+    feat = table.features.get(feature)
+    return feat.parity if feat else None
+
+
+@parity_app.command("run")
+def run(reference: Annotated[str, typer.Option("--reference", help="Legacy base URL (loopback).")],
+        candidate: Annotated[str, typer.Option("--candidate", help="Façade or service base URL (loopback).")],
+        feature: Annotated[str | None, typer.Option("--feature", help="Use this feature's parity rules and "
+                                                    "only the mix requests its routes claim.")] = None,
+        users: UsersOpt = 5, run_time: RunTimeOpt = "20s", processes: ProcessesOpt = None,
+        csv: CsvOpt = None, html: HtmlOpt = None, mix: MixOpt = Path("config/load-mix.yaml"),
+        mix_name: MixNameOpt = "read", max_requests: MaxRequestsOpt = 100_000,
+        routes: RoutesOpt = None, store: StoreOpt = None,
+        noise_sample_rate: Annotated[float, typer.Option("--noise-sample-rate", min=0, max=1,
+                                                         help="Share of requests also sent to legacy twice.")] = 1.0,
+        max_mismatch_rate: Annotated[float, typer.Option("--max-mismatch-rate", min=0, max=1,
+                                                         help="Fail above this mismatch fraction.")] = 0.0,
+        max_fail_ratio: Annotated[float, typer.Option("--max-fail-ratio", min=0, max=1,
+                                                      help="Fail above this failure fraction.")] = 0.0) -> None:
+    """Send the mix to REFERENCE and CANDIDATE, compare every answer; exit non-zero on a real difference."""
+    routes_path = _routes(routes)
+    if feature:
+        try:
+            feature_or_error(load_table(routes_path), feature, routes_path)
+        except (TableError, FlipError) as exc:
+            raise fail(str(exc)) from None
+    default_csv, default_html = default_output("parity")
+    extra = {"STRANGLER_PARITY_REFERENCE": loopback_url(reference, "--reference"),
+             "STRANGLER_PARITY_FEATURE": feature or "", "STRANGLER_ROUTES_FILE": str(routes_path),
+             "STRANGLER_PARITY_STORE": str(store or default_store_path()),
+             "STRANGLER_PARITY_NOISE_RATE": str(noise_sample_rate),
+             "STRANGLER_MAX_MISMATCH_RATE": str(max_mismatch_rate), "STRANGLER_MAX_FAIL_RATIO": str(max_fail_ratio)}
+    job = LocustRun(LOAD_DIR / "locustfile_parity.py", loopback_url(candidate, "--candidate"), users,
+                    check_run_time(run_time), processes, csv or default_csv, html or default_html, mix, mix_name,
+                    max_requests, extra)
+    code = execute(job)
+    Console(stderr=True).print(f"details: strangler parity report {feature or 'adhoc'} --store {extra['STRANGLER_PARITY_STORE']}",
+                               highlight=False)
+    raise typer.Exit(code)
+
+
+@parity_app.command("report")
+def report(feature: Annotated[str | None, typer.Argument(help="Only this feature.")] = None,
+           as_json: JsonOpt = False,
+           html: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML file.")] = None,
+           store: StoreOpt = None, relative: RelOpt = 0.20, absolute: AbsOpt = 0.0003) -> None:
+    """Per feature, route and field: raw vs noise difference rates and the verdict (real / noise)."""
+    with _open_store(store) as db:
+        data = build_report(db, feature, thresholds=Thresholds(relative, absolute))
+    if html is not None:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(render_html(data), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        _out().print(render_rich(data))
+        if html is not None:
+            _out().print(f"HTML report: {html}")
+
+
+@parity_app.command("examples")
+def examples(feature: Annotated[str | None, typer.Argument(help="Only this feature.")] = None,
+             field: Annotated[str | None, typer.Option("--field", help="Only this field.")] = None,
+             as_json: JsonOpt = False, store: StoreOpt = None) -> None:
+    """Stored mismatch examples with their ids (for `strangler parity export ID`)."""
+    with _open_store(store) as db:
+        rows = db.examples(feature, field)
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in rows], indent=2, default=str))
+        return
+    table = Table(title="Mismatch examples")
+    for column in ("id", "feature", "request", "field", "kind", "reference", "candidate"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        d = r.difference
+        table.add_row(str(r.id), r.feature, f"{r.request['method']} {r.request['path']}", r.field, str(d["kind"]),
+                      json.dumps(d["reference"], default=str)[:80], json.dumps(d["candidate"], default=str)[:80])
+    _out().print(table if rows else "No mismatch examples stored.")
+
+
+@parity_app.command("export")
+def export(mismatch_id: Annotated[int, typer.Argument(help="Example id (see `strangler parity examples`).")],
+           out: Annotated[Path, typer.Option("--out", help="Directory for the files.")] = Path("var/parity-export"),
+           store: StoreOpt = None, routes: RoutesOpt = None) -> None:
+    """Write a curl script and a pytest file reproducing one mismatch against two base URLs (env vars)."""
+    with _open_store(store) as db:
+        example = db.example(mismatch_id)
+    if example is None:
+        raise fail(f"no mismatch with id {mismatch_id}; list them with `strangler parity examples`", 1)
+    files = export_example(example, out, _parity_config(_routes(routes), example.feature))
+    _out().print(f"curl:   {files.curl}\npytest: {files.test}\nrun: PARITY_REFERENCE_URL=… PARITY_CANDIDATE_URL=… "
+                 f"python -m pytest {files.test}", highlight=False)
+
+
+@parity_app.command("suggest-ignores")
+def suggest_ignores(feature: Annotated[str, typer.Argument(help="Feature name.")],
+                    write: Annotated[bool, typer.Option("--write", help="Add them to the feature's "
+                                                        "parity.ignore in the route table (ledgered).")] = False,
+                    store: StoreOpt = None, routes: RoutesOpt = None, relative: RelOpt = 0.20,
+                    absolute: AbsOpt = 0.0003, as_json: JsonOpt = False) -> None:
+    """Fields that differ legacy-vs-legacy (noise), as ignore rules; --write adds them to the table."""
+    routes_path = _routes(routes)
+    if write:
+        try:
+            feature_or_error(load_table(routes_path), feature, routes_path)
+        except (TableError, FlipError) as exc:
+            raise fail(str(exc), 1) from None
+    with _open_store(store) as db:
+        suggestions = db.noise_fields(feature, thresholds=Thresholds(relative, absolute))
+    added: list[str] = []
+    if write and suggestions:
+        try:
+            added = add_ignore_rules(routes_path, feature, suggestions, actor=default_actor())
+        except FlipError as exc:
+            raise fail(str(exc), 1) from None
+    if as_json:
+        typer.echo(json.dumps({"feature": feature, "suggested": suggestions, "added": added}, indent=2))
+        return
+    if not suggestions:
+        _out().print(f"No noise fields recorded for {feature!r} (noise needs legacy asked twice: shadow sampling "
+                     "or `strangler parity run`).")
+        return
+    _out().print(f"# parity.ignore suggestions for {feature} (they differ legacy-vs-legacy):")
+    for rule in suggestions:
+        _out().print(f"- {json.dumps(rule)}", highlight=False)
+    if write and added:
+        _out().print(f"added {len(added)} rule(s) to {routes_path}; recorded in the ledger.")
+    elif write:
+        _out().print(f"all already in {routes_path}; nothing written.")
+
+
+def add_ignore_rules(routes_path: Path, feature: str, rules: list[str], *, actor: str,
+                     ledger_path: Path | None = None) -> list[str]:
+    """Append `rules` missing from FEATURE's parity.ignore (comments kept, table validated, ledgered)."""
+    def mutate(table: RouteTable, doc: Any) -> dict[str, Any]:
+        current = feature_or_error(table, feature, routes_path)
+        new = [r for r in rules if r not in current.parity.ignore]
+        if new:
+            node = doc["features"][feature]
+            if node.get("parity") is None:
+                node["parity"] = {"ignore": []}
+            parity = node["parity"]
+            if parity.get("ignore") is None:
+                parity["ignore"] = []
+            parity["ignore"].extend(new)
+        return {"added": new, "state": current.state, "percent": current.canary_percent}
+
+    def ledger(value: dict[str, Any]) -> None:
+        state: State = value["state"]
+        pct = float(value["percent"]) if state is State.CANARY else None
+        append_record(ledger_path or default_ledger_path(), {
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"), "actor": actor,
+            "feature": feature, "from_state": state.value, "to_state": state.value, "from_percent": pct,
+            "to_percent": pct, "reason": f"parity ignore rules added: {', '.join(value['added'])}",
+            "evidence": {"action": "parity.ignore.add", "added": value["added"]}, "forced": False})
+
+    return edit_table(routes_path, mutate, after_write=ledger).value["added"]
