@@ -11,12 +11,16 @@ from pydantic.json_schema import models_json_schema
 
 from legacy_monolith.catalog.schemas import ProductCreate, ProductUpdate
 from legacy_monolith.customers.schemas import CustomerCreate, CustomerUpdate
-from legacy_monolith.inventory.schemas import Adjustment, ReservationCreate
+from legacy_monolith.inventory.schemas import (
+    Adjustment,
+    ReservationCreate,
+    UntrackedStockMove,
+)
 from legacy_monolith.orders.schemas import OrderCreate, StatusChange
 from legacy_monolith.validation import MAX_PAGE_SIZE
 
 REQUEST_MODELS = (ProductCreate, ProductUpdate, CustomerCreate, CustomerUpdate, Adjustment, ReservationCreate,
-                  OrderCreate, StatusChange)
+                  UntrackedStockMove, OrderCreate, StatusChange)
 DATE = {"type": "string", "pattern": r"^\d{2}/\d{2}/\d{4} \d{2}:\d{2}$", "description": "DD/MM/YYYY HH:MM, LEGACY_TZ"}
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "decimal string, 2 places"}
 FLAG = {"type": "string", "enum": ["Y", "N"]}
@@ -60,7 +64,9 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "Inventory": _obj(ProductId=INT, Warehouses={"type": "array", "items": _ref("WarehouseStock")},
                       TotalAvailable={"type": "integer", "minimum": 0}),
     "Reservation": _obj(ReservationId=INT, ProductId=INT, Warehouse=STR, Quantity=INT,
-                        Status={"enum": ["A", "R"]}),
+                        Status={"enum": ["A", "R", "C"], "description": "A active, R released, C consumed"},
+                        Reference=_nullable(STR)),
+    "ReservationList": _page("Reservations", "Reservation"),
     "OrderLine": _obj(LineNo=INT, ProductId=INT, Warehouse=STR, Quantity=INT, UnitPrice=MONEY),
     "Order": _obj(OrderId=INT, CustomerId=INT, Status={"enum": ["N", "P", "S", "D", "C"]}, OrderDate=DATE,
                   Total={"type": "number"}, Lines={"type": "array", "items": _ref("OrderLine")}),
@@ -88,6 +94,13 @@ def _op(summary: str, ok: int, schema: str, errors: tuple[int, ...], body: str |
         op["parameters"] = params
     if body:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+    return op
+
+
+def _idempotent(op: dict[str, Any]) -> dict[str, Any]:
+    """A create that answers 200 with the earlier result when its Reference is replayed."""
+    op["responses"]["200"] = {"description": "replay of a Reference already used: the row it created",
+                              "content": {"application/json": {"schema": _ref("Reservation")}}}
     return op
 
 
@@ -121,10 +134,25 @@ def _paths() -> dict[str, Any]:
         "/api/inventory/{product_id}/adjust": {
             "post": _op("change on-hand stock", 200, "Inventory", (400, 409, 422), "Adjustment",
                         _id("product_id"))},
+        "/api/inventory/{product_id}/release": {
+            "post": _idempotent(_op("release units reserved without a reservation row (legacy orders); "
+                                    "idempotent by Reference", 201, "Reservation", (400, 409, 422),
+                                    "UntrackedStockMove", _id("product_id")))},
+        "/api/inventory/{product_id}/consume-untracked": {
+            "post": _idempotent(_op("ship units reserved without a reservation row (legacy orders); "
+                                    "idempotent by Reference", 201, "Reservation", (400, 409, 422),
+                                    "UntrackedStockMove", _id("product_id")))},
         "/api/inventory/reservations": {
-            "post": _op("reserve stock", 201, "Reservation", (400, 409, 422), "ReservationCreate")},
+            "get": _op("find reservations (e.g. by the Reference a lost answer was for)", 200, "ReservationList",
+                       (400,), params=[*PAGING, _param("reference"), _param("product_id", schema=INT),
+                                       _param("status", schema={"enum": ["A", "R", "C"]})]),
+            "post": _idempotent(_op("reserve stock; idempotent by the optional Reference", 201, "Reservation",
+                                    (400, 409, 422), "ReservationCreate"))},
         "/api/inventory/reservations/{id}/release": {
             "post": _op("release a reservation", 200, "Reservation", (409,), params=_id("id"))},
+        "/api/inventory/reservations/{id}/consume": {
+            "post": _op("consume a reservation on shipping (only from A)", 200, "Reservation", (409,),
+                        params=_id("id"))},
         "/api/orders": {
             "get": _op("list orders with lines", 200, "OrderList", (400,), params=[
                 *PAGING, _param("customer_id", schema=INT), _param("status")]),

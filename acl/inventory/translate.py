@@ -10,16 +10,19 @@ from acl.common.legacy_client import field
 from new_services.orders.ports import Reservation
 
 
-def reservation_from_json(dto: Any) -> Reservation:
-    """{"ReservationId","ProductId","Warehouse","Quantity","Status"} → Reservation (active ones only)."""
+def reservation_from_json(dto: Any, *, require_active: bool = True) -> Reservation:
+    """{"ReservationId","ProductId","Warehouse","Quantity","Status"} → Reservation. A new reservation must be
+    active ('A'); a looked-up one may also be released ('R') or consumed ('C')."""
     source = "legacy reservation answer"
     status = field(dto, "Status", source=source)
-    if status != "A":
-        raise TranslationError("Status", status, "a new reservation must be active ('A')")
+    if status not in (("A",) if require_active else ("A", "R", "C")):
+        raise TranslationError("Status", status, "a new reservation must be active ('A')" if require_active
+                               else "expected A, R or C")
     return Reservation(id=require_int(field(dto, "ReservationId", source=source), "ReservationId"),
                        product_id=require_int(field(dto, "ProductId", source=source), "ProductId"),
                        warehouse=str(require_text(field(dto, "Warehouse", source=source), "Warehouse")),
-                       quantity=require_int(field(dto, "Quantity", source=source), "Quantity"))
+                       quantity=require_int(field(dto, "Quantity", source=source), "Quantity"),
+                       active=status == "A")
 
 
 def availability_from_json(dto: Any) -> dict[str, int]:

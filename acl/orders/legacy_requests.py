@@ -23,9 +23,11 @@ from new_services.orders.domain import (
     OrderNotFound,
     OrderNotStored,
     OrderStatus,
+    PartiallyShipped,
     ProductInactive,
     ProductNotFound,
-    UntrackedReservation,
+    ShipmentIncomplete,
+    StockRefused,
 )
 from new_services.orders.repository import OrderFilter
 from new_services.orders.saga import LineRequest
@@ -108,8 +110,12 @@ def legacy_error(exc: Exception) -> LegacyApiError | None:
             return not_found("ORDER_NOT_FOUND", "order", exc.order_id)
         case InvalidTransition():
             return LegacyApiError(409, "INVALID_STATUS_TRANSITION", transition_message(exc))
-        case UntrackedReservation():
-            return LegacyApiError(409, "RESERVATION_UNTRACKED", str(exc))
+        case ShipmentIncomplete():
+            return LegacyApiError(503 if exc.retryable else 409, "SHIPMENT_INCOMPLETE", str(exc))
+        case PartiallyShipped():
+            return LegacyApiError(409, "ORDER_PARTIALLY_SHIPPED", str(exc))
+        case StockRefused():
+            return LegacyApiError(409, "STOCK_INCONSISTENT", str(exc))
         case DependencyUnavailable():
             return LegacyApiError(503, f"{exc.system.upper()}_UNAVAILABLE",
                                   f"the {exc.system} system did not answer in time; nothing was changed, "

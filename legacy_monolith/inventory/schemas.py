@@ -1,14 +1,16 @@
 """Inventory request DTOs and legacy JSON shapes."""
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictInt
 
-from legacy_monolith.inventory.models import Reservation, Stock
-from legacy_monolith.validation import Id, LegacyBody, Quantity
+from legacy_monolith.inventory.models import REFERENCE_MAX, Reservation, Stock
+from legacy_monolith.validation import Id, LegacyBody, PageQuery, Quantity
 
 WarehouseCode = Annotated[str, Field(min_length=1, max_length=4)]
+#: the caller's idempotency key: letters, digits and . _ : - (no spaces), at most 64 characters
+ReferenceKey = Annotated[str, Field(min_length=1, max_length=REFERENCE_MAX, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
 class Adjustment(LegacyBody):
@@ -18,9 +20,24 @@ class Adjustment(LegacyBody):
 
 
 class ReservationCreate(LegacyBody):
+    """Reference (optional): the same Reference twice returns the first reservation and never reserves twice."""
     ProductId: Id
     Quantity: Quantity
     Warehouse: WarehouseCode | None = None
+    Reference: ReferenceKey | None = None
+
+
+class UntrackedStockMove(LegacyBody):
+    """Release or consume stock reserved without a reservation row (legacy orders); idempotent by Reference."""
+    Warehouse: WarehouseCode
+    Quantity: Quantity
+    Reference: ReferenceKey
+
+
+class ReservationQuery(PageQuery):
+    reference: ReferenceKey | None = None
+    product_id: Annotated[int, Field(gt=0)] | None = None
+    status: Literal["A", "R", "C"] | None = None
 
 
 def inventory_json(product_id: int, rows: list[Stock]) -> dict[str, Any]:
@@ -32,4 +49,4 @@ def inventory_json(product_id: int, rows: list[Stock]) -> dict[str, Any]:
 
 def reservation_json(rsv: Reservation) -> dict[str, Any]:
     return {"ReservationId": rsv.id, "ProductId": rsv.product_id, "Warehouse": rsv.warehouse,
-            "Quantity": rsv.quantity, "Status": rsv.status}
+            "Quantity": rsv.quantity, "Status": rsv.status, "Reference": rsv.reference}

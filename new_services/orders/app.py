@@ -13,6 +13,7 @@ from new_services.common.db import Database
 from new_services.orders.api import orders_legacy, orders_v2
 from new_services.orders.api.problems import DOMAIN_ERRORS, domain_problem
 from new_services.orders.models import Base
+from new_services.orders.repository import ensure_id_counter
 from new_services.orders.saga import Collaborators, OrderSaga
 from new_services.orders.settings import OrdersSettings, get_orders_settings
 
@@ -33,7 +34,9 @@ def create_app(settings: OrdersSettings | None = None, *, collaborators: Collabo
 
     def start() -> None:
         Base.metadata.create_all(database.engine)
-        OrderSaga(parts, database).drain_outbox()  # releases owed from before a restart
+        with database.session() as session:
+            ensure_id_counter(session, settings.id_start)
+        OrderSaga(parts, database, uncertain_window_s=settings.uncertain_window_s).drain_outbox()  # owed before a restart
 
     app = create_service_app(
         title="Orders service", service="orders", settings=settings, database=database,

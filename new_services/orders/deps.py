@@ -24,7 +24,9 @@ def get_settings(request: Request) -> OrdersSettings:
 
 def get_saga(request: Request, database: DatabaseDep, dry_run: DryRunDep, faults: FaultsDep) -> OrderSaga:
     parts: Collaborators = request.app.state.collaborators
-    return OrderSaga(parts, database, dry_run=dry_run, faults=faults)
+    settings: OrdersSettings = request.app.state.settings
+    return OrderSaga(parts, database, dry_run=dry_run, faults=faults, id_start=settings.id_start,
+                     uncertain_window_s=settings.uncertain_window_s)
 
 
 RepositoryDep = Annotated[OrderRepository, Depends(get_repository)]

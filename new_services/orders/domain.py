@@ -98,13 +98,46 @@ class OrderNotStored(RuntimeError):
     """The local write failed; every reservation made for the order was released (or queued for release)."""
 
 
-class UntrackedReservation(RuntimeError):
-    """The order's stock was reserved before migration, without a reservation id the service could release."""
+class ReservationUncertain(DependencyUnavailable):
+    """A reserve request was sent but its answer never came: it may or may not have reserved stock.
+    `reference` (the request's idempotency key) is how the saga finds out and undoes it."""
 
-    def __init__(self, order_id: int) -> None:
-        super().__init__(f"order {order_id} was placed in the legacy system; its stock reservation has no "
-                         "reservation id, so it cannot be released from here")
-        self.order_id = order_id
+    def __init__(self, system: str, detail: str, reference: str) -> None:
+        super().__init__(system, detail)
+        self.reference = reference
+
+
+class StockRefused(RuntimeError):
+    """The inventory system definitely refused a stock operation: its state disagrees with the order
+    (e.g. the reservation was released behind the order's back). Retrying will not help; a person must look."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ShipmentIncomplete(RuntimeError):
+    """Shipping stopped at `failed_line`: the order stays paid. Lines in `consumed` left stock for good (there
+    is no un-consume); retrying the status change consumes only the rest. `retryable`: the cause was an outage."""
+
+    def __init__(self, order_id: int, consumed: list[int], failed_line: int, cause: Exception) -> None:
+        self.order_id, self.consumed, self.failed_line = order_id, consumed, failed_line
+        self.retryable = isinstance(cause, DependencyUnavailable)
+        done = f"line(s) {', '.join(map(str, consumed))} already left stock" if consumed else "no line left stock"
+        advice = ("retry the status change to finish shipping (lines already consumed are skipped)"
+                  if self.retryable else "fix the stock record, then retry the status change")
+        super().__init__(f"order {order_id} was not marked shipped: stock for line {failed_line} could not be "
+                         f"consumed ({cause}); {done}; {advice}")
+
+
+class PartiallyShipped(RuntimeError):
+    """A cancel of an order whose unfinished shipment already consumed some lines' stock."""
+
+    def __init__(self, order_id: int, consumed: list[int]) -> None:
+        self.order_id, self.consumed = order_id, consumed
+        super().__init__(f"order {order_id} cannot be cancelled: the stock of line(s) "
+                         f"{', '.join(map(str, consumed))} already left the warehouse in an unfinished shipment; "
+                         "finish shipping it (retry the status change) instead")
 
 
 # --- values -----------------------------------------------------------------------------------------------

@@ -73,5 +73,47 @@ class PendingRelease(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class OrderIdCounter(Base):
+    """The next id for orders placed here: allocated from ORDERS_ID_START up, so they never clash with the
+    ids the monolith keeps handing out while both sides take orders (backfilled legacy ids stay as they are)."""
+
+    __tablename__ = "order_id_counter"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    next_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class OwedStockOp(Base):
+    """Outbox of inventory operations keyed by their idempotency reference: releases of stock reserved
+    before migration (kind release-untracked), and reservations whose outcome is unknown because the answer
+    was lost (kind resolve-reservation: look the reference up, release what it reserved)."""
+
+    __tablename__ = "owed_stock_ops"
+
+    reference: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    order_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    product_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    warehouse: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    quantity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: set when the inventory system definitely refused it: kept for an operator, no longer retried
+    refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ConsumedLine(Base):
+    """A line whose stock left the warehouse (consumed) during shipping, recorded as each consume succeeds,
+    so an interrupted shipment resumes where it stopped and cannot be cancelled behind its back."""
+
+    __tablename__ = "consumed_lines"
+
+    order_id: Mapped[int] = mapped_column(Integer, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consumed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 orders_table = OrderRecord.__table__
 order_lines_table = OrderLineRecord.__table__

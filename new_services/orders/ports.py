@@ -24,6 +24,7 @@ class Reservation:
     product_id: int
     warehouse: str
     quantity: int
+    active: bool = True
 
 
 class CustomerDirectory(Protocol):
@@ -43,13 +44,33 @@ class PriceSource(Protocol):
 
 
 class Inventory(Protocol):
-    def reserve(self, product_id: int, quantity: int, index: int) -> Reservation:
-        """Reserve stock in one warehouse (NOT retried: a retry could reserve twice).
-        Raise InsufficientStock or DependencyUnavailable."""
+    """Stock operations. Every write that may be retried carries a `reference` (an idempotency key) or acts
+    on a reservation id, so repeating it after a lost answer never moves stock twice."""
+
+    def reserve(self, product_id: int, quantity: int, index: int, reference: str) -> Reservation:
+        """Reserve stock in one warehouse. Raise InsufficientStock, DependencyUnavailable (nothing reserved)
+        or ReservationUncertain (sent, answer lost: look it up by `reference`)."""
+        ...
+
+    def find(self, reference: str) -> Reservation | None:
+        """Read-only: the reservation a reference created, or None. Raise DependencyUnavailable."""
         ...
 
     def release(self, reservation_id: int) -> None:
         """Release a reservation; idempotent (already released counts as done). Raise DependencyUnavailable."""
+        ...
+
+    def consume(self, reservation_id: int) -> None:
+        """Shipping: the reserved units leave stock; idempotent (already consumed counts as done).
+        Raise StockRefused (e.g. released) or DependencyUnavailable."""
+        ...
+
+    def release_untracked(self, product_id: int, warehouse: str, quantity: int, reference: str) -> None:
+        """Release units reserved before migration without a reservation id; idempotent by `reference`."""
+        ...
+
+    def consume_untracked(self, product_id: int, warehouse: str, quantity: int, reference: str) -> None:
+        """Ship units reserved before migration without a reservation id; idempotent by `reference`."""
         ...
 
     def warehouse_with(self, product_id: int, quantity: int, index: int) -> str:

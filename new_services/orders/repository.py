@@ -8,10 +8,20 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from new_services.orders.domain import CENT, Order, OrderLine, OrderStatus, utcnow
-from new_services.orders.models import OrderLineRecord, OrderRecord, PendingRelease
+from new_services.orders.models import (
+    ConsumedLine,
+    OrderIdCounter,
+    OrderLineRecord,
+    OrderRecord,
+    OwedStockOp,
+    PendingRelease,
+)
+
+COUNTER = "orders"
 
 
 def to_minor(amount: Decimal) -> int:
@@ -67,7 +77,33 @@ class OrderRepository:
         record = self.session.get(OrderRecord, order_id)
         return None if record is None else self._load([record])[0]
 
-    def add(self, order: Order) -> Order:
+    def allocate_id(self, start: int) -> int:
+        """The next id from the service's own range (>= start). An UPDATE on one counter row: the row lock
+        (PostgreSQL) or the write lock (SQLite) serialises concurrent placements."""
+        bumped = self.session.execute(update(OrderIdCounter).where(OrderIdCounter.name == COUNTER)
+                                      .values(next_id=OrderIdCounter.next_id + 1)).rowcount
+        if bumped:
+            allocated = self.session.scalar(select(OrderIdCounter.next_id)
+                                            .where(OrderIdCounter.name == COUNTER)) - 1
+            if allocated >= start:
+                return allocated
+        first = self.first_free_id(start)  # no counter yet, or ORDERS_ID_START was raised
+        if bumped:
+            self.session.execute(update(OrderIdCounter).where(OrderIdCounter.name == COUNTER)
+                                 .values(next_id=first + 1))
+        else:
+            self.session.add(OrderIdCounter(name=COUNTER, next_id=first + 1))
+            self.session.flush()
+        return first
+
+    def first_free_id(self, start: int) -> int:
+        highest = self.session.scalar(select(func.max(OrderRecord.id)).where(OrderRecord.id >= start))
+        return max(start, (highest or 0) + 1)
+
+    def add(self, order: Order, *, id_start: int | None = None) -> Order:
+        """Store a new order; with id_start, its id comes from the service's range (see allocate_id)."""
+        if order.id is None and id_start is not None:
+            order = order.stored_as(self.allocate_id(id_start))
         record = OrderRecord(**order_values(order))
         self.session.add(record)
         self.session.flush()
@@ -130,3 +166,51 @@ class OrderRepository:
     def release_failed(self, reservation_id: int, error: str) -> None:
         self.session.execute(update(PendingRelease).where(PendingRelease.reservation_id == reservation_id)
                              .values(attempts=PendingRelease.attempts + 1, last_error=error[:500]))
+
+    # --- outbox of reference-keyed stock operations ---------------------------------------------------------
+    def owe_ops(self, ops: Sequence[OwedStockOp]) -> None:
+        for op in ops:
+            if self.session.get(OwedStockOp, op.reference) is None:
+                self.session.add(op)
+        self.session.flush()
+
+    def owed_ops(self, limit: int = 100) -> list[OwedStockOp]:
+        query = (select(OwedStockOp).where(OwedStockOp.refused_at.is_(None))
+                 .order_by(OwedStockOp.created_at).limit(limit))
+        return list(self.session.scalars(query))
+
+    def op_done(self, reference: str) -> None:
+        self.session.execute(delete(OwedStockOp).where(OwedStockOp.reference == reference))
+
+    def op_failed(self, reference: str, error: str, *, refused: bool = False) -> None:
+        values: dict[str, Any] = {"attempts": OwedStockOp.attempts + 1, "last_error": error[:500]}
+        if refused:
+            values["refused_at"] = utcnow()
+        self.session.execute(update(OwedStockOp).where(OwedStockOp.reference == reference).values(**values))
+
+    # --- shipping progress ----------------------------------------------------------------------------------
+    def consumed_lines(self, order_id: int) -> set[int]:
+        return set(self.session.scalars(select(ConsumedLine.line_no).where(ConsumedLine.order_id == order_id)))
+
+    def record_consumed(self, order_id: int, line_no: int) -> None:
+        """Idempotent: a concurrent shipment of the same order may have recorded it first."""
+        if self.session.get(ConsumedLine, (order_id, line_no)) is not None:
+            return
+        try:
+            with self.session.begin_nested():
+                self.session.add(ConsumedLine(order_id=order_id, line_no=line_no, consumed_at=utcnow()))
+        except IntegrityError:
+            pass
+
+
+def ensure_id_counter(session: Session, start: int) -> int:
+    """At start-up: create the counter row (so concurrent first placements do not race to create it)."""
+    repo = OrderRepository(session)
+    current = session.get(OrderIdCounter, COUNTER)
+    first = repo.first_free_id(start)
+    if current is None:
+        session.add(OrderIdCounter(name=COUNTER, next_id=first))
+    elif current.next_id < first:
+        current.next_id = first
+    session.commit()
+    return first

@@ -1,4 +1,5 @@
-"""Orders service settings (env): ORDERS_DATABASE_URL, the monolith's URL and the products API URL."""
+"""Orders service settings (env): ORDERS_DATABASE_URL, ORDERS_ID_START, the monolith's URL and the products API
+URL."""
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field
@@ -14,6 +15,14 @@ class OrdersSettings(ServiceSettings):
     catalog_api_url: str | None = Field(
         None, validation_alias=AliasChoices("CATALOG_API_URL", "catalog_api_url"),
         description="base URL of the legacy-compatible products API used for prices (default: LEGACY_BASE_URL)")
+    id_start: int = Field(
+        10_000_000, ge=1, le=2**31 - 1, validation_alias=AliasChoices("ORDERS_ID_START", "id_start"),
+        description="first id for orders placed by the service; must be above any id the monolith will ever "
+                    "hand out, so both sides can take orders at the same time (backfilled ids are kept)")
+    uncertain_window_s: float = Field(
+        300.0, gt=0, validation_alias=AliasChoices("ORDERS_UNCERTAIN_WINDOW_S", "uncertain_window_s"),
+        description="how long a reservation whose answer was lost is looked for before it counts as never made "
+                    "(longer than the monolith's worker timeout)")
     test_faults: bool = Field(
         False, validation_alias=AliasChoices("ORDERS_TEST_FAULTS", "test_faults"),
         description="test-only: honour the X-Orders-Test-Fault header (never enable in production)")

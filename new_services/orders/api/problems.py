@@ -12,9 +12,11 @@ from new_services.orders.domain import (
     InvalidTransition,
     OrderNotFound,
     OrderNotStored,
+    PartiallyShipped,
     ProductInactive,
     ProductNotFound,
-    UntrackedReservation,
+    ShipmentIncomplete,
+    StockRefused,
 )
 
 #: exception type → (HTTP status, stable error code)
@@ -26,7 +28,9 @@ STATUS_AND_CODE: dict[type[Exception], tuple[int, str]] = {
     InsufficientStock: (409, "INSUFFICIENT_STOCK"),
     OrderNotFound: (404, "ORDER_NOT_FOUND"),
     InvalidTransition: (409, "INVALID_STATUS_TRANSITION"),
-    UntrackedReservation: (409, "RESERVATION_UNTRACKED"),
+    PartiallyShipped: (409, "ORDER_PARTIALLY_SHIPPED"),
+    StockRefused: (409, "STOCK_REFUSED"),
+    ShipmentIncomplete: (503, "SHIPMENT_INCOMPLETE"),
     DependencyUnavailable: (503, "DEPENDENCY_UNAVAILABLE"),
     OrderNotStored: (503, "ORDER_NOT_STORED"),
 }
@@ -35,6 +39,8 @@ DOMAIN_ERRORS = tuple(STATUS_AND_CODE)
 
 def domain_problem(exc: Exception, instance: str) -> JSONResponse:
     status, code = next(v for t, v in STATUS_AND_CODE.items() if isinstance(exc, t))
+    if isinstance(exc, ShipmentIncomplete) and not exc.retryable:
+        status = 409  # a refusal by inventory, not an outage: retrying as is will not help
     extensions: dict[str, object] = {"code": code}
     headers = None
     if isinstance(exc, DependencyUnavailable):
@@ -45,4 +51,6 @@ def domain_problem(exc: Exception, instance: str) -> JSONResponse:
         detail = str(exc)
     if isinstance(exc, InvalidOrder):
         extensions["field"] = exc.field
+    if isinstance(exc, ShipmentIncomplete | PartiallyShipped):
+        extensions["consumed_lines"] = exc.consumed
     return problem_response(status, detail, instance=instance, headers=headers, **extensions)

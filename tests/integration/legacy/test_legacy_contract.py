@@ -106,6 +106,26 @@ def test_every_endpoint_matches_the_contract(api: tuple[httpx.Client, Contract])
     c(client.post(f"/api/inventory/reservations/{rsv['ReservationId']}/release"))
     c(client.post(f"/api/inventory/reservations/{rsv['ReservationId']}/release"))
     c(client.post("/api/inventory/reservations/99999/release"))
+    # idempotent reservations (Reference), lookup by Reference, consuming on ship
+    keyed = {"ProductId": stocked, "Quantity": 1, "Reference": "ct-key-1"}
+    krsv = c(client.post("/api/inventory/reservations", json=keyed))
+    assert c(client.post("/api/inventory/reservations", json=keyed)) == krsv
+    c(client.post("/api/inventory/reservations", json={**keyed, "Quantity": 2}))
+    assert c(client.get("/api/inventory/reservations", params={"reference": "ct-key-1"}))["Reservations"] == [krsv]
+    c(client.get("/api/inventory/reservations", params={"status": "Q"}))
+    assert c(client.post(f"/api/inventory/reservations/{krsv['ReservationId']}/consume"))["Status"] == "C"
+    c(client.post(f"/api/inventory/reservations/{krsv['ReservationId']}/consume"))
+    c(client.post("/api/inventory/reservations/99999/consume"))
+    # untracked release / consume of what legacy orders reserved without a reservation row
+    for op, ref in (("release", "ct-rel"), ("consume-untracked", "ct-con")):
+        legacy_order = c(client.post("/api/orders", json={"CustomerId": customer["CustomerId"],
+                                                          "Lines": [{"ProductId": stocked, "Quantity": 1}]}))
+        move = {"Warehouse": legacy_order["Lines"][0]["Warehouse"], "Quantity": 1, "Reference": ref}
+        done = c(client.post(f"/api/inventory/{stocked}/{op}", json=move))
+        assert c(client.post(f"/api/inventory/{stocked}/{op}", json=move)) == done
+        c(client.post(f"/api/inventory/{stocked}/{op}", json={**move, "Reference": f"{ref}-2"}))  # 409: none left
+        c(client.post(f"/api/inventory/{stocked}/{op}", json={**move, "Warehouse": "NOPE", "Reference": f"{ref}-3"}))
+        c(client.post(f"/api/inventory/{stocked}/{op}", json={"Warehouse": "LON1", "Quantity": 1}))
     # orders
     c(client.get("/api/orders", params={"customer_id": 1, "page_size": 2}))
     c(client.get("/api/orders", params={"status": "Z"}))

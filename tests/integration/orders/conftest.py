@@ -17,8 +17,11 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from acl.orders.mapping import backfill_orders
+from acl.orders.mapping import aggregate_to_records, backfill_orders
+from new_services.orders.models import order_lines_table, orders_table
+from strangler.migrate.db import reflect_table
 from strangler.migrate.engine import open_engine
+from strangler.migrate.mapping import Row
 from strangler.procs import free_port, running
 
 SHADOW_KEY = "orders-test-shadow-key-0123456789"
@@ -28,12 +31,15 @@ HOLD_S = 2.5
 
 @dataclass
 class HangRule:
-    """Hold requests for `route` (never forwarded) after letting `skip` of them through."""
+    """Hold requests for `route` after letting `skip` of them through, at most `limit` of them (None: all).
+    forward=False: the monolith never sees a held request; forward=True: it runs it, but the answer is lost."""
 
     method: str
     route: str
     skip: int = 0
     seen: int = 0
+    forward: bool = False
+    limit: int | None = None
 
 
 @dataclass
@@ -44,14 +50,16 @@ class FaultProxy:
     calls: Counter = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def should_hang(self, method: str, path: str) -> bool:
+    def rule_for(self, method: str, path: str) -> HangRule | None:
+        """The rule that holds this request, if any (and count the request)."""
         with self.lock:
             self.calls[(method, _route(path))] += 1
             for rule in self.rules:
                 if rule.method == method and rule.route == _route(path):
                     rule.seen += 1
-                    return rule.seen > rule.skip
-        return False
+                    held = rule.seen > rule.skip and (rule.limit is None or rule.seen <= rule.skip + rule.limit)
+                    return rule if held else None
+        return None
 
 
 def _route(path: str) -> str:
@@ -68,8 +76,12 @@ def _handler(proxy: FaultProxy, client: httpx.Client) -> type[http.server.BaseHT
 
         def _relay(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if proxy.should_hang(self.command, self.path):
-                time.sleep(HOLD_S)  # the client has given up by now; the monolith never saw the request
+            rule = proxy.rule_for(self.command, self.path)
+            if rule is not None:
+                if rule.forward:  # the monolith does the work; its answer is lost on the way back
+                    client.request(self.command, self.path, content=body,
+                                   headers={"Content-Type": self.headers.get("Content-Type", "application/json")})
+                time.sleep(HOLD_S)  # the client has given up by now
                 self.close_connection = True
                 return
             upstream = client.request(self.command, self.path, content=body,
@@ -145,6 +157,7 @@ class Snapshot:
     orders: int
     order_lines: int
     owed_releases: int
+    owed_ops: int
 
 
 def snapshot(stack: Stack) -> Snapshot:
@@ -155,7 +168,7 @@ def snapshot(stack: Stack) -> Snapshot:
             reserved, on_hand = conn.execute(text("SELECT SUM(QTY_RSRVD), SUM(QTY_ON_HND) FROM STOCK")).one()
         with orders.connect() as conn:
             counts = [conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
-                      for t in ("orders", "order_lines", "pending_releases")]
+                      for t in ("orders", "order_lines", "pending_releases", "owed_stock_ops")]
     finally:
         legacy.dispose()
         orders.dispose()
@@ -221,8 +234,8 @@ def snap(stack: Stack):
 @pytest.fixture
 def hang(stack: Stack):
     """Callable(method, route, skip=0): make the proxy swallow requests to a route like '/api/x/{id}'."""
-    def add(method: str, route: str, skip: int = 0) -> HangRule:
-        rule = HangRule(method, route, skip)
+    def add(method: str, route: str, skip: int = 0, *, forward: bool = False, limit: int | None = None) -> HangRule:
+        rule = HangRule(method, route, skip, forward=forward, limit=limit)
         stack.proxy.rules.append(rule)
         return rule
     return add
@@ -232,3 +245,35 @@ def hang(stack: Stack):
 def calls(stack: Stack):
     """Callable: a copy of the (method, route) → count of requests the monolith was sent through the proxy."""
     return lambda: Counter(stack.proxy.calls)
+
+
+def backfill_one(stack: Stack, order_id: int) -> None:
+    """Copy one legacy order (placed after the session's backfill) into the orders DB through the ACL mapping."""
+    source, target = create_engine(stack.legacy_db), create_engine(stack.orders_db)
+    try:
+        orders, lines = reflect_table(source, "ORDERS"), reflect_table(source, "ORD_LINES")
+        with source.connect() as conn:
+            header = Row(conn.execute(orders.select().where(orders.c.ORD_ID == order_id)).mappings().one())
+            children = [Row(r) for r in conn.execute(lines.select().where(lines.c.ORD_ID == order_id)).mappings()]
+        order, order_lines = aggregate_to_records(header, children)
+        with target.begin() as conn:
+            conn.execute(orders_table.insert(), [order])
+            conn.execute(order_lines_table.insert(), order_lines)
+    finally:
+        source.dispose()
+        target.dispose()
+
+
+def legacy_rows(stack: Stack, sql: str, **params: object) -> list[tuple]:
+    engine = create_engine(stack.legacy_db)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def stock_of(stack: Stack, product_id: int) -> dict[str, tuple[int, int]]:
+    """warehouse → (on hand, reserved), as the monolith's inventory API reports it."""
+    body = httpx.get(f"{stack.legacy_url}/api/inventory/{product_id}", timeout=10).json()
+    return {w["Warehouse"]: (w["OnHand"], w["Reserved"]) for w in body["Warehouses"]}

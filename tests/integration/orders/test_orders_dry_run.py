@@ -10,10 +10,13 @@ import httpx
 import pytest
 
 from proxy.signing import DRY_RUN_RESPONSE_HEADER, HEADER, sign
+from tests.integration.orders.conftest import backfill_one
 
 pytestmark = pytest.mark.integration
 KEY = "orders-test-shadow-key-0123456789"  # = SHADOW_KEY in conftest (the service's STRANGLER_SHADOW_KEY)
-WRITES = (("POST", "/api/inventory/reservations"), ("POST", "/api/inventory/reservations/{id}/release"))
+WRITES = (("POST", "/api/inventory/reservations"), ("POST", "/api/inventory/reservations/{id}/release"),
+          ("POST", "/api/inventory/reservations/{id}/consume"), ("POST", "/api/inventory/{id}/release"),
+          ("POST", "/api/inventory/{id}/consume-untracked"))
 
 
 def signed_post(client: httpx.Client, path: str, payload: dict | None, *, key: str = KEY,
@@ -82,3 +85,25 @@ def test_bad_signatures_run_for_real(variant, orders_client, seeded, snap) -> No
     after = snap()
     assert (after.orders, after.active_reservations) == (before.orders + 1, before.active_reservations + 1)
     assert orders_client.post(f"/api/orders/{response.json()['OrderId']}/cancel").status_code == 200
+
+
+def test_dry_run_ship_and_untracked_cancel_touch_no_stock(orders_client, stack, seeded, snap, calls) -> None:
+    order = orders_client.post("/api/orders", json={"CustomerId": seeded.customer_id,
+                                                    "Lines": [{"ProductId": seeded.low, "Quantity": 1}]}).json()
+    assert orders_client.post(f"/api/orders/{order['OrderId']}/status", json={"Status": "P"}).status_code == 200
+    legacy = httpx.post(f"{stack.legacy_url}/api/orders", json={"CustomerId": seeded.customer_id,
+                                                                "Lines": [{"ProductId": seeded.high, "Quantity": 1}]})
+    backfill_one(stack, legacy.json()["OrderId"])  # placed before "migration": no reservation id
+    before, sent = snap(), calls()
+    ship = signed_post(orders_client, f"/api/orders/{order['OrderId']}/status", {"Status": "S"})
+    assert ship.status_code == 200 and ship.json()["Status"] == "S"
+    cancel = signed_post(orders_client, f"/api/orders/{legacy.json()['OrderId']}/cancel", None)
+    assert cancel.status_code == 200 and cancel.json()["Status"] == "C"
+    assert snap() == before and writes(calls()) == writes(sent)  # no consume, no untracked release
+    assert orders_client.get(f"/api/orders/{order['OrderId']}").json()["Status"] == "P"
+    assert orders_client.get(f"/api/orders/{legacy.json()['OrderId']}").json()["Status"] == "N"
+    real_ship = orders_client.post(f"/api/orders/{order['OrderId']}/status", json={"Status": "S"})
+    assert real_ship.json() == ship.json()  # the dry run answered as the real one does
+    real_cancel = orders_client.post(f"/api/orders/{legacy.json()['OrderId']}/cancel")
+    assert real_cancel.json() == cancel.json()
+    assert writes(calls()) == writes(sent) + 2

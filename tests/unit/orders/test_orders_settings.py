@@ -18,12 +18,13 @@ def test_shadow_key_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_urls_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STRANGLER_SHADOW_KEY", KEY)
-    for name in ("LEGACY_BASE_URL", "CATALOG_API_URL", "ORDERS_DATABASE_URL", "ORDERS_TEST_FAULTS"):
+    for name in ("LEGACY_BASE_URL", "CATALOG_API_URL", "ORDERS_DATABASE_URL", "ORDERS_TEST_FAULTS", "ORDERS_ID_START"):
         monkeypatch.delenv(name, raising=False)
     settings = get_orders_settings()
     assert settings.legacy_base_url == "http://127.0.0.1:5000"
     assert settings.resolved_catalog_url == settings.legacy_base_url
     assert settings.resolved_database_url.endswith("/orders.db") and not settings.test_faults
+    assert settings.id_start == 10_000_000
     monkeypatch.setenv("LEGACY_BASE_URL", "http://127.0.0.1:5999")
     monkeypatch.setenv("CATALOG_API_URL", "http://127.0.0.1:8101")
     settings = get_orders_settings()
@@ -45,3 +46,12 @@ def test_remote_legacy_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEGACY_BASE_URL", "http://192.0.2.10:5000")
     with pytest.raises(ValueError, match="not a loopback"):
         legacy_collaborators(get_orders_settings())
+
+
+def test_id_start_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRANGLER_SHADOW_KEY", KEY)
+    monkeypatch.setenv("ORDERS_ID_START", "500")
+    assert get_orders_settings().id_start == 500
+    monkeypatch.setenv("ORDERS_ID_START", "0")
+    with pytest.raises(SettingsError, match="ORDERS_ID_START"):
+        get_orders_settings()
