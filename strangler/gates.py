@@ -7,5 +7,7 @@ def register_kit_gates() -> None:
     """Idempotent: registering again replaces the gate of the same name."""
     from proxy.flips import register_gate
     from strangler.footprint.gate import footprint_gate
+    from strangler.migrate.gate import ownership_gate
 
-    register_gate("footprint", footprint_gate)
+    register_gate("footprint", footprint_gate)  # tables the feature writes are backfilled and verified
+    register_gate("data-ownership", ownership_gate)  # while legacy owns writes, the forward sync runs

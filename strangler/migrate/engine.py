@@ -1,35 +1,44 @@
-"""Backfill engine: keyset-batched reads from the source, translation, idempotent upserts into the target.
+"""Backfill engine: keyset-batched reads from the source, translation, idempotent upserts into the target,
+a checkpoint and a quarantine in the target database.
 
 Why this shape:
-- Keyset pagination (WHERE key > last ORDER BY key LIMIT n) reads each row once at constant cost per batch,
-  and is the natural resume point for checkpoints later.
-- Upserts (INSERT … ON CONFLICT DO UPDATE on SQLite and PostgreSQL) make a re-run converge instead of
-  failing, so a backfill can be repeated after fixes or interrupted safely.
-- A row that cannot be translated is counted and its first reasons kept; it never stops the run. A batch
-  that violates a target constraint is retried row by row so one bad row cannot sink its neighbours.
+- Keyset pagination (WHERE key > last ORDER BY key LIMIT n) reads each row once at constant cost and memory
+  per batch; the last key of a committed batch is the resume point.
+- The batch's upserts, its quarantined rows and the checkpoint commit in ONE target transaction: a run killed
+  at any instant resumes exactly after the last committed batch, and re-applying a batch is harmless because
+  upserts (INSERT … ON CONFLICT DO UPDATE) converge.
+- The source batch is read INSIDE the target's write transaction, under the feature's writer lock, so a
+  concurrently running sync can never be overwritten by an older read (see strangler.migrate.db).
+- A row that cannot be translated, or that breaks a target constraint, goes to _strangler_quarantine with
+  its reason and raw JSON; the run goes on.
 """
 from __future__ import annotations
 
+import json
 import time
-from pathlib import Path
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, event, func, inspect, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Column, Connection, Engine, Table, and_, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql import Executable
 
-from strangler.migrate.mapping import Row, TableMapping
+from strangler.migrate.db import (MigrationError, checkpoints, dialect_insert, ensure_bookkeeping, keyset_columns, lock_feature,
+                                  mark_applying, open_engine, quarantine, reflect_table, reset_sequence,
+                                  unmark_applying, upsert_statement, writer)
+from strangler.migrate.mapping import Row, TableMapping, decode_key, encode_key
+
+__all__ = ["BackfillReport", "MigrationError", "Progress", "backfill", "open_engine", "reflect_table",
+           "reset_sequence", "upsert_statement"]
 
 MAX_REASONS = 10
+DEFAULT_FEATURE = "default"
 Progress = Callable[["BackfillReport"], None]
 
 
-class MigrationError(RuntimeError):
-    """The migration cannot run (missing table, unsupported database); the message says how to fix it."""
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -42,10 +51,13 @@ class BackfillReport:
     failed: int = 0
     reasons: list[dict[str, Any]] = field(default_factory=list)
     elapsed_s: float = 0.0
+    resumed_from: Any = None        # last key of the checkpoint this run continued after
+    already_complete: bool = False  # the checkpoint said done: nothing was read (use restart to redo)
+    read_this_run: int = 0
 
     @property
     def rows_per_s(self) -> float:
-        return self.read / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        return self.read_this_run / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def note_failure(self, key: Any, exc: Exception) -> None:
         self.failed += 1
@@ -57,120 +69,160 @@ class BackfillReport:
     def as_dict(self) -> dict[str, Any]:
         return {"source_table": self.source_table, "target_table": self.target_table, "total": self.total,
                 "read": self.read, "written": self.written, "failed": self.failed,
-                "elapsed_s": round(self.elapsed_s, 3), "rows_per_s": round(self.rows_per_s, 1),
-                "reasons": self.reasons}
+                "read_this_run": self.read_this_run, "resumed_from": self.resumed_from,
+                "already_complete": self.already_complete, "elapsed_s": round(self.elapsed_s, 3),
+                "rows_per_s": round(self.rows_per_s, 1), "reasons": self.reasons}
 
 
-def open_engine(url: str) -> Engine:
-    """Engine for a migration endpoint; a SQLite file gets its folder, a busy timeout and foreign keys on."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI types
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    return engine
+def display_key(key: Sequence[Any]) -> Any:
+    """A one-column key as its value (42), a composite key as a list ([7, 1])."""
+    return key[0] if len(key) == 1 else list(key)
 
 
-def reflect_table(engine: Engine, name: str) -> Table:
-    """The source table, found case-insensitively (unquoted upper-case names fold to lower on PostgreSQL)."""
-    names = inspect(engine).get_table_names()
-    match = next((n for n in names if n == name), None) or next((n for n in names if n.lower() == name.lower()),
-                                                                None)
-    if match is None:
-        raise MigrationError(f"source table {name} not found in {engine.url.render_as_string(hide_password=True)}"
-                             f" (tables: {', '.join(sorted(names)) or 'none'}); check the source database URL")
-    return Table(match, MetaData(), autoload_with=engine)
+def reason_text(exc: Exception) -> str:
+    field_name, reason = getattr(exc, "field", None), getattr(exc, "reason", None)
+    if field_name and reason:
+        return f"{field_name}={getattr(exc, 'value', None)!r}: {reason}"
+    return str(exc)
 
 
-def upsert_statement(engine: Engine, target: Table, conflict_key: Sequence[str]) -> Executable:
-    """INSERT … ON CONFLICT (key) DO UPDATE SET every other column = excluded value."""
-    dialects = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
-    insert = dialects.get(engine.dialect.name)
-    if insert is None:
-        raise MigrationError(f"upserts are implemented for SQLite and PostgreSQL, not {engine.dialect.name}")
-    statement = insert(target)
-    updates = {c.name: statement.excluded[c.name] for c in target.columns if c.name not in conflict_key}
-    return statement.on_conflict_do_update(index_elements=list(conflict_key), set_=updates)
-
-
-def _write(engine: Engine, statement: Executable, rows: list[dict[str, Any]], keys: list[Any],
-           report: BackfillReport) -> None:
-    try:
-        with engine.begin() as conn:
-            conn.execute(statement, rows)
-        report.written += len(rows)
+def quarantine_rows(conn: Connection, feature: str, table: str, failures: Sequence[tuple[Any, str, Mapping]]) -> None:
+    """Upsert (key, reason, raw row) into _strangler_quarantine; first_seen kept, last_seen moved."""
+    if not failures:
         return
+    stamp = now_iso()
+    statement = dialect_insert(conn, quarantine)
+    statement = statement.on_conflict_do_update(
+        index_elements=["feature", "table_name", "row_key"],
+        set_={"reason": statement.excluded.reason, "raw_row": statement.excluded.raw_row, "last_seen": stamp})
+    conn.execute(statement, [{"feature": feature, "table_name": table, "row_key": encode_key(key), "reason": reason,
+                              "raw_row": json.dumps(dict(raw), default=str), "first_seen": stamp,
+                              "last_seen": stamp} for key, reason, raw in failures])
+
+
+def release_quarantine(conn: Connection, feature: str, table: str, keys: Sequence[Sequence[Any]]) -> None:
+    """Rows that now translate and land are no longer quarantined."""
+    if keys:
+        conn.execute(quarantine.delete().where(quarantine.c.feature == feature, quarantine.c.table_name == table,
+                                               quarantine.c.row_key.in_([encode_key(k) for k in keys])))
+
+
+def write_rows(conn: Connection, statement: Any, rows: list[dict[str, Any]], keys: list[Any],
+               on_failure: Callable[[Any, str], None]) -> int:
+    """Upsert a batch in a savepoint; on a constraint violation redo it row by row, reporting the bad rows."""
+    if not rows:
+        return 0
+    try:
+        with conn.begin_nested():
+            conn.execute(statement, rows)
+        return len(rows)
     except IntegrityError:
         pass
-    for row, key in zip(rows, keys, strict=True):  # isolate the row(s) breaking a target constraint
+    written = 0
+    for row, key in zip(rows, keys, strict=True):
         try:
-            with engine.begin() as conn:
+            with conn.begin_nested():
                 conn.execute(statement, [row])
-            report.written += 1
+            written += 1
         except IntegrityError as exc:
-            report.note_failure(key, ValueError(f"target constraint violated: {exc.orig}"))
+            on_failure(key, f"target constraint violated: {exc.orig}")
+    return written
 
 
-def reset_sequence(engine: Engine, target: Table) -> None:
-    """PostgreSQL: after inserting explicit ids, move the serial sequence past the largest one."""
-    pk = list(target.primary_key.columns)
-    if engine.dialect.name != "postgresql" or len(pk) != 1 or pk[0].type.python_type is not int:
-        return
-    quote = engine.dialect.identifier_preparer.quote
-    table, column = quote(target.name), quote(pk[0].name)
-    with engine.begin() as conn:
-        sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
-                                {"t": target.name, "c": pk[0].name}).scalar()
-        if sequence:
-            conn.execute(text(f"SELECT setval(:s, COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"),
-                         {"s": sequence})
+def _keyset_query(table: Table, keys: list[Column], last: tuple | None, limit: int) -> Any:
+    query = select(table).order_by(*keys).limit(limit)
+    if last is not None:
+        query = query.where(keys[0] > last[0] if len(keys) == 1 else tuple_(*keys) > tuple_(*last))
+    return query
+
+
+def _load_checkpoint(engine: Engine, feature: str, table: str) -> Mapping[str, Any] | None:
+    with engine.connect() as conn:
+        return conn.execute(select(checkpoints).where(checkpoints.c.feature == feature,
+                                                      checkpoints.c.table_name == table)).mappings().first()
+
+
+def _save_checkpoint(conn: Connection, feature: str, report: BackfillReport, last: tuple | None,
+                     started_at: str, done: bool) -> None:
+    stamp = now_iso()
+    statement = upsert_statement(conn, checkpoints, ("feature", "table_name"))
+    conn.execute(statement, [{"feature": feature, "table_name": report.source_table,
+                              "last_key": None if last is None else encode_key(last), "rows_read": report.read,
+                              "rows_written": report.written, "rows_failed": report.failed,
+                              "total": report.total, "started_at": started_at,
+                              "completed_at": stamp if done else None, "updated_at": stamp}])
 
 
 def backfill(mapping: TableMapping, source: Engine, target: Engine, *, batch_size: int = 500,
-             progress: Progress | None = None) -> BackfillReport:
-    """Copy every source row into the target through `mapping.translate`; safe to re-run."""
+             progress: Progress | None = None, feature: str = DEFAULT_FEATURE,
+             restart: bool = False) -> BackfillReport:
+    """Copy every source row into the target through `mapping.translate`, resuming from the checkpoint.
+
+    A finished checkpoint makes this a no-op (`already_complete`); `restart=True` ignores the checkpoint.
+    """
     if batch_size < 1:
         raise MigrationError("batch size must be at least 1")
     started = time.perf_counter()
     source_table = reflect_table(source, mapping.source_table)
-    key = next((c for c in source_table.columns if c.name.lower() == mapping.source_key.lower()), None)
-    if key is None:
-        raise MigrationError(f"key column {mapping.source_key} not found in {source_table.name}")
+    keys = keyset_columns(source_table, mapping.source_keys)
+    ensure_bookkeeping(target)
     mapping.target.metadata.create_all(target, tables=[mapping.target])
     statement = upsert_statement(target, mapping.target, mapping.target_key)
     report = BackfillReport(source_table=mapping.source_table, target_table=mapping.target.name)
     with source.connect() as conn:
         report.total = conn.execute(select(func.count()).select_from(source_table)).scalar_one()
+    with target.connect() as conn:
+        quarantined_before = conn.execute(select(func.count()).select_from(quarantine).where(and_(
+            quarantine.c.feature == feature, quarantine.c.table_name == mapping.source_table))).scalar_one()
 
-    last: Any = None
+    last: tuple | None = None
+    started_at = now_iso()
+    checkpoint = None if restart else _load_checkpoint(target, feature, mapping.source_table)
+    if checkpoint is not None:
+        report.read, report.written = checkpoint["rows_read"] or 0, checkpoint["rows_written"] or 0
+        report.failed, started_at = checkpoint["rows_failed"] or 0, checkpoint["started_at"] or started_at
+        last = decode_key(checkpoint["last_key"]) if checkpoint["last_key"] else None
+        report.resumed_from = display_key(last) if last is not None else None
+        if checkpoint["completed_at"]:
+            report.already_complete = True
+            report.elapsed_s = time.perf_counter() - started
+            return report
+
     while True:
-        query = select(source_table).order_by(key).limit(batch_size)
-        if last is not None:
-            query = query.where(key > last)
-        with source.connect() as conn:
-            batch: list[Mapping[str, Any]] = list(conn.execute(query).mappings())
-        if not batch:
-            break
-        last = batch[-1][key.name]
-        rows, keys = [], []
-        for raw in batch:
-            try:
-                rows.append(dict(mapping.translate(Row(raw))))
-                keys.append(raw[key.name])
-            except ValueError as exc:
-                report.note_failure(raw[key.name], exc)
-        report.read += len(batch)
-        if rows:
-            _write(target, statement, rows, keys, report)
+        with writer(target).begin() as tconn:
+            lock_feature(tconn, feature)
+            with source.connect() as sconn:
+                batch = sconn.execute(_keyset_query(source_table, keys, last, batch_size)).mappings().fetchall()
+            if not batch:
+                _save_checkpoint(tconn, feature, report, last, started_at, done=True)
+                break
+            mark_applying(tconn)
+            last = tuple(batch[-1][k.name] for k in keys)
+            rows, row_keys, failures = [], [], []
+            for raw in batch:
+                key = tuple(raw[k.name] for k in keys)
+                try:
+                    rows.append(dict(mapping.translate(Row(raw))))
+                    row_keys.append(key)
+                except ValueError as exc:
+                    failures.append((key, reason_text(exc), raw))
+                    report.note_failure(display_key(key), exc)
+
+            def constraint_failure(key: Any, reason: str, batch=batch) -> None:
+                raw = next((r for r in batch if tuple(r[k.name] for k in keys) == key), {})
+                failures.append((key, reason, raw))
+                report.note_failure(display_key(key), ValueError(reason))
+
+            report.written += write_rows(tconn, statement, rows, row_keys, constraint_failure)
+            quarantine_rows(tconn, feature, mapping.source_table, failures)
+            if quarantined_before:
+                failed_keys = {f[0] for f in failures}
+                release_quarantine(tconn, feature, mapping.source_table,
+                                   [k for k in row_keys if k not in failed_keys])
+            report.read += len(batch)
+            report.read_this_run += len(batch)
+            _save_checkpoint(tconn, feature, report, last, started_at, done=False)
+            unmark_applying(tconn)
         report.elapsed_s = time.perf_counter() - started
         if progress is not None:
             progress(report)

@@ -1,33 +1,57 @@
 """What a data migration needs to know about one table, declared by the ACL that owns the translation."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table
 
 RowTranslator = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+Key = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
 class TableMapping:
-    """Source table + unique sortable key column → target table, through a pure row translator.
+    """Source table + unique sortable key column(s) → target table, through pure row translators.
 
-    The translator receives a source row (column names matched case-insensitively, since legacy upper-case
-    names come back folded on PostgreSQL) and returns target column values, or raises ValueError (e.g. the
-    ACL's TranslationError, whose field/value/reason are reported) for a row the target cannot hold.
+    - `translate`: source row → target column values (forward: backfill, forward sync). Raises ValueError
+      (e.g. the ACL's TranslationError with field/value/reason) for a row the target cannot hold.
+    - `to_source` (optional): target row → source column values (reverse sync, when the service owns writes).
+    - `source_domain` / `target_domain` (optional): a row of either side → its canonical DOMAIN form (a
+      mapping of plain values) for `verify`; without them verify compares `translate(source row)` with the
+      target row's columns.
+    Rows passed in match column names case-insensitively (legacy upper-case names fold on PostgreSQL).
+    `source_key` and `target_key` correspond position by position (PROD_ID ↔ id). A declared source key that
+    is a strict prefix of the source primary key is widened to the whole primary key for keyset reads.
     """
 
     source_table: str
-    source_key: str
+    source_key: str | tuple[str, ...]
     target: Table
     translate: RowTranslator
     target_key: tuple[str, ...] = ("id",)
+    to_source: RowTranslator | None = None
+    source_domain: RowTranslator | None = None
+    target_domain: RowTranslator | None = None
 
     @property
     def name(self) -> str:
         return f"{self.source_table}→{self.target.name}"
+
+    @property
+    def source_keys(self) -> tuple[str, ...]:
+        return (self.source_key,) if isinstance(self.source_key, str) else tuple(self.source_key)
+
+
+def encode_key(values: Sequence[Any]) -> str:
+    """A key as stored in checkpoints, quarantine and change tables: a JSON array ('[42]', '[7, 1]')."""
+    return json.dumps(list(values), default=str, separators=(",", ":"))
+
+
+def decode_key(text: str) -> Key:
+    return tuple(json.loads(text))
 
 
 class Row(Mapping[str, Any]):

@@ -73,3 +73,57 @@ def record_backfill(path: Path, feature: str, rows_per_table: Mapping[str, int],
             record.update(backfilled_at=stamp, rows=int(rows))
         _write_atomic(path, data)
     return data
+
+
+def _update(path: Path, feature: str, change) -> dict[str, Any]:  # noqa: ANN001 - fn(entry) -> None
+    with _locked(path):
+        data = load(path)
+        entry = data["features"].setdefault(feature, _empty_feature())
+        for key, value in _empty_feature().items():
+            entry.setdefault(key, value)
+        change(entry)
+        _write_atomic(path, data)
+    return data
+
+
+def record_verified(path: Path, feature: str, rows_per_table: Mapping[str, int],
+                    when: str | None = None) -> dict[str, Any]:
+    """Mark tables as verified (a passing `migrate verify`), with the rows seen on the service side."""
+    stamp = when or now_iso()
+
+    def change(entry: dict[str, Any]) -> None:
+        for table, rows in rows_per_table.items():
+            record = entry["tables"].setdefault(table, {"backfilled_at": None, "verified_at": None, "rows": 0})
+            record.update(verified_at=stamp, rows=int(rows))
+    return _update(path, feature, change)
+
+
+def record_sync(path: Path, feature: str, direction: str | None, lag_s: float | None,
+                when: str | None = None) -> dict[str, Any]:
+    """The sync's direction and lag (age in seconds of the oldest unapplied change; 0 = caught up)."""
+    def change(entry: dict[str, Any]) -> None:
+        entry["sync"] = {"direction": direction, "lag_s": None if lag_s is None else round(float(lag_s), 3),
+                         "updated_at": when or now_iso()}
+    return _update(path, feature, change)
+
+
+def record_writes_owner(path: Path, feature: str, owner: str, direction: str, lag_s: float | None,
+                        when: str | None = None) -> dict[str, Any]:
+    """Handover: who owns writes now, and the sync direction that follows from it."""
+    if owner not in ("legacy", "service"):
+        raise ValueError(f"writes owner must be 'legacy' or 'service', not {owner!r}")
+
+    def change(entry: dict[str, Any]) -> None:
+        entry["writes_owner"] = owner
+        entry["sync"] = {"direction": direction, "lag_s": None if lag_s is None else round(float(lag_s), 3),
+                         "updated_at": when or now_iso()}
+    return _update(path, feature, change)
+
+
+def feature_state(path: Path, feature: str) -> dict[str, Any] | None:
+    """The feature's entry, or None (also when the file is unreadable: callers treat that as unknown)."""
+    try:
+        entry = load(path)["features"].get(feature)
+    except (OSError, ValueError):
+        return None
+    return entry if isinstance(entry, dict) else None

@@ -48,7 +48,9 @@ def test_backfill_translates_skips_and_is_idempotent(legacy_url: str, tmp_path: 
 
     with source.begin() as conn:
         conn.execute(text("UPDATE PRODUCTS SET PROD_NM = 'Big Lamp', UNIT_PRC = 13 WHERE PROD_ID = 1"))
-    again = backfill(PRODUCTS, source, target, batch_size=100)
+    done = backfill(PRODUCTS, source, target, batch_size=100)
+    assert done.already_complete and done.read_this_run == 0  # checkpoint: finished, nothing re-read
+    again = backfill(PRODUCTS, source, target, batch_size=100, restart=True)
     assert (again.written, again.failed) == (23, 2)
     with target.connect() as conn:
         assert conn.execute(select(products_table.c.name, products_table.c.price_minor)
