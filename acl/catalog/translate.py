@@ -43,9 +43,10 @@ def _build(values: Mapping[str, Any], names: Mapping[str, str], raw: Mapping[str
 
 
 def _get(source: Mapping[str, Any], key: str) -> Any:
-    if key not in source:
-        raise TranslationError(key, None, "missing")
-    return source[key]
+    try:
+        return source[key]
+    except KeyError:
+        raise TranslationError(key, None, "missing") from None
 
 
 def _to_legacy_checks(product: Product, names: Mapping[str, str]) -> None:

@@ -37,8 +37,8 @@ def legacy_ts_to_utc(value: Any, tz: str, field: str) -> datetime:
     """
     if not isinstance(value, str) or not _LEGACY_TS.fullmatch(value):
         raise TranslationError(field, value, "expected a 'DD/MM/YYYY HH:MM' timestamp")
-    try:
-        naive = datetime.strptime(value, LEGACY_TS_FORMAT)
+    try:  # the pattern fixed every position, so slicing is exact (and ~10x cheaper than strptime)
+        naive = datetime(int(value[6:10]), int(value[3:5]), int(value[0:2]), int(value[11:13]), int(value[14:16]))
     except ValueError as exc:
         raise TranslationError(field, value, f"not a calendar date/time ({exc})") from None
     local_zone = zone(tz)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,26 +54,38 @@ def decode_key(text: str) -> Key:
     return tuple(json.loads(text))
 
 
-class Row(Mapping[str, Any]):
-    """A read-only row whose keys match case-insensitively (PROD_ID finds prod_id)."""
+class Row(dict):
+    """A read-only row whose keys match case-insensitively (PROD_ID finds prod_id).
 
-    __slots__ = ("_data", "_names")
+    A dict, so exact names are C-speed lookups; a miss (e.g. PostgreSQL's lower-case names) falls back to a
+    case-folded copy built once per row.
+    """
+
+    __slots__ = ("_folded",)
 
     def __init__(self, data: Mapping[str, Any]) -> None:
-        self._data = {key.casefold(): value for key, value in data.items()}
-        self._names = list(data)
+        super().__init__(data)
+        self._folded: dict[str, Any] | None = None
 
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key.casefold()]
+    def __missing__(self, key: str) -> Any:
+        if self._folded is None:
+            self._folded = {k.casefold(): v for k, v in self.items()}
+        return self._folded[key.casefold()]  # KeyError when no column matches
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.casefold() in self._data
+        if dict.__contains__(self, key):
+            return True
+        try:
+            self[key]  # type: ignore[index]
+        except (KeyError, AttributeError):
+            return False
+        return True
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
-
-    def __len__(self) -> int:
-        return len(self._names)
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except (KeyError, AttributeError):
+            return default
 
     def __repr__(self) -> str:
-        return f"Row({dict(zip(self._names, self._data.values(), strict=True))!r})"
+        return f"Row({dict.__repr__(self)})"
