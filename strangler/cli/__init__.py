@@ -5,7 +5,7 @@ from strangler.cli.app import app
 def _register() -> None:
     import importlib
 
-    for module in ("stack", "routes", "migrate", "analyze", "parity", "load"):
+    for module in ("stack", "routes", "migrate", "analyze", "parity", "load", "export"):
         importlib.import_module(f"strangler.cli.{module}")
 
 
