@@ -3,6 +3,10 @@
 Every endpoint but /healthz needs `Authorization: Bearer $STRANGLER_ADMIN_TOKEN` (constant-time compare).
 POST /flip goes through proxy.flips.flip_feature — the same code path as the CLI, with the same gates and
 ledger — and then reloads the table at once, so the flip is live when the call returns.
+
+The dashboard (proxy/dashboard, under /ui) lives on the same listener: a browser logs in with the same token
+and gets a session cookie; its flips come to the same POST /flip with that cookie plus the session's CSRF
+header (recorded with actor "dashboard").
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from proxy.dashboard.sessions import CSRF_HEADER, Sessions
+from proxy.dashboard.web import csrf_problem, dashboard_routes, secure, session_of
 from proxy.flips import FlipError, flip_feature, registered_gates
 from proxy.ledger import default_ledger_path, read_records
 from proxy.metrics import CONTENT_TYPE
@@ -38,9 +44,10 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": code, "status": status, "message": message, **extra}, status_code=status)
 
 
-def create_admin_app(state, token: str) -> Starlette:
+def create_admin_app(state, token: str, *, sessions: Sessions | None = None) -> Starlette:
     """`state` is the façade's FacadeState (current snapshot, routes_path, reload(), metrics)."""
     expected = f"Bearer {token}".encode()
+    sessions = sessions if sessions is not None else Sessions(token)
 
     def authorized(request: Request) -> bool:
         given = request.headers.get("authorization", "").encode()
@@ -73,8 +80,15 @@ def create_admin_app(state, token: str) -> Starlette:
         })
 
     async def flip(request: Request) -> Response:
+        actor = "admin-api"
         if not authorized(request):
-            return unauthorized()
+            session = session_of(request, sessions)
+            if session is None:
+                return unauthorized()
+            problem = csrf_problem(request, session)
+            if problem is not None:
+                return secure(_error(403, "csrf", problem, header=CSRF_HEADER))
+            actor = "dashboard"
         try:
             raw = json.loads(await request.body() or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
@@ -90,7 +104,7 @@ def create_admin_app(state, token: str) -> Starlette:
         try:
             record = await asyncio.to_thread(
                 flip_feature, state.routes_path, body.feature, body.to, percent=body.percent,
-                actor="admin-api", reason=body.reason, gates=registered_gates())
+                actor=actor, reason=body.reason, gates=registered_gates())
         except FlipError as exc:
             status = 409 if exc.reasons else 400
             return _error(status, "flip_refused" if exc.reasons else "bad_flip", str(exc), reasons=exc.reasons)
@@ -122,7 +136,7 @@ def create_admin_app(state, token: str) -> Starlette:
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return _error(404, "not_found", f"no admin endpoint {request.method} {request.url.path}; "
-                      "see GET /healthz, /routes, /ledger, /metrics and POST /flip")
+                      "see GET /healthz, /routes, /ledger, /metrics, /ui (dashboard) and POST /flip")
 
     async def bad_method(request: Request, exc: Exception) -> Response:
         return _error(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
@@ -133,4 +147,5 @@ def create_admin_app(state, token: str) -> Starlette:
         Route("/flip", flip, methods=["POST"]),
         Route("/ledger", ledger, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *dashboard_routes(state, sessions, bearer_ok=authorized),
     ], exception_handlers={404: not_found, 405: bad_method})

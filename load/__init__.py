@@ -1,0 +1,1 @@
+"""Locust files and benchmarks: behaviour parity and load through the façade, ratios measured in one run."""

@@ -1,0 +1,196 @@
+"""The JSON the dashboard polls: one document with everything an operator needs before a flip.
+
+Sources, each read where it lives (no copies to drift): the live route table and breakers (the snapshot the
+façade serves from), recent traffic per side (proxy.dashboard.window over the façade's Prometheus
+collectors), parity (the parity store, read-only), data ownership (var/ownership.json, when the data
+migration wrote one) and the flip ledger. A missing or broken source shows up as a note in its section,
+never as a failed poll: the page must keep working while one part of the kit is not set up yet.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from proxy.dashboard.window import MetricsWindow
+from proxy.ledger import default_ledger_path, read_records
+from proxy.table import State
+
+LEDGER_LIMIT = 30
+TOP_FIELDS = 5
+PARITY_WINDOW = 200  # exchanges: the same default span auto-rollback judges
+
+
+def _var_dir() -> Path:
+    from strangler.settings import get_settings
+
+    return get_settings().var_dir
+
+
+def _default_parity_path() -> Path:
+    from proxy.parity.store import default_store_path
+
+    return default_store_path()
+
+
+def _option(name: str) -> str:
+    """A mitmproxy option's value when running inside mitmdump and some addon declared it, else ""."""
+    try:
+        from mitmproxy import ctx
+
+        return str(getattr(ctx.options, name, "") or "")
+    except Exception:  # noqa: BLE001 - no master (unit tests, other hosts): the option does not exist
+        return ""
+
+
+class DashboardData:
+    """Builds the polled document. `parity_path`/`ownership_path` default to the files under var/."""
+
+    def __init__(self, state, *, window_s: float = 60.0, parity_path: Path | None = None,
+                 ownership_path: Path | None = None, ledger_path: Path | None = None):
+        self.state = state
+        self.window = MetricsWindow(state.metrics, window_s=window_s)
+        self._parity_path, self._ownership_path, self._ledger_path = parity_path, ownership_path, ledger_path
+        self._stores: dict[Path, Any] = {}
+
+    # The file paths are resolved per poll so a var dir set after start (tests, env) is honoured.
+    def parity_path(self) -> Path:
+        """The store the shadow addon writes: its option, else $STRANGLER_PARITY_STORE, else var/parity.db."""
+        if self._parity_path is not None:
+            return self._parity_path
+        raw = _option("strangler_parity_db") or os.environ.get("STRANGLER_PARITY_STORE", "")
+        return Path(raw) if raw else _default_parity_path()
+
+    def ownership_path(self) -> Path:
+        return self._ownership_path or _var_dir() / "ownership.json"
+
+    def ledger_path(self) -> Path:
+        return self._ledger_path or default_ledger_path()
+
+    def build(self) -> dict[str, Any]:
+        """The whole document; does file and SQLite I/O, so callers run it off the event loop."""
+        snap = self.state.current
+        table = snap.table
+        span, traffic = self.window.stats()
+        parity, parity_note = self._parity(list(table.features))
+        ownership, ownership_note = self._ownership()
+        features = []
+        for name, feat in table.features.items():
+            sides = {"legacy": table.default, "target": feat.target}
+            features.append({
+                "name": name, "state": feat.state.value, "target": feat.target,
+                "target_url": table.upstreams[feat.target].url,
+                "canary_percent": feat.canary_percent,
+                "routes": [{"methods": r.methods, "path": r.path} for r in feat.routes],
+                "sides": {side: {"upstream": up, **traffic.get((name, up), _no_traffic())}
+                          for side, up in sides.items()},
+                "parity": parity.get(name),
+                "ownership": ownership.get(name),
+                "rollback": feat.rollback.model_dump(),
+            })
+        return {
+            "generated_at": _iso(time.time()),
+            "window_s": round(span, 1),
+            "table": {"version": snap.version, "file": str(self.state.routes_path), "default": table.default,
+                      "loaded_at": _iso(snap.loaded_at), "last_error": self.state.last_error},
+            "states": [s.value for s in State],
+            "features": features,
+            "upstreams": [{"name": name, "url": up.url, "default": name == table.default,
+                           "breaker": snap.breakers[name].state.name.lower().replace("_", "-"),
+                           "failures": snap.breakers[name].failures, "opens": snap.breakers[name].opens,
+                           **_upstream_traffic(name, traffic)}
+                          for name, up in table.upstreams.items()],
+            "parity_store": {"path": str(self.parity_path()), "note": parity_note},
+            "ownership_file": {"path": str(self.ownership_path()), "note": ownership_note},
+            "ledger": self._ledger(),
+        }
+
+    # ---------------------------------------------------------------------------------------- sources
+    def _parity(self, features: list[str]) -> tuple[dict[str, Any], str | None]:
+        path = self.parity_path()
+        if not path.exists():
+            return {}, "no parity store yet (shadow traffic or `strangler parity run` creates it)"
+        try:
+            store = self._store(path)
+            routes = store.route_stats()
+            fields = store.field_stats()
+            out: dict[str, Any] = {}
+            for name in features:
+                mine = [r for r in routes if r.feature == name]
+                if not mine:
+                    continue
+                window = store.window(name, PARITY_WINDOW)
+                ok = window.samples - window.errors
+                ranked = sorted((f for f in fields if f.feature == name and f.verdict.value != "none"),
+                                key=lambda f: (f.verdict.value != "real", -f.counts.raw_rate, f.field))
+                out[name] = {
+                    "compared": sum(r.compared for r in mine), "errors": sum(r.errors for r in mine),
+                    "window": window.to_dict(),
+                    "parity_rate": (1 - window.diff_rate) if ok else None,
+                    "top_fields": [{"field": f.field, "route": f.route, "verdict": f.verdict.value,
+                                    "raw_rate": f.counts.raw_rate, "noise_rate": f.counts.noise_rate,
+                                    "raw": f.counts.raw, "compared": f.counts.compared}
+                                   for f in ranked[:TOP_FIELDS]],
+                }
+            return out, None
+        except Exception as exc:  # noqa: BLE001 - a broken store is shown on the page, the poll still answers
+            return {}, f"cannot read the parity store {path}: {type(exc).__name__}: {exc}"
+
+    def _store(self, path: Path):
+        from proxy.parity.store import ParityStore
+
+        store = self._stores.get(path)
+        if store is None:  # read-only use: no flush thread; its queries open their own connections
+            store = self._stores[path] = ParityStore(path, background=False)
+        return store
+
+    def _ownership(self) -> tuple[dict[str, Any], str | None]:
+        path = self.ownership_path()
+        if not path.exists():
+            return {}, "no ownership file yet (`strangler migrate` writes it)"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8") or "{}")
+            features = data.get("features") or {}
+            if not isinstance(features, dict):
+                raise TypeError("'features' is not an object")
+        except (OSError, ValueError, TypeError) as exc:
+            return {}, f"cannot read {path}: {exc}"
+        return {name: _ownership_entry(entry) for name, entry in features.items() if isinstance(entry, dict)}, None
+
+    def _ledger(self) -> list[dict[str, Any]]:
+        keep = ("ts", "actor", "feature", "from_state", "to_state", "from_percent", "to_percent", "reason",
+                "forced", "evidence")
+        records = read_records(self.ledger_path(), limit=LEDGER_LIMIT)
+        return [{k: rec.get(k) for k in keep} for rec in reversed(records)]
+
+
+def _ownership_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """The contract's shape (COMMON.md), defensively: unknown or wrong-typed values become null."""
+    tables = entry.get("tables") if isinstance(entry.get("tables"), dict) else {}
+    sync = entry.get("sync") if isinstance(entry.get("sync"), dict) else {}
+    lag = sync.get("lag_s")
+    return {
+        "writes_owner": entry.get("writes_owner") if isinstance(entry.get("writes_owner"), str) else None,
+        "tables": [{"name": name, "rows": info.get("rows"), "backfilled_at": info.get("backfilled_at"),
+                    "verified_at": info.get("verified_at")}
+                   for name, info in sorted(tables.items()) if isinstance(info, dict)],
+        "sync": {"direction": sync.get("direction"), "lag_s": lag if isinstance(lag, (int, float)) else None,
+                 "updated_at": sync.get("updated_at")},
+    }
+
+
+def _no_traffic() -> dict[str, Any]:
+    return {"requests_total": 0, "errors_total": 0, "window_requests": 0, "window_errors": 0, "rate_rps": 0.0,
+            "error_rate": None, "p50_ms": None, "p95_ms": None, "p95_all_ms": None}
+
+
+def _upstream_traffic(upstream: str, traffic: dict) -> dict[str, Any]:
+    mine = [v for (_, up), v in traffic.items() if up == upstream]
+    return {"requests_total": sum(v["requests_total"] for v in mine),
+            "rate_rps": sum(v["rate_rps"] for v in mine)}
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
