@@ -129,3 +129,9 @@ def stop_stack(var_dir: Path, *, timeout: float = 30.0) -> list[str]:
             state["status"] = "stopped"
         write_state(run_dir, state)
     return done
+
+
+def process_urls(var_dir: Path) -> dict[str, str]:
+    """name -> base URL of every process in the last known stack state (empty when none ran here)."""
+    state = read_state(var_dir / "run") or {}
+    return {name: proc["url"] for name, proc in (state.get("processes") or {}).items() if proc.get("url")}

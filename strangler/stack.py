@@ -316,7 +316,10 @@ def resolve(stack: LoadedStack, *, var_dir: Path, names: Sequence[str] = (),
         def sub(text: str, *loc: str | int) -> str:
             return _substitute(text, values, ports, environ, stack.where("processes", name, *loc))
 
-        env = {"PYTHONUNBUFFERED": "1", **secret_values}
+        # every process learns every port (STRANGLER_PORT_<NAME>), e.g. so a route table can say
+        # url: "http://127.0.0.1:${STRANGLER_PORT_CATALOG:-8101}" and follow --port overrides
+        env = {"PYTHONUNBUFFERED": "1", **secret_values,
+               **{port_env_name(other): str(port) for other, port in ports.items()}}
         env.update({key: sub(value, "env", key) for key, value in spec.env.items()})
         plan.processes.append(ResolvedProcess(
             name=name,

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from strangler.cli.app import app
 from strangler.procs import is_loopback
+from strangler.runstate import process_urls
 from strangler.settings import get_settings
 
 LOAD_DIR = Path(__file__).resolve().parents[2] / "load"
@@ -64,7 +65,16 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def loopback_url(url: str, option: str) -> str:
-    """The URL without a trailing '/', or a clear error: every load target must be loopback."""
+    """The URL without a trailing '/', or a clear error: every load target must be loopback.
+
+    A bare name (no "://") is a process of the running stack, e.g. `--host facade`, so commands never
+    need to repeat ports that `strangler up --port` may have changed."""
+    if "://" not in url:
+        urls = process_urls(get_settings().var_dir)
+        if url not in urls:
+            known = ", ".join(sorted(urls)) or "none: start the stack with `strangler up -d`"
+            raise fail(f"{option} {url!r} is neither a URL nor a process of the stack (known: {known})")
+        url = urls[url]
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise fail(f"{option} {url!r} is not an http(s) URL; use e.g. http://127.0.0.1:5000")

@@ -15,7 +15,7 @@ from strangler.procs import log_tail
 from strangler.settings import KitSettings, get_settings
 from strangler.stack import StackConfigError, StackPlan, load_stack, parse_port_overrides, resolve
 from strangler.status import collect, processes_table
-from strangler.runstate import stop_stack
+from strangler.runstate import process_urls, stop_stack
 from strangler.supervisor import StackError, StopRequested, run_foreground, start_detached
 
 out = Console(highlight=False, soft_wrap=True)
@@ -114,6 +114,19 @@ def status(
         return
     for _, renderable, _ in results:
         out.print(renderable)
+
+
+@app.command()
+def url(name: Annotated[str, typer.Argument(help="Process name, e.g. facade.")]) -> None:
+    """Print the base URL of a stack process, for scripts: curl "$(strangler url facade)/api/...".
+
+    Every kit command that takes a URL also takes the process name itself (e.g. `--host facade`)."""
+    urls = process_urls(get_settings().var_dir)
+    if name not in urls:
+        known = ", ".join(sorted(urls)) or "none — run `strangler up -d`"
+        err.print(f"error: no stack process named {name!r} (known: {known})", markup=False)
+        raise typer.Exit(1)
+    typer.echo(urls[name])
 
 
 @app.command()
