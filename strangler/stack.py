@@ -318,7 +318,7 @@ def resolve(stack: LoadedStack, *, var_dir: Path, names: Sequence[str] = (),
 
         # every process learns every port (STRANGLER_PORT_<NAME>), e.g. so a route table can say
         # url: "http://127.0.0.1:${STRANGLER_PORT_CATALOG:-8101}" and follow --port overrides
-        env = {"PYTHONUNBUFFERED": "1", **secret_values,
+        env = {"PYTHONUNBUFFERED": "1", "STRANGLER_VAR_DIR": str(var_dir), **secret_values,
                **{port_env_name(other): str(port) for other, port in ports.items()}}
         env.update({key: sub(value, "env", key) for key, value in spec.env.items()})
         plan.processes.append(ResolvedProcess(

@@ -33,7 +33,7 @@ def export_nginx(
         = False,
 ) -> None:
     """Render the route table as nginx configuration: same routes, states, cohorts and headers as the façade."""
-    path = routes or get_settings().routes_file
+    path = routes or get_settings().routes_path()
     try:
         text = render(load_table(path), NginxOptions(listen=listen, comparator=comparator, standalone=standalone,
                                                      source=str(path)))

@@ -66,7 +66,7 @@ def _open_store(path: Path | None, *, must_exist: bool = True) -> ParityStore:
 
 
 def _routes(path: Path | None) -> Path:
-    return path or get_settings().routes_file
+    return path or get_settings().routes_path()
 
 
 def _parity_config(routes: Path, feature: str) -> ParityConfig | None:

@@ -18,14 +18,14 @@ from proxy.flips import FlipError, default_actor, flip_feature, registered_gates
 from proxy.ledger import default_ledger_path, read_records
 from proxy.table import RouteTable, State, TableError, load_table
 from strangler.cli.app import app
-from strangler.settings import KitSettings, get_settings
+from strangler.settings import KitSettings, get_settings, init_routes
 
 routes_app = typer.Typer(help="Show the route table (features, states, upstreams) or check a table file.",
                          invoke_without_command=True, no_args_is_help=False)
 app.add_typer(routes_app, name="routes")
 
 RoutesOpt = Annotated[Path | None, typer.Option(
-    "--routes", help="Route table file (default: $STRANGLER_ROUTES_FILE, else config/routes.yaml).")]
+    "--routes", help="Route table file (default: $STRANGLER_ROUTES_FILE, else the live table var/routes.yaml, created from config/routes.yaml).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 _STATE_STYLE = {State.LEGACY: "white", State.SHADOW: "cyan", State.CANARY: "yellow", State.NEW: "green",
@@ -41,7 +41,7 @@ def _err() -> Console:
 
 
 def _routes_path(option: Path | None) -> Path:
-    return option if option is not None else get_settings().routes_file
+    return option if option is not None else get_settings().routes_path()
 
 
 def _load_or_exit(path: Path, as_json: bool) -> RouteTable:
@@ -115,6 +115,22 @@ def routes(ctx: typer.Context, routes_file: RoutesOpt = None, as_json: JsonOpt =
         typer.echo(json.dumps(table_summary(table, path), indent=2))
     else:
         _out().print(render_table(table, path))
+
+
+@routes_app.command("init")
+def init(force: Annotated[bool, typer.Option("--force", help="Overwrite the live table with the template.")] = False,
+         ) -> None:
+    """Create the live route table (var/routes.yaml, or $STRANGLER_ROUTES_FILE) from the template
+    config/routes.yaml, unless it already exists. Flips edit the live table; the template stays as shipped."""
+    settings = get_settings()
+    live = settings.routes_file or settings.var_dir / "routes.yaml"
+    if not settings.routes_template.is_file():
+        _err().print(f"error: no template at {settings.routes_template} (set STRANGLER_ROUTES_TEMPLATE)", markup=False)
+        raise typer.Exit(1)
+    if init_routes(settings.routes_template, live, force=force):
+        _out().print(f"created {live} from {settings.routes_template}", markup=False)
+    else:
+        _out().print(f"{live} exists; kept it (use --force to start again from the template)", markup=False)
 
 
 @routes_app.command("check")
@@ -191,7 +207,7 @@ def _pct_label(rec: dict[str, Any], side: str) -> str:
 
 def routes_status_section(settings: KitSettings) -> tuple[RenderableType, dict[str, Any]]:
     """`strangler status` section: the route table as loaded now, plus each feature's last flip."""
-    path = settings.routes_file
+    path = settings.routes_path()
     try:
         table = load_table(path)
     except TableError as exc:
