@@ -19,7 +19,9 @@ if __package__ in (None, ""):  # loaded by path via `mitmdump -s proxy/facade.py
 
 from proxy.addons.admin_server import AdminServer  # noqa: E402
 from proxy.addons.guard import Guard  # noqa: E402
+from proxy.addons.rollback import Rollback  # noqa: E402
 from proxy.addons.routing import Router  # noqa: E402
+from proxy.addons.shadow import Shadow  # noqa: E402
 from proxy.addons.state import FacadeState  # noqa: E402
 from proxy.addons.telemetry import Telemetry  # noqa: E402
 from proxy.addons.upstream import UpstreamGuard  # noqa: E402
@@ -29,7 +31,9 @@ from strangler.gates import register_kit_gates  # noqa: E402
 def build_addons() -> list:
     register_kit_gates()  # admin-API flips face the same gates as `strangler flip`
     state = FacadeState()
-    return [state, Guard(state), Router(state), UpstreamGuard(state), Telemetry(state), AdminServer(state)]
+    shadow = Shadow(state)  # after the router: acts on its decision (copy + compare, never on the client path)
+    return [state, Guard(state), Router(state), UpstreamGuard(state), Telemetry(state), AdminServer(state),
+            shadow, Rollback(state, shadow)]
 
 
 addons = build_addons()

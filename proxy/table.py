@@ -236,6 +236,10 @@ class ParityConfig(_Model):
     headers: list[str] = []
     sample_rate: float = Field(1.0, ge=0, le=1)
     max_in_flight: int = Field(32, ge=1)
+    # share of shadowed GET/HEAD requests also sent to legacy a second time (Diffy's noise sample)
+    noise_sample_rate: float = Field(0.1, ge=0, le=1)
+    # in canary/new also send a copy to the side that did NOT serve, and compare (shadow always does)
+    shadow_other_side: bool = False
 
     @field_validator("ignore", "unordered")
     @classmethod
@@ -492,7 +496,7 @@ def _issue(doc: Any, err: dict) -> TableIssue:
 def _range_fix(loc: tuple) -> str:
     if loc and loc[-1] == "canary_percent":
         return "use a number with 0 < N <= 100 for canary (0 is allowed outside canary)"
-    if loc and loc[-1] == "sample_rate":
+    if loc and loc[-1] in ("sample_rate", "noise_sample_rate"):
         return "use a fraction between 0 and 1"
     return "use a value inside the allowed range"
 

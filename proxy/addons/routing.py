@@ -4,7 +4,8 @@ The Host header never chooses an upstream: the path (and method) match a feature
 state (and the cohort, in canary) choose legacy or target, and the request is re-addressed to that
 upstream's host/port/scheme with Host rewritten. The decision is stored in `flow.metadata["strangler"]`
 for the other addons (breaker accounting, telemetry, and the shadow/parity addon, which acts on
-`decision.shadow_to`: set in state `shadow`, left for that addon to send the copy).
+`decision.shadow_to`: set in state `shadow` — and in canary/new when the feature's
+`parity.shadow_other_side` is on, naming the side that did not serve — left for that addon to send the copy).
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ class Decision:
     timeout_s: float = 0.0
     error_kind: str | None = None  # connect | timeout | protocol, set by the upstream addon
     snapshot_version: int = 0
+    refused_upstream: str | None = None  # the upstream whose open breaker made the façade refuse
 
 
 def decision_of(flow: http.HTTPFlow) -> Decision | None:
@@ -70,6 +72,9 @@ class Router:
             upstream = self._choose(flow, snap, decision, feature.state, feature.target, feature.canary_percent)
             if upstream is None:
                 return
+            if (feature.parity.shadow_other_side and feature.state in (State.CANARY, State.NEW)
+                    and decision.fallback is None):
+                decision.shadow_to = table.default if upstream == feature.target else feature.target
         elif not snap.breakers[upstream].allow():
             self._refuse_open(flow, decision, upstream)
             return
@@ -100,6 +105,7 @@ class Router:
 
     def _refuse_open(self, flow: http.HTTPFlow, decision: Decision, upstream: str) -> None:
         self.state.metrics.refusals.labels("breaker_open").inc()
+        decision.refused_upstream = upstream
         flow.response = json_error(
             503, "upstream_unavailable",
             f"upstream {upstream!r} is failing (circuit breaker open); retry shortly"

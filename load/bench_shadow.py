@@ -1,0 +1,146 @@
+"""Does shadowing cost the client anything? Client latency and throughput with shadow copies on vs off.
+
+Run: python -m load.bench_shadow [--rounds 3] [--seconds 5] [--connections 16]
+Three proxies in front of the same fast legacy backend, measured with wrk in alternating rounds:
+bare `mitmdump --mode reverse`, the façade with the feature in state `legacy` (shadow off), and the façade
+in state `shadow` (every request copied to a target slowed by 100 ms, compared and stored). Prints medians
+and ratios (targets: client p50 shadow/off <= 1.10x at 1 connection; façade-in-shadow req/s vs bare
+mitmdump). Generator, proxies and backends share this machine's CPU cores: the figures are relative.
+Prints only; never asserts.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+
+from load.bench_facade import wrk
+from strangler.procs import free_port, running
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DELAY_S = 0.1
+_BODY = b'{"ok": true, "items": [1, 2, 3]}'
+
+TABLE = """\
+upstreams:
+  legacy: {{url: "http://127.0.0.1:{legacy}"}}
+  slow: {{url: "http://127.0.0.1:{slow}", timeout_s: 5}}
+default: legacy
+features:
+  bench:
+    target: slow
+    state: {state}
+    routes:
+      - {{methods: [GET], path: "/bench/{{id}}"}}
+    parity: {{sample_rate: 1.0, noise_sample_rate: 0.1, max_in_flight: 64}}
+"""
+
+
+async def slow_app(scope, receive, send):
+    """The shadow target: the same answer as the backend, 100 ms later."""
+    if scope["type"] != "http":
+        return
+    if scope["path"] != "/healthz":
+        await asyncio.sleep(DELAY_S)
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(_BODY))]})
+    await send({"type": "http.response.body", "body": _BODY})
+
+
+
+async def legacy_app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(_BODY))]})
+    await send({"type": "http.response.body", "body": _BODY})
+
+
+def _uvicorn(app: str, port: int) -> list[str]:
+    return [str(BIN / "uvicorn"), app, "--port", str(port), "--log-level", "warning", "--no-access-log"]
+
+
+def _facade(legacy: int, port: int, admin: int, routes: Path, db: Path) -> list[str]:
+    return [str(BIN / "mitmdump"), "--mode", f"reverse:http://127.0.0.1:{legacy}@127.0.0.1:{port}",
+            "--set", "connection_strategy=lazy", "--set", "flow_detail=0", "--set", "termlog_verbosity=warn",
+            "--set", "keep_host_header=true", "-s", str(ROOT / "proxy" / "facade.py"),
+            "--set", f"strangler_routes={routes}", "--set", f"strangler_admin_port={admin}",
+            "--set", f"strangler_parity_db={db}"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--connections", type=int, default=16)
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install -y wrk")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-shadow-"))
+    legacy, slow, bare = free_port(), free_port(), free_port()
+    ports = {"shadow off": (free_port(), free_port()), "shadow on": (free_port(), free_port())}
+    token = os.urandom(16).hex()
+    env = {"STRANGLER_ADMIN_TOKEN": token, "STRANGLER_VAR_DIR": str(tmp / "var")}
+    results: dict[str, list[dict]] = {"bare mitmdump": [], "shadow off": [], "shadow on": []}
+    path = "/bench/42"
+    with ExitStack() as stack:
+        stack.enter_context(running(_uvicorn("load.bench_shadow:legacy_app", legacy), cwd=ROOT,
+                                    health_url=f"http://127.0.0.1:{legacy}/healthz", log_path=tmp / "legacy.log"))
+        stack.enter_context(running(_uvicorn("load.bench_shadow:slow_app", slow), cwd=ROOT,
+                                    health_url=f"http://127.0.0.1:{slow}/healthz", log_path=tmp / "slow.log"))
+        stack.enter_context(running(
+            [str(BIN / "mitmdump"), "--mode", f"reverse:http://127.0.0.1:{legacy}@127.0.0.1:{bare}",
+             "--set", "connection_strategy=lazy", "--set", "flow_detail=0", "--set", "termlog_verbosity=warn"],
+            health_url=f"http://127.0.0.1:{bare}/healthz", log_path=tmp / "bare.log"))
+        for name, (port, admin) in ports.items():
+            routes = tmp / f"{name.replace(' ', '-')}.yaml"
+            routes.write_text(TABLE.format(legacy=legacy, slow=slow, state="shadow" if name == "shadow on" else "legacy"))
+            stack.enter_context(running(_facade(legacy, port, admin, routes, tmp / "parity.db"), env=env, cwd=ROOT,
+                                        health_url=f"http://127.0.0.1:{admin}/healthz",
+                                        log_path=tmp / f"{name.replace(' ', '-')}.log"))
+        targets = {"bare mitmdump": bare, **{n: p for n, (p, _) in ports.items()}}
+        for port in targets.values():  # warm-up
+            wrk(f"http://127.0.0.1:{port}{path}", 1, args.connections)
+        for r in range(args.rounds):
+            order = list(targets.items()) if r % 2 == 0 else list(reversed(targets.items()))
+            for name, port in order:
+                res = wrk(f"http://127.0.0.1:{port}{path}", args.seconds, args.connections)
+                one = wrk(f"http://127.0.0.1:{port}{path}", args.seconds, 1)  # client latency without queueing
+                res["p50_c1_ms"], res["p99_c1_ms"] = one["p50_ms"], one["p99_ms"]
+                results[name].append(res)
+                print(f"round {r + 1} {name:14s} {res['rps']:8.0f} req/s  p50 {res['p50_ms']:6.2f} ms  "
+                      f"non-2xx {res['non2xx']} | 1 conn: p50 {res['p50_c1_ms']:.2f} ms p99 {res['p99_c1_ms']:.2f} ms",
+                      flush=True)
+        shadow_admin = ports["shadow on"][1]
+        metrics = httpx.get(f"http://127.0.0.1:{shadow_admin}/metrics",
+                            headers={"Authorization": f"Bearer {token}"}, timeout=10).text
+    med = {n: {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50_ms", "p50_c1_ms", "p99_c1_ms")}
+           for n, rs in results.items()}
+    print(f"\nmedians over {args.rounds} rounds x {args.seconds}s, wrk -t1 -c{args.connections} and -c1, shadow "
+          f"target slowed by {DELAY_S * 1000:.0f} ms; {os.cpu_count()} CPU cores shared by wrk, 3 proxies and "
+          f"2 backends:")
+    for n, m in med.items():
+        print(f"  {n:14s} {m['rps']:8.0f} req/s  p50 {m['p50_ms']:6.2f} ms | 1 connection: p50 {m['p50_c1_ms']:.2f} ms"
+              f"  p99 {m['p99_c1_ms']:.2f} ms")
+    on, off, bare_m = med["shadow on"], med["shadow off"], med["bare mitmdump"]
+    print(f"  client p50 (1 connection) shadow on / off = {on['p50_c1_ms'] / off['p50_c1_ms']:.2f}x (target <= 1.10x)")
+    print(f"  req/s façade in shadow / bare mitmdump = {on['rps'] / bare_m['rps']:.2f}x; "
+          f"shadow on / off = {on['rps'] / off['rps']:.2f}x (each shadowed request costs a copy, a comparison "
+          f"and a store write in the same single-threaded process)")
+    counted = [line for line in metrics.splitlines() if line.startswith(("strangler_shadow_dropped_total",
+                                                                          "strangler_shadow_comparisons_total"))]
+    print("  shadow counters (shadow-on façade):\n    " + "\n    ".join(counted))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Automatic rollback: a feature in canary/new whose target side misbehaves is flipped back ONE state
+(new -> canary -> shadow) by the façade itself, with the evidence in the ledger.
+
+What is counted, per feature, in a window of the last `rollback.min_samples` (proxy/shadow/window.py):
+- target outcomes: each request the target served (error = 5xx, connect error, timeout; latency), each
+  shadow copy sent to the target, and each safe request the target's open breaker pushed back to legacy
+  or that the façade refused because of it (an error without a latency);
+- parity verdicts: each comparison with a real difference (noise excluded), when `parity.shadow_other_side`
+  makes the façade compare in canary/new.
+Hooks do O(1) bookkeeping only; a periodic task (every EVAL_SECONDS) judges the windows that changed, and
+a flip runs in a thread (file lock, atomic write, fsync'd ledger) with its task kept, then the façade
+reloads. Windows restart whenever the feature's state, percent or limits change, so a rollback is judged on
+fresh evidence in its new state.
+
+Gates: a rollback passes NO data gates (footprint, ownership): those guard moving traffic towards a
+service; refusing a move back towards legacy would keep a failing service serving. The only gate is an
+"expected state" check run under the flip's file lock, so a rollback never undoes a newer operator flip.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from mitmproxy import ctx, http
+
+from proxy.addons.routing import META, SAFE_METHODS, Decision
+from proxy.addons.shadow import Shadow
+from proxy.addons.snapshot import Snapshot
+from proxy.addons.state import FacadeState
+from proxy.flips import FlipError, Gate, flip_feature
+from proxy.parity import ComparisonResult, Difference
+from proxy.shadow.metrics import shadow_metrics
+from proxy.shadow.window import Breach, Window, evaluate, has_limits, step_back
+from proxy.table import Feature, RouteTable, State
+
+log = logging.getLogger("strangler.facade")
+EVAL_SECONDS = 0.25
+RETRY_SECONDS = 5.0
+ACTOR = "auto-rollback"
+WATCHED = (State.CANARY, State.NEW)
+
+
+class Rollback:
+    def __init__(self, state: FacadeState, shadow: Shadow | None = None):
+        self.state = state
+        self.metrics = shadow_metrics(state.metrics.registry)
+        self.windows: dict[str, Window] = {}
+        self._keys: dict[str, tuple] = {}
+        self.flips: dict[str, asyncio.Task] = {}  # feature -> flip in progress (one at a time per feature)
+        self.history: list[dict] = []  # rollbacks done by this process (for logs/tests)
+        self._retry_after: dict[str, float] = {}  # feature -> monotonic time; backs off after a failed flip
+        self._task: asyncio.Task | None = None
+        state.on_swap(self._on_swap)
+        if state.current is not None:
+            self._on_swap(state.current)
+        if shadow is not None:
+            shadow.listeners.append(self.observe_comparison)
+
+    # ---------------------------------------------------------------- mitmproxy hooks
+    def load(self, loader) -> None:
+        loader.add_option("strangler_auto_rollback", bool, True,
+                          "Flip a feature back one state when it crosses its rollback limits.")
+
+    def running(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name="strangler auto-rollback")
+
+    async def done(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        pending = [t for t in self.flips.values() if not t.done()]
+        if pending:  # a flip thread cannot be cancelled; let it finish so the file and ledger stay whole
+            await asyncio.wait(pending, timeout=10)
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        decision: Decision | None = flow.metadata.get(META)
+        if decision is not None and flow.response is not None and decision.refused_upstream is not None:
+            window, feature = self._watched(decision)
+            if window is not None and decision.refused_upstream == feature.target:
+                window.outcome(True, None)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        decision: Decision | None = flow.metadata.get(META)
+        if decision is None or flow.response is None:
+            return
+        window, feature = self._watched(decision)
+        if window is None:
+            return
+        if decision.forwarded and decision.upstream == feature.target:
+            window.outcome(flow.response.status_code >= 500, (time.perf_counter() - decision.started) * 1000)
+        elif decision.fallback is not None and flow.request.method in SAFE_METHODS:
+            window.outcome(True, None)  # the target's breaker is open: it could not serve
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        decision: Decision | None = flow.metadata.get(META)
+        if decision is None or decision.error_kind is None or not decision.forwarded:
+            return  # no error kind: the client went away, which says nothing about the target
+        window, feature = self._watched(decision)
+        if window is not None and decision.upstream == feature.target:
+            window.outcome(True, (time.perf_counter() - decision.started) * 1000)
+
+    def observe_comparison(self, result: ComparisonResult, real: list[Difference], copy_is_target: bool) -> None:
+        window = self.windows.get(result.feature)
+        if window is None:
+            return
+        if copy_is_target:
+            window.outcome(result.is_error, result.latency_ms)
+        if not result.is_error:
+            window.parity(bool(real))
+
+    # ---------------------------------------------------------------- windows
+    def _watched(self, decision: Decision) -> tuple[Window | None, Feature | None]:
+        window = self.windows.get(decision.feature)
+        if window is None:
+            return None, None
+        snap = self.state.current
+        feature = snap.table.features.get(decision.feature) if snap else None
+        return (window, feature) if feature is not None else (None, None)
+
+    def _on_swap(self, snap: Snapshot) -> None:
+        """Keep a window per feature in canary/new with limits; restart it when state/percent/limits change."""
+        keys: dict[str, tuple] = {}
+        for name, feature in snap.table.features.items():
+            if feature.state in WATCHED and has_limits(feature.rollback):
+                keys[name] = (feature.state, feature.canary_percent, feature.rollback)
+        for name in list(self.windows):
+            if keys.get(name) != self._keys.get(name):
+                del self.windows[name]
+        for name, key in keys.items():
+            if name not in self.windows:
+                self.windows[name] = Window(key[2].min_samples)
+        self._keys = keys
+
+    # ---------------------------------------------------------------- judging (periodic, off the hot path)
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(EVAL_SECONDS)
+            try:
+                self.evaluate_now()
+            except Exception:  # never let the judge die
+                log.exception("auto-rollback evaluation failed")
+
+    def evaluate_now(self) -> list[str]:
+        """Judge every changed window; start a flip for each breach. Returns the features being rolled back."""
+        snap = self.state.current
+        if snap is None or not getattr(ctx.options, "strangler_auto_rollback", True):
+            return []
+        started = []
+        for name, window in list(self.windows.items()):
+            if not window.dirty or name in self.flips or self._retry_after.get(name, 0) > time.monotonic():
+                continue
+            window.dirty = False
+            feature = snap.table.features.get(name)
+            if feature is None or feature.state not in WATCHED:
+                continue
+            breach, evidence = evaluate(feature.rollback, window)
+            for figure in ("error_rate", "diff_rate", "p95_ms"):
+                if evidence[figure] is not None:
+                    self.metrics.window.labels(name, figure).set(evidence[figure])
+            if breach is not None:
+                self._start_flip(name, feature, breach, evidence)
+                started.append(name)
+        return started
+
+    def _start_flip(self, name: str, feature: Feature, breach: Breach, evidence: dict) -> None:
+        back = step_back(feature.state, feature.canary_percent)
+        if back is None or self.state.routes_path is None:
+            return
+        to, percent = back
+        evidence = {**evidence, "limit": breach.limit, "value": round(breach.value, 4),
+                    "threshold": breach.threshold, "from_state": feature.state.value}
+        log.warning("AUTO-ROLLBACK of feature %r: %s; flipping %s -> %s", name, breach.reason(),
+                    feature.state.value, to.value)
+        task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(flip_feature, self.state.routes_path, name, to, percent=percent, actor=ACTOR,
+                              reason=breach.reason(), evidence=evidence, gates=(_expect(feature.state),)),
+            name=f"strangler auto-rollback {name}")
+        self.flips[name] = task
+        task.add_done_callback(lambda t: self._flipped(name, breach, t))
+
+    def _flipped(self, name: str, breach: Breach, task: asyncio.Task) -> None:
+        self.flips.pop(name, None)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.metrics.rollback_failures.labels(name).inc()
+            self._retry_after[name] = time.monotonic() + RETRY_SECONDS
+            level = logging.WARNING if isinstance(exc, FlipError) else logging.ERROR
+            log.log(level, "auto-rollback of feature %r not written: %s", name, exc)
+            return
+        record = task.result()
+        self.state.reload()
+        self.metrics.rollbacks.labels(name, breach.limit).inc()
+        self.history.append(record.to_dict())
+        log.warning("AUTO-ROLLBACK done: feature %r is now %s (was %s); ledger entry by %r", name,
+                    record.to_state, record.from_state, ACTOR)
+
+
+def _expect(state: State) -> Gate:
+    """Refuse when the file's state is no longer the one judged (an operator flipped meanwhile)."""
+    def expected_state(table: RouteTable, feature: str, to: State) -> list[str]:
+        now = table.features[feature].state
+        if now is not state:
+            return [f"{feature!r} is now {now.value!r}, not {state.value!r} as judged; rollback skipped"]
+        return []
+    return expected_state

@@ -1,0 +1,1 @@
+"""Shadow traffic and automatic rollback helpers of the façade (see proxy/addons/shadow.py, rollback.py)."""
