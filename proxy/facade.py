@@ -20,6 +20,7 @@ if __package__ in (None, ""):  # loaded by path via `mitmdump -s proxy/facade.py
 from proxy.addons.admin_server import AdminServer  # noqa: E402
 from proxy.addons.guard import Guard  # noqa: E402
 from proxy.addons.rollback import Rollback  # noqa: E402
+from proxy.addons.pipeline import Pipeline  # noqa: E402
 from proxy.addons.routing import Router  # noqa: E402
 from proxy.addons.shadow import Shadow  # noqa: E402
 from proxy.addons.state import FacadeState  # noqa: E402
@@ -32,8 +33,8 @@ def build_addons() -> list:
     register_kit_gates()  # admin-API flips face the same gates as `strangler flip`
     state = FacadeState()
     shadow = Shadow(state)  # after the router: acts on its decision (copy + compare, never on the client path)
-    return [state, Guard(state), Router(state), UpstreamGuard(state), Telemetry(state), AdminServer(state),
-            shadow, Rollback(state, shadow)]
+    return [Pipeline(state, Guard(state), Router(state), UpstreamGuard(state), Telemetry(state), AdminServer(state),
+                     shadow, Rollback(state, shadow))]
 
 
 addons = build_addons()

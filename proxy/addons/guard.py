@@ -27,6 +27,10 @@ class Guard:
         self.state = state
 
     def configure(self, updated: set[str]) -> None:
+        if "onboarding" in updated and ctx.options.onboarding:
+            # mitmproxy's onboarding app answers any request whose Host is mitm.it (and hands out its CA
+            # certificate): the Host header must never choose what answers, so the façade always turns it off
+            ctx.options.update(onboarding=False)
         if "mode" in updated:
             for spec in ctx.options.mode:
                 try:

@@ -152,6 +152,10 @@ def test_open_proxy_attempts_reach_nothing(stack):
     assert seen and seen[0]["host"] == f"127.0.0.1:{stack.legacy}"
     assert seen[0]["headers"]["x-forwarded-host"] == f"127.0.0.1:{stack.bystander}"
     assert not any("probe" in x["path"] and x["path"] != "/host-probe" for x in stack.received(stack.legacy))
+    # Host: mitm.it must not reach mitmproxy's onboarding app (it hands out the CA certificate)
+    r = httpx.get(stack.url + "/mitm-probe", headers={"Host": "mitm.it"})
+    assert r.headers["X-Served-By"] == "legacy" and b"mitmproxy" not in r.content
+    assert any(x["path"] == "/mitm-probe" for x in stack.received(stack.legacy))
 
 
 def test_upstream_timeout_is_a_quick_json_504(stack):

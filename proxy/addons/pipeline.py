@@ -1,0 +1,83 @@
+"""One mitmproxy addon that runs the façade's concerns in order.
+
+mitmproxy dispatches every hook to every addon through its own bookkeeping (hook dataclass, safe-call context,
+lookup per addon) — about as costly per call as our hooks themselves. With eight concerns and ~11 hook calls per
+request that overhead alone cost ~10 % of throughput. The pipeline registers once and calls each concern's hook
+directly, in the order given. Each concern stays its own class and module (and its unit tests drive it directly
+with taddons); a concern that raises is logged and the others still run, as mitmproxy itself would do.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FLOW_HOOKS = ("http_connect", "requestheaders", "request", "responseheaders", "response", "error",
+              "server_connect")
+
+
+class Pipeline:
+    def __init__(self, *parts: Any):
+        self.parts = parts
+        self._handlers: dict[str, tuple[Callable[..., Any], ...]] = {
+            hook: tuple(getattr(p, hook) for p in parts if callable(getattr(p, hook, None))) for hook in FLOW_HOOKS}
+        for hook, handlers in self._handlers.items():
+            if any(inspect.iscoroutinefunction(h) for h in handlers):
+                raise TypeError(f"per-flow hook {hook} must be synchronous in a Pipeline part (start a task)")
+
+    def _each(self, hook: str, *args: Any) -> None:
+        for handler in self._handlers[hook]:
+            try:
+                handler(*args)
+            except Exception:  # noqa: BLE001 - one concern's bug must not stop the others
+                log.exception("façade addon %s.%s failed", type(handler.__self__).__name__, hook)
+
+    # lifecycle: every part, in order (async parts awaited)
+    def load(self, loader: Any) -> None:
+        for part in self.parts:
+            if hasattr(part, "load"):
+                part.load(loader)
+
+    def configure(self, updated: set[str]) -> None:
+        for part in self.parts:
+            if hasattr(part, "configure"):
+                part.configure(updated)
+
+    async def running(self) -> None:
+        await self._lifecycle("running")
+
+    async def done(self) -> None:
+        await self._lifecycle("done")
+
+    async def _lifecycle(self, hook: str) -> None:
+        for part in self.parts:
+            method = getattr(part, hook, None)
+            if method is not None:
+                result = method()
+                if inspect.isawaitable(result):
+                    await result
+
+    # per-flow hooks
+    def http_connect(self, flow: Any) -> None:
+        self._each("http_connect", flow)
+
+    def requestheaders(self, flow: Any) -> None:
+        self._each("requestheaders", flow)
+
+    def request(self, flow: Any) -> None:
+        self._each("request", flow)
+
+    def responseheaders(self, flow: Any) -> None:
+        self._each("responseheaders", flow)
+
+    def response(self, flow: Any) -> None:
+        self._each("response", flow)
+
+    def error(self, flow: Any) -> None:
+        self._each("error", flow)
+
+    def server_connect(self, data: Any) -> None:
+        self._each("server_connect", data)
