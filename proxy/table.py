@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
 import re
 import types
 import typing
@@ -108,6 +109,7 @@ def split_path(path: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}")
 _PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}$")
 
 
@@ -159,6 +161,25 @@ class Upstream(_Model):
     dry_run_writes: bool = False
     timeout_s: float = Field(10.0, gt=0)
     breaker: BreakerConfig = BreakerConfig()
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _expand_env(cls, v: Any) -> Any:
+        """`${NAME}` / `${NAME:-default}` in a URL read the environment, so one table follows the ports a
+        supervisor chose (e.g. "http://127.0.0.1:${STRANGLER_PORT_CATALOG:-8101}")."""
+        if not isinstance(v, str) or "${" not in v:
+            return v
+
+        def value(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(3)
+            found = os.environ.get(name)
+            if found:
+                return found
+            if default is not None:
+                return default
+            raise _problem("unset_env", f"upstream url {v!r} uses ${{{name}}}, which is not set",
+                           f"export {name}, or give a default: ${{{name}:-VALUE}}")
+        return _ENV_REF.sub(value, v)
 
     @field_validator("url")
     @classmethod
