@@ -8,7 +8,6 @@ Path templates are parsed once here (`parse_template`) so the data plane never r
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import os
 import re
 import types
@@ -33,6 +32,8 @@ from pydantic_core import PydanticCustomError
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
+
+from proxy.net import is_loopback
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 ANY_METHOD = "*"
@@ -325,7 +326,7 @@ class RouteTable(_Model):
                            f"use one of: {known}{_did_you_mean(self.default, self.upstreams)}", at=("default",))
         if not self.allow_remote_upstreams:
             for name, up in self.upstreams.items():
-                if not _is_loopback(up.host):
+                if not is_loopback(up.host):
                     raise _problem("remote_upstream", f"upstream {name!r} points at non-loopback host {up.host!r}",
                                    "use 127.0.0.1/::1/localhost, or set 'allow_remote_upstreams: true' at top level",
                                    at=("upstreams", name, "url"))
@@ -358,16 +359,6 @@ class RouteTable(_Model):
                 for method in route.methods:
                     by_method.setdefault(method, (fname, i))
         return self
-
-
-def _is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 or 'localhost' (same rule as strangler.procs.is_loopback; proxy/ stays standalone)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:

@@ -6,7 +6,6 @@ has one implementation with bounded timeouts and a guaranteed stop.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import signal
 import socket
@@ -17,19 +16,11 @@ from pathlib import Path
 
 import httpx
 
+from proxy.net import is_loopback  # noqa: F401 - re-exported: one rule for the whole kit
+
 
 class ProcessFailed(RuntimeError):
     """A process exited early or never became healthy; the message carries its log tail."""
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and 'localhost' — the only addresses the kit may target or bind."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
@@ -67,3 +68,28 @@ def parse_query(params: Mapping[str, str], model: type[M]) -> M:
         return model.model_validate(dict(params))
     except ValidationError as exc:
         raise LegacyApiError(400, "INVALID_QUERY", describe(exc)) from None
+
+
+# --- HTTP details of the legacy routes (FastAPI), shared by every legacy-compatible router -------------------
+
+async def raw_body(request: Request) -> bytes:
+    """The body as bytes: legacy parsing rules (and the error order) need the raw text, not FastAPI's models."""
+    return await request.body()
+
+
+RawBodyDep = Annotated[bytes, Depends(raw_body)]
+
+
+def first_values(request: Request) -> dict[str, str]:
+    """Query parameters as the legacy app reads them: the first value of each name."""
+    params: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        params.setdefault(name, value)
+    return params
+
+
+def legacy_id(request: Request, raw: str) -> int:
+    """The legacy routes only match digits; anything else is 'no such endpoint', as the monolith answers."""
+    if not raw.isascii() or not raw.isdigit():
+        raise LegacyApiError(404, "NOT_FOUND", f"no such endpoint: {request.method} {request.url.path}")
+    return int(raw)

@@ -8,15 +8,24 @@ answer is 503 INVENTORY_UNAVAILABLE — never a guessed number.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from acl.catalog.legacy_requests import ProductCreateBody, ProductListQuery, ProductUpdateBody, domain_error
 from acl.catalog.translate import product_to_json
 from acl.common.conventions import legacy_server_time
-from acl.common.envelope import LegacyApiError, envelope, not_found, parse_json_body, parse_query
+from acl.common.envelope import (
+    LegacyApiError,
+    RawBodyDep,
+    envelope,
+    first_values,
+    legacy_id,
+    not_found,
+    parse_json_body,
+    parse_query,
+)
 from new_services.catalog import services
 from new_services.catalog.deps import AvailabilityDep, RepositoryDep, SettingsDep
 from new_services.catalog.domain import DomainError, DuplicateSku, Product, ProductNotFound
@@ -25,28 +34,6 @@ from new_services.common.problems import problem_response
 
 PREFIX = "/api/products"
 router = APIRouter(prefix=PREFIX, tags=["legacy-compatible"])
-
-
-async def raw_body(request: Request) -> bytes:
-    return await request.body()
-
-
-RawBodyDep = Annotated[bytes, Depends(raw_body)]
-
-
-def _first_values(request: Request) -> dict[str, str]:
-    """Query parameters as the legacy app reads them: the first value of each name."""
-    params: dict[str, str] = {}
-    for name, value in request.query_params.multi_items():
-        params.setdefault(name, value)
-    return params
-
-
-def _product_id(request: Request, raw: str) -> int:
-    """The legacy route only matches digits; anything else is 'no such endpoint'."""
-    if not raw.isascii() or not raw.isdigit():
-        raise LegacyApiError(404, "NOT_FOUND", f"no such endpoint: {request.method} {request.url.path}")
-    return int(raw)
 
 
 def _duplicate(sku: str) -> LegacyApiError:
@@ -68,7 +55,7 @@ def _one(product: Product, availability: AvailabilityDep, tz: str) -> dict[str, 
 @router.get("")
 def list_products(request: Request, repo: RepositoryDep, availability: AvailabilityDep,
                   settings: SettingsDep) -> dict[str, Any]:
-    query = parse_query(_first_values(request), ProductListQuery)
+    query = parse_query(first_values(request), ProductListQuery)
     criteria = query.to_filter()
     total = repo.count(criteria)
     products = repo.page_by_offset(criteria, query.offset, query.page_size)
@@ -81,7 +68,7 @@ def list_products(request: Request, repo: RepositoryDep, availability: Availabil
 @router.get("/{product_id}")
 def get_product(product_id: str, request: Request, repo: RepositoryDep, availability: AvailabilityDep,
                 settings: SettingsDep) -> dict[str, Any]:
-    return _one(_load(repo, _product_id(request, product_id)), availability, settings.legacy_tz)
+    return _one(_load(repo, legacy_id(request, product_id)), availability, settings.legacy_tz)
 
 
 @router.post("", status_code=201)
@@ -99,7 +86,7 @@ def create_product(body: RawBodyDep, repo: RepositoryDep, settings: SettingsDep)
 @router.put("/{product_id}")
 def update_product(product_id: str, request: Request, body: RawBodyDep, repo: RepositoryDep,
                    availability: AvailabilityDep, settings: SettingsDep) -> dict[str, Any]:
-    ident = _product_id(request, product_id)
+    ident = legacy_id(request, product_id)
     command = parse_json_body(body, ProductUpdateBody)
     changes = command.to_domain_changes()
     _load(repo, ident)
@@ -115,7 +102,7 @@ def update_product(product_id: str, request: Request, body: RawBodyDep, repo: Re
 @router.post("/{product_id}/deactivate")
 def deactivate_product(product_id: str, request: Request, repo: RepositoryDep, availability: AvailabilityDep,
                        settings: SettingsDep) -> dict[str, Any]:
-    ident = _product_id(request, product_id)
+    ident = legacy_id(request, product_id)
     try:
         product = services.deactivate_product(repo, ident)
     except ProductNotFound:

@@ -4,13 +4,21 @@ domain through acl/orders. Same bodies, paging, status codes and error envelope 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from acl.common.conventions import legacy_server_time
-from acl.common.envelope import LegacyApiError, envelope, parse_json_body, parse_query
+from acl.common.envelope import (
+    LegacyApiError,
+    RawBodyDep,
+    envelope,
+    first_values,
+    legacy_id,
+    parse_json_body,
+    parse_query,
+)
 from acl.orders.legacy_requests import (
     OrderCreateBody,
     OrderListQuery,
@@ -26,31 +34,9 @@ PREFIX = "/api/orders"
 router = APIRouter(prefix=PREFIX, tags=["legacy-compatible"])
 
 
-async def raw_body(request: Request) -> bytes:
-    return await request.body()
-
-
-RawBodyDep = Annotated[bytes, Depends(raw_body)]
-
-
-def _first_values(request: Request) -> dict[str, str]:
-    """Query parameters as the legacy app reads them: the first value of each name."""
-    params: dict[str, str] = {}
-    for name, value in request.query_params.multi_items():
-        params.setdefault(name, value)
-    return params
-
-
-def _order_id(request: Request, raw: str) -> int:
-    """The legacy route only matches digits; anything else is 'no such endpoint'."""
-    if not raw.isascii() or not raw.isdigit():
-        raise LegacyApiError(404, "NOT_FOUND", f"no such endpoint: {request.method} {request.url.path}")
-    return int(raw)
-
-
 @router.get("")
 def list_orders(request: Request, repo: RepositoryDep, settings: SettingsDep) -> dict[str, Any]:
-    query = parse_query(_first_values(request), OrderListQuery)
+    query = parse_query(first_values(request), OrderListQuery)
     criteria = query.to_filter()
     total = repo.count(criteria)
     orders = repo.page_by_offset(criteria, query.offset, query.page_size)
@@ -61,7 +47,7 @@ def list_orders(request: Request, repo: RepositoryDep, settings: SettingsDep) ->
 
 @router.get("/{order_id}")
 def get_order(order_id: str, request: Request, repo: RepositoryDep, settings: SettingsDep) -> dict[str, Any]:
-    ident = _order_id(request, order_id)
+    ident = legacy_id(request, order_id)
     order = repo.get(ident)
     if order is None:
         raise OrderNotFound(ident)
@@ -78,13 +64,13 @@ def place_order(body: RawBodyDep, saga: SagaDep, session: SessionDep, settings: 
 @router.post("/{order_id}/cancel")
 def cancel_order(order_id: str, request: Request, saga: SagaDep, session: SessionDep,
                  settings: SettingsDep) -> dict[str, Any]:
-    return order_to_json(saga.cancel(session, _order_id(request, order_id)), settings.legacy_tz)
+    return order_to_json(saga.cancel(session, legacy_id(request, order_id)), settings.legacy_tz)
 
 
 @router.post("/{order_id}/status")
 def change_status(order_id: str, request: Request, body: RawBodyDep, saga: SagaDep, session: SessionDep,
                   settings: SettingsDep) -> dict[str, Any]:
-    ident = _order_id(request, order_id)
+    ident = legacy_id(request, order_id)
     command = parse_json_body(body, StatusChangeBody)
     return order_to_json(saga.transition(session, ident, command.target), settings.legacy_tz)
 
