@@ -1,4 +1,4 @@
-"""Flip a feature's state in the route table file: the one code path used by the CLI, the admin API
+"""Flip a feature's state in the route table (file, or the shared PostgreSQL store): the one code path used by the CLI, the admin API
 and automatic rollback.
 
 Why a file lock + atomic replace: several writers (operator CLI, admin API, rollback inside the façade) may
@@ -26,6 +26,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from proxy.ledger import append_record, default_ledger_path
+from proxy.shared_store import SharedStore, StoreError, is_store_url, store_for
 from proxy.table import RouteTable, State, TableError, parse_table
 
 Gate = Callable[[RouteTable, str, State], list[str]]  # reasons to refuse; empty list = allowed
@@ -111,44 +112,89 @@ class TableEdit(Generic[T]):
     table: RouteTable
 
 
-def edit_table(routes_path: Path, mutate: Callable[[RouteTable, Any], T], *,
+def edit_table(routes_path: Path | SharedStore | str, mutate: Callable[[RouteTable, Any], T], *,
                after_write: Callable[[T], None] | None = None) -> TableEdit[T]:
-    """Edit the route table file safely: the one write path for flips, parity ignore rules and rollback.
+    """Edit the route table safely: the one write path for flips, parity ignore rules and rollback.
 
-    Under the exclusive lock: read the latest file and validate it (FlipError if it is already invalid),
+    Under the exclusive lock: read the latest table and validate it (FlipError if it is already invalid),
     call `mutate(table, doc)` where `doc` is the ruamel round-trip tree (edit it in place to keep comments and
     key order; raise FlipError to refuse), validate the whole edited table (FlipError naming the problem,
-    nothing written), replace the file atomically, then run `after_write(value)` still under the lock (e.g. a
-    ledger append, so ledger order matches file order). A mutator that leaves the tree unchanged writes nothing.
+    nothing written), replace it atomically, then run `after_write(value)` still under the lock (e.g. a
+    ledger append, so ledger order matches table order). A mutator that leaves the tree unchanged writes nothing.
+
+    `routes_path` is the YAML file, or a SharedStore (or its postgresql URL): then the lock is the table
+    row's (SELECT ... FOR UPDATE), the write a compare-and-swap on its version, and the ledger append joins
+    the same transaction, so a failed append un-does the flip.
     """
-    routes_path = Path(routes_path)
+    location = routes_location(routes_path)
+    if isinstance(location, SharedStore):
+        return _edit_shared(location, mutate, after_write)
+    routes_path = location
     with _exclusive_lock(routes_path):
-        text = _read(routes_path)
-        try:
-            table = parse_table(text, source=str(routes_path))
-        except TableError as exc:
-            raise FlipError(f"the route table is invalid; fix it first:\n{exc}") from None
-        yaml, doc = _round_trip(text)
-        before = _dump(yaml, doc)
-        value = mutate(table, doc)
-        new_text = _dump(yaml, doc)
-        if new_text == before:
-            return TableEdit(value, False, table)
-        try:
-            new_table = parse_table(new_text, source=str(routes_path))
-        except TableError as exc:
-            raise FlipError(f"the edited table would be invalid; nothing written:\n{exc}") from None
+        edit, new_text = _apply(_read(routes_path), str(routes_path), mutate)
+        if new_text is None:
+            return edit
         _atomic_write(routes_path, new_text)
         if after_write is not None:
-            after_write(value)
-    return TableEdit(value, True, new_table)
+            after_write(edit.value)
+    return edit
 
 
-def flip_feature(routes_path: Path, feature: str, to: State | str, *, percent: float | None = None,
+def routes_location(value: Path | SharedStore | str) -> Path | SharedStore:
+    """A table file path, or the shared store for a SharedStore / postgresql URL."""
+    if isinstance(value, SharedStore):
+        return value
+    if is_store_url(value):
+        try:
+            return store_for(str(value))
+        except StoreError as exc:
+            raise FlipError(str(exc)) from None
+    return Path(value)
+
+
+def _apply(text: str, source: str, mutate: Callable[[RouteTable, Any], T]) -> tuple[TableEdit[T], str | None]:
+    """Validate, mutate the round-trip tree, validate the result: (edit, new text or None when unchanged)."""
+    try:
+        table = parse_table(text, source=source)
+    except TableError as exc:
+        raise FlipError(f"the route table is invalid; fix it first:\n{exc}") from None
+    yaml, doc = _round_trip(text)
+    before = _dump(yaml, doc)
+    value = mutate(table, doc)
+    new_text = _dump(yaml, doc)
+    if new_text == before:
+        return TableEdit(value, False, table), None
+    try:
+        new_table = parse_table(new_text, source=source)
+    except TableError as exc:
+        raise FlipError(f"the edited table would be invalid; nothing written:\n{exc}") from None
+    return TableEdit(value, True, new_table), new_text
+
+
+def _edit_shared(store: SharedStore, mutate: Callable[[RouteTable, Any], T],
+                 after_write: Callable[[T], None] | None) -> TableEdit[T]:
+    import psycopg
+
+    try:
+        with store.locked() as locked:
+            edit, new_text = _apply(locked.row.document, str(store), mutate)
+            if new_text is not None:
+                locked.write(new_text, actor=str(getattr(edit.value, "actor", "")))
+                if after_write is not None:
+                    after_write(edit.value)
+        return edit
+    except StoreError as exc:
+        raise FlipError(str(exc)) from None
+    except psycopg.Error as exc:
+        raise FlipError(f"the shared store {store} failed; nothing written: {exc}") from None
+
+
+def flip_feature(routes_path: Path | SharedStore | str, feature: str, to: State | str, *, percent: float | None = None,
                  actor: str, reason: str = "", evidence: dict | None = None, force: bool = False,
                  gates: Sequence[Gate] = (), ledger_path: Path | None = None) -> FlipRecord:
-    """Move `feature` to state `to` in the file, validate, write atomically, ledger it; see module doc."""
-    routes_path = Path(routes_path)
+    """Move `feature` to state `to` in the table, validate, write atomically, ledger it; see module doc.
+    With the table in the shared store the ledger record goes to the store's ledger (same transaction)."""
+    routes_path = routes_location(routes_path)
     to_state = parse_state(to)
     if percent is not None and to_state is not State.CANARY:
         raise FlipError(f"a percent only applies to state 'canary' (not {to_state.value!r}); drop --percent")
@@ -179,8 +225,8 @@ def flip_feature(routes_path: Path, feature: str, to: State | str, *, percent: f
         _set_state(doc, feature, to_state, to_pct if to_state is State.CANARY else None)
         return record
 
-    edit = edit_table(routes_path, mutate,
-                      after_write=lambda rec: append_record(ledger_path or default_ledger_path(), rec.to_dict()))
+    ledger = ledger_path or (routes_path if isinstance(routes_path, SharedStore) else default_ledger_path())
+    edit = edit_table(routes_path, mutate, after_write=lambda rec: append_record(ledger, rec.to_dict()))
     return edit.value
 
 

@@ -2,6 +2,8 @@
 
 JSON lines because appends never rewrite earlier history, a torn last line (power loss) damages only
 itself, and `tail`/`jq` read it without the kit. Each append is flushed and fsynced before we return.
+With a shared store configured (STRANGLER_STORE_URL, or the façade's `strangler_store`) the ledger is its
+append-only table instead: every function here accepts the store (or its URL) where it takes a path.
 """
 from __future__ import annotations
 
@@ -14,13 +16,27 @@ from pathlib import Path
 from typing import Any
 
 
-def default_ledger_path() -> Path:
+def default_ledger_path() -> Any:
+    """The shared store when one is configured (its ledger table), else STRANGLER_VAR_DIR/ledger.jsonl."""
+    from proxy.shared_store import configured_store
+
+    store = configured_store()
+    if store is not None:
+        return store
     from strangler.settings import get_settings
 
     return get_settings().var_dir / "ledger.jsonl"
 
 
-def append_record(path: Path | str, record: Any) -> None:
+def _shared(path: Any) -> Any:
+    from proxy.shared_store import SharedStore, is_store_url, store_for
+
+    if isinstance(path, SharedStore):
+        return path
+    return store_for(path) if is_store_url(path) else None
+
+
+def append_record(path: Any, record: Any) -> None:
     """Append one record (an object with to_dict(), a dataclass or a dict) as a JSON line, durably."""
     if hasattr(record, "to_dict"):
         data = record.to_dict()
@@ -28,6 +44,10 @@ def append_record(path: Path | str, record: Any) -> None:
         data = dataclasses.asdict(record)
     else:
         data = dict(record)
+    store = _shared(path)
+    if store is not None:
+        store.append_ledger(data)
+        return
     line = (json.dumps(data, default=str, ensure_ascii=False) + "\n").encode("utf-8")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,11 +63,14 @@ def append_record(path: Path | str, record: Any) -> None:
         os.close(fd)  # closing releases the lock
 
 
-def read_records(path: Path | str, feature: str | None = None, limit: int | None = None) -> list[dict]:
+def read_records(path: Any, feature: str | None = None, limit: int | None = None) -> list[dict]:
     """Records oldest -> newest, optionally only one feature's, and only the last `limit` of them.
 
     Lines that are not valid JSON objects (e.g. a torn write) are skipped rather than failing the read.
     """
+    store = _shared(path)
+    if store is not None:
+        return store.read_ledger(feature, limit)
     path = Path(path)
     if not path.exists():
         return []

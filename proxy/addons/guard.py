@@ -7,26 +7,99 @@ Layers of defence, each enough on its own for its case:
 - absolute-form requests (`GET http://other/ HTTP/1.1`) naming a host that is not a table upstream get 403;
 - last line: `server_connect` vetoes any outgoing connection whose address is not an upstream of the
   current table, whatever an addon or mitmproxy itself decided.
+
+Protocol options live here too. TLS: `strangler_tls_cert` + `strangler_tls_key` (PEM) become mitmproxy's
+`certs` entry for every name, so a client that starts TLS gets the user's certificate (upstreams stay plain
+http on loopback). Streaming: bodies above `strangler_stream_bytes` are streamed, not buffered (mitmproxy's
+`stream_large_bodies`). A streamed request's headers leave for the upstream straight after the
+`requestheaders` hook — before the `request` hook where the router normally addresses a request — so the
+guard routes it there (chunked uploads are streamed from the start for the same reason, counted against
+limits.max_body_bytes as they pass); a streamed or unknown-length response gets the façade's response headers
+in `responseheaders` for the same reason. Streamed requests are never shadowed (no body to copy).
 """
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import tempfile
 import time
+from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
+from mitmproxy.utils import human
+from prometheus_client import Counter
 from mitmproxy.net.http import url
 from mitmproxy.proxy import mode_specs, server_hooks
 
 from proxy.addons import headers as hdr
 from proxy.addons.errors import file_protocol_error, forget, error_body, json_error
-from proxy.addons.routing import META, Decision
+from proxy.addons.routing import META, Decision, Router
 from proxy.addons.state import FacadeState
+
+log = logging.getLogger("strangler.facade")
+STREAMED_META = "strangler_streamed"
 
 
 class Guard:
     def __init__(self, state: FacadeState):
         self.state = state
+        self._router = Router(state)  # stateless: used to address streamed requests before their headers leave
+        self._tls_dir: str | None = None
+        self._stream_bytes: int | None = None
+        self.streamed = Counter("strangler_streamed_total", "Messages streamed instead of buffered "
+                                "(never shadowed).", ["direction"], registry=state.metrics.registry)
+
+    def load(self, loader) -> None:
+        loader.add_option("strangler_tls_cert", str, "",
+                          "PEM certificate (chain) the façade presents to clients that speak TLS.")
+        loader.add_option("strangler_tls_key", str, "", "PEM private key of strangler_tls_cert.")
+        loader.add_option("strangler_stream_bytes", str, "4m",
+                          "Stream (not buffer) request/response bodies larger than this (e.g. 512k, 4m); "
+                          "empty or 0 disables. Streamed requests are not shadowed.")
+
+    def done(self) -> None:
+        if self._tls_dir is not None:
+            for name in os.listdir(self._tls_dir):
+                os.unlink(os.path.join(self._tls_dir, name))
+            os.rmdir(self._tls_dir)
+            self._tls_dir = None
+
+    def _configure_tls(self) -> None:
+        cert, key = ctx.options.strangler_tls_cert.strip(), ctx.options.strangler_tls_key.strip()
+        if not cert and not key:
+            return
+        if not cert or not key:
+            raise exceptions.OptionsError("TLS needs both strangler_tls_cert and strangler_tls_key (PEM files); "
+                                          "make a development pair with `strangler tls selfsigned --out DIR`")
+        try:
+            pem = Path(cert).read_bytes().strip() + b"\n" + Path(key).read_bytes().strip() + b"\n"
+        except OSError as exc:
+            raise exceptions.OptionsError(f"cannot read the TLS certificate/key: {exc}") from None
+        if b"PRIVATE KEY-----" not in pem or b"BEGIN CERTIFICATE" not in pem:
+            raise exceptions.OptionsError("strangler_tls_cert must be a PEM certificate and strangler_tls_key a "
+                                          "PEM private key")
+        if self._tls_dir is None:
+            self._tls_dir = tempfile.mkdtemp(prefix="strangler-tls-")  # 0700: the key never lands readable
+        combined = os.path.join(self._tls_dir, "facade.pem")
+        fd = os.open(combined, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+        ctx.options.update(certs=[f"*={combined}"])  # mitmproxy serves it for every name it is asked for
 
     def configure(self, updated: set[str]) -> None:
+        if "strangler_tls_cert" in updated or "strangler_tls_key" in updated:
+            self._configure_tls()
+        if "strangler_stream_bytes" in updated:
+            raw = ctx.options.strangler_stream_bytes.strip()
+            try:
+                size = human.parse_size(raw) if raw and raw != "0" else None
+            except ValueError:
+                raise exceptions.OptionsError(f"strangler_stream_bytes={raw!r} is not a size; use e.g. 512k, "
+                                              "4m, or 0 to disable streaming") from None
+            self._stream_bytes = size
+            if "stream_large_bodies" in ctx.options.keys():  # (absent in bare unit-test option sets)
+                ctx.options.update(stream_large_bodies=raw if size else None)
         if "onboarding" in updated and ctx.options.onboarding:
             # mitmproxy's onboarding app answers any request whose Host is mitm.it (and hands out its CA
             # certificate): the Host header must never choose what answers, so the façade always turns it off
@@ -79,6 +152,31 @@ class Guard:
                 too_big = False  # mitmproxy rejects malformed lengths itself
             if too_big:
                 self._too_large(flow, limit)
+                return
+        if self._stream_bytes is not None and flow.response is None:
+            self._stream_request(flow, req, length, limit)
+
+    def _stream_request(self, flow: http.HTTPFlow, req: http.Request, length: str | None, limit: int | None) -> None:
+        if not req.stream and length is None and "chunked" in req.headers.get("transfer-encoding", "").lower():
+            req.stream = _Limiter(limit, flow, self) if limit is not None else True  # size unknown: stream from the start
+        if not req.stream:
+            return
+        self._router.request(flow)  # address it now: its headers leave right after this hook
+        if flow.response is not None:
+            req.stream = False  # refused (e.g. breaker open): answer it ourselves, nothing is streamed
+            return
+        flow.metadata[STREAMED_META] = True
+        self.streamed.labels("request").inc()
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        resp = flow.response
+        if resp is None or self._stream_bytes is None:
+            return
+        if resp.stream:
+            self.streamed.labels("response").inc()
+        if resp.stream or "content-length" not in resp.headers:
+            # headers of a streamed (or maybe late-streamed) response leave before the response hook
+            self._router.response(flow)
 
     def request(self, flow: http.HTTPFlow) -> None:
         snap = self.state.current
@@ -106,3 +204,34 @@ class Guard:
 
     def client_disconnected(self, client) -> None:
         forget(client.id)
+
+
+class _Limiter:
+    """Stream callable for a chunked request: passes chunks on; past the limit it forwards nothing more and
+    cuts the upstream connection, so the client gets a JSON 413 (not the upstream's fault: no breaker count)."""
+
+    def __init__(self, limit: int, flow: http.HTTPFlow, guard: Guard):
+        self.limit, self.flow, self.guard, self.seen, self.cut = limit, flow, guard, 0, False
+
+    def __call__(self, chunk: bytes) -> bytes | list[bytes]:
+        self.seen += len(chunk)
+        if self.seen <= self.limit:
+            return chunk
+        if not self.cut:
+            self.cut = True
+            asyncio.get_running_loop().call_soon(self._cut)
+        return []  # nothing more goes out (an empty bytes chunk would END a chunked body instead)
+
+    def _cut(self) -> None:
+        flow, decision = self.flow, self.flow.metadata.get(META)
+        if decision is not None:
+            decision.forwarded = False  # the upstream did nothing wrong: keep it out of breaker accounting
+            decision.state = "refused"
+        self.guard.state.metrics.refusals.labels("body_too_large").inc()
+        file_protocol_error(flow.client_conn.id, 413, error_body(
+            413, "body_too_large", f"request body exceeds the façade limit of {self.limit} bytes "
+            "(limits.max_body_bytes in the route table)", decision.request_id if decision else None))
+        handler = ctx.master.addons.get("proxyserver").connections.get(flow.client_conn.id)
+        for conn, io in list(handler.transports.items()) if handler is not None else ():
+            if conn is not handler.client and io.handler is not None:
+                io.handler.cancel("request body too large")

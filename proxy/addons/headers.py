@@ -26,6 +26,19 @@ _HOST = re.compile(rb"^[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](
 _ZERO_TRACE, _ZERO_SPAN = b"0" * 32, b"0" * 16
 
 
+def _is_websocket_upgrade(fields) -> bool:
+    """A real WebSocket handshake (RFC 6455 §4): Upgrade: websocket and Connection listing 'upgrade'. Its two
+    hop-by-hop headers must reach the other side, or the handshake (and mitmproxy's switch to WebSocket) fails."""
+    upgrade = connection = False
+    for k, v in fields:
+        name = k.lower()
+        if name == b"upgrade" and b"websocket" in v.lower():
+            upgrade = True
+        elif name == b"connection" and b"upgrade" in [t.strip() for t in v.lower().split(b",")]:
+            connection = True
+    return upgrade and connection
+
+
 def _connection_listed(fields) -> frozenset[bytes]:
     """Header names listed in Connection (they are hop-by-hop too, RFC 9110 §7.6.1)."""
     listed = set()
@@ -39,6 +52,7 @@ def rewrite_request(headers, request_id: str, client_ip: str, proto: str, upstre
     """Rebuild the request headers for the upstream (request_id from `request_id()`)."""
     fields = headers.fields
     extra_drop = _connection_listed(fields)
+    websocket = _is_websocket_upgrade(fields)
     tp = original_host = None
     tracestate = True
     kept = []
@@ -51,6 +65,8 @@ def rewrite_request(headers, request_id: str, client_ip: str, proto: str, upstre
                 original_host = field[1]
             continue
         kept.append(field)
+    if websocket:
+        kept += [(b"Connection", b"Upgrade"), (b"Upgrade", b"websocket")]
     m = _TRACEPARENT.match(tp) if tp else None
     if m and m.group(1) != b"ff" and m.group(2) != _ZERO_TRACE and m.group(3) != _ZERO_SPAN:
         trace = b"00-%s-%s-%s" % (m.group(2), os.urandom(8).hex().encode(), m.group(4))
@@ -81,6 +97,8 @@ def rewrite_response(headers, request_id: str, served_by: str, feature: str | No
     drop = _RESPONSE_DROP_B | _connection_listed(fields) if from_upstream else \
         frozenset({b"x-request-id", b"x-served-by", b"x-strangler-feature"})
     kept = [f for f in fields if f[0].lower() not in drop]
+    if from_upstream and _is_websocket_upgrade(fields):  # a 101 switching to WebSocket keeps its handshake
+        kept += [(b"Connection", b"Upgrade"), (b"Upgrade", b"websocket")]
     kept += [(b"X-Request-ID", request_id.encode()), (b"X-Served-By", served_by.encode())]
     if feature:
         kept.append((b"X-Strangler-Feature", feature.encode()))

@@ -3,6 +3,12 @@
 Startup with a bad table fails with OptionsError (mitmdump exits, printing "<file>:<line>: problem. Fix: ...").
 After startup an invalid edit is logged and counted, and the last good snapshot keeps serving. The poll
 compares (mtime, size, inode) first and only reads + hashes the file when they change, so polling is cheap.
+
+With a shared store (option `strangler_store`, else $STRANGLER_STORE_URL) the table document lives in
+PostgreSQL (proxy/shared_store.py): the façade LISTENs for the flip's NOTIFY and reloads at once, and also
+polls the version every `strangler_store_poll_ms` in case a notification was lost with a connection.
+`routes_path` is then the SharedStore itself, so the admin API and rollback flip it through the same
+flip_feature path (row lock + compare-and-swap + ledger row in one transaction).
 """
 from __future__ import annotations
 
@@ -15,8 +21,10 @@ from pathlib import Path
 
 from mitmproxy import ctx, exceptions
 
+from proxy import shared_store
 from proxy.addons.snapshot import Snapshot, compile_snapshot
 from proxy.metrics import FacadeMetrics
+from proxy.shared_store import SharedStore, StoreError
 from proxy.table import RouteTable, TableError, parse_table
 
 log = logging.getLogger("strangler.facade")
@@ -28,7 +36,12 @@ class FacadeState:
     def __init__(self, metrics: FacadeMetrics | None = None):
         self.metrics = metrics or FacadeMetrics()
         self.current: Snapshot | None = None
-        self.routes_path: Path | None = None
+        self.routes_path: Path | SharedStore | None = None
+        self.store: SharedStore | None = None
+        self._store_version = 0
+        self._store_tasks: list[asyncio.Task] = []
+        self._refresh = asyncio.Event()
+        self._bad_digest_pending: str | None = None
         self.last_error: str | None = None
         self._stat: tuple | None = None
         self._bad_digest: str | None = None
@@ -46,9 +59,18 @@ class FacadeState:
                           "File for one JSON line per request; empty disables the access log.")
         loader.add_option("strangler_reload_ms", int, 500,
                           "How often (milliseconds) to check the route table file for changes; 0 disables.")
+        loader.add_option("strangler_store", str, "",
+                          "Shared PostgreSQL store for the route table and ledger, e.g. postgresql+psycopg://"
+                          "user@127.0.0.1:5432/db?schema=strangler; empty = $STRANGLER_STORE_URL, else the files.")
+        loader.add_option("strangler_store_poll_ms", int, 2000,
+                          "Shared store: fallback poll of the table version (milliseconds) besides LISTEN/NOTIFY.")
 
     def configure(self, updated: set[str]) -> None:
-        if "strangler_routes" in updated:
+        if "strangler_store" in updated:
+            url = ctx.options.strangler_store.strip() or os.environ.get(shared_store.URL_ENV, "").strip()
+            if url:
+                self._configure_store(url)
+        if "strangler_routes" in updated and self.store is None:
             raw = ctx.options.strangler_routes
             if not raw:
                 raise exceptions.OptionsError(
@@ -62,11 +84,39 @@ class FacadeState:
         if "strangler_reload_ms" in updated and ctx.options.strangler_reload_ms < 0:
             raise exceptions.OptionsError("strangler_reload_ms must be >= 0 (0 disables hot reload)")
 
+    def _configure_store(self, url: str) -> None:
+        try:
+            store = shared_store.store_for(url)
+            row = store.read()
+        except StoreError as exc:
+            raise exceptions.OptionsError(str(exc)) from None
+        if row is None:
+            raise exceptions.OptionsError(f"the shared store {store} holds no route table yet; seed it with "
+                                          f"`strangler routes push config/routes.yaml --store URL`")
+        try:
+            table = parse_table(row.document, source=str(store))
+        except TableError as exc:
+            raise exceptions.OptionsError(f"route table in {store} rejected:\n{exc}") from None
+        self.store, self.routes_path = store, store
+        shared_store.configure(store)  # the admin API's ledger reads/writes go to the store too
+        self._store_version = row.version
+        self._swap(table, _digest(row.document.encode()))
+
     def running(self) -> None:
+        if self.store is not None:
+            if not self._store_tasks:
+                loop = asyncio.get_running_loop()
+                self._store_tasks = [loop.create_task(self._listen(), name="strangler store listen"),
+                                     loop.create_task(self._store_refresher(), name="strangler store reload"),
+                                     loop.create_task(self._store_poll(), name="strangler store poll")]
+            return
         if ctx.options.strangler_reload_ms > 0 and self._poll_task is None:
             self._poll_task = asyncio.get_running_loop().create_task(self._poll(), name="strangler table reload")
 
     async def done(self) -> None:
+        for task in self._store_tasks:
+            task.cancel()
+        self._store_tasks = []
         if self._poll_task is not None:
             self._poll_task.cancel()
             self._poll_task = None
@@ -76,7 +126,19 @@ class FacadeState:
         self._listeners.append(listener)
 
     def reload(self) -> bool:
-        """Re-read the file now (used by the admin API after a flip). True when the file is (now) valid."""
+        """Re-read the table now (used by the admin API after a flip). True when it is (now) valid."""
+        if self.store is not None:
+            try:
+                parsed = self._read_and_parse_store()
+            except TableError as exc:
+                self._reject(exc)
+                return False
+            except Exception as exc:  # noqa: BLE001 - a store outage must not break the admin call
+                log.error("cannot reload the route table from %s: %s", self.store, exc)
+                return False
+            if parsed is not None:
+                self._swap_store(*parsed)
+            return True
         if self.routes_path is None:
             return False
         try:
@@ -98,7 +160,7 @@ class FacadeState:
             data = path.read_bytes()
         except OSError as exc:
             raise _read_error(path, exc) from None
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        digest = _digest(data)
         self._stat = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if not force and self.current is not None and digest == self.current.digest:
             return None
@@ -121,12 +183,76 @@ class FacadeState:
         if self.current.version > 1:
             log.info("route table reloaded (version %d) from %s", self.current.version, self.routes_path)
 
+    # ---------------------------------------------------------------- shared store
+    def _read_and_parse_store(self) -> tuple[RouteTable, str, int] | None:
+        """Fetch the document when its version is newer than ours; parse it (thread-safe, no swap)."""
+        assert self.store is not None
+        row = self.store.read()
+        if row is None or row.version <= self._store_version:
+            return None
+        digest = _digest(row.document.encode())
+        if digest == self._bad_digest:
+            raise _SameBad(self.last_error or "")
+        if self.current is not None and digest == self.current.digest:
+            return self.current.table, digest, row.version
+        try:
+            return parse_table(row.document, source=str(self.store)), digest, row.version
+        except TableError:
+            self._bad_digest_pending = digest
+            raise
+
+    def _swap_store(self, table: RouteTable, digest: str, version: int) -> None:
+        if version <= self._store_version:
+            return  # an older read finishing late: the newer table stays
+        self._store_version = version
+        if self.current is None or digest != self.current.digest:
+            self._swap(table, digest)
+
+    async def _listen(self) -> None:
+        """LISTEN for flips made by any instance; reconnect with a pause when the connection drops."""
+        import psycopg
+
+        assert self.store is not None
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.store.conninfo, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {shared_store.CHANNEL}")
+                    self._refresh.set()  # catch up with whatever changed while we were not listening
+                    async for note in conn.notifies():
+                        if note.payload.split(":", 1)[0] == self.store.schema:
+                            self._refresh.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep listening; the poll covers the gap
+                log.warning("shared store LISTEN connection lost (%s); retrying in 1 s", exc)
+                await asyncio.sleep(1)
+
+    async def _store_poll(self) -> None:
+        while True:
+            await asyncio.sleep(max(ctx.options.strangler_store_poll_ms, 100) / 1000)
+            self._refresh.set()
+
+    async def _store_refresher(self) -> None:
+        while True:
+            await self._refresh.wait()
+            self._refresh.clear()
+            try:
+                parsed = await asyncio.to_thread(self._read_and_parse_store)
+                if parsed is not None:
+                    self._swap_store(*parsed)
+            except TableError as exc:
+                self._reject(exc)
+            except Exception as exc:  # noqa: BLE001 - never let the reload task die
+                log.warning("cannot reload the route table from %s: %s", self.store, exc)
+
     def _reject(self, exc: TableError) -> None:
         if isinstance(exc, _SameBad):
             return  # already logged and counted for this exact content
         self.last_error = str(exc)
         self.metrics.reload_errors.inc()
-        if self.routes_path is not None:
+        if self.store is not None:
+            self._bad_digest = self._bad_digest_pending
+        elif self.routes_path is not None:
             try:
                 self._bad_digest = hashlib.blake2b(self.routes_path.read_bytes(), digest_size=16).hexdigest()
             except OSError:
@@ -159,6 +285,10 @@ class FacadeState:
                 self._reject(exc)
             except Exception:  # never let the poll task die
                 log.exception("unexpected error while reloading the route table")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 class _SameBad(TableError):

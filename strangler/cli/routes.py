@@ -1,7 +1,10 @@
-"""`strangler routes | routes check | flip | ledger`: read, validate and change the route table.
+"""`strangler routes | routes check | routes push | routes pull | flip | ledger`: read, validate and change
+the route table.
 
 All writes go through proxy.flips.flip_feature (the same code the admin API uses), so the CLI and a running
-façade can never disagree about what a flip means; the façade hot-reloads the file by itself.
+façade can never disagree about what a flip means; the façade hot-reloads the file by itself. With a shared
+store (--store URL or $STRANGLER_STORE_URL) the table and ledger live in PostgreSQL and every façade on that
+store picks a flip up within a second; `routes push FILE` seeds it and `routes pull` reads it back.
 """
 from __future__ import annotations
 
@@ -15,8 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from proxy.flips import FlipError, default_actor, flip_feature, registered_gates
-from proxy.ledger import default_ledger_path, read_records
-from proxy.table import RouteTable, State, TableError, load_table
+from proxy.ledger import append_record, default_ledger_path, read_records
+from proxy.shared_store import URL_ENV, SharedStore, StoreError, configured_store, store_for
+from proxy.table import RouteTable, State, TableError, load_table, parse_table
 from strangler.cli.app import app
 from strangler.settings import KitSettings, get_settings, init_routes
 
@@ -27,6 +31,10 @@ app.add_typer(routes_app, name="routes")
 RoutesOpt = Annotated[Path | None, typer.Option(
     "--routes", help="Route table file (default: $STRANGLER_ROUTES_FILE, else the live table var/routes.yaml, created from config/routes.yaml).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+StoreOpt = Annotated[str | None, typer.Option(
+    "--store", envvar=URL_ENV, show_envvar=True,
+    help="Shared PostgreSQL store (postgresql+psycopg://USER@HOST:5432/DB?schema=NAME) holding the table and "
+         "ledger for several façades; unset = the files.")]
 
 _STATE_STYLE = {State.LEGACY: "white", State.SHADOW: "cyan", State.CANARY: "yellow", State.NEW: "green",
                 State.RETIRED: "magenta"}
@@ -40,16 +48,27 @@ def _err() -> Console:
     return Console(stderr=True, soft_wrap=True)
 
 
-def _routes_path(option: Path | None) -> Path:
+def _routes_path(option: Path | None, store: str | None = None, as_json: bool = False) -> Path | SharedStore:
+    """The table in force: the shared store when --store / $STRANGLER_STORE_URL is given, else the file."""
+    if store:
+        try:
+            return store_for(store)
+        except StoreError as exc:
+            _fail(str(exc), as_json)
     return option if option is not None else get_settings().routes_path()
 
 
-def _load_or_exit(path: Path, as_json: bool) -> RouteTable:
+def _load_or_exit(path: Path | SharedStore, as_json: bool) -> RouteTable:
     try:
+        if isinstance(path, SharedStore):
+            return parse_table(path.read_text(), source=str(path))
         return load_table(path)
     except TableError as exc:
         _fail(str(exc), as_json, errors=_issues(exc))
         raise  # unreachable: _fail exits
+    except StoreError as exc:
+        _fail(str(exc), as_json)
+        raise
 
 
 def _fail(message: str, as_json: bool, **extra: Any) -> None:
@@ -68,7 +87,7 @@ def _percent(state: State, pct: float) -> str:
     return f"{pct:g}%" if state is State.CANARY else "-"
 
 
-def table_summary(table: RouteTable, path: Path) -> dict[str, Any]:
+def table_summary(table: RouteTable, path: Path | SharedStore) -> dict[str, Any]:
     """The JSON shape of `strangler routes --json` (and of the status section)."""
     return {
         "file": str(path),
@@ -84,7 +103,7 @@ def table_summary(table: RouteTable, path: Path) -> dict[str, Any]:
     }
 
 
-def render_table(table: RouteTable, path: Path) -> RenderableType:
+def render_table(table: RouteTable, path: Path | SharedStore) -> RenderableType:
     features = Table(title=f"Features — {path}")
     for column in ("feature", "state", "canary", "target", "routes"):
         features.add_column(column)
@@ -104,12 +123,13 @@ def render_table(table: RouteTable, path: Path) -> RenderableType:
 
 
 @routes_app.callback()
-def routes(ctx: typer.Context, routes_file: RoutesOpt = None, as_json: JsonOpt = False) -> None:
+def routes(ctx: typer.Context, routes_file: RoutesOpt = None, store: StoreOpt = None,
+           as_json: JsonOpt = False) -> None:
     """Features with state, canary %, target and route count, plus the upstreams."""
-    ctx.obj = {"routes": routes_file}
+    ctx.obj = {"routes": routes_file, "store": store}
     if ctx.invoked_subcommand is not None:
         return
-    path = _routes_path(routes_file)
+    path = _routes_path(routes_file, store, as_json)
     table = _load_or_exit(path, as_json)
     if as_json:
         typer.echo(json.dumps(table_summary(table, path), indent=2))
@@ -138,7 +158,8 @@ def check(ctx: typer.Context,
           file: Annotated[Path | None, typer.Argument(help="Table to validate (default: the routes file).")] = None,
           as_json: JsonOpt = False) -> None:
     """Validate a route table; exit 1 with file:line: problem. Fix: ... for each error."""
-    path = file or _routes_path((ctx.obj or {}).get("routes"))
+    obj = ctx.obj or {}
+    path = file or _routes_path(obj.get("routes"), obj.get("store"), as_json)
     table = _load_or_exit(path, as_json)
     routes_count = sum(len(f.routes) for f in table.features.values())
     if as_json:
@@ -149,15 +170,73 @@ def check(ctx: typer.Context,
                           f"{len(table.upstreams)} upstreams", style="green"))
 
 
+@routes_app.command("push")
+def push(ctx: typer.Context,
+         file: Annotated[Path, typer.Argument(help="YAML route table to upload (validated first).")],
+         store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Seed or replace the table in the shared store from a YAML file (ledgered); every façade reloads it."""
+    url = store or (ctx.obj or {}).get("store")
+    location = _routes_path(None, url, as_json) if url else None
+    if not isinstance(location, SharedStore):
+        _fail(f"no shared store given; use --store URL or set {URL_ENV}", as_json)
+        return
+    table = _load_or_exit(file, as_json)
+    try:
+        before = location.version()
+        version = location.push(file.read_text(encoding="utf-8"), actor=default_actor())
+        append_record(location, {"ts": _now(), "actor": default_actor(), "feature": "(table)",
+                                 "from_state": f"v{before}" if before else "(empty)", "to_state": f"v{version}",
+                                 "from_percent": None, "to_percent": None, "reason": f"routes push {file}",
+                                 "evidence": {"file": str(file), "features": len(table.features)},
+                                 "forced": False})
+    except StoreError as exc:
+        _fail(str(exc), as_json)
+        return
+    if as_json:
+        typer.echo(json.dumps({"ok": True, "store": str(location), "version": version,
+                               "features": len(table.features)}, indent=2))
+    else:
+        _out().print(f"pushed {file} to {location} as version {version} ({len(table.features)} features)",
+                     markup=False)
+
+
+@routes_app.command("pull")
+def pull(ctx: typer.Context,
+         out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+         store: StoreOpt = None) -> None:
+    """Print (or save) the YAML table document held by the shared store, comments included."""
+    url = store or (ctx.obj or {}).get("store")
+    location = _routes_path(None, url) if url else None
+    if not isinstance(location, SharedStore):
+        _fail(f"no shared store given; use --store URL or set {URL_ENV}", False)
+        return
+    try:
+        text = location.read_text()
+    except StoreError as exc:
+        _fail(str(exc), False)
+        return
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        _err().print(f"wrote {out} from {location}", markup=False)
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 @app.command()
 def flip(feature: Annotated[str, typer.Argument(help="Feature name from the route table.")],
          to: Annotated[str, typer.Option("--to", help="legacy | shadow | canary | new | retired")],
          percent: Annotated[float | None, typer.Option("--percent", help="Canary share, 0 < N <= 100.")] = None,
          reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the ledger).")] = "",
          force: Annotated[bool, typer.Option("--force", help="Override refusals (recorded).")] = False,
-         routes_file: RoutesOpt = None, as_json: JsonOpt = False) -> None:
+         routes_file: RoutesOpt = None, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Move FEATURE to another state; persisted in the table, recorded in the ledger, live within ~1 s."""
-    path = _routes_path(routes_file)
+    path = _routes_path(routes_file, store, as_json)
     try:
         record = flip_feature(path, feature, to, percent=percent, actor=default_actor(), reason=reason,
                               force=force, gates=registered_gates())
@@ -174,16 +253,21 @@ def flip(feature: Annotated[str, typer.Argument(help="Feature name from the rout
         _out().print(Text.assemble((feature, "bold"), f": {before} → ", (after, "bold green")))
         if record.forced:
             _out().print(Text("forced over: " + "; ".join(record.evidence.get("overridden", [])), style="yellow"))
-        _out().print(f"recorded in {default_ledger_path()} by {record.actor}; a running façade reloads it itself.")
+        where = path if isinstance(path, SharedStore) else default_ledger_path()
+        _out().print(f"recorded in {where} by {record.actor}; a running façade reloads it itself.", markup=False)
 
 
 @app.command()
 def ledger(feature: Annotated[str | None, typer.Argument(help="Only this feature.")] = None,
            n: Annotated[int, typer.Option("-n", "--last", min=1, help="Show the last N entries.")] = 20,
-           as_json: JsonOpt = False) -> None:
+           store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """The append-only history of flips: who, when, from → to, why, evidence."""
-    path = default_ledger_path()
-    records = read_records(path, feature=feature, limit=n)
+    path = _routes_path(None, store, as_json) if store else default_ledger_path()
+    try:
+        records = read_records(path, feature=feature, limit=n)
+    except StoreError as exc:
+        _fail(str(exc), as_json)
+        return
     if as_json:
         typer.echo(json.dumps(records, indent=2))
         return
@@ -207,14 +291,17 @@ def _pct_label(rec: dict[str, Any], side: str) -> str:
 
 def routes_status_section(settings: KitSettings) -> tuple[RenderableType, dict[str, Any]]:
     """`strangler status` section: the route table as loaded now, plus each feature's last flip."""
-    path = settings.routes_path()
+    store = configured_store()
+    path: Path | SharedStore = store if store is not None else settings.routes_path()
     try:
-        table = load_table(path)
+        table = parse_table(store.read_text(), source=str(store)) if store is not None else load_table(path)
     except TableError as exc:
         return Text(f"Route table invalid:\n{exc}", style="red"), {"ok": False, "errors": _issues(exc)}
+    except StoreError as exc:
+        return Text(str(exc), style="red"), {"ok": False, "errors": [{"problem": str(exc)}]}
     data = table_summary(table, path)
     last = {}
-    for rec in read_records(settings.var_dir / "ledger.jsonl"):
+    for rec in read_records(store if store is not None else settings.var_dir / "ledger.jsonl"):
         last[rec.get("feature")] = rec
     for name, feat in data["features"].items():
         feat.pop("route_list")
