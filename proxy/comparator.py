@@ -9,7 +9,8 @@ with the shared normaliser + noise tracker and record in the same parity store, 
 report` covers the nginx era. Writes are never repeated against legacy (DESIGN §3): a write goes only to a
 `dry_run_writes` target, signed (proxy/signing.py, STRANGLER_SHADOW_KEY); with no reference to compare it
 is counted (`/stats`), not recorded as a comparison. Bounded: `parity.sample_rate` and `max_in_flight` per
-feature plus a global cap; excess is dropped and counted, never queued.
+feature plus a global cap; excess is dropped and counted, never queued. The copy, noise sample, comparison
+and store write are the same Engine (proxy/shadow/engine.py) the façade's shadow worker runs: one engine.
 
 Run: python -m proxy.comparator --routes config/routes.yaml --port 8091 [--db var/parity.db]
 """
@@ -24,25 +25,15 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from proxy import signing
 from proxy.matcher import Matcher
-from proxy.parity import (
-    NoiseTracker,
-    ParityStore,
-    RequestInfo,
-    compare_exchange,
-    default_store_path,
-    normaliser_for,
-)
-from proxy.shadow.clients import UpstreamClients, copy_headers
+from proxy.parity import ParityStore
+from proxy.parity.store import configured_store
+from proxy.shadow.engine import SAFE_METHODS, Engine, Job
 from proxy.table import RouteTable, TableError, load_table
 
 log = logging.getLogger("strangler.comparator")
 FEATURE_HEADER = "x-strangler-mirror-feature"
 KEY_ENV = "STRANGLER_SHADOW_KEY"
-SAFE = frozenset({"GET", "HEAD"})
-_DROP = frozenset({FEATURE_HEADER, signing.HEADER.lower()})
-_STORED_DROP = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 class _Table:
@@ -73,9 +64,8 @@ class Comparator:
                  rng: random.Random | None = None):
         self.tables = _Table(routes)
         self.store = store
-        self.clients = UpstreamClients()
-        self.noise = NoiseTracker()
         self.key = os.environ.get(KEY_ENV, "") if key is None else key
+        self.engine = Engine(store, self.key, self._event)
         self.max_in_flight = max_in_flight
         self.in_flight: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
@@ -116,7 +106,7 @@ class Comparator:
         match = self.tables.matcher.match(method, path)
         if feat is None or match is None or match.feature != feature:
             return self._drop("unknown_route")
-        if method not in SAFE and not (table.upstreams[feat.target].dry_run_writes and self.key):
+        if method not in SAFE_METHODS and not (table.upstreams[feat.target].dry_run_writes and self.key):
             return self._drop("write_not_dry_runnable")
         if feat.parity.sample_rate < 1 and self.rng.random() >= feat.parity.sample_rate:
             return self._drop("sampled_out")
@@ -124,8 +114,9 @@ class Comparator:
                 or sum(self.in_flight.values()) >= self.max_in_flight):
             return self._drop("in_flight_cap")
         self.in_flight[feature] += 1
-        task = asyncio.get_running_loop().create_task(
-            self._exchange(table, feature, match.route.path, method, path, copy_headers(headers, _DROP), body))
+        noise = method in SAFE_METHODS and self.rng.random() < feat.parity.noise_sample_rate
+        job = Job(feature, match.route.path, method, path, tuple(headers), body, feat.target, None, noise)
+        task = asyncio.get_running_loop().create_task(self._exchange(table, job))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return "accepted"
@@ -134,44 +125,20 @@ class Comparator:
         self.stats["dropped:" + reason] += 1
         return "dropped:" + reason
 
-    async def _exchange(self, table: RouteTable, feature: str, route: str, method: str, path: str,
-                        headers: list[tuple[str, str]], body: bytes) -> None:
+    def _event(self, event: tuple) -> None:
+        kind = event[0]
+        if kind == "compared":
+            self.stats[event[2]] += 1
+        elif kind == "drop":
+            self.stats["dropped:" + event[2]] += 1
+        elif kind == "dry_run":
+            self.stats["write_dry_run:" + event[2]] += 1
+
+    async def _exchange(self, table: RouteTable, job: Job) -> None:
         try:
-            feat = table.features[feature]
-            legacy, target = table.upstreams[table.default], table.upstreams[feat.target]
-            cand_req = self.clients.build(target, method, path, list(headers), body)
-            if method not in SAFE:
-                cand_req.headers[signing.HEADER] = signing.sign(self.key, method, cand_req.url.raw_path.decode(
-                    "ascii"), body)
-                outcome = await self.clients.send(target, cand_req)
-                status = outcome.error_kind or str(outcome.response.status)
-                self.stats["write_dry_run:" + status] += 1
-                return
-            noise = self.rng.random() < feat.parity.noise_sample_rate
-            jobs = [self.clients.send(legacy, self.clients.build(legacy, method, path, list(headers), body)),
-                    self.clients.send(target, cand_req)]
-            if noise:
-                jobs.append(self.clients.send(legacy, self.clients.build(legacy, method, path, list(headers), body)))
-            outcomes = await asyncio.gather(*jobs)
-            ref, cand = outcomes[0], outcomes[1]
-            if ref.response is None:
-                self.stats["dropped:reference_failed"] += 1
-                return
-            stored = [(k, v) for k, v in headers if k.lower() not in _STORED_DROP]
-            result = compare_exchange(
-                normaliser_for(feat.parity), feature=feature, route=route,
-                request=RequestInfo.of(method, path, stored, body), reference=ref.response,
-                candidate=cand.response, reference_again=outcomes[2].response if noise else None,
-                error=cand.error, latency_ms=cand.latency_ms, reference_url=legacy.url, candidate_url=target.url)
-            self.noise.observe(result)
-            real = [] if result.is_error else self.noise.real_differences(result)
-            self.stats["error" if result.is_error else ("diff" if real else "match")] += 1
-            self.store.record(result)
-        except Exception:  # a comparator bug must never take the comparator down
-            log.exception("comparison failed for %s %s", method, path)
-            self.stats["dropped:internal_error"] += 1
+            await self.engine.run(job, table, None)  # never raises; nginx served legacy: we ask it ourselves
         finally:
-            self.in_flight[feature] -= 1
+            self.in_flight[job.feature] -= 1
 
     async def _lifespan(self, receive, send) -> None:
         while True:
@@ -182,7 +149,7 @@ class Comparator:
                 for task in list(self.tasks):
                     task.cancel()
                 await asyncio.gather(*self.tasks, return_exceptions=True)
-                await self.clients.aclose()
+                await self.engine.aclose()
                 await asyncio.to_thread(self.store.close)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -204,13 +171,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--routes", type=Path, required=True, help="the same route table nginx was exported from")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8091)
-    p.add_argument("--db", type=Path, default=None, help="parity store (default: STRANGLER_VAR_DIR/parity.db)")
+    p.add_argument("--db", default=None, help="parity store, a file or a PostgreSQL URL (default: the configured one)")
     p.add_argument("--max-in-flight", type=int, default=64)
     args = p.parse_args(argv)
     if not is_loopback(args.host):
         p.error(f"--host {args.host!r} is not loopback; the comparator only listens on loopback")
     try:
-        app = Comparator(args.routes, ParityStore(args.db or default_store_path()), max_in_flight=args.max_in_flight)
+        app = Comparator(args.routes, configured_store(args.db), max_in_flight=args.max_in_flight)
     except (OSError, TableError) as exc:
         p.error(str(exc))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)

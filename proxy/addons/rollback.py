@@ -29,7 +29,7 @@ from proxy.addons.shadow import Shadow
 from proxy.addons.snapshot import Snapshot
 from proxy.addons.state import FacadeState
 from proxy.flips import FlipError, Gate, flip_feature
-from proxy.parity import ComparisonResult, Difference
+from proxy.shadow.engine import Verdict
 from proxy.shadow.metrics import shadow_metrics
 from proxy.shadow.window import Breach, Window, evaluate, has_limits, step_back
 from proxy.table import Feature, RouteTable, State
@@ -101,14 +101,15 @@ class Rollback:
         if window is not None and decision.upstream == feature.target:
             window.outcome(True, (time.perf_counter() - decision.started) * 1000)
 
-    def observe_comparison(self, result: ComparisonResult, real: list[Difference], copy_is_target: bool) -> None:
-        window = self.windows.get(result.feature)
+    def observe_comparison(self, verdict: Verdict) -> None:
+        """A comparison reported by the shadow worker (through the shadow addon's event batches)."""
+        window = self.windows.get(verdict.feature)
         if window is None:
             return
-        if copy_is_target:
-            window.outcome(result.is_error, result.latency_ms)
-        if not result.is_error:
-            window.parity(bool(real))
+        if verdict.copy_is_target:
+            window.outcome(verdict.is_error, verdict.latency_ms)
+        if not verdict.is_error:
+            window.parity(verdict.differs)
 
     # ---------------------------------------------------------------- windows
     def _watched(self, decision: Decision) -> tuple[Window | None, Feature | None]:

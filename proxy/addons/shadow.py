@@ -1,12 +1,18 @@
 """Shadow traffic: the client is served by one side; a copy goes to the other side, and the two answers are
 compared with the feature's parity rules and recorded in the parity store.
 
-Never on the client's path: the `request` hook only decides and fires a task (kept in a set so it is not
-garbage-collected); the served answer is handed to that task from the `response`/`error` hook through a
-future. Copies start as soon as the request is routed (like Diffy, both sides see the same moment).
-Bounded: per feature `parity.sample_rate` and `parity.max_in_flight`; whatever is not shadowed is counted
-in strangler_shadow_dropped_total{reason}, never queued.
+The façade only DECIDES; the shadow worker process does the work. mitmdump is one Python process on one
+core, and a copy + JSON parsing + a comparison + a store write per shadowed request on its loop cost the
+client as much as proxying itself (2.5x client p50 measured). So the `request` hook decides (sampling,
+in-flight cap, which side, write policy) and hands the worker a compact job through a pipe
+(proxy/shadow/link.py, batched per loop iteration); the `response`/`error` hook hands over the served
+answer as mitmproxy holds it (status, header fields, raw body — no decoding here). The worker
+(proxy/shadow/worker.py) starts the copy at once (both sides see the same moment, like Diffy), compares
+with the shared engine (proxy/shadow/engine.py, also used by the nginx comparator) and sends back batched
+events that feed the metrics and auto-rollback. The client never waits for any of it.
 
+Bounded: per feature `parity.sample_rate` and `parity.max_in_flight`; a worker that lags or is down makes
+the façade drop, never queue; everything not shadowed is counted in strangler_shadow_dropped_total{reason}.
 Writes are never repeated against live state: a write is copied only to an upstream declaring
 `dry_run_writes`, signed with STRANGLER_SHADOW_KEY (proxy/signing.py) so that service runs it in a
 rolled-back transaction; never to any other upstream, and never a second (noise) call for a write.
@@ -15,77 +21,60 @@ differ legacy-vs-legacy are then cancelled as noise (proxy/parity/noise.py) and 
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-import httpx
 from mitmproxy import ctx, http
 
-from proxy import signing
 from proxy.addons.routing import META, SAFE_METHODS, Decision
+from proxy.addons.snapshot import Snapshot
 from proxy.addons.state import FacadeState
-from proxy.parity import (
-    ComparisonResult,
-    Difference,
-    NoiseTracker,
-    ParityStore,
-    RequestInfo,
-    Response,
-    compare_exchange,
-    default_store_path,
-    normaliser_for,
-)
-from proxy.shadow.clients import Outcome, UpstreamClients, copy_headers
+from proxy.parity.store import parity_location
+from proxy.shadow.engine import Job, Verdict
+from proxy.shadow.link import WorkerLink
 from proxy.shadow.metrics import shadow_metrics
 from proxy.table import Feature, RouteTable
 
 log = logging.getLogger("strangler.facade")
-logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per shadow copy would flood the log
 KEY_ENV = "STRANGLER_SHADOW_KEY"
-_STORED_HEADER_DROP = frozenset({"authorization", "cookie", "proxy-authorization", signing.HEADER.lower()})
-_SERVED_GRACE_S = 5.0  # how long past the served side's own timeout a copy waits for the served answer
-
-# (result, real differences, the copy went to the feature's target) -> None
-ResultListener = Callable[[ComparisonResult, list[Difference], bool], None]
+JOB_META = "strangler_shadow_job"
+VerdictListener = Callable[[Verdict], None]
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    feature: str
-    route: str
-    method: str
-    path: str
-    headers: list[tuple[str, str]]
-    body: bytes
-    served_by: str
-    copy_to: str
-    reference_is_served: bool  # legacy served (shadow, canary legacy cohort) -> the copy is the candidate
-    noise: bool
-    served_timeout_s: float
+class Link(Protocol):
+    """What the addon needs of its worker (WorkerLink; unit tests plug in the worker core in-process)."""
+
+    up: bool
+    pid: int | None
+
+    def send(self, message: tuple, *, force: bool = False) -> bool: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+LinkFactory = Callable[[Path, Callable[[list], None], Callable[[], list], Callable[[], None]], Link]
 
 
 class Shadow:
-    def __init__(self, state: FacadeState, *, transport: httpx.AsyncBaseTransport | None = None,
-                 store: ParityStore | None = None, rng: random.Random | None = None):
+    def __init__(self, state: FacadeState, *, link_factory: LinkFactory = WorkerLink,
+                 rng: random.Random | None = None):
         self.state = state
         self.metrics = shadow_metrics(state.metrics.registry)
-        self.clients = UpstreamClients(transport)
-        self.noise = NoiseTracker()
-        self.listeners: list[ResultListener] = []
-        self.tasks: set[asyncio.Task] = set()
+        self.listeners: list[VerdictListener] = []
         self.in_flight: dict[str, int] = {}
         self.key: str = os.environ.get(KEY_ENV, "")
-        self._store = store
+        self.link: Link | None = None
+        self._link_factory = link_factory
         self._rng = rng or random.Random()
-        self._served: dict[str, asyncio.Future] = {}
+        self._next_id = 0
         self._warned_key = False
         self._db_path = ""
+        state.on_swap(self._on_swap)
 
     # ---------------------------------------------------------------- mitmproxy hooks
     def load(self, loader) -> None:
@@ -97,23 +86,23 @@ class Shadow:
         if "strangler_parity_db" in updated:
             self._db_path = ctx.options.strangler_parity_db
 
-    def running(self) -> None:
+    async def running(self) -> None:
         self.key = os.environ.get(KEY_ENV, "")
         if not self.key and not self._warned_key:
             self._warned_key = True
             log.warning("%s is not set: shadowed WRITES are disabled (reads are still shadowed); every write "
                         "not shadowed is counted as strangler_shadow_dropped_total{reason=\"no_shadow_key\"}. "
                         "Set the same key for the façade and the services to shadow writes as dry runs.", KEY_ENV)
+        if self.link is None:
+            self.link = self._link_factory(self.parity_db(), self._on_events, self._hello, self._on_lost)
+            await self.link.start()
+            link = self.link
+            self.metrics.worker_pid.set_function(lambda: link.pid or 0)
 
     async def done(self) -> None:
-        tasks = list(self.tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        await self.clients.aclose()
-        if self._store is not None:
-            await asyncio.to_thread(self._store.close)
+        link, self.link = self.link, None
+        if link is not None:
+            await link.stop()
 
     def request(self, flow: http.HTTPFlow) -> None:
         decision: Decision | None = flow.metadata.get(META)
@@ -123,38 +112,37 @@ class Shadow:
         feature = snap.table.features.get(decision.feature) if snap else None
         if feature is None:
             return
-        plan = self._plan(flow, decision, snap.table, feature)
-        if plan is None:
+        job = self._plan(flow, decision, snap.table, feature)
+        if job is None:
             return
-        self.in_flight[plan.feature] = self.in_flight.get(plan.feature, 0) + 1
-        self.metrics.in_flight.labels(plan.feature).inc()
-        served = asyncio.get_running_loop().create_future()
-        self._served[flow.id] = served
-        task = asyncio.get_running_loop().create_task(self._exchange(plan, snap.table, served, flow.id),
-                                                      name=f"strangler shadow {flow.id}")
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        link = self.link
+        self._next_id += 1
+        if link is None or not link.send(("begin", self._next_id, tuple(job))):
+            self.metrics.drop(job.feature, "worker_lagging" if link is not None and link.up else "worker_down")
+            return
+        flow.metadata[JOB_META] = self._next_id
+        self.in_flight[job.feature] = self.in_flight.get(job.feature, 0) + 1
+        self.metrics.in_flight_add(job.feature, 1)
 
     def response(self, flow: http.HTTPFlow) -> None:
-        served = self._served.pop(flow.id, None)
-        if served is None or served.done():
+        job_id = flow.metadata.pop(JOB_META, None)
+        if job_id is None or self.link is None:
             return
         resp = flow.response
-        body = resp.get_content(strict=False) if resp is not None else None
-        if resp is None or body is None:
-            served.set_result(None)
-            return
-        decision: Decision = flow.metadata[META]
-        served.set_result((Response.of(resp.status_code, resp.headers.items(multi=True), body),
-                           (time.perf_counter() - decision.started) * 1000))
+        payload = None
+        if resp is not None and resp.raw_content is not None:
+            decision: Decision = flow.metadata[META]
+            payload = (resp.status_code, resp.headers.fields, resp.raw_content,
+                       (time.perf_counter() - decision.started) * 1000)
+        self.link.send(("served", job_id, payload), force=True)  # the job is waiting for it: never dropped
 
     def error(self, flow: http.HTTPFlow) -> None:
-        served = self._served.pop(flow.id, None)
-        if served is not None and not served.done():
-            served.set_result(None)
+        job_id = flow.metadata.pop(JOB_META, None)
+        if job_id is not None and self.link is not None:
+            self.link.send(("served", job_id, None), force=True)
 
     # ---------------------------------------------------------------- deciding
-    def _plan(self, flow: http.HTTPFlow, decision: Decision, table: RouteTable, feature: Feature) -> _Plan | None:
+    def _plan(self, flow: http.HTTPFlow, decision: Decision, table: RouteTable, feature: Feature) -> Job | None:
         name, cfg, req = decision.feature, feature.parity, flow.request
         method = req.method.upper()
         copy_to = table.upstreams.get(decision.shadow_to)
@@ -177,83 +165,52 @@ class Shadow:
         if body is None:  # streamed request body: nothing to copy
             self.metrics.drop(name, "streamed")
             return None
-        headers = copy_headers(req.headers.items(multi=True), frozenset({signing.HEADER.lower()}))
         noise = safe and cfg.noise_sample_rate > 0 and self._rng.random() < cfg.noise_sample_rate
-        return _Plan(name, decision.route or "-", method, req.path, headers, body, decision.upstream,
-                     decision.shadow_to, decision.upstream == table.default, noise, decision.timeout_s)
+        return Job(name, decision.route or "-", method, req.path, req.headers.fields, body, decision.shadow_to,
+                   decision.upstream, noise, decision.timeout_s)
 
-    # ---------------------------------------------------------------- the exchange (a task, off the hot path)
-    async def _exchange(self, plan: _Plan, table: RouteTable, served: asyncio.Future, flow_id: str) -> None:
-        try:
-            copy_up = table.upstreams[plan.copy_to]
-            request = self.clients.build(copy_up, plan.method, plan.path, list(plan.headers), plan.body)
-            if plan.method not in SAFE_METHODS:
-                request.headers[signing.HEADER] = signing.sign(self.key, plan.method, request.url.raw_path.decode(
-                    "ascii"), plan.body)
-            jobs = [self.clients.send(copy_up, request)]
-            if plan.noise:
-                legacy = table.upstreams[table.default]
-                jobs.append(self.clients.send(legacy, self.clients.build(legacy, plan.method, plan.path,
-                                                                         list(plan.headers), plan.body)))
-            outcomes = await asyncio.gather(*jobs)
-            try:
-                got = await asyncio.wait_for(served, plan.served_timeout_s + _SERVED_GRACE_S)
-            except TimeoutError:
-                got = None
-            self._compare(plan, table, outcomes[0], outcomes[1] if plan.noise else None, got)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a shadow bug must never reach the client or kill the façade
-            log.exception("shadow exchange failed for %s %s", plan.method, plan.path)
-            self.metrics.drop(plan.feature, "internal_error")
-        finally:
-            self._served.pop(flow_id, None)
-            self.in_flight[plan.feature] -= 1
-            self.metrics.in_flight.labels(plan.feature).dec()
+    # ---------------------------------------------------------------- the worker's side
+    def _hello(self) -> list:
+        snap = self.state.current
+        return [("table", snap.table)] if snap is not None else []
 
-    def _compare(self, plan: _Plan, table: RouteTable, copy: Outcome, noise: Outcome | None,
-                 served: tuple[Response, float] | None) -> None:
-        self.metrics.count(plan.feature, "copy", copy.error_kind or "ok")
-        if noise is not None:
-            self.metrics.count(plan.feature, "noise", noise.error_kind or "ok")
-        if served is None:
-            self.metrics.drop(plan.feature, "served_side_failed")
-            return
-        served_resp, served_ms = served
-        if plan.reference_is_served:
-            reference, ref_url = served_resp, table.upstreams[plan.served_by].url
-            candidate, error, latency = copy.response, copy.error, copy.latency_ms
-            cand_url = table.upstreams[plan.copy_to].url
-        else:
-            if copy.response is None:
-                self.metrics.drop(plan.feature, "reference_copy_failed")
-                return
-            reference, ref_url = copy.response, table.upstreams[plan.copy_to].url
-            candidate, error, latency = served_resp, None, served_ms
-            cand_url = table.upstreams[plan.served_by].url
-        stored_headers = [(k, v) for k, v in plan.headers if k.lower() not in _STORED_HEADER_DROP]
-        result = compare_exchange(
-            normaliser_for(table.features[plan.feature].parity if plan.feature in table.features else None),
-            feature=plan.feature, route=plan.route,
-            request=RequestInfo.of(plan.method, plan.path, stored_headers, plan.body),
-            reference=reference, candidate=candidate,
-            reference_again=noise.response if noise is not None else None,
-            error=error, latency_ms=latency, reference_url=ref_url, candidate_url=cand_url)
-        self.noise.observe(result)
-        real = [] if result.is_error else self.noise.real_differences(result)
-        self.metrics.compared(plan.feature, "error" if result.is_error else ("diff" if real else "match"))
-        self.parity_store().record(result)
-        copy_is_target = plan.reference_is_served  # legacy served, so the copy went to the target
-        for listener in self.listeners:
-            try:
-                listener(result, real, copy_is_target)
-            except Exception:
-                log.exception("shadow result listener failed")
+    def _on_swap(self, snap: Snapshot) -> None:
+        if self.link is not None:
+            self.link.send(("table", snap.table), force=True)
 
-    def parity_store(self) -> ParityStore:
-        """Opened on first use (a method, not a property: mitmproxy getattr()s every attribute while
-        registering an addon, which would open the store before the options are known)."""
-        if self._store is None:
-            raw = self._db_path or os.environ.get("STRANGLER_PARITY_STORE", "")  # the same variable as `strangler parity`
-            self._store = ParityStore(Path(raw) if raw else default_store_path())
-        return self._store
+    def _on_events(self, events: list) -> None:
+        """Apply a batch of the worker's events (proxy/shadow/engine.py lists them; proxy/shadow/worker.py
+        batch_events appends a count to all but verdicts)."""
+        m = self.metrics
+        for event in events:
+            kind, feature = event[0], event[1]
+            if kind == "verdict":
+                verdict = Verdict(*event[1:])
+                for listener in self.listeners:
+                    try:
+                        listener(verdict)
+                    except Exception:
+                        log.exception("shadow verdict listener failed")
+            elif kind == "done":
+                self.in_flight[feature] = self.in_flight.get(feature, 0) - event[2]
+                m.in_flight_add(feature, -event[2])
+            elif kind == "sent":
+                m.count(feature, event[2], event[3], event[4])
+            elif kind == "compared":
+                m.compared(feature, event[2], event[3])
+            elif kind == "drop":
+                m.drop(feature, event[2], event[3])
+
+    def _on_lost(self) -> None:
+        """The worker died: what it had in flight is lost (counted), the caps start again from zero."""
+        self.metrics.worker_restarts.inc()
+        for feature, n in self.in_flight.items():
+            if n > 0:
+                self.metrics.drop(feature, "worker_died", n)
+                self.metrics.in_flight_add(feature, -n)
+        self.in_flight.clear()
+
+    def parity_db(self) -> str | Path:
+        """The store the worker records in: option, $STRANGLER_PARITY_STORE, the shared store, var/parity.db
+        (a method, not a property: mitmproxy getattr()s every attribute while registering an addon)."""
+        return parity_location(self._db_path or None)

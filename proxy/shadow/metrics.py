@@ -23,16 +23,23 @@ class ShadowMetrics:
                                          ["feature"], registry=r)
         self.window = Gauge("strangler_rollback_window", "Current rollback window figures per feature",
                             ["feature", "figure"], registry=r)
+        self.worker_pid = Gauge("strangler_shadow_worker_pid",
+                                "Process id of the shadow worker doing copies and comparisons (0 = down)", registry=r)
+        self.worker_restarts = Counter("strangler_shadow_worker_restarts_total",
+                                       "Times the shadow worker died and was restarted", registry=r)
         self._children: dict[tuple, object] = {}
 
-    def drop(self, feature: str, reason: str) -> None:
-        self._child(self.dropped, feature, reason).inc()
+    def drop(self, feature: str, reason: str, n: int = 1) -> None:
+        self._child(self.dropped, feature, reason).inc(n)
 
-    def count(self, feature: str, kind: str, outcome: str) -> None:
-        self._child(self.sent, feature, kind, outcome).inc()
+    def in_flight_add(self, feature: str, n: int) -> None:
+        self._child(self.in_flight, feature).inc(n)
 
-    def compared(self, feature: str, result: str) -> None:
-        self._child(self.comparisons, feature, result).inc()
+    def count(self, feature: str, kind: str, outcome: str, n: int = 1) -> None:
+        self._child(self.sent, feature, kind, outcome).inc(n)
+
+    def compared(self, feature: str, result: str, n: int = 1) -> None:
+        self._child(self.comparisons, feature, result).inc(n)
 
     def _child(self, metric, *labels: str):
         key = (id(metric), *labels)

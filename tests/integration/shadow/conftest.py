@@ -95,7 +95,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     access_log = tmp / "legacy-access.log"
     with ExitStack() as stack:
         stack.enter_context(running(
-            [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{legacy_port}", "--access-logfile",
+            # gthread + keep-alive, as config/stack.yaml runs the monolith behind the façade
+            [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4", "--keep-alive", "75",
+             "--no-control-socket", "-b", f"127.0.0.1:{legacy_port}", "--access-logfile",
              str(access_log), "legacy_monolith.wsgi:app"], health_url=f"{legacy}/healthz", env=env, cwd=REPO,
             log_path=tmp / "legacy.log"))
         done = subprocess.run([*CLI, "migrate", "backfill", "catalog", "--batch-size", "20", "--json"],

@@ -133,3 +133,21 @@ def test_failing_target_in_new_is_rolled_back_by_the_facade(stack: Stack) -> Non
              "the rollback metric")
     wait_for(lambda: stack.admin_get("/routes").status_code == 200 and "canary" in stack.admin_get("/routes").text,
              "the façade serving the rolled-back table")
+
+
+def test_shadow_worker_is_a_process_of_its_own_and_is_restarted_when_it_dies(stack: Stack) -> None:
+    import os
+    import signal
+
+    pid = int(wait_for(lambda: stack.metric("strangler_shadow_worker_pid"), "the shadow worker's pid"))
+    assert pid > 0 and pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)
+    new_pid = int(wait_for(lambda: (p := stack.metric("strangler_shadow_worker_pid")) not in (0, pid) and p,
+                           "a restarted shadow worker"))
+    assert stack.metric("strangler_shadow_worker_restarts_total") == 1
+    before = stack.metric("strangler_shadow_comparisons_total", feature="catalog", result="match")
+    with httpx.Client(timeout=10) as client:  # shadowing goes on with the new worker
+        assert client.get(f"{stack.facade}/api/products/8").status_code == 200
+    wait_for(lambda: stack.metric("strangler_shadow_comparisons_total", feature="catalog", result="match") > before,
+             "a comparison by the restarted worker")
+    assert stack.metric("strangler_shadow_worker_pid") == new_pid

@@ -1,9 +1,14 @@
 """Harness for the shadow/rollback unit tests: the real façade addons in a mitmproxy test master, inside a
-running event loop (so the shadow tasks really run), with upstreams answered by an httpx.MockTransport."""
+running event loop, with the real shadow worker core (proxy/shadow/worker.py) plugged in in-process instead
+of a child process: the same messages (pickled and unpickled, as over the pipe) and the same event batches.
+Upstreams are answered by an httpx.MockTransport. The real process and pipe are covered by
+tests/integration/shadow and test_worker_process.py."""
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pickle
 import random
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -24,6 +29,8 @@ from proxy.addons.shadow import Shadow
 from proxy.addons.state import FacadeState
 from proxy.addons.upstream import UpstreamGuard
 from proxy.parity import ParityStore
+from proxy.shadow.engine import Engine
+from proxy.shadow.worker import WorkerCore, batch_events
 
 LEGACY_PORT, SVC_PORT, PLAIN_PORT = 5000, 8101, 8102
 TABLE = """\
@@ -80,13 +87,58 @@ class Upstreams:
         return [r for r in self.seen if r.url.port == port]
 
 
+class InProcessLink:
+    """The worker core in this process, speaking the pipe's messages; events come back in a later loop turn."""
+
+    def __init__(self, store: ParityStore, transport: httpx.AsyncBaseTransport, on_events, on_start, on_lost):
+        self.engine = Engine(store, os.environ.get("STRANGLER_SHADOW_KEY", ""), self._emit, transport=transport)
+        self.core = WorkerCore(self.engine)
+        self.on_events, self.on_start, self.on_lost = on_events, on_start, on_lost
+        self.up, self.pid, self.sent = False, os.getpid(), 0
+        self._events: list = []
+
+    async def start(self) -> None:
+        self.up = True
+        for message in self.on_start():
+            self.send(message, force=True)
+
+    def send(self, message: tuple, *, force: bool = False) -> bool:
+        if not self.up:
+            return False
+        self.sent += 1
+        self.core.handle(pickle.loads(pickle.dumps(message)))
+        return True
+
+    def _emit(self, event: tuple) -> None:
+        if not self._events:
+            asyncio.get_running_loop().call_soon(self._deliver)
+        self._events.append(event)
+
+    def _deliver(self) -> None:
+        events, self._events = pickle.loads(pickle.dumps(batch_events(self._events))), []
+        self.on_events(events)
+
+    async def stop(self) -> None:
+        self.up = False
+        await self.core.drain(5)
+        await self.engine.aclose()
+        if self._events:
+            self._deliver()
+
+
 class Rig:
     def __init__(self, tctx, routes: Path, store: ParityStore, seed: int = 1):
         self.tctx, self.routes, self.store = tctx, routes, store
         self.upstreams = Upstreams()
         self.state = FacadeState()
-        self.shadow = Shadow(self.state, transport=httpx.MockTransport(self.upstreams), store=store,
-                             rng=random.Random(seed))
+        self.link: InProcessLink | None = None
+
+        def link_factory(db, on_events, on_start, on_lost) -> InProcessLink:
+            assert str(db) == str(store.path)
+            self.link = InProcessLink(store, httpx.MockTransport(self.upstreams), on_events, on_start, on_lost)
+            return self.link
+
+        self.shadow = Shadow(self.state, link_factory=link_factory, rng=random.Random(seed))
         self.rollback = Rollback(self.state, self.shadow)
         self.chain = (self.state, Router(self.state), UpstreamGuard(self.state), self.shadow, self.rollback)
         for addon in self.chain:
@@ -96,7 +148,6 @@ class Rig:
         tctx.master.addons.chain.extend(self.chain)
         for addon in self.chain:
             tctx.master.addons.invoke_addon_sync(addon, hooks.ConfigureHook(set(tctx.options.keys())))
-        self.shadow.running()
 
     def metric(self, name: str, **labels) -> float:
         return self.state.metrics.registry.get_sample_value(name, labels) or 0.0
@@ -143,11 +194,14 @@ class Rig:
         return f
 
     async def settle(self) -> None:
-        """Wait (bounded) for every shadow task started so far."""
+        """Wait (bounded) for every shadow exchange started so far and for its events to reach the façade."""
         for _ in range(200):
-            if not self.shadow.tasks:
+            if self.link.core.tasks:
+                await asyncio.wait(list(self.link.core.tasks), timeout=2)
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            if not self.link.core.tasks and not self.link._events:
                 return
-            await asyncio.wait(list(self.shadow.tasks), timeout=2)
 
 
 def run(routes: Path, body: Callable[[Rig], Awaitable[None]], seed: int = 1) -> None:
@@ -157,12 +211,13 @@ def run(routes: Path, body: Callable[[Rig], Awaitable[None]], seed: int = 1) -> 
         try:
             with taddons.context() as tctx:
                 rig = Rig(tctx, routes, store, seed)
+                await rig.shadow.running()
                 try:
                     await body(rig)
                 finally:
                     await rig.settle()
                     await rig.rollback.done()
-                    await rig.shadow.clients.aclose()
+                    await rig.shadow.done()
         finally:
             store.close()
 

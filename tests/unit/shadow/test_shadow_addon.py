@@ -1,6 +1,6 @@
 """The shadow addon through the real Router in a mitmproxy test master: what is copied where, bounded and
-counted, signed, compared and stored. Upstreams answer through httpx.MockTransport (the network is not the
-part under test)."""
+counted, signed, compared and stored — the worker core runs in-process (shadow_harness.InProcessLink) and
+upstreams answer through httpx.MockTransport (the network is not the part under test)."""
 from __future__ import annotations
 
 import asyncio
@@ -84,7 +84,7 @@ def test_in_flight_cap_drops_and_counts_instead_of_queueing(routes: Path) -> Non
         for f in flows:
             rig.answer(f)  # the client is answered at once, copies still hanging
         await asyncio.sleep(0.05)
-        assert rig.shadow.in_flight["items"] == 2 and len(rig.shadow.tasks) == 2
+        assert rig.shadow.in_flight["items"] == 2 and len(rig.link.core.tasks) == 2
         assert rig.metric("strangler_shadow_in_flight", feature="items") == 2
         assert rig.metric("strangler_shadow_dropped_total", feature="items", reason="in_flight_cap") == 3
         rig.upstreams.gate.set()

@@ -1,0 +1,139 @@
+"""The façade's end of the shadow worker: spawns `python -m proxy.shadow.worker`, feeds it, reads its events.
+
+Cheap on the façade's loop: `send` appends to a batch and schedules ONE pickle + pipe write per loop
+iteration (call_soon), however many flows were shadowed in it. Bounded: when the worker lags (bytes not yet
+taken by the pipe above `max_buffer`) or is down, `send` returns False and the caller drops and counts —
+never a queue without bound. Owned by the façade: started in `running`, stopped in `done`, restarted with a
+back-off when it dies (its pid and restarts are metrics), and it exits by itself when the façade goes away
+(its stdin closes), so `mitmdump -s proxy/facade.py` alone is a complete deployment.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from proxy.shadow.worker import frame, read_frame
+
+log = logging.getLogger("strangler.facade")
+ROOT = str(Path(__file__).resolve().parents[2])
+MAX_BUFFER = 4 * 1024 * 1024
+STOP_S = 12.0  # the worker drains in-flight exchanges for up to 10 s on stdin EOF
+
+
+class WorkerLink:
+    def __init__(self, db: Path, on_events: Callable[[list], None], on_start: Callable[[], list],
+                 on_lost: Callable[[], None], *, max_buffer: int = MAX_BUFFER):
+        self.db = db
+        self.on_events = on_events      # a batch of event tuples from the worker
+        self.on_start = on_start        # messages every (re)started worker needs first (the table)
+        self.on_lost = on_lost          # the worker died: its in-flight jobs are gone
+        self.max_buffer = max_buffer
+        self.proc: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self._batch: list = []
+        self._scheduled = False
+        self._stopping = False
+        self._watcher: asyncio.Task | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.up else None
+
+    @property
+    def up(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None and self.proc.stdin is not None
+
+    async def start(self) -> None:
+        self._stopping = False
+        await self._spawn()
+        self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="strangler shadow worker")
+
+    def send(self, message: tuple, *, force: bool = False) -> bool:
+        """Queue one message for the next write; False (not queued) when the worker is down or lagging."""
+        if not self.up:
+            return False
+        if not force and self.proc.stdin.transport.get_write_buffer_size() > self.max_buffer:
+            return False
+        self._batch.append(message)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return True
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        batch, self._batch = self._batch, []
+        if batch and self.up:
+            try:
+                self.proc.stdin.write(frame(batch))
+            except (ConnectionError, RuntimeError):  # died meanwhile: the watcher restarts it
+                pass
+
+    async def stop(self) -> None:
+        """Close the worker's stdin (it finishes in-flight copies, flushes the store and its last events, exits);
+        the watcher reads those events to the end. Killed if it does not exit in STOP_S."""
+        self._stopping = True
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            self._flush_to(proc)
+            with contextlib.suppress(Exception):
+                proc.stdin.close()
+            try:
+                await asyncio.wait_for(proc.wait(), STOP_S)
+            except TimeoutError:
+                log.warning("shadow worker %d did not stop in %.0fs; killing it", proc.pid, STOP_S)
+                proc.kill()
+                await proc.wait()
+        if self._watcher is not None:
+            try:
+                await asyncio.wait_for(self._watcher, 2.0)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+            self._watcher = None
+        self.proc = None
+
+    def _flush_to(self, proc: asyncio.subprocess.Process) -> None:
+        batch, self._batch = self._batch, []
+        if batch:
+            with contextlib.suppress(Exception):
+                proc.stdin.write(frame(batch))
+
+    async def _spawn(self) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "proxy.shadow.worker", "--db", str(self.db), env=env, cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None, limit=64 * 1024 * 1024,
+            start_new_session=True)  # signals to the façade's group (Ctrl-C, stop) must not kill it first: it
+        # exits when its stdin closes, after finishing in-flight copies
+        for message in self.on_start():
+            self.send(message, force=True)
+        log.info("shadow worker started (pid %d)", self.proc.pid)
+
+    async def _watch(self) -> None:
+        """Read the worker's events until it exits; then restart it (back-off 0.5 s doubling to 10 s)."""
+        backoff = 0.5
+        while not self._stopping:
+            proc = self.proc
+            while (batch := await read_frame(proc.stdout)) is not None:
+                try:
+                    self.on_events(batch)
+                except Exception:
+                    log.exception("applying shadow worker events failed")
+                backoff = 0.5
+            code = await proc.wait()
+            if self._stopping:
+                return
+            self._batch = []
+            self.on_lost()
+            log.error("shadow worker (pid %d) exited with code %s; restarting in %.1fs", proc.pid, code, backoff)
+            await asyncio.sleep(backoff)
+            if self._stopping:
+                return
+            backoff = min(backoff * 2, 10.0)
+            self.restarts += 1
+            await self._spawn()

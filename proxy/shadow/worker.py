@@ -1,0 +1,206 @@
+"""The shadow worker: a process of its own that does the façade's shadow copies and comparisons.
+
+Why a process: mitmdump is one Python process on one core; a copy (httpx), JSON parsing, a comparison and a
+store write per shadowed request on its event loop cost the client as much as the proxying itself. The
+façade only decides and hands over messages (proxy/shadow/link.py); this process does the rest with the
+shared Engine (proxy/shadow/engine.py) and sends back small event tuples in batches.
+
+Channel (stdin -> us, us -> stdout): frames of a 4-byte big-endian length + a pickled list of messages. The
+pipe is private between the façade and the child it spawned, so pickle is safe here. Messages in:
+
+    ("table", RouteTable)                the façade's live table (sent at start and on every swap)
+    ("begin", job_id, tuple(Job))        start the copy now (both sides see the same moment)
+    ("served", job_id, payload | None)   the client's answer: (status, header fields, raw body, latency ms)
+
+The worker exits when stdin closes (the façade stopped or died): it finishes what is in flight (bounded),
+flushes the store and its last events. Run by the façade as `python -m proxy.shadow.worker --db PATH`.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import pickle
+import struct
+import sys
+from pathlib import Path
+
+from proxy.parity import Response
+from proxy.parity.store import open_store
+from proxy.shadow.engine import Engine, Job, Served
+from proxy.table import RouteTable
+
+log = logging.getLogger("strangler.shadow")
+KEY_ENV = "STRANGLER_SHADOW_KEY"
+HEADER = struct.Struct(">I")
+MAX_FRAME = 64 * 1024 * 1024
+FLUSH_S = 0.01     # how long events may wait to be batched back to the façade
+DRAIN_S = 10.0     # how long a stopping worker lets in-flight exchanges finish
+NICE = 10          # lower CPU priority than the façade: on a busy machine the client path is served first
+
+
+def frame(messages: list) -> bytes:
+    data = pickle.dumps(messages, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(data)) + data
+
+
+async def read_frame(reader: asyncio.StreamReader) -> list | None:
+    """The next batch of messages, or None at end of stream."""
+    try:
+        (size,) = HEADER.unpack(await reader.readexactly(HEADER.size))
+        if size > MAX_FRAME:
+            raise ValueError(f"frame of {size} bytes is larger than {MAX_FRAME}")
+        return pickle.loads(await reader.readexactly(size))
+    except asyncio.IncompleteReadError:
+        return None
+
+
+def served_of(payload: tuple | None) -> Served | None:
+    """The client's answer from the façade's cheap form: mitmproxy header fields (bytes) and the body as sent
+    on the wire (decoded here, not on the façade's loop)."""
+    if payload is None:
+        return None
+    status, fields, raw, latency_ms = payload
+    headers = [(k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape")) for k, v in fields]
+    encoding = next((v.strip().lower() for k, v in headers if k.lower() == "content-encoding"), "")
+    body = raw or b""
+    if encoding and encoding != "identity":
+        from mitmproxy.net.encoding import decode
+
+        try:
+            body = decode(body, encoding)
+        except ValueError:
+            pass  # compare what was sent, as mitmproxy's get_content(strict=False) would
+    return Served(Response.of(status, headers, body), latency_ms)
+
+
+class WorkerCore:
+    """Turns messages into engine runs; the same object runs in the worker process and in unit tests."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.table: RouteTable | None = None
+        self.pending: dict[int, asyncio.Future] = {}
+        self.tasks: set[asyncio.Task] = set()
+
+    def handle(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == "table":
+            self.table = message[1]
+        elif kind == "begin":
+            job_id, job = message[1], Job(*message[2])
+            if self.table is None:
+                self.engine.emit(("drop", job.feature, "no_table"))
+                self.engine.emit(("done", job.feature))
+                return
+            served = asyncio.get_running_loop().create_future()
+            self.pending[job_id] = served
+            task = asyncio.get_running_loop().create_task(self._run(job_id, job, self.table, served))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        elif kind == "served":
+            served = self.pending.pop(message[1], None)
+            if served is not None and not served.done():
+                served.set_result(served_of(message[2]))
+
+    async def _run(self, job_id: int, job: Job, table: RouteTable, served: asyncio.Future) -> None:
+        try:
+            await self.engine.run(job, table, _bounded(served, job.served_timeout_s + 5.0))
+        finally:
+            self.pending.pop(job_id, None)
+            self.engine.emit(("done", job.feature))
+
+    async def drain(self, timeout: float) -> None:
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=timeout)
+        for task in list(self.tasks):
+            task.cancel()
+
+
+async def _bounded(served: asyncio.Future, timeout: float) -> Served | None:
+    try:
+        return await asyncio.wait_for(served, timeout)
+    except TimeoutError:
+        return None
+
+
+def batch_events(events: list[tuple]) -> list[tuple]:
+    """What crosses the pipe back: verdicts one by one (auto-rollback judges each), every other event
+    aggregated with its count appended — ("done", feature, 12) — so the façade applies a batch in O(kinds)."""
+    counts: dict[tuple, int] = {}
+    out = []
+    for event in events:
+        if event[0] == "verdict":
+            out.append(event)
+        else:
+            counts[event] = counts.get(event, 0) + 1
+    out.extend((*event, n) for event, n in counts.items())
+    return out
+
+
+class _Outbox:
+    """Events batched back to the façade: the first event of a batch schedules one write FLUSH_S later (one
+    frame, not one write per event; no timer at all while idle)."""
+
+    def __init__(self, writer: asyncio.StreamWriter):
+        self.writer, self.events = writer, []
+
+    def emit(self, event: tuple) -> None:
+        if not self.events:
+            asyncio.get_running_loop().call_later(FLUSH_S, self.flush)
+        self.events.append(event)
+
+    def flush(self) -> None:
+        if self.events and not self.writer.is_closing():
+            events, self.events = self.events, []
+            # the façade always reads; a bounded number of events in flight
+            self.writer.write(frame(batch_events(events)))
+
+
+async def serve(db: Path) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=MAX_FRAME)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout.buffer)
+    writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    outbox = _Outbox(writer)
+    store = open_store(db)
+    engine = Engine(store, os.environ.get(KEY_ENV, ""), outbox.emit)
+    core = WorkerCore(engine)
+    try:
+        while (batch := await read_frame(reader)) is not None:
+            for message in batch:
+                core.handle(message)
+        await core.drain(DRAIN_S)
+    finally:
+        await engine.aclose()
+        await asyncio.to_thread(store.close)
+        try:
+            outbox.flush()
+            await writer.drain()
+        except (ConnectionError, BrokenPipeError):
+            pass  # the façade is gone
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m proxy.shadow.worker", description=__doc__.split("\n")[0])
+    p.add_argument("--db", required=True, help="parity store the comparisons are recorded in (file or PostgreSQL URL)")
+    args = p.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="shadow-worker %(levelname)s %(message)s")
+    if sys.stdin.isatty():
+        p.error("the shadow worker is started by the façade (mitmdump -s proxy/facade.py), not by hand")
+    try:
+        os.nice(NICE)  # best effort: the shadow is never worth slowing the client down; if it lags, the façade drops
+    except OSError:
+        pass
+    try:
+        import uvloop  # ships with uvicorn[standard]; its I/O loop costs less CPU per copy
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = None
+    asyncio.run(serve(args.db), loop_factory=loop_factory)
+
+
+if __name__ == "__main__":
+    main()
