@@ -18,7 +18,8 @@ from locust import events
 
 from load import thresholds
 from load.locust_base import MixEntry, MixError, MixUser, require_loopback
-from proxy.parity import NoiseTracker, ParityStore, RequestInfo, Response, compare_exchange, normaliser_for
+from proxy.parity import NoiseTracker, RequestInfo, Response, compare_exchange, normaliser_for
+from proxy.parity.store import open_store
 from proxy.table import ParityConfig, TableError, load_table, parse_template
 
 log = logging.getLogger("strangler.parity")
@@ -61,7 +62,7 @@ def _setup(environment: Any) -> dict[str, Any]:
     store_path = options.parity_store or None
     _STATE.update(reference=require_loopback(options.reference, "reference URL"),
                   feature=options.feature or "adhoc", normaliser=normaliser_for(config), routes=routes,
-                  tracker=NoiseTracker(), store=ParityStore(store_path), reported=set(),
+                  tracker=NoiseTracker(), store=open_store(store_path), reported=set(),
                   noise_rate=max(0.0, min(1.0, options.noise_sample_rate)), writes=options.parity_writes)
     return _STATE
 

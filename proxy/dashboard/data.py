@@ -9,7 +9,6 @@ never as a failed poll: the page must keep working while one part of the kit is 
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,6 @@ def _var_dir() -> Path:
     from strangler.settings import get_settings
 
     return get_settings().var_dir
-
-
-def _default_parity_path() -> Path:
-    from proxy.parity.store import default_store_path
-
-    return default_store_path()
 
 
 def _option(name: str) -> str:
@@ -56,12 +49,13 @@ class DashboardData:
         self._stores: dict[Path, Any] = {}
 
     # The file paths are resolved per poll so a var dir set after start (tests, env) is honoured.
-    def parity_path(self) -> Path:
-        """The store the shadow addon writes: its option, else $STRANGLER_PARITY_STORE, else var/parity.db."""
+    def parity_path(self) -> str | Path:
+        """The store the shadow addon writes (the same choice: proxy.parity.store.parity_location)."""
         if self._parity_path is not None:
             return self._parity_path
-        raw = _option("strangler_parity_db") or os.environ.get("STRANGLER_PARITY_STORE", "")
-        return Path(raw) if raw else _default_parity_path()
+        from proxy.parity.store import parity_location
+
+        return parity_location(_option("strangler_parity_db") or None)
 
     def ownership_path(self) -> Path:
         return self._ownership_path or _var_dir() / "ownership.json"
@@ -110,7 +104,7 @@ class DashboardData:
     # ---------------------------------------------------------------------------------------- sources
     def _parity(self, features: list[str]) -> tuple[dict[str, Any], str | None]:
         path = self.parity_path()
-        if not path.exists():
+        if isinstance(path, Path) and not path.exists():
             return {}, "no parity store yet (shadow traffic or `strangler parity run` creates it)"
         try:
             store = self._store(path)
@@ -139,11 +133,11 @@ class DashboardData:
             return {}, f"cannot read the parity store {path}: {type(exc).__name__}: {exc}"
 
     def _store(self, path: Path):
-        from proxy.parity.store import ParityStore
+        from proxy.parity.store import open_store
 
         store = self._stores.get(path)
         if store is None:  # read-only use: no flush thread; its queries open their own connections
-            store = self._stores[path] = ParityStore(path, background=False)
+            store = self._stores[path] = open_store(path, background=False)
         return store
 
     def _ownership(self) -> tuple[dict[str, Any], str | None]:

@@ -1,9 +1,12 @@
-"""The parity store: SQLite (WAL) with per feature / route / field counts, examples and a recent window.
+"""The parity store: per feature / route / field counts, examples and a recent window, in SQLite (WAL, the
+default: var/parity.db) or PostgreSQL (proxy/parity/pgstore.py, shared by several façades and the nginx
+comparator). `open_store(path_or_url)` / `configured_store()` pick the backend; the API is the same.
 
 Why this shape: `record()` runs on the façade's event loop for every shadowed request, so it only appends
 to an in-memory batch (microseconds, never blocks, bounded: overflow is dropped and counted); a background
-thread flushes batches in one transaction. Several processes (façade, Locust workers, the CLI) may write
-the same file: WAL, a busy timeout and additive upserts keep that safe.
+thread folds a batch into per-key rows and writes them in one transaction. Several processes (façades,
+Locust workers, the CLI) may write the same store: additive upserts (n = n + excluded.n) taken in one
+global key order keep that safe (WAL and a busy timeout in SQLite; row locks, no deadlock, in PostgreSQL).
 
 Tables: routes (compared, noise samples, errors per feature+route), fields (raw and noise differences per
 field), examples (up to N replayable exchanges per field; their id is the "mismatch id"), samples (the
@@ -15,15 +18,22 @@ import atexit
 import contextlib
 import json
 import math
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proxy.parity.noise import FieldCounts, Thresholds, Verdict, ignore_suggestions, verdict
+from proxy.parity.noise import (
+    FieldCounts,
+    Thresholds,
+    Verdict,
+    ignore_suggestions,
+    verdict,
+)
 from proxy.parity.result import ComparisonResult
 
 SCHEMA = """
@@ -127,14 +137,20 @@ class Example:
 
 class ParityStore:
     """Record comparisons (cheap, thread/event-loop safe) and query them. Close (or use as a context
-    manager) to flush; a daemon thread also flushes every `flush_interval` seconds."""
+    manager) to flush; a daemon thread also flushes every `flush_interval` seconds.
+
+    This class is the SQLite backend and holds everything both backends share (the queue, the writer
+    thread, the batch plan, the queries); proxy/parity/pgstore.py only swaps the connections and the DDL.
+    Open either with `open_store(path_or_url)` / `configured_store()`."""
+
+    _table_prefix = ""                       # PostgreSQL shares a schema with the route table: "parity_"
+    _least, _greatest = "MIN", "MAX"         # scalar min/max of two values in this SQL dialect
+    _db_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
 
     def __init__(self, path: Path | str | None = None, *, examples_per_field: int = 5,
                  flush_interval: float = 0.5, batch_size: int = 500, max_pending: int = 20_000,
                  window_keep: int = 5_000, body_limit: int = 64 * 1024, thresholds: Thresholds = Thresholds(),
                  background: bool = True):
-        self.path = Path(path) if path is not None else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.examples_per_field, self.window_keep, self.body_limit = examples_per_field, window_keep, body_limit
         self.batch_size, self.max_pending, self.thresholds = batch_size, max_pending, thresholds
         self.dropped = 0
@@ -143,14 +159,58 @@ class ParityStore:
         self._write_lock = threading.Lock()    # one flush at a time per store
         self._wake = threading.Event()
         self._closed = False
-        self._db = self._connect()
-        self._db.executescript(SCHEMA)
+        self._sql_cache: dict[str, str] = {}
+        self._open(path)
         self._thread: threading.Thread | None = None
         if background:
             self._thread = threading.Thread(target=self._flush_loop, args=(flush_interval,), daemon=True,
-                                            name=f"parity-store-flush {self.path.name}")
+                                            name=f"parity-store-flush {self.name}")
             self._thread.start()
             atexit.register(self.close)
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    # ------------------------------------------------------------------------------- backend (SQLite)
+    def _open(self, path: Path | str | None) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = self._connect()
+        self._db.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=30000")
+        db.isolation_level = "DEFERRED"
+        return db
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A cursor inside one write transaction (committed on exit, rolled back on error)."""
+        with self._db:
+            yield self._db.cursor()
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[Any]:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            return db.execute(self._sql(sql), args).fetchall()
+        finally:
+            db.close()
+
+    def _close_db(self) -> None:
+        self._db.close()
+
+    def _sql(self, text: str) -> str:
+        """Shared SQL -> this dialect: table prefix, scalar min/max (and `?` -> `%s` in PostgreSQL)."""
+        out = self._sql_cache.get(text)
+        if out is None:
+            out = self._sql_cache[text] = text.format(p=self._table_prefix, least=self._least,
+                                                      greatest=self._greatest)
+        return out
 
     # ------------------------------------------------------------------------------------------ writing
     def record(self, result: ComparisonResult) -> None:
@@ -172,14 +232,9 @@ class ParityStore:
             if not batch:
                 return 0
             try:
-                with self._db:
-                    for result in batch:
-                        self._write(result)
-                    for feature in {r.feature for r in batch}:
-                        self._db.execute(
-                            "DELETE FROM samples WHERE feature = ? AND id <= (SELECT id FROM samples WHERE "
-                            "feature = ? ORDER BY id DESC LIMIT 1 OFFSET ?)", (feature, feature, self.window_keep))
-            except sqlite3.Error:
+                with self._transaction() as cur:
+                    self._apply(cur, _Plan.of(batch, self))
+            except self._db_errors:
                 with self._lock:  # keep the batch for the next flush, within the same bound as record()
                     room = max(0, self.max_pending - len(self._pending))
                     self.dropped += max(0, len(batch) - room)
@@ -194,11 +249,13 @@ class ParityStore:
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
-        self.flush()
-        with self._write_lock:
-            self._db.close()
-        with contextlib.suppress(Exception):
-            atexit.unregister(self.close)
+        try:
+            self.flush()
+        finally:
+            with self._write_lock:
+                self._close_db()
+            with contextlib.suppress(Exception):
+                atexit.unregister(self.close)
 
     def __enter__(self) -> ParityStore:
         return self
@@ -214,44 +271,37 @@ class ParityStore:
                 return
             try:
                 self.flush()
-            except sqlite3.Error:  # e.g. disk full: keep the thread alive; the batch was re-queued (bounded)
+            except self._db_errors:  # e.g. disk full, server gone: keep the thread alive; the batch was re-queued
                 time.sleep(interval)
 
-    def _write(self, r: ComparisonResult) -> None:
-        db, ts, error = self._db, r.ts, int(r.is_error)
-        compared = 0 if error else 1
-        sampled = 1 if (r.noise is not None and not error) else 0
-        db.execute("INSERT INTO routes VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feature, route) DO UPDATE SET "
-                   "compared = compared + excluded.compared, noise_samples = noise_samples + excluded.noise_samples,"
-                   " errors = errors + excluded.errors, first_seen = MIN(first_seen, excluded.first_seen), "
-                   "last_seen = MAX(last_seen, excluded.last_seen)",
-                   (r.feature, r.route, compared, sampled, error, ts, ts))
-        if error:
-            self._sample(r, [])
-            return
-        raw = {d.field: d for d in r.differences}
-        noise = r.noise_fields() if r.noise is not None else set()
-        for name in raw.keys() | noise:
-            db.execute("INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feature, route, field) DO "
-                       "UPDATE SET raw = raw + excluded.raw, noise = noise + excluded.noise, "
-                       "first_seen = MIN(first_seen, excluded.first_seen), "
-                       "last_seen = MAX(last_seen, excluded.last_seen)",
-                       (r.feature, r.route, name, int(name in raw), int(name in noise), ts, ts))
-        for name, diff in raw.items():
-            if name in noise:
-                continue  # legacy disagreed with itself on this request: not an example of a real mismatch
-            db.execute("INSERT INTO examples (feature, route, field, ts, difference, request, reference, candidate,"
-                       " reference_url, candidate_url) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE (SELECT COUNT(*) "
-                       "FROM examples WHERE feature = ? AND route = ? AND field = ?) < ?",
-                       (r.feature, r.route, name, ts, _dump(diff.to_dict()), self._clip(r.request.to_dict()),
-                        self._clip(r.reference.to_dict() if r.reference else None),
-                        self._clip(r.candidate.to_dict() if r.candidate else None), r.reference_url,
-                        r.candidate_url, r.feature, r.route, name, self.examples_per_field))
-        self._sample(r, sorted(raw.keys() - noise))
-
-    def _sample(self, r: ComparisonResult, real_fields: list[str]) -> None:
-        self._db.execute("INSERT INTO samples (feature, route, ts, error, latency_ms, fields) VALUES (?, ?, ?, ?, ?, ?)",
-                         (r.feature, r.route, r.ts, int(r.is_error), r.latency_ms, _dump(real_fields)))
+    def _apply(self, cur: Any, plan: _Plan) -> None:
+        """Write one batch, taking row locks in ONE global order (routes, then fields, each sorted) so two
+        writer processes never deadlock; the field row lock also serialises the example cap per field."""
+        q = self._sql
+        cur.executemany(q("INSERT INTO {p}routes VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feature, route) DO "
+                          "UPDATE SET compared = {p}routes.compared + excluded.compared, noise_samples = "
+                          "{p}routes.noise_samples + excluded.noise_samples, errors = {p}routes.errors + "
+                          "excluded.errors, first_seen = {least}({p}routes.first_seen, excluded.first_seen), "
+                          "last_seen = {greatest}({p}routes.last_seen, excluded.last_seen)"),
+                        [(*key, *value) for key, value in sorted(plan.routes.items())])
+        if plan.fields:
+            cur.executemany(q("INSERT INTO {p}fields VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feature, route, "
+                              "field) DO UPDATE SET raw = {p}fields.raw + excluded.raw, noise = {p}fields.noise + "
+                              "excluded.noise, first_seen = {least}({p}fields.first_seen, excluded.first_seen), "
+                              "last_seen = {greatest}({p}fields.last_seen, excluded.last_seen)"),
+                            [(*key, *value) for key, value in sorted(plan.fields.items())])
+        for key, rows in sorted(plan.examples.items()):
+            have = cur.execute(q("SELECT COUNT(*) FROM {p}examples WHERE feature = ? AND route = ? AND field = ?"),
+                               key).fetchone()[0]
+            if have < self.examples_per_field:
+                cur.executemany(q("INSERT INTO {p}examples (feature, route, field, ts, difference, request, "
+                                  "reference, candidate, reference_url, candidate_url) VALUES "
+                                  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), rows[: self.examples_per_field - have])
+        cur.executemany(q("INSERT INTO {p}samples (feature, route, ts, error, latency_ms, fields) VALUES "
+                          "(?, ?, ?, ?, ?, ?)"), plan.samples)
+        for feature in sorted({s[0] for s in plan.samples}):
+            cur.execute(q("DELETE FROM {p}samples WHERE feature = ? AND id <= (SELECT id FROM {p}samples WHERE "
+                          "feature = ? ORDER BY id DESC LIMIT 1 OFFSET ?)"), (feature, feature, self.window_keep))
 
     def _clip(self, data: dict[str, Any] | None) -> str | None:
         if data is None:
@@ -262,42 +312,22 @@ class ParityStore:
         return _dump(data)
 
     # ------------------------------------------------------------------------------------------ reading
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA busy_timeout=30000")
-        db.isolation_level = "DEFERRED"
-        return db
-
-    @contextlib.contextmanager
-    def _reader(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        try:
-            yield db
-        finally:
-            db.close()
-
     def features(self) -> list[str]:
-        with self._reader() as db:
-            return [row[0] for row in db.execute("SELECT DISTINCT feature FROM routes ORDER BY feature")]
+        return [row["feature"] for row in self._rows("SELECT DISTINCT feature FROM {p}routes ORDER BY feature")]
 
     def route_stats(self, feature: str | None = None) -> list[RouteStats]:
         where, args = _where(feature)
-        with self._reader() as db:
-            rows = db.execute(f"SELECT * FROM routes {where} ORDER BY feature, route", args).fetchall()
+        rows = self._rows(f"SELECT * FROM {{p}}routes {where} ORDER BY feature, route", args)
         return [RouteStats(r["feature"], r["route"], r["compared"], r["noise_samples"], r["errors"],
                            r["first_seen"], r["last_seen"]) for r in rows]
 
     def field_stats(self, feature: str | None = None, *, thresholds: Thresholds | None = None) -> list[FieldStats]:
         """Every field that ever differed (raw or noise), with rates and its verdict."""
         where, args = _where(feature, "f.")
-        query = (f"SELECT f.*, r.compared, r.noise_samples, (SELECT COUNT(*) FROM examples e WHERE e.feature = "
-                 f"f.feature AND e.route = f.route AND e.field = f.field) AS n_examples FROM fields f JOIN routes r "
-                 f"ON r.feature = f.feature AND r.route = f.route {where} ORDER BY f.feature, f.route, f.field")
-        with self._reader() as db:
-            rows = db.execute(query, args).fetchall()
+        rows = self._rows(f"SELECT f.*, r.compared, r.noise_samples, (SELECT COUNT(*) FROM {{p}}examples e WHERE "
+                          f"e.feature = f.feature AND e.route = f.route AND e.field = f.field) AS n_examples FROM "
+                          f"{{p}}fields f JOIN {{p}}routes r ON r.feature = f.feature AND r.route = f.route {where} "
+                          f"ORDER BY f.feature, f.route, f.field", args)
         out = []
         for r in rows:
             counts = FieldCounts(r["compared"], r["raw"], r["noise_samples"], r["noise"])
@@ -316,9 +346,8 @@ class ParityStore:
         """Diff rate, error rate and p95 over the feature's last `last` exchanges (noise fields excluded)."""
         noisy = {(s.route, s.field) for s in self.field_stats(feature, thresholds=thresholds)
                  if s.verdict is Verdict.NOISE}
-        with self._reader() as db:
-            rows = db.execute("SELECT route, error, latency_ms, fields FROM samples WHERE feature = ? "
-                              "ORDER BY id DESC LIMIT ?", (feature, last)).fetchall()
+        rows = self._rows("SELECT route, error, latency_ms, fields FROM {p}samples WHERE feature = ? "
+                          "ORDER BY id DESC LIMIT ?", (feature, last))
         mismatches = sum(1 for r in rows if not r["error"]
                          and any((r["route"], f) not in noisy for f in json.loads(r["fields"])))
         latencies = sorted(r["latency_ms"] for r in rows if r["latency_ms"] is not None)
@@ -329,29 +358,108 @@ class ParityStore:
         if field is not None:
             where += (" AND" if where else "WHERE") + " field = ?"
             args = (*args, field)
-        with self._reader() as db:
-            rows = db.execute(f"SELECT * FROM examples {where} ORDER BY id LIMIT ?", (*args, limit)).fetchall()
+        rows = self._rows(f"SELECT * FROM {{p}}examples {where} ORDER BY id LIMIT ?", (*args, limit))
         return [_example(r) for r in rows]
 
     def example(self, example_id: int) -> Example | None:
-        with self._reader() as db:
-            row = db.execute("SELECT * FROM examples WHERE id = ?", (example_id,)).fetchone()
-        return _example(row) if row else None
+        rows = self._rows("SELECT * FROM {p}examples WHERE id = ?", (example_id,))
+        return _example(rows[0]) if rows else None
 
     def reset(self, feature: str | None = None) -> None:
         """Forget everything (or one feature), e.g. after fixing a service and starting a new shadow phase."""
         self.flush()
         where, args = _where(feature)
-        with self._write_lock, self._db:
+        with self._write_lock, self._transaction() as cur:
             for table in ("routes", "fields", "examples", "samples"):
-                self._db.execute(f"DELETE FROM {table} {where}", args)
+                cur.execute(self._sql(f"DELETE FROM {{p}}{table} {where}"), args)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """One batch folded into per-key rows: counters summed and first/last seen, so a flush does one upsert
+    per (feature, route[, field]) instead of one per comparison."""
+
+    routes: dict[tuple[str, str], list] = field(default_factory=dict)
+    fields: dict[tuple[str, str, str], list] = field(default_factory=dict)
+    examples: dict[tuple[str, str, str], list[tuple]] = field(default_factory=dict)
+    samples: list[tuple] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, batch: list[ComparisonResult], store: ParityStore) -> _Plan:
+        plan = cls()
+        for r in batch:
+            error = int(r.is_error)
+            sampled = 1 if (r.noise is not None and not error) else 0
+            _add(plan.routes, (r.feature, r.route), (1 - error, sampled, error), r.ts)
+            if error:
+                plan.samples.append((r.feature, r.route, r.ts, 1, r.latency_ms, "[]"))
+                continue
+            raw = {d.field: d for d in r.differences}
+            noise = r.noise_fields() if r.noise is not None else set()
+            for name in raw.keys() | noise:
+                _add(plan.fields, (r.feature, r.route, name), (int(name in raw), int(name in noise)), r.ts)
+            for name, diff in raw.items():
+                if name in noise:
+                    continue  # legacy disagreed with itself on this request: not an example of a real mismatch
+                rows = plan.examples.setdefault((r.feature, r.route, name), [])
+                if len(rows) < store.examples_per_field:
+                    rows.append((r.feature, r.route, name, r.ts, _dump(diff.to_dict()),
+                                 store._clip(r.request.to_dict()),
+                                 store._clip(r.reference.to_dict() if r.reference else None),
+                                 store._clip(r.candidate.to_dict() if r.candidate else None), r.reference_url,
+                                 r.candidate_url))
+            plan.samples.append((r.feature, r.route, r.ts, 0, r.latency_ms, _dump(sorted(raw.keys() - noise))))
+        return plan
+
+
+def _add(into: dict, key: tuple, counts: tuple[int, ...], ts: float) -> None:
+    row = into.get(key)
+    if row is None:
+        into[key] = [*counts, ts, ts]
+        return
+    for i, n in enumerate(counts):
+        row[i] += n
+    row[-2], row[-1] = min(row[-2], ts), max(row[-1], ts)
+
+
+# ------------------------------------------------------------------------------ choosing the store
+PARITY_ENV = "STRANGLER_PARITY_STORE"
+
+
+def parity_location(explicit: str | Path | None = None) -> str | Path:
+    """Where comparisons go: `explicit` (an option: a file or a PostgreSQL URL), else $STRANGLER_PARITY_STORE,
+    else the shared store (the façade's `strangler_store` / $STRANGLER_STORE_URL: ONE setting moves the
+    route table, the ledger AND the parity counts), else var/parity.db."""
+    from proxy.shared_store import configured_store as shared
+
+    for raw in (explicit, os.environ.get(PARITY_ENV)):
+        if raw is not None and str(raw).strip():
+            return raw.strip() if isinstance(raw, str) else raw
+    store = shared()
+    return store.url if store is not None else default_store_path()
+
+
+def open_store(target: str | Path | None = None, **options: Any) -> ParityStore:
+    """The SQLite store for a path (None: var/parity.db), the PostgreSQL one for a postgresql+psycopg:// URL."""
+    from proxy.shared_store import is_store_url
+
+    if isinstance(target, str) and is_store_url(target):
+        from proxy.parity.pgstore import PgParityStore
+
+        return PgParityStore(target, **options)
+    return ParityStore(target, **options)
+
+
+def configured_store(explicit: str | Path | None = None, **options: Any) -> ParityStore:
+    """open_store(parity_location(explicit)): what the shadow worker, the comparator and the CLI open."""
+    return open_store(parity_location(explicit), **options)
 
 
 def _where(feature: str | None, prefix: str = "") -> tuple[str, tuple]:
     return (f"WHERE {prefix}feature = ?", (feature,)) if feature is not None else ("", ())
 
 
-def _example(r: sqlite3.Row) -> Example:
+def _example(r: Any) -> Example:
     load = lambda text: json.loads(text) if text else None
     return Example(r["id"], r["feature"], r["route"], r["field"], r["ts"], load(r["difference"]),
                    load(r["request"]), load(r["reference"]), load(r["candidate"]), r["reference_url"] or "",

@@ -19,7 +19,8 @@ from proxy.ledger import append_record, default_ledger_path
 from proxy.parity.export import export_example
 from proxy.parity.noise import Thresholds
 from proxy.parity.report import build_report, render_html, render_rich
-from proxy.parity.store import ParityStore, default_store_path
+from proxy.parity.store import ParityStore, open_store, parity_location
+from proxy.shared_store import StoreError, is_store_url, store_for
 from proxy.table import ParityConfig, RouteTable, State, TableError, load_table
 from strangler.cli.app import app
 from strangler.cli.load import (
@@ -45,8 +46,10 @@ parity_app = typer.Typer(help="Parity between legacy and a candidate: run, repor
                          no_args_is_help=True)
 app.add_typer(parity_app, name="parity")
 
-StoreOpt = Annotated[Path | None, typer.Option("--store", envvar="STRANGLER_PARITY_STORE",
-                                               help="Parity store (default var/parity.db).")]
+StoreOpt = Annotated[str | None, typer.Option(
+    "--store", envvar="STRANGLER_PARITY_STORE", show_envvar=True,
+    help="Parity store: a SQLite file, or a shared PostgreSQL store postgresql+psycopg://USER@HOST:5432/DB"
+         "?schema=NAME (default: $STRANGLER_STORE_URL when set, else var/parity.db).")]
 RoutesOpt = Annotated[Path | None, typer.Option("--routes", help="Route table (default: the routes file).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 RelOpt = Annotated[float, typer.Option("--relative", min=0, max=1, help="Noise relative threshold (fraction).")]
@@ -57,12 +60,27 @@ def _out() -> Console:
     return Console(soft_wrap=True)
 
 
-def _open_store(path: Path | None, *, must_exist: bool = True) -> ParityStore:
-    path = path or default_store_path()
-    if must_exist and not path.exists():
-        raise fail(f"no parity store at {path}; record comparisons first (`strangler parity run` or a façade "
-                   "feature in state shadow), or pass --store", 1)
-    return ParityStore(path, background=False)
+def _open_store(store: str | None, *, must_exist: bool = True) -> ParityStore:
+    """--store / $STRANGLER_PARITY_STORE, else the shared store ($STRANGLER_STORE_URL), else var/parity.db."""
+    target = parity_location(store)
+    if not is_store_url(str(target)):
+        target = Path(target)
+        if must_exist and not target.exists():
+            raise fail(f"no parity store at {target}; record comparisons first (`strangler parity run` or a "
+                       "façade feature in state shadow), or pass --store FILE|postgresql+psycopg://…", 1)
+    try:
+        return open_store(target, background=False)
+    except StoreError as exc:
+        raise fail(str(exc), 1) from None
+    except Exception as exc:  # e.g. psycopg: no right to create the schema; say so, no traceback
+        if type(exc).__module__.split(".")[0] != "psycopg":
+            raise
+        raise fail(f"cannot open the parity store {_shown(target)}: {exc}".strip(), 1) from None
+
+
+def _shown(target: str | Path) -> str:
+    """A store location fit to print (a URL without its password)."""
+    return str(store_for(target)) if is_store_url(str(target)) else str(target)
 
 
 def _routes(path: Path | None) -> Path:
@@ -103,14 +121,15 @@ def run(reference: Annotated[str, typer.Option("--reference", help="Legacy base 
     default_csv, default_html = default_output("parity")
     extra = {"STRANGLER_PARITY_REFERENCE": loopback_url(reference, "--reference"),
              "STRANGLER_PARITY_FEATURE": feature or "", "STRANGLER_ROUTES_FILE": str(routes_path),
-             "STRANGLER_PARITY_STORE": str(store or default_store_path()),
+             "STRANGLER_PARITY_STORE": str(parity_location(store)),
              "STRANGLER_PARITY_NOISE_RATE": str(noise_sample_rate),
              "STRANGLER_MAX_MISMATCH_RATE": str(max_mismatch_rate), "STRANGLER_MAX_FAIL_RATIO": str(max_fail_ratio)}
     job = LocustRun(LOAD_DIR / "locustfile_parity.py", loopback_url(candidate, "--candidate"), users,
                     check_run_time(run_time), processes, csv or default_csv, html or default_html, mix, mix_name,
                     max_requests, extra)
     code = execute(job)
-    Console(stderr=True).print(f"details: strangler parity report {feature or 'adhoc'} --store {extra['STRANGLER_PARITY_STORE']}",
+    shown = _shown(extra["STRANGLER_PARITY_STORE"])
+    Console(stderr=True).print(f"details: strangler parity report {feature or 'adhoc'} --store {shown}",
                                highlight=False)
     raise typer.Exit(code)
 
@@ -132,6 +151,15 @@ def report(feature: Annotated[str | None, typer.Argument(help="Only this feature
         _out().print(render_rich(data))
         if html is not None:
             _out().print(f"HTML report: {html}")
+
+
+@parity_app.command("reset")
+def reset(feature: Annotated[str, typer.Argument(help="Feature whose recorded comparisons to forget.")],
+          store: StoreOpt = None) -> None:
+    """Forget FEATURE's recorded comparisons, e.g. after fixing the service, to start a clean shadow phase."""
+    with _open_store(store, must_exist=False) as db:
+        db.reset(feature)
+    _out().print(f"parity store: comparisons of {feature!r} cleared", markup=False)
 
 
 @parity_app.command("examples")

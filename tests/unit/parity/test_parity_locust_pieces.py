@@ -39,7 +39,7 @@ def test_demo_mix_loads_and_renders_params_into_paths_and_bodies() -> None:
     assert isinstance(out["body"]["CustomerId"], int) and isinstance(out["body"]["Lines"][0]["Quantity"], int)
     assert out["path"].startswith("/api/products/") and out["path"].split("/")[-1].isdigit()
     assert out["label"] == "/api/products/{id}" and out["accepts"] == [True, True, False]
-    assert out["safe"] == [False, False, True]
+    assert out["safe"] == [False, False, False, True]  # create customer, place order, change a price, get product
 
 
 def test_bad_mixes_and_remote_targets_get_clear_errors(tmp_path: Path) -> None:
