@@ -16,6 +16,16 @@ def _non_negative(value: str) -> int:
     return number
 
 
+def _env_size(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return _non_negative(raw)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise SystemExit(f"seed: error: {name}={raw!r} is not a whole number >= 0 — unset it or fix it") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m legacy_monolith", description="Legacy monolith admin tasks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -24,9 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--database-url", default=None, help=url_help)
     seed = sub.add_parser("seed", help="insert deterministic demo data into empty tables (idempotent)")
     seed.add_argument("--database-url", default=None, help=url_help)
-    seed.add_argument("--products", type=_non_negative, default=2000)
-    seed.add_argument("--customers", type=_non_negative, default=1000)
-    seed.add_argument("--orders", type=_non_negative, default=20000)
+    # Defaults can come from the environment so a stack file or a test can seed small without new flags.
+    seed.add_argument("--products", type=_non_negative, default=_env_size("LEGACY_SEED_PRODUCTS", 2000),
+                      help="default: $LEGACY_SEED_PRODUCTS or 2000")
+    seed.add_argument("--customers", type=_non_negative, default=_env_size("LEGACY_SEED_CUSTOMERS", 1000),
+                      help="default: $LEGACY_SEED_CUSTOMERS or 1000")
+    seed.add_argument("--orders", type=_non_negative, default=_env_size("LEGACY_SEED_ORDERS", 20000),
+                      help="default: $LEGACY_SEED_ORDERS or 20000")
     seed.add_argument("--rng-seed", type=int, default=DEFAULT_RNG_SEED, help="change only to get other data")
     return parser
 

@@ -5,17 +5,20 @@ consistent with the orders: QTY_RSRVD equals the quantities of open (N/P) order 
 """
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Table, func, select
 
-from legacy_monolith.conventions import LEGACY_DATE_FORMAT
+from legacy_monolith.conventions import LEGACY_DATE_FORMAT, load_zone
 from legacy_monolith.db import init_db, load_models, reset_sequences, writer
 from legacy_monolith.inventory.models import REFERENCE_WAREHOUSES
 
@@ -43,7 +46,18 @@ class SeedData:
 
 
 def _stamp(minutes: int) -> str:
-    return (BASE_DATE + timedelta(minutes=minutes)).strftime(LEGACY_DATE_FORMAT)
+    """A legacy local timestamp. A real clock never shows the wall time the zone skips in spring, so neither
+    does the seed: such a time moves past the gap (ambiguous autumn times stay, as real data has them)."""
+    moment = BASE_DATE + timedelta(minutes=minutes)
+    zone = _zone()
+    if moment.replace(tzinfo=zone).astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+        moment += timedelta(hours=1)
+    return moment.strftime(LEGACY_DATE_FORMAT)
+
+
+@lru_cache(maxsize=4)
+def _zone(name: str | None = None) -> ZoneInfo:
+    return load_zone(name or os.environ.get("LEGACY_TZ", "Europe/London"))
 
 
 def generate(products: int, customers: int, orders: int, rng_seed: int = DEFAULT_RNG_SEED) -> SeedData:

@@ -1,17 +1,35 @@
-"""`strangler` console entry point: imports each command module so it registers on the root app."""
+"""`strangler` console entry point.
+
+Command modules register themselves on the root app when imported. A call imports only the module that owns
+its command (scripts and the walkthrough run dozens of `strangler` calls, and importing everything costs about
+a second each); `--help` or an unknown command imports them all so the listing and errors stay complete.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
 from strangler.cli.app import app
 
+MODULES = ("stack", "routes", "migrate", "analyze", "parity", "load", "export", "demo", "tls")
+OWNER = {"up": "stack", "down": "stack", "logs": "stack", "url": "stack", "routes": "routes", "flip": "routes",
+         "ledger": "routes", "migrate": "migrate", "analyze": "analyze", "parity": "parity", "load": "load",
+         "export": "export", "demo": "demo", "tls": "tls"}
+# `status` shows the sections that other modules register (route states, data ownership)
+EXTRA = {"status": ("stack", "routes", "migrate")}
 
-def _register() -> None:
-    import importlib
 
-    for module in ("stack", "routes", "migrate", "analyze", "parity", "load", "export"):
-        importlib.import_module(f"strangler.cli.{module}")
+def modules_for(argv: list[str]) -> tuple[str, ...]:
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    if command in EXTRA:
+        return EXTRA[command]
+    return (OWNER[command],) if command in OWNER else MODULES
 
 
 def main() -> None:
     from strangler.gates import register_kit_gates
 
-    _register()
+    for module in modules_for(sys.argv[1:]):
+        importlib.import_module(f"strangler.cli.{module}")
     register_kit_gates()
     app()

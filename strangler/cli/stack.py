@@ -1,4 +1,4 @@
-"""`strangler up / down / status / logs / demo`: run the stack described by the stack file."""
+"""`strangler up / down / status / logs / url`: run the stack described by the stack file."""
 from __future__ import annotations
 
 import json
@@ -143,12 +143,3 @@ def logs(
                   markup=False)
         raise typer.Exit(1)
     typer.echo(log_tail(path, lines))
-
-
-@app.command()
-def demo(stack: StackOpt = None, port: PortOpt = None) -> None:
-    """Run the demo: set up and start the whole stack in the foreground and show where each part answers."""
-    out.print("Starting the demo stack (setup included; the first run seeds the databases)...")
-    with _operator_errors():
-        start_stack(get_settings(), stack=stack, ports=port, on_ready=lambda s: print_ready(
-            s, "Open the URLs above. Press Ctrl-C to stop everything."))
