@@ -8,3 +8,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def _group() -> None:
+    # Keeps `strangler` a command group even when a call imports only one command module (Typer would
+    # otherwise run a lone command as the app itself and reject its name as an extra argument).
+    pass
