@@ -1,12 +1,14 @@
 """Benchmark (not a test): backfill rows/s and peak memory, SQLite → SQLite and PostgreSQL → PostgreSQL.
 
-    .venv/bin/python load/bench_backfill.py [--rows 200000] [--small 20000] [--batch-size 1000]
+    .venv/bin/python load/bench_backfill.py [--rows 200000] [--small 20000] [--batch-size 2000]
                                             [--pg-url postgresql+psycopg://root@127.0.0.1:5432/test]
 
 Legacy PRODUCTS rows are generated directly with SQL (fast, varied timestamps so the time-zone translation is
 paid for every row). Each measured backfill runs in a fresh child process that reports its own peak RSS
 (resource.getrusage ru_maxrss), once with --small rows and once with --rows: flat memory means the two peaks
-are close. Source, target and the benchmark share the machine's cores (2 here) with anything else running.
+are close. Source, target and the benchmark share the machine's cores (2 here) with anything else running, so
+each line also shows the child's CPU seconds and the 1-minute load average: on a busy machine rows/s falls
+while CPU seconds stay put.
 """
 from __future__ import annotations
 
@@ -69,13 +71,17 @@ def child(source_url: str, target_url: str, batch_size: int) -> None:
     from strangler.migrate.engine import backfill, open_engine
 
     source, target = open_engine(source_url), open_engine(target_url)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
     report = backfill(PRODUCTS, source, target, batch_size=batch_size, feature="bench", restart=True)
     elapsed = time.perf_counter() - started
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
     print(json.dumps({"rows": report.read, "written": report.written, "quarantined": report.failed,
                       "seconds": round(elapsed, 2), "rows_per_s": round(report.read / elapsed),
-                      "peak_rss_mb": round(rss_kb / 1024, 1)}))
+                      "cpu_s": round(cpu, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                      "load_avg_1m": round(os.getloadavg()[0], 2)}))
 
 
 def measure(source_url: str, target_url: str, batch_size: int) -> dict:
@@ -105,7 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--small", type=int, default=20_000)
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=2000)  # = the engine's default
     parser.add_argument("--pg-url", default=os.environ.get("STRANGLER_TEST_PG_URL"),
                         help="PostgreSQL server URL (default $STRANGLER_TEST_PG_URL); omitted = SQLite only")
     args = parser.parse_args()
@@ -127,8 +133,8 @@ def main() -> None:
                         drop()
                 results.append({"backend": label, **result})
                 print(f"{label:24} rows={result['rows']:>8,}  {result['rows_per_s']:>8,} rows/s  "
-                      f"{result['seconds']:>7.2f}s  peak RSS {result['peak_rss_mb']:>6.1f} MB  "
-                      f"(quarantined {result['quarantined']})", flush=True)
+                      f"{result['seconds']:>7.2f}s  cpu {result['cpu_s']:>6.2f}s  peak RSS {result['peak_rss_mb']:>6.1f} MB"
+                      f"  load {result['load_avg_1m']:.2f}  (quarantined {result['quarantined']})", flush=True)
     for label in dict.fromkeys(r["backend"] for r in results):
         small, big = [r for r in results if r["backend"] == label]
         print(f"{label}: memory ratio {args.rows:,} vs {args.small:,} rows = "

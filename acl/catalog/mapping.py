@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from acl.catalog.translate import DEFAULT_TZ, product_from_row, product_to_row
@@ -28,6 +28,15 @@ def legacy_tz() -> str:
 def product_row_to_record(row: Mapping[str, Any]) -> dict[str, Any]:
     """One PRODUCTS row → catalog `products` values; TranslationError for rows breaking catalog rules."""
     return record_values(product_from_row(row, legacy_tz()))
+
+
+def product_row_translator() -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """`product_row_to_record` with LEGACY_TZ read once (the backfill asks for one per batch)."""
+    tz = legacy_tz()
+
+    def translate(row: Mapping[str, Any]) -> dict[str, Any]:
+        return record_values(product_from_row(row, tz))
+    return translate
 
 
 def product_from_record(row: Mapping[str, Any]) -> Product:
@@ -60,4 +69,5 @@ def service_domain(row: Mapping[str, Any]) -> dict[str, Any]:
 
 PRODUCTS = TableMapping(source_table="PRODUCTS", source_key="PROD_ID", target=products_table,
                         translate=product_row_to_record, target_key=("id",), to_source=record_to_product_row,
-                        source_domain=legacy_domain, target_domain=service_domain)
+                        source_domain=legacy_domain, target_domain=service_domain,
+                        batch_translate=product_row_translator)

@@ -9,8 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from acl.common.conventions import (bool_to_flag, decimal_to_legacy_money, flag_to_bool, legacy_money_to_decimal,
-                                    legacy_ts_to_utc, require_int, require_text, utc_to_legacy_ts)
+from acl.common.conventions import (
+    bool_to_flag,
+    decimal_to_legacy_money,
+    flag_to_bool,
+    legacy_money_to_decimal,
+    legacy_ts_to_utc,
+    require_int,
+    require_text,
+    utc_to_legacy_ts,
+)
 from acl.common.errors import TranslationError
 from new_services.catalog.domain import DomainError, Product, ProductStatus
 
@@ -60,7 +68,38 @@ def _to_legacy_checks(product: Product, names: Mapping[str, str]) -> None:
 # --- rows (backfill, sync) ----------------------------------------------------------------------------------
 
 def product_from_row(row: Mapping[str, Any], tz: str = DEFAULT_TZ) -> Product:
-    """A PRODUCTS row (column → value) → domain Product."""
+    """A PRODUCTS row (column → value) → domain Product.
+
+    Fast path (backfills translate millions of rows): when every column is present and the simple ones have
+    exactly the expected built-in types, they are taken as they are; the money and time conversions then run
+    in the reference order. Anything else goes through `_product_from_row_checked`, so the result — and the
+    first error, in legacy terms — is the same either way.
+    """
+    try:
+        product_id, sku, name, description = row["PROD_ID"], row["PROD_SKU"], row["PROD_NM"], row["PROD_DESC"]
+        category, price, flag = row["CAT_CD"], row["UNIT_PRC"], row["ACTV_FLG"]
+        created, updated = row["CRT_DT"], row["UPD_DT"]
+    except KeyError:
+        return _product_from_row_checked(row, tz)
+    if not (type(product_id) is int and type(sku) is str and type(name) is str and type(category) is str
+            and (description is None or type(description) is str) and type(flag) is str and flag in _STATUS):
+        return _product_from_row_checked(row, tz)
+    values = {
+        "id": product_id, "sku": sku, "name": name, "description": description, "category": category,
+        "price": legacy_money_to_decimal(price, "UNIT_PRC"),
+        "status": _STATUS[flag],
+        "created_at": legacy_ts_to_utc(created, tz, "CRT_DT"),
+        "updated_at": legacy_ts_to_utc(updated, tz, "UPD_DT"),
+        "currency": LEGACY_CURRENCY,
+    }
+    return _build(values, ROW_FIELDS, row)
+
+
+_STATUS = {"Y": ProductStatus.ACTIVE, "N": ProductStatus.INACTIVE}
+
+
+def _product_from_row_checked(row: Mapping[str, Any], tz: str) -> Product:
+    """The reference translation: every column fetched and checked in order, errors named in legacy terms."""
     values = {
         "id": require_int(_get(row, "PROD_ID"), "PROD_ID"),
         "sku": require_text(_get(row, "PROD_SKU"), "PROD_SKU"),

@@ -69,6 +69,21 @@ def _check_text(field: str, value: Any, maximum: int) -> None:
         raise DomainError(field, value, f"must be at most {maximum} characters")
 
 
+#: category / currency codes (exact str) seen in Products that passed every rule — few distinct values, so
+#: Product's fast path tests membership instead of a regex; bounded, so odd data cannot grow them forever
+_VALID_CATEGORIES: set[str] = set()
+_VALID_CURRENCIES: set[str] = set()
+_VALID_CODES_MAX = 1024
+
+
+def _remember_codes(category: str, currency: str) -> None:
+    """Called only after a Product passed every rule, so both codes are known valid."""
+    if type(category) is str and len(_VALID_CATEGORIES) < _VALID_CODES_MAX:
+        _VALID_CATEGORIES.add(category)
+    if type(currency) is str and len(_VALID_CURRENCIES) < _VALID_CODES_MAX:
+        _VALID_CURRENCIES.add(currency)
+
+
 @dataclass(frozen=True, slots=True)
 class Product:
     """A sellable item. Immutable: changes return a new Product (id None until stored)."""
@@ -85,6 +100,25 @@ class Product:
     currency: str = "GBP"
 
     def __post_init__(self) -> None:
+        # Fast path (backfills build millions of Products): exact built-in types holding plainly valid values
+        # pass here; anything else — every rejection included — goes through the full rules below.
+        price, created, updated = self.price, self.created_at, self.updated_at
+        if ((self.id is None or (type(self.id) is int and self.id >= 1))
+                and type(self.sku) is str and SKU_PATTERN.fullmatch(self.sku) is not None
+                and type(self.name) is str and len(self.name) <= NAME_MAX and self.name.strip() != ""
+                and (self.description is None
+                     or (type(self.description) is str and len(self.description) <= DESCRIPTION_MAX))
+                and type(self.category) is str and self.category in _VALID_CATEGORIES
+                and type(price) is Decimal and price.is_finite() and 0 <= price <= PRICE_MAX
+                and price == price.quantize(CENT)
+                and type(self.currency) is str and self.currency in _VALID_CURRENCIES
+                and type(self.status) is ProductStatus
+                and type(created) is datetime and created.tzinfo is UTC
+                and type(updated) is datetime and updated.tzinfo is UTC):
+            return
+        self._check_rules()
+
+    def _check_rules(self) -> None:
         if self.id is not None and (isinstance(self.id, bool) or not isinstance(self.id, int) or self.id < 1):
             raise DomainError("id", self.id, "must be a positive integer")
         if not isinstance(self.sku, str) or not SKU_PATTERN.fullmatch(self.sku):
@@ -105,6 +139,7 @@ class Product:
             moment = getattr(self, name)
             if not isinstance(moment, datetime) or moment.utcoffset() is None:
                 raise DomainError(name, moment, "must be a time-zone-aware datetime")
+        _remember_codes(self.category, self.currency)
 
     @property
     def is_active(self) -> bool:

@@ -81,7 +81,7 @@ def _backfill_summary(reports: list[BackfillReport]) -> Table:
 
 
 @migrate_app.command("backfill")
-def backfill_command(feature: FeatureArg, batch_size: BatchOption = 1000, config: ConfigOption = DEFAULT_CONFIG,
+def backfill_command(feature: FeatureArg, batch_size: BatchOption = 2000, config: ConfigOption = DEFAULT_CONFIG,
                      as_json: JsonOption = False,
                      restart: Annotated[bool, typer.Option("--restart", help="ignore the checkpoint")] = False,
                      strict: Annotated[bool, typer.Option("--strict", help="exit 1 if any row is quarantined")]

@@ -19,21 +19,37 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, Table, and_, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from strangler.migrate.db import (MigrationError, checkpoints, dialect_insert, ensure_bookkeeping, keyset_columns, lock_feature,
-                                  mark_applying, open_engine, quarantine, reflect_table, reset_sequence,
-                                  unmark_applying, upsert_statement, writer)
-from strangler.migrate.mapping import Row, TableMapping, decode_key, encode_key
+from strangler.migrate.bulk import BatchUpsert
+from strangler.migrate.db import (
+    MigrationError,
+    checkpoints,
+    dialect_insert,
+    ensure_bookkeeping,
+    keyset_columns,
+    lock_feature,
+    mark_applying,
+    open_engine,
+    quarantine,
+    reflect_table,
+    reset_sequence,
+    unmark_applying,
+    upsert_statement,
+    writer,
+)
+from strangler.migrate.mapping import TableMapping, decode_key, encode_key, row_type
 
 __all__ = ["BackfillReport", "MigrationError", "Progress", "backfill", "open_engine", "reflect_table",
            "reset_sequence", "upsert_statement"]
 
 MAX_REASONS = 10
 DEFAULT_FEATURE = "default"
+DEFAULT_BATCH_SIZE = 2000  # rows per target transaction: amortises the per-batch commit, memory stays flat
 Progress = Callable[["BackfillReport"], None]
 
 
@@ -109,20 +125,31 @@ def release_quarantine(conn: Connection, feature: str, table: str, keys: Sequenc
 
 def write_rows(conn: Connection, statement: Any, rows: list[dict[str, Any]], keys: list[Any],
                on_failure: Callable[[Any, str], None]) -> int:
-    """Upsert a batch in a savepoint; on a constraint violation redo it row by row, reporting the bad rows."""
+    """Upsert a batch in a savepoint; on a constraint violation redo it row by row, reporting the bad rows.
+
+    `statement` is an upsert statement or a BatchUpsert (the compiled-once fast path of the backfill).
+    """
     if not rows:
         return 0
+    if isinstance(statement, BatchUpsert):
+        prepared = statement.parameters(rows)
+
+        def run(batch: list[dict[str, Any]], start: int) -> None:
+            statement.run(conn, batch, None if prepared is None else prepared[start:start + len(batch)])
+    else:
+        def run(batch: list[dict[str, Any]], start: int) -> None:
+            conn.execute(statement, batch)
     try:
         with conn.begin_nested():
-            conn.execute(statement, rows)
+            run(rows, 0)
         return len(rows)
     except IntegrityError:
         pass
     written = 0
-    for row, key in zip(rows, keys, strict=True):
+    for index, (row, key) in enumerate(zip(rows, keys, strict=True)):
         try:
             with conn.begin_nested():
-                conn.execute(statement, [row])
+                run([row], index)
             written += 1
         except IntegrityError as exc:
             on_failure(key, f"target constraint violated: {exc.orig}")
@@ -143,17 +170,38 @@ def _load_checkpoint(engine: Engine, feature: str, table: str) -> Mapping[str, A
 
 
 def _save_checkpoint(conn: Connection, feature: str, report: BackfillReport, last: tuple | None,
-                     started_at: str, done: bool) -> None:
+                     started_at: str, done: bool, statement: Any = None) -> None:
     stamp = now_iso()
-    statement = upsert_statement(conn, checkpoints, ("feature", "table_name"))
-    conn.execute(statement, [{"feature": feature, "table_name": report.source_table,
-                              "last_key": None if last is None else encode_key(last), "rows_read": report.read,
-                              "rows_written": report.written, "rows_failed": report.failed,
-                              "total": report.total, "started_at": started_at,
-                              "completed_at": stamp if done else None, "updated_at": stamp}])
+    conn.execute(statement if statement is not None else upsert_statement(conn, checkpoints, ("feature", "table_name")),
+                 [{"feature": feature, "table_name": report.source_table,
+                   "last_key": None if last is None else encode_key(last), "rows_read": report.read,
+                   "rows_written": report.written, "rows_failed": report.failed,
+                   "total": report.total, "started_at": started_at,
+                   "completed_at": stamp if done else None, "updated_at": stamp}])
 
 
-def backfill(mapping: TableMapping, source: Engine, target: Engine, *, batch_size: int = 500,
+def _translate_batch(translate: Callable[[Mapping[str, Any]], Mapping[str, Any]], names: tuple[str, ...],
+                     batch: Sequence[Sequence[Any]], key_of: Callable[[Sequence[Any]], tuple],
+                     report: BackfillReport) -> tuple[list[dict[str, Any]], list[tuple], list[tuple[Any, str, Mapping]]]:
+    """Source tuples → (target rows, their keys, failures as (key, reason, raw row))."""
+    make_row = row_type(names)
+    rows: list[dict[str, Any]] = []
+    row_keys: list[tuple] = []
+    failures: list[tuple[Any, str, Mapping]] = []
+    for values in batch:
+        raw = make_row(zip(names, values))
+        try:
+            rows.append(dict(translate(raw)))
+        except ValueError as exc:
+            key = key_of(values)
+            failures.append((key, reason_text(exc), raw))
+            report.note_failure(display_key(key), exc)
+        else:
+            row_keys.append(key_of(values))
+    return rows, row_keys, failures
+
+
+def backfill(mapping: TableMapping, source: Engine, target: Engine, *, batch_size: int = DEFAULT_BATCH_SIZE,
              progress: Progress | None = None, feature: str = DEFAULT_FEATURE,
              restart: bool = False) -> BackfillReport:
     """Copy every source row into the target through `mapping.translate`, resuming from the checkpoint.
@@ -167,7 +215,8 @@ def backfill(mapping: TableMapping, source: Engine, target: Engine, *, batch_siz
     keys = keyset_columns(source_table, mapping.source_keys)
     ensure_bookkeeping(target)
     mapping.target.metadata.create_all(target, tables=[mapping.target])
-    statement = upsert_statement(target, mapping.target, mapping.target_key)
+    upsert = BatchUpsert(target, mapping.target, mapping.target_key)
+    save_statement = upsert_statement(target, checkpoints, ("feature", "table_name"))
     report = BackfillReport(source_table=mapping.source_table, target_table=mapping.target.name)
     with source.connect() as conn:
         report.total = conn.execute(select(func.count()).select_from(source_table)).scalar_one()
@@ -192,28 +241,27 @@ def backfill(mapping: TableMapping, source: Engine, target: Engine, *, batch_siz
         with writer(target).begin() as tconn:
             lock_feature(tconn, feature)
             with source.connect() as sconn:
-                batch = sconn.execute(_keyset_query(source_table, keys, last, batch_size)).mappings().fetchall()
+                result = sconn.execute(_keyset_query(source_table, keys, last, batch_size))
+                names = tuple(result.keys())
+                batch = result.fetchall()  # plain tuples; names are applied once per batch
             if not batch:
-                _save_checkpoint(tconn, feature, report, last, started_at, done=True)
+                _save_checkpoint(tconn, feature, report, last, started_at, done=True, statement=save_statement)
                 break
             mark_applying(tconn)
-            last = tuple(batch[-1][k.name] for k in keys)
-            rows, row_keys, failures = [], [], []
-            for raw in batch:
-                key = tuple(raw[k.name] for k in keys)
-                try:
-                    rows.append(dict(mapping.translate(Row(raw))))
-                    row_keys.append(key)
-                except ValueError as exc:
-                    failures.append((key, reason_text(exc), raw))
-                    report.note_failure(display_key(key), exc)
+            positions = [names.index(k.name) for k in keys]
+            key_of = (lambda values, i=positions[0]: (values[i],)) if len(positions) == 1 else \
+                (lambda values, get=itemgetter(*positions): tuple(get(values)))
+            last = key_of(batch[-1])
+            translate = mapping.translate if mapping.batch_translate is None else mapping.batch_translate()
+            rows, row_keys, failures = _translate_batch(translate, names, batch, key_of, report)
 
-            def constraint_failure(key: Any, reason: str, batch=batch) -> None:
-                raw = next((r for r in batch if tuple(r[k.name] for k in keys) == key), {})
+            def constraint_failure(key: Any, reason: str, batch=batch, key_of=key_of, names=names,
+                                   failures=failures) -> None:
+                raw = next((dict(zip(names, r)) for r in batch if key_of(r) == key), {})
                 failures.append((key, reason, raw))
                 report.note_failure(display_key(key), ValueError(reason))
 
-            report.written += write_rows(tconn, statement, rows, row_keys, constraint_failure)
+            report.written += write_rows(tconn, upsert, rows, row_keys, constraint_failure)
             quarantine_rows(tconn, feature, mapping.source_table, failures)
             if quarantined_before:
                 failed_keys = {f[0] for f in failures}
@@ -221,7 +269,7 @@ def backfill(mapping: TableMapping, source: Engine, target: Engine, *, batch_siz
                                    [k for k in row_keys if k not in failed_keys])
             report.read += len(batch)
             report.read_this_run += len(batch)
-            _save_checkpoint(tconn, feature, report, last, started_at, done=False)
+            _save_checkpoint(tconn, feature, report, last, started_at, done=False, statement=save_statement)
             unmark_applying(tconn)
         report.elapsed_s = time.perf_counter() - started
         if progress is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table
@@ -22,6 +23,9 @@ class TableMapping:
     - `source_domain` / `target_domain` (optional): a row of either side → its canonical DOMAIN form (a
       mapping of plain values) for `verify`; without them verify compares `translate(source row)` with the
       target row's columns.
+    - `batch_translate` (optional): returns a translator equivalent to `translate` with its configuration
+      (e.g. the legacy time zone from the environment) resolved once; the backfill calls it once per batch
+      instead of paying that lookup per row.
     Rows passed in match column names case-insensitively (legacy upper-case names fold on PostgreSQL).
     `source_key` and `target_key` correspond position by position (PROD_ID ↔ id). A declared source key that
     is a strict prefix of the source primary key is widened to the whole primary key for keyset reads.
@@ -35,6 +39,7 @@ class TableMapping:
     to_source: RowTranslator | None = None
     source_domain: RowTranslator | None = None
     target_domain: RowTranslator | None = None
+    batch_translate: Callable[[], RowTranslator] | None = None
 
     @property
     def name(self) -> str:
@@ -89,3 +94,17 @@ class Row(dict):
 
     def __repr__(self) -> str:
         return f"Row({dict.__repr__(self)})"
+
+
+@lru_cache(maxsize=64)
+def row_type(columns: tuple[str, ...]) -> type[Row]:
+    """A Row class for rows of exactly these columns: built at plain-dict speed (`row_type(cols)(zip(cols,
+    values))`), and a case-insensitive miss is one lookup in a folded-name table shared by all its rows
+    instead of a folded copy per row (PostgreSQL's lower-case names, read by upper-case translators)."""
+    aliases = {name.casefold(): name for name in columns}
+
+    def missing(self: Row, key: str) -> Any:
+        return dict.__getitem__(self, aliases[key.casefold()])  # KeyError when no column matches
+
+    return type("Row", (Row,), {"__slots__": (), "__init__": dict.__init__, "__missing__": missing,
+                                "__module__": __name__})
