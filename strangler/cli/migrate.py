@@ -21,7 +21,7 @@ from strangler.cli.app import app
 from strangler.migrate import capture, gate
 from strangler.migrate.config import MigrationConfigError
 from strangler.migrate.db import MigrationError
-from strangler.migrate.engine import BackfillReport, backfill
+from strangler.migrate.engine import DEFAULT_BATCH_SIZE, BackfillReport, backfill
 from strangler.migrate.feature import SIDES, FeatureRuntime, open_feature
 from strangler.migrate.ownership import ownership_path, record_backfill
 from strangler.migrate.runner import Round, handover, live_status, run_sync, verify_feature
@@ -81,7 +81,7 @@ def _backfill_summary(reports: list[BackfillReport]) -> Table:
 
 
 @migrate_app.command("backfill")
-def backfill_command(feature: FeatureArg, batch_size: BatchOption = 2000, config: ConfigOption = DEFAULT_CONFIG,
+def backfill_command(feature: FeatureArg, batch_size: BatchOption = DEFAULT_BATCH_SIZE, config: ConfigOption = DEFAULT_CONFIG,
                      as_json: JsonOption = False,
                      restart: Annotated[bool, typer.Option("--restart", help="ignore the checkpoint")] = False,
                      strict: Annotated[bool, typer.Option("--strict", help="exit 1 if any row is quarantined")]
