@@ -12,8 +12,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,7 +31,13 @@ from strangler.migrate.db import MigrationError
 from strangler.migrate.engine import DEFAULT_BATCH_SIZE, BackfillReport, backfill
 from strangler.migrate.feature import SIDES, FeatureRuntime, open_feature
 from strangler.migrate.ownership import ownership_path, record_backfill
-from strangler.migrate.runner import Round, handover, live_status, run_sync, verify_feature
+from strangler.migrate.runner import (
+    Round,
+    handover,
+    live_status,
+    run_sync,
+    verify_feature,
+)
 from strangler.settings import get_settings
 
 migrate_app = typer.Typer(help="Data migration: backfill, verify, capture changes, sync both ways, hand over "
