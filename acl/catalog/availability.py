@@ -11,7 +11,12 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from acl.common.errors import TranslationError
-from acl.common.legacy_client import LegacyClient, LegacyRejected, LegacyUnavailable, field
+from acl.common.legacy_client import (
+    LegacyClient,
+    LegacyRejected,
+    LegacyUnavailable,
+    field,
+)
 from new_services.catalog.ports import AvailabilityUnavailable
 
 

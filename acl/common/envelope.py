@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
@@ -93,3 +94,26 @@ def legacy_id(request: Request, raw: str) -> int:
     if not raw.isascii() or not raw.isdigit():
         raise LegacyApiError(404, "NOT_FOUND", f"no such endpoint: {request.method} {request.url.path}")
     return int(raw)
+
+
+def is_legacy_path(path: str) -> bool:
+    """The legacy JSON API lives under /api/: those paths answer in the legacy envelope, the rest as problems."""
+    return path.startswith("/api/")
+
+
+def legacy_envelope(request: Request, status: int, code: str, detail: str) -> Response | None:
+    """EnvelopeRenderer for the shared problem handlers: legacy paths answer like the monolith."""
+    if not is_legacy_path(request.url.path):
+        return None
+    if status == 404 and code == "NOT_FOUND":
+        detail = f"no such endpoint: {request.method} {request.url.path}"
+    elif status == 405:
+        code, detail = "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path}"
+    elif status >= 500:
+        code, detail = "INTERNAL_ERROR", "unexpected server error; see the server log"
+    return JSONResponse(envelope(code, detail), status_code=status)
+
+
+async def on_legacy_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LegacyApiError)
+    return JSONResponse(exc.body(), status_code=exc.status)

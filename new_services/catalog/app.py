@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from acl.catalog.availability import LegacyInventoryAvailability
-from acl.common.envelope import LegacyApiError
+from acl.common.envelope import LegacyApiError, legacy_envelope, on_legacy_error
 from new_services.catalog.api import products_legacy, products_v2
 from new_services.catalog.models import Base
 from new_services.catalog.ports import AvailabilitySource, AvailabilityUnavailable
@@ -25,9 +25,9 @@ def create_app(settings: CatalogSettings | None = None, *,
 
     app = create_service_app(
         title="Catalog service", service="catalog", settings=settings, database=database,
-        routers=[products_v2.router, products_legacy.router], envelope=products_legacy.legacy_envelope,
+        routers=[products_v2.router, products_legacy.router], envelope=legacy_envelope,
         on_startup=create_schema, on_shutdown=source.close)
     app.state.availability = source
-    app.add_exception_handler(LegacyApiError, products_legacy.on_legacy_error)
+    app.add_exception_handler(LegacyApiError, on_legacy_error)
     app.add_exception_handler(AvailabilityUnavailable, products_legacy.on_availability_error)
     return app

@@ -9,7 +9,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from new_services.catalog.domain import DuplicateSku, Product, ProductNotFound, ProductStatus
+from new_services.catalog.domain import (
+    DuplicateSku,
+    Product,
+    ProductNotFound,
+    ProductStatus,
+)
 from new_services.catalog.repository import ProductRepository
 
 

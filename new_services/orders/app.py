@@ -4,7 +4,12 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from acl.common.envelope import LegacyApiError
+from acl.common.envelope import (
+    LegacyApiError,
+    is_legacy_path,
+    legacy_envelope,
+    on_legacy_error,
+)
 from acl.customers.client import LegacyCustomerDirectory
 from acl.inventory.client import LegacyInventory
 from acl.orders.prices import LegacyProductPrices
@@ -40,12 +45,12 @@ def create_app(settings: OrdersSettings | None = None, *, collaborators: Collabo
 
     app = create_service_app(
         title="Orders service", service="orders", settings=settings, database=database,
-        routers=[orders_v2.router, orders_legacy.router], envelope=orders_legacy.legacy_envelope,
+        routers=[orders_v2.router, orders_legacy.router], envelope=legacy_envelope,
         on_startup=start, on_shutdown=parts.close)
     app.state.collaborators = parts
 
     async def on_domain_error(request: Request, exc: Exception) -> Response:
-        if orders_legacy.is_legacy_path(request.url.path):
+        if is_legacy_path(request.url.path):
             legacy = orders_legacy.domain_error_as_legacy(exc)
             if legacy is not None:
                 return legacy
@@ -53,5 +58,5 @@ def create_app(settings: OrdersSettings | None = None, *, collaborators: Collabo
 
     for error in DOMAIN_ERRORS:
         app.add_exception_handler(error, on_domain_error)
-    app.add_exception_handler(LegacyApiError, orders_legacy.on_legacy_error)
+    app.add_exception_handler(LegacyApiError, on_legacy_error)
     return app

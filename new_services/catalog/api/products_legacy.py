@@ -13,7 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from acl.catalog.legacy_requests import ProductCreateBody, ProductListQuery, ProductUpdateBody, domain_error
+from acl.catalog.legacy_requests import (
+    ProductCreateBody,
+    ProductListQuery,
+    ProductUpdateBody,
+    domain_error,
+)
 from acl.catalog.translate import product_to_json
 from acl.common.conventions import legacy_server_time
 from acl.common.envelope import (
@@ -21,6 +26,7 @@ from acl.common.envelope import (
     RawBodyDep,
     envelope,
     first_values,
+    is_legacy_path,
     legacy_id,
     not_found,
     parse_json_body,
@@ -28,7 +34,12 @@ from acl.common.envelope import (
 )
 from new_services.catalog import services
 from new_services.catalog.deps import AvailabilityDep, RepositoryDep, SettingsDep
-from new_services.catalog.domain import DomainError, DuplicateSku, Product, ProductNotFound
+from new_services.catalog.domain import (
+    DomainError,
+    DuplicateSku,
+    Product,
+    ProductNotFound,
+)
 from new_services.catalog.ports import AvailabilityUnavailable
 from new_services.common.problems import problem_response
 
@@ -111,28 +122,6 @@ def deactivate_product(product_id: str, request: Request, repo: RepositoryDep, a
 
 
 # --- errors in the legacy envelope ------------------------------------------------------------------------
-
-def is_legacy_path(path: str) -> bool:
-    return path == PREFIX or path.startswith(PREFIX + "/") or path.startswith("/api/")
-
-
-def legacy_envelope(request: Request, status: int, code: str, detail: str) -> Response | None:
-    """EnvelopeRenderer for the shared problem handlers: legacy paths answer like the monolith."""
-    if not is_legacy_path(request.url.path):
-        return None
-    if status == 404 and code == "NOT_FOUND":
-        detail = f"no such endpoint: {request.method} {request.url.path}"
-    elif status == 405:
-        code, detail = "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path}"
-    elif status >= 500:
-        code, detail = "INTERNAL_ERROR", "unexpected server error; see the server log"
-    return JSONResponse(envelope(code, detail), status_code=status)
-
-
-async def on_legacy_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, LegacyApiError)
-    return JSONResponse(exc.body(), status_code=exc.status)
-
 
 async def on_availability_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AvailabilityUnavailable)

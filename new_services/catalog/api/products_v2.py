@@ -1,37 +1,29 @@
 """Native catalog API: /v2/products with cursor pagination and RFC 9457 errors."""
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
 from new_services.catalog import services
 from new_services.catalog.deps import RepositoryDep
-from new_services.catalog.domain import DomainError, DuplicateSku, ProductNotFound, ProductStatus
+from new_services.catalog.domain import (
+    DomainError,
+    DuplicateSku,
+    ProductNotFound,
+    ProductStatus,
+)
 from new_services.catalog.repository import ProductFilter
-from new_services.catalog.schemas import ProductCreate, ProductPublic, ProductsPage, ProductUpdate
+from new_services.catalog.schemas import (
+    ProductCreate,
+    ProductPublic,
+    ProductsPage,
+    ProductUpdate,
+)
+from new_services.common.pagination import decode_cursor, encode_cursor
 from new_services.common.problems import Problem
 
 router = APIRouter(prefix="/v2/products", tags=["products"])
-
-
-def encode_cursor(after_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": after_id}).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after = payload["after"]
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-            raise ValueError
-        return after
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise Problem(400, "cursor is not one this API issued; use next_cursor from a previous page "
-                           "or omit it to start at the beginning", code="INVALID_CURSOR") from None
 
 
 def _domain_problem(exc: DomainError) -> Problem:

@@ -11,9 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from acl.common.conventions import legacy_server_time
 from acl.common.envelope import (
-    LegacyApiError,
     RawBodyDep,
-    envelope,
     first_values,
     legacy_id,
     parse_json_body,
@@ -28,7 +26,6 @@ from acl.orders.legacy_requests import (
 from acl.orders.translate import order_to_json
 from new_services.orders.deps import RepositoryDep, SagaDep, SessionDep, SettingsDep
 from new_services.orders.domain import OrderNotFound
-from new_services.orders.repository import OrderRepository
 
 PREFIX = "/api/orders"
 router = APIRouter(prefix=PREFIX, tags=["legacy-compatible"])
@@ -77,32 +74,8 @@ def change_status(order_id: str, request: Request, body: RawBodyDep, saga: SagaD
 
 # --- errors in the legacy envelope ------------------------------------------------------------------------
 
-def is_legacy_path(path: str) -> bool:
-    return path.startswith("/api/")
-
-
-def legacy_envelope(request: Request, status: int, code: str, detail: str) -> Response | None:
-    """EnvelopeRenderer for the shared problem handlers: legacy paths answer like the monolith."""
-    if not is_legacy_path(request.url.path):
-        return None
-    if status == 404 and code == "NOT_FOUND":
-        detail = f"no such endpoint: {request.method} {request.url.path}"
-    elif status == 405:
-        code, detail = "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path}"
-    elif status >= 500:
-        code, detail = "INTERNAL_ERROR", "unexpected server error; see the server log"
-    return JSONResponse(envelope(code, detail), status_code=status)
-
-
-async def on_legacy_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, LegacyApiError)
-    return JSONResponse(exc.body(), status_code=exc.status)
-
-
 def domain_error_as_legacy(exc: Exception) -> Response | None:
     mapped = legacy_error(exc)
     return None if mapped is None else JSONResponse(mapped.body(), status_code=mapped.status)
 
 
-__all__ = ["OrderRepository", "domain_error_as_legacy", "is_legacy_path", "legacy_envelope", "on_legacy_error",
-           "router"]

@@ -1,14 +1,11 @@
 """Native orders API: /v2/orders with cursor pagination and RFC 9457 errors (via the app's handlers)."""
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from new_services.common.problems import Problem
+from new_services.common.pagination import decode_cursor, encode_cursor
 from new_services.orders.deps import RepositoryDep, SagaDep, SessionDep
 from new_services.orders.domain import OrderNotFound, OrderStatus
 from new_services.orders.repository import OrderFilter
@@ -20,22 +17,6 @@ from new_services.orders.schemas import (
 )
 
 router = APIRouter(prefix="/v2/orders", tags=["orders"])
-
-
-def encode_cursor(after_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": after_id}).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after = payload["after"]
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-            raise ValueError
-        return after
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise Problem(400, "cursor is not one this API issued; use next_cursor from a previous page "
-                           "or omit it to start at the beginning", code="INVALID_CURSOR") from None
 
 
 @router.post("", response_model=OrderPublic, status_code=status.HTTP_201_CREATED)
