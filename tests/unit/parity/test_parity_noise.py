@@ -5,7 +5,14 @@ import json
 
 import pytest
 
-from proxy.parity.noise import FieldCounts, NoiseTracker, Thresholds, Verdict, ignore_suggestions, verdict
+from proxy.parity.noise import (
+    FieldCounts,
+    NoiseTracker,
+    Thresholds,
+    Verdict,
+    ignore_suggestions,
+    verdict,
+)
 from proxy.parity.normalise import Normaliser, Response
 from proxy.parity.result import RequestInfo, compare_exchange
 

@@ -13,31 +13,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from proxy.parity.normalise import Normaliser, Response
-from proxy.parity.result import RequestInfo, compare_exchange
 from proxy.parity.store import (
     ParityStore,
     configured_store,
     open_store,
     parity_location,
 )
+from tests.unit.parity.parity_samples import result
 
 REPO = Path(__file__).resolve().parents[3]
 PG_ENV = "STRANGLER_TEST_PG_URL"
-N = Normaliser()
 Opener = Callable[..., ParityStore]
-
-
-def result(i: int, *, feature: str = "f", price: str = "1.00", noise: bool = False, error: bool = False,
-           latency: float = 10.0):
-    body = lambda t, p: json.dumps({"Id": i, "T": t, "Price": p})
-    ref = Response.of(200, {"content-type": "application/json"}, body("a", "1.00"))
-    cand = Response.of(200, {"content-type": "application/json"}, body("b", price))
-    again = Response.of(200, {"content-type": "application/json"}, body("c", "1.00")) if noise else None
-    return compare_exchange(N, feature=feature, route="/items/{id}", request=RequestInfo.of("GET", f"/items/{i}"),
-                            reference=ref, candidate=None if error else cand, reference_again=again,
-                            error="refused" if error else None, latency_ms=latency,
-                            reference_url="http://127.0.0.1:1", candidate_url="http://127.0.0.1:2")
 
 
 def pg_url() -> str:
