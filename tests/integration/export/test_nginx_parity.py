@@ -66,7 +66,11 @@ def test_headers_the_facade_owns(nginx_stack: NginxStack) -> None:
                   headers={"X-Request-ID": "client-id-12345", "X-Forwarded-For": "6.6.6.6",
                            "traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"})
     assert r.headers["x-request-id"] == "client-id-12345"
-    seen = httpx.get(f"http://127.0.0.1:{nginx_stack.svc}/__received", timeout=5).json()["received"][-1]["headers"]
+    # our own request, by its trace id: other tests' traffic (shadow mirrors included) may reach svc after it
+    received = httpx.get(f"http://127.0.0.1:{nginx_stack.svc}/__received", timeout=5).json()["received"]
+    ours = [x for x in received if x["headers"].get("traceparent", "").startswith("00-" + "a" * 32 + "-")]
+    assert len(ours) == 1, ours
+    seen = ours[0]["headers"]
     assert seen["host"] == f"127.0.0.1:{nginx_stack.svc}"
     assert seen["x-forwarded-for"] == "127.0.0.1" and seen["x-request-id"] == "client-id-12345"
     assert seen["traceparent"].startswith("00-" + "a" * 32 + "-") and "b" * 16 not in seen["traceparent"]
