@@ -18,7 +18,7 @@ gunicorn worker (`--worker`): `sync` (default; gunicorn's default, one connectio
 deployment gunicorn's docs recommend: sync workers behind a buffering proxy such as nginx) or `gthread`
 (`--threads` per worker, keep-alive 75 s, so nginx's upstream keep-alive pool is used). Measured here with
 gthread behind nginx: 2 voluntary + 2 involuntary context switches per request in the worker instead of
-1 + 1 direct (counted from /proc/<pid>/task/*/status), 7-10 % more backend CPU per request; and without
+1 + 1 direct (counted from /proc/<pid>/task/*/status), 6-10 % more backend CPU per request; and without
 pinning, keep-alive connections stay with the worker that accepted them, so how they happened to spread
 (4/12, 12/4, 2/17 in three runs) moved req/s by up to 3x between rounds.
 
@@ -203,7 +203,7 @@ def run_placement(args: argparse.Namespace, placement: str, tmp: Path) -> dict[s
 
 def summarise(args: argparse.Namespace, placement: str, results: dict) -> float:
     """Print the medians and the paired ratios of one placement; returns the median paired ratio."""
-    pairs = sorted(n["rps"] / d["rps"] for n, d in zip(results["nginx"], results["direct"]))
+    pairs = [n["rps"] / d["rps"] for n, d in zip(results["nginx"], results["direct"])]
     q1, _, q3 = statistics.quantiles(pairs, n=4) if len(pairs) > 1 else (pairs[0],) * 3
     med = {n: {k: statistics.median(r[k] for r in results[n]) for k in results[n][0] if k != "p50"}
            for n in ("direct", "nginx")}
@@ -231,12 +231,14 @@ def main() -> None:
     p.add_argument("--worker", default="sync", choices=["sync", "gthread"], help="gunicorn worker class (monolith)")
     p.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     args = p.parse_args()
-    if not (1 <= args.rounds <= 20 and 1 <= args.seconds <= 60 and 1 <= args.connections <= 256):
-        p.error("keep runs bounded: --rounds 1..20, --seconds 1..60, --connections 1..256")
-    for tool in ("nginx", "wrk", "taskset"):
-        if shutil.which(tool) is None:
-            sys.exit(f"{tool} is not installed; run scripts/system-deps (Debian: apt-get install -y {tool})")
+    if not (1 <= args.rounds <= 20 and 1 <= args.seconds <= 60 and 1 <= args.connections <= 256
+            and 1 <= args.threads <= 64):
+        p.error("keep runs bounded: --rounds 1..20, --seconds 1..60, --connections 1..256, --threads 1..64")
     placements = ["pinned", "shared"] if args.placement == "both" else [args.placement]
+    tools = {"nginx": "nginx", "wrk": "wrk"} | ({"taskset": "util-linux"} if "pinned" in placements else {})
+    for tool, package in tools.items():
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed. Fix: install it (Debian: apt-get install -y {package})")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     ratios = {}
     with tempfile.TemporaryDirectory(prefix="bench_nginx_") as tmp:
