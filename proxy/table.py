@@ -47,6 +47,13 @@ class State(StrEnum):
     RETIRED = "retired"
 
 
+class WritesOwner(StrEnum):
+    """The one side that serves a feature's writes (the other side learns them through the data sync)."""
+
+    LEGACY = "legacy"
+    SERVICE = "service"
+
+
 def _problem(kind: str, problem: str, fix: str, at: tuple = (), other: tuple | None = None) -> PydanticCustomError:
     """A validation error that carries its own fix and a location relative to the model being validated."""
     ctx: dict[str, Any] = {"fix_hint": fix, "at_loc": at}
@@ -284,6 +291,7 @@ class RollbackConfig(_Model):
 class Feature(_Model):
     target: str
     state: State = State.LEGACY
+    writes_owner: WritesOwner = WritesOwner.LEGACY
     canary_percent: float = Field(0, ge=0, le=100)
     routes: list[RouteSpec] = Field(min_length=1)
     parity: ParityConfig = ParityConfig()
@@ -494,9 +502,10 @@ def _issue(doc: Any, err: dict) -> TableIssue:
     if kind == "missing":
         return TableIssue(line, f"missing key {where!r}", f"add '{loc[-1]}:'")
     if kind == "enum":
-        states = ", ".join(s.value for s in State)
-        return TableIssue(line, f"{where}: unknown state {value!r}{_did_you_mean(value, [s.value for s in State])}",
-                          f"use one of: {states}")
+        what, names = ("writes owner", [o.value for o in WritesOwner]) if loc[-1] == "writes_owner" else \
+            ("state", [s.value for s in State])
+        return TableIssue(line, f"{where}: unknown {what} {value!r}{_did_you_mean(value, names)}",
+                          f"use one of: {', '.join(names)}")
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return TableIssue(line, f"{where} = {value!r} is out of range ({err['msg'].lower()})",
                           _range_fix(loc))

@@ -6,6 +6,13 @@ upstream's host/port/scheme with Host rewritten. The decision is stored in `flow
 for the other addons (breaker accounting, telemetry, and the shadow/parity addon, which acts on
 `decision.shadow_to`: set in state `shadow` — and in canary/new when the feature's
 `parity.shadow_other_side` is on, naming the side that did not serve — left for that addon to send the copy).
+
+One owner per write: a write (any method but GET/HEAD/OPTIONS) on a feature's route is served only by the
+side the table names in the feature's `writes_owner` — legacy in every state but `retired` while legacy owns
+them, the target in every state once the service does — because the side that did not get the write learns
+it only through the data sync; a write committed on the non-owner races the owner's own writes (same ids,
+lost updates). Reads follow the state. A write the state would have sent elsewhere records
+`decision.fallback = "writes_owner"` (access log); X-Served-By names the side that served it.
 """
 from __future__ import annotations
 
@@ -19,9 +26,10 @@ from proxy.addons.errors import json_error
 from proxy.addons.snapshot import Snapshot
 from proxy.addons.state import FacadeState
 from proxy.cohort import bucket, cohort_key, in_target
-from proxy.table import State
+from proxy.table import State, WritesOwner
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # every other method is a write, served by its owner
 META = "strangler"
 
 
@@ -35,7 +43,7 @@ class Decision:
     route: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     shadow_to: str | None = None  # hook point: the shadow addon sends a copy here
-    fallback: str | None = None  # why legacy served a request meant for the target
+    fallback: str | None = None  # why the side the state chose did not serve: breaker_open | writes_owner
     forwarded: bool = False  # True once the request is addressed to an upstream
     timeout_s: float = 0.0
     error_kind: str | None = None  # connect | timeout | protocol, set by the upstream addon
@@ -69,7 +77,12 @@ class Router:
             feature = table.features[match.feature]
             decision.feature, decision.route, decision.params = match.feature, match.route.path, match.params
             decision.state = feature.state.value
-            upstream = self._choose(flow, snap, decision, feature.state, feature.target, feature.canary_percent)
+            owner = None
+            if method not in READ_METHODS:
+                owner = table.default if feature.writes_owner is WritesOwner.LEGACY \
+                    and feature.state is not State.RETIRED else feature.target
+            upstream = self._choose(flow, snap, decision, feature.state, feature.target, feature.canary_percent,
+                                    owner)
             if upstream is None:
                 return
             if (feature.parity.shadow_other_side and feature.state in (State.CANARY, State.NEW)
@@ -81,7 +94,8 @@ class Router:
         self._forward(flow, snap, decision, upstream)
 
     def _choose(self, flow, snap: Snapshot, decision: Decision, state: State, target: str,
-                percent: float) -> str | None:
+                percent: float, owner: str | None) -> str | None:
+        """The upstream for this request (None: refused). `owner` is set for writes: it alone may serve them."""
         legacy = snap.table.default
         if state is State.LEGACY:
             chosen = legacy
@@ -93,6 +107,10 @@ class Router:
             chosen = target if in_target(bucket(key), percent) else legacy
         else:  # new, retired
             chosen = target
+        if owner is not None and chosen != owner:
+            chosen, decision.fallback = owner, "writes_owner"
+            if decision.shadow_to == owner:
+                decision.shadow_to = None  # the owner serves it; never send it twice
         if snap.breakers[chosen].allow():
             return chosen
         if chosen == target and state is not State.RETIRED and flow.request.method in SAFE_METHODS:

@@ -26,9 +26,10 @@ features:
   items:
     target: svc
     state: STATE
+    writes_owner: OWNER
     canary_percent: PERCENT
     routes:
-      - {methods: [GET, POST], path: "/api/items/{id}"}
+      - {methods: [GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE], path: "/api/items/{id}"}
       - {methods: [GET], path: "/api/items"}
   files:
     target: svc
@@ -38,8 +39,8 @@ features:
 """
 
 
-def table_text(state: str = "legacy", percent: float = 0) -> str:
-    return TABLE.replace("STATE", state).replace("PERCENT", str(percent))
+def table_text(state: str = "legacy", percent: float = 0, owner: str = "legacy") -> str:
+    return TABLE.replace("STATE", state).replace("PERCENT", str(percent)).replace("OWNER", owner)
 
 
 class Facade:

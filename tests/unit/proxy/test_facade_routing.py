@@ -61,7 +61,7 @@ def test_same_user_same_side_for_every_feature_at_same_percent(facade):
 
 @pytest.mark.parametrize("state", ["new", "retired"])
 def test_open_breaker_gets_fallback_for_reads_and_503_for_writes(facade, state):
-    facade.write(table_text(state))
+    facade.write(table_text(state, owner="service"))
     facade.state.reload()
     for _ in range(2):
         facade.fail(facade.send(facade.flow()))
