@@ -27,7 +27,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 
 from proxy.ledger import append_record, default_ledger_path
 from proxy.shared_store import SharedStore, StoreError, is_store_url, store_for
-from proxy.table import RouteTable, State, TableError, parse_table
+from proxy.table import RouteTable, State, TableError, WritesOwner, parse_table
 
 Gate = Callable[[RouteTable, str, State], list[str]]  # reasons to refuse; empty list = allowed
 _REGISTERED_GATES: dict[str, Gate] = {}
@@ -56,6 +56,9 @@ class FlipRecord:
     reason: str
     evidence: dict[str, Any] = field(default_factory=dict)
     forced: bool = False  # True when force=True overrode refusals (listed in evidence["overridden"])
+    # who serves the feature's writes before/after (records written before writes_owner existed lack both)
+    from_writes_owner: str = WritesOwner.LEGACY.value
+    to_writes_owner: str = WritesOwner.LEGACY.value
     changed: bool = True  # False for a no-op flip (already there); no-ops are not written to the ledger
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,12 +98,27 @@ def parse_state(value: str | State) -> State:
         raise FlipError(f"unknown state {value!r}{hint}; use one of: {', '.join(names)}") from None
 
 
+def parse_writes_owner(value: str | WritesOwner) -> WritesOwner:
+    """WritesOwner from user input; FlipError naming the two valid values otherwise."""
+    try:
+        return WritesOwner(str(value).strip().lower())
+    except ValueError:
+        raise FlipError(f"unknown writes owner {value!r}; use legacy or service") from None
+
+
 def retire_rule(table: RouteTable, feature: str, to: State) -> list[str]:
-    """Built-in gate: retiring removes the legacy fallback, so only a feature already fully on `new` may."""
-    current = table.features[feature].state
-    if to is State.RETIRED and current is not State.NEW:
-        return [f"'retired' removes the legacy fallback; flip {feature!r} to 'new' first (it is {current.value!r})"]
-    return []
+    """Built-in gate: retiring removes the legacy fallback, so only a feature already fully on `new` may;
+    and `retired` sends every write to the service, so the service must own the writes (`table` shows the
+    owner the flip leaves in force)."""
+    current = table.features[feature]
+    reasons = []
+    if to is State.RETIRED and current.state not in (State.NEW, State.RETIRED):
+        reasons.append(f"'retired' removes the legacy fallback; flip {feature!r} to 'new' first "
+                       f"(it is {current.state.value!r})")
+    if to is State.RETIRED and current.writes_owner is WritesOwner.LEGACY:
+        reasons.append(f"'retired' sends every write to the service, but legacy owns {feature!r}'s writes. "
+                       f"Fix: hand them over first: `strangler migrate handover {feature} --writes service`")
+    return reasons
 
 
 @dataclass
@@ -189,40 +207,54 @@ def _edit_shared(store: SharedStore, mutate: Callable[[RouteTable, Any], T],
         raise FlipError(f"the shared store {store} failed; nothing written: {exc}") from None
 
 
-def flip_feature(routes_path: Path | SharedStore | str, feature: str, to: State | str, *, percent: float | None = None,
-                 actor: str, reason: str = "", evidence: dict | None = None, force: bool = False,
-                 gates: Sequence[Gate] = (), ledger_path: Path | None = None) -> FlipRecord:
-    """Move `feature` to state `to` in the table, validate, write atomically, ledger it; see module doc.
-    With the table in the shared store the ledger record goes to the store's ledger (same transaction)."""
+def flip_feature(routes_path: Path | SharedStore | str, feature: str, to: State | str | None, *,
+                 percent: float | None = None, actor: str, reason: str = "", evidence: dict | None = None,
+                 force: bool = False, gates: Sequence[Gate] = (), ledger_path: Path | None = None,
+                 writes_owner: WritesOwner | str | None = None) -> FlipRecord:
+    """Move `feature` to state `to` (None: keep its state) and, with `writes_owner`, hand its writes to that
+    side — routing and ownership in one edit under the table's lock, one ledger record; see module doc.
+    Gates see the table with the new owner. With the table in the shared store the ledger record goes to the
+    store's ledger (same transaction)."""
     routes_path = routes_location(routes_path)
-    to_state = parse_state(to)
+    to_state = parse_state(to) if to is not None else None
+    to_owner = parse_writes_owner(writes_owner) if writes_owner is not None else None
     if percent is not None and to_state is not State.CANARY:
-        raise FlipError(f"a percent only applies to state 'canary' (not {to_state.value!r}); drop --percent")
+        shown = to_state.value if to_state is not None else "unchanged"
+        raise FlipError(f"a percent only applies to state 'canary' (not {shown!r}); drop --percent")
     if percent is not None and not 0 < percent <= 100:
         raise FlipError(f"canary percent {percent:g} is out of range; use 0 < N <= 100")
 
     def mutate(table: RouteTable, doc: Any) -> FlipRecord:
         current = feature_or_error(table, feature, routes_path)
+        state = to_state or current.state
+        owner = to_owner or current.writes_owner
         to_pct = percent if percent is not None else current.canary_percent
-        if to_state is State.CANARY and to_pct <= 0:
+        if state is State.CANARY and to_pct <= 0:
             raise FlipError(f"canary needs a percent and {feature!r} has none set; give --percent N (0 < N <= 100)")
         record = FlipRecord(
             ts=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            actor=actor, feature=feature, from_state=current.state.value, to_state=to_state.value,
+            actor=actor, feature=feature, from_state=current.state.value, to_state=state.value,
             from_percent=_shown_percent(current.state, current.canary_percent),
-            to_percent=_shown_percent(to_state, to_pct), reason=reason, evidence=dict(evidence or {}),
+            to_percent=_shown_percent(state, to_pct), reason=reason, evidence=dict(evidence or {}),
+            from_writes_owner=current.writes_owner.value, to_writes_owner=owner.value,
         )
-        if current.state is to_state and record.from_percent == record.to_percent:
+        if current.state is state and record.from_percent == record.to_percent and current.writes_owner is owner:
             record.changed = False
             return record
-        refusals = [r for gate in (retire_rule, *gates) for r in _ask(gate, table, feature, to_state)]
+        seen = table if owner is current.writes_owner else _with_owner(table, feature, owner)
+        asked = (retire_rule, *gates) if (state, record.to_percent) != (current.state, record.from_percent) \
+            else (retire_rule,)  # an ownership-only change: the caller (handover) checks the data itself
+        refusals = [r for gate in asked for r in _ask(gate, seen, feature, state)]
         if refusals and not force:
-            raise FlipError(f"flip of {feature!r} {current.state.value} -> {to_state.value} refused:\n  - "
+            raise FlipError(f"flip of {feature!r} {_shown(current.state, current.writes_owner, owner)} -> "
+                            f"{_shown(state, owner, current.writes_owner)} refused:\n  - "
                             + "\n  - ".join(refusals) + "\n(use --force to override; it is recorded)", refusals)
         if refusals:
             record.forced = True
             record.evidence["overridden"] = refusals
-        _set_state(doc, feature, to_state, to_pct if to_state is State.CANARY else None)
+        _set_state(doc, feature, state, to_pct if state is State.CANARY else None)
+        if owner is not current.writes_owner:
+            _set_key_after_state(doc["features"][feature], "writes_owner", owner.value)
         return record
 
     ledger = ledger_path or (routes_path if isinstance(routes_path, SharedStore) else default_ledger_path())
@@ -243,6 +275,17 @@ def feature_or_error(table: RouteTable, feature: str, routes_path: Path) -> Any:
 
 def _shown_percent(state: State, percent: float) -> float | None:
     return float(percent) if state is State.CANARY else None
+
+
+def _shown(state: State, owner: WritesOwner, other: WritesOwner) -> str:
+    """The state, and the writes owner when the flip changes it."""
+    return state.value if owner is other else f"{state.value} (writes: {owner.value})"
+
+
+def _with_owner(table: RouteTable, feature: str, owner: WritesOwner) -> RouteTable:
+    """The table as the flip leaves it for ownership, for the gates to judge."""
+    features = {**table.features, feature: table.features[feature].model_copy(update={"writes_owner": owner})}
+    return table.model_copy(update={"features": features})
 
 
 def _ask(gate: Gate, table: RouteTable, feature: str, to: State) -> list[str]:
@@ -284,11 +327,16 @@ def _set_state(doc: Any, feature: str, state: State, percent: float | None) -> N
     node["state"] = state.value
     if percent is not None:
         value: float | int = int(percent) if float(percent).is_integer() else float(percent)
-        if "canary_percent" in node:
-            node["canary_percent"] = value
-        else:
-            keys = list(node)
-            node.insert(keys.index("state") + 1 if "state" in keys else len(keys), "canary_percent", value)
+        _set_key_after_state(node, "canary_percent", value)
+
+
+def _set_key_after_state(node: Any, key: str, value: Any) -> None:
+    """Set `key` in a feature's round-trip node; a new key goes right after `state` (readers look there)."""
+    if key in node:
+        node[key] = value
+    else:
+        keys = list(node)
+        node.insert(keys.index("state") + 1 if "state" in keys else len(keys), key, value)
 
 
 def _mapping_indent(text: str) -> int:

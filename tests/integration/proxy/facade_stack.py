@@ -27,6 +27,7 @@ features:
   things:
     target: svc
     state: legacy
+    writes_owner: service  # the service owns the writes: they follow it in every state (and allow retired)
     routes:
       - {{methods: [GET, POST], path: "/api/things/{{id}}"}}
       - {{methods: [GET], path: "/api/things"}}

@@ -26,8 +26,8 @@ features:
   items:
     target: svc
     state: STATE
-    writes_owner: OWNER
     canary_percent: PERCENT
+    writes_owner: OWNER
     routes:
       - {methods: [GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE], path: "/api/items/{id}"}
       - {methods: [GET], path: "/api/items"}

@@ -75,5 +75,5 @@ def test_an_unknown_writes_owner_is_refused_with_its_line(facade, tmp_path):
     bad.write_text(table_text("new", owner="servcie"))
     with pytest.raises(TableError) as info:
         load_table(bad)
-    assert info.value.line == 11 and "unknown writes owner 'servcie' (did you mean 'service'?)" in str(info.value)
+    assert info.value.line == 12 and "unknown writes owner 'servcie' (did you mean 'service'?)" in str(info.value)
     assert "Fix: use one of: legacy, service" in str(info.value)

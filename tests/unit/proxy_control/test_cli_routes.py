@@ -113,7 +113,9 @@ def test_flip_force_json(run, routes_file, ledger_file):
     refused = run("flip", "two", "--to", "retired", "--json", "--routes", str(routes_file))
     assert refused.exit_code == 1
     assert json.loads(refused.stdout)["reasons"] == [
-        "'retired' removes the legacy fallback; flip 'two' to 'new' first (it is 'shadow')"]
+        "'retired' removes the legacy fallback; flip 'two' to 'new' first (it is 'shadow')",
+        "'retired' sends every write to the service, but legacy owns 'two''s writes. "
+        "Fix: hand them over first: `strangler migrate handover two --writes service`"]
 
 
 def test_flip_uses_registered_gates(run, routes_file, monkeypatch):

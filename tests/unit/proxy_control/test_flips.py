@@ -32,7 +32,8 @@ def test_flip_persists_keeps_comments_and_changes_only_the_state_line(routes_fil
     [line] = read_records(ledger_file)
     assert line == record.to_dict() and "changed" not in line
     assert set(line) == {"ts", "actor", "feature", "from_state", "to_state", "from_percent", "to_percent",
-                         "reason", "evidence", "forced"}
+                         "reason", "evidence", "forced", "from_writes_owner", "to_writes_owner"}
+    assert (line["from_writes_owner"], line["to_writes_owner"]) == ("legacy", "legacy")
     assert line["reason"] == "start shadowing" and line["evidence"] == {"ticket": "T-1"}
     assert datetime.fromisoformat(line["ts"]).utcoffset().total_seconds() == 0
 
@@ -99,7 +100,14 @@ def test_retired_only_from_new_unless_forced(routes_file, ledger_file):
         _flip(routes_file, "one", "retired")
     assert info.value.reasons and load_table(routes_file).features["one"].state is State.LEGACY
     _flip(routes_file, "one", "new")
-    assert _flip(routes_file, "one", "retired").forced is False
+    with pytest.raises(FlipError, match="legacy owns 'one''s writes. Fix: hand them over first") as info:
+        _flip(routes_file, "one", "retired")  # retired sends writes to the service: it must own them
+    assert info.value.reasons == [
+        "'retired' sends every write to the service, but legacy owns 'one''s writes. "
+        "Fix: hand them over first: `strangler migrate handover one --writes service`"]
+    assert _flip(routes_file, "one", "retired", writes_owner="service").forced is False
+    with pytest.raises(FlipError, match=r"retired \(writes: service\) -> retired \(writes: legacy\) refused"):
+        _flip(routes_file, "one", None, writes_owner="legacy")  # nor may writes go back while retired
 
 
 def test_force_overrides_and_records_the_overridden_reasons(routes_file, ledger_file):
