@@ -1,0 +1,218 @@
+"""The whole demo stack for the write-safety scenario, on free loopback ports: the monolith under gunicorn, the
+catalog service under uvicorn, the façade (mitmdump + the kit's addons, serving a copy of config/routes.yaml)
+and the catalog data sync as its own `strangler migrate sync` process — each one killable and restartable.
+
+Both databases carry an audit trigger (table _ws_audit) besides the kit's change capture: it records every
+row written to the products tables with its time and whether the kit's sync applier wrote it, so the suite
+can prove that no write reached a database that did not own writes at that moment except through the sync.
+Used by tests/integration/write_safety and by load/bench_write_safety.py.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+from strangler.migrate import capture
+from strangler.migrate.db import ensure_bookkeeping, find_columns, open_engine, reflect_table
+from strangler.migrate.engine import backfill
+from strangler.migrate.feature import open_feature
+from strangler.migrate.ownership import ownership_path, record_backfill
+from strangler.procs import free_port, spawn, stop, wait_http
+from strangler.settings import get_settings
+from tests.integration.migrate.conftest import CONFIG, ROOT, Databases, _pg_databases, _pg_drop, seed_legacy
+from tests.integration.migrate.conftest import strangler as strangler_cli
+from tests.integration.proxy.facade_stack import facade_argv
+
+SHADOW_KEY = "write-safety-shadow-key-0123456789"
+ADMIN_TOKEN = "write-safety-admin-token-0123456789"
+AUDIT = "_ws_audit"
+# (side, table, key column) of the rows the scenario writes
+AUDITED = {"legacy": ("PRODUCTS", "PROD_ID"), "service": ("products", "id")}
+
+
+@contextlib.contextmanager
+def databases(backend: str, tmp: Path, pg_base: str | None = None) -> Iterator[Databases]:
+    """Legacy + catalog databases (SQLite files, or two fresh PostgreSQL databases dropped afterwards)."""
+    if backend == "sqlite":
+        yield Databases(backend, f"sqlite:///{tmp}/legacy.db", f"sqlite:///{tmp}/catalog.db", tmp / "var")
+        return
+    if not pg_base:
+        raise ValueError("PostgreSQL needs a base URL (e.g. postgresql+psycopg://root@127.0.0.1:5432/test)")
+    (legacy, catalog), handle = _pg_databases(pg_base, 2)
+    try:
+        yield Databases(backend, legacy, catalog, tmp / "var")
+    finally:
+        _pg_drop(handle)
+
+
+def _install_audit(engine, side: str) -> None:  # noqa: ANN001
+    """An AFTER INSERT/UPDATE/DELETE trigger logging (key, op, time, via_sync) into _ws_audit."""
+    reflected = reflect_table(engine, AUDITED[side][0])  # the name as the database spells it
+    table, key = reflected.name, find_columns(reflected, [AUDITED[side][1]])[0].name
+    quote = engine.dialect.identifier_preparer.quote
+    ensure_bookkeeping(engine)  # _strangler_applying: the sync applier's mark the trigger reads
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"CREATE TABLE {AUDIT} (seq BIGSERIAL PRIMARY KEY, row_key TEXT, op CHAR(1), "
+                              "at DOUBLE PRECISION, via_sync BOOLEAN)"))
+            conn.execute(text(f"""CREATE OR REPLACE FUNCTION {AUDIT}_fn() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO {AUDIT} (row_key, op, at, via_sync) VALUES (
+    (CASE WHEN TG_OP = 'DELETE' THEN to_jsonb(OLD) ELSE to_jsonb(NEW) END) ->> TG_ARGV[0], left(TG_OP, 1),
+    extract(epoch from clock_timestamp()), coalesce(current_setting('strangler.applying', true), '') = 'on');
+  RETURN NULL;
+END $fn$"""))
+            conn.execute(text(f"CREATE TRIGGER {AUDIT}_trg AFTER INSERT OR UPDATE OR DELETE ON {quote(table)} "
+                              f"FOR EACH ROW EXECUTE FUNCTION {AUDIT}_fn('{key}')"))
+            return
+        conn.exec_driver_sql(f"CREATE TABLE {AUDIT} (seq INTEGER PRIMARY KEY AUTOINCREMENT, row_key TEXT, "
+                             "op TEXT, at REAL, via_sync INTEGER)")
+        now = "((julianday('now') - 2440587.5) * 86400.0)"
+        for op, event, alias in (("I", "INSERT", "NEW"), ("U", "UPDATE", "NEW"), ("D", "DELETE", "OLD")):
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {AUDIT}_{op.lower()} AFTER {event} ON {quote(table)} BEGIN INSERT INTO {AUDIT} "
+                f"(row_key, op, at, via_sync) VALUES ({alias}.{quote(key)}, '{op}', {now}, "
+                "EXISTS (SELECT 1 FROM _strangler_applying)); END")
+
+
+@dataclass
+class WriteStack:
+    dbs: Databases
+    tmp: Path
+    ports: dict[str, int]
+    routes: Path
+    procs: dict = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What every process and CLI call of the stack sees."""
+        p = self.ports
+        return {**self.dbs.env, "STRANGLER_SHADOW_KEY": SHADOW_KEY, "STRANGLER_ADMIN_TOKEN": ADMIN_TOKEN,
+                "STRANGLER_ROUTES_FILE": str(self.routes), "LEGACY_BASE_URL": f"http://127.0.0.1:{p['legacy']}",
+                "STRANGLER_PORT_LEGACY": str(p["legacy"]), "STRANGLER_PORT_CATALOG": str(p["catalog"]),
+                "STRANGLER_PORT_ORDERS": str(p["orders"]), "STRANGLER_ACTOR": "write-safety"}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['facade']}"
+
+    def _start(self, name: str, argv: list[str], health: str, timeout: float = 40) -> None:
+        log = self.tmp / f"{name}.log"
+        self.procs[name] = proc = spawn(argv, env=self.env, log_path=log, cwd=ROOT)
+        wait_http(health, timeout=timeout, proc=proc, log_path=log)
+
+    def start_legacy(self) -> None:
+        port = self.ports["legacy"]
+        self._start("legacy", [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4",
+                               "--keep-alive", "75", "--no-control-socket", "-b", f"127.0.0.1:{port}",
+                               "legacy_monolith.wsgi:app"], f"http://127.0.0.1:{port}/healthz")
+
+    def start_catalog(self) -> None:
+        port = self.ports["catalog"]
+        self._start("catalog", [sys.executable, "-m", "uvicorn", "new_services.catalog.main:app", "--host",
+                                "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                    f"http://127.0.0.1:{port}/healthz")
+
+    def start_sync(self) -> None:
+        port = self.ports["sync"]
+        self.procs["sync"] = spawn([sys.executable, "-m", "strangler", "migrate", "sync", "catalog", "--interval",
+                                    "0.05", "--health-port", str(port)], env=self.env, cwd=ROOT,
+                                   log_path=self.tmp / "sync.log")
+        self.wait(lambda: (self.sync_health() or {}).get("rounds", 0) >= 1, "the sync's first round", 60)
+
+    def start_facade(self) -> None:
+        p = self.ports
+        self._start("facade", facade_argv(p["legacy"], p["facade"], self.routes, p["admin"],
+                                          self.tmp / "access.jsonl"), f"http://127.0.0.1:{p['admin']}/healthz")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the process group: no clean shutdown, no last round, no flushed buffers."""
+        proc = self.procs[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for name in ("facade", "sync", "catalog", "legacy"):
+            if name in self.procs:
+                stop(self.procs.pop(name))
+
+    def sync_health(self) -> dict | None:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.ports['sync']}/healthz", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    @staticmethod
+    def wait(predicate, what: str, timeout: float = 60) -> None:  # noqa: ANN001
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            time.sleep(0.05)
+
+    def flip(self, to: str, percent: float | None = None) -> None:
+        """Through the façade's admin API (the same gates as `strangler flip`; live on return)."""
+        body = {"feature": "catalog", "to": to, "reason": "write-safety scenario"}
+        if percent is not None:
+            body["percent"] = percent
+        r = httpx.post(f"http://127.0.0.1:{self.ports['admin']}/flip", json=body, timeout=30,
+                       headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert r.status_code == 200, f"flip to {to} refused: {r.status_code} {r.text}"
+
+    def handover(self, writes: str) -> str:
+        done = self.cli("migrate", "handover", "catalog", "--writes", writes, "--timeout", "60")
+        return done.stdout.strip()
+
+    def cli(self, *args: str, check: bool = True):  # noqa: ANN201
+        return strangler_cli(*args, env=self.env, check=check, timeout=120)
+
+    def engines(self):  # noqa: ANN201
+        return open_engine(self.dbs.legacy_url), open_engine(self.dbs.catalog_url)
+
+
+def prepare_data(dbs: Databases, products: int) -> None:
+    """Seed legacy, install change capture on both sides, backfill, add the audit triggers (in-process)."""
+    seed_legacy(dbs.legacy_url, products)
+    runtime = open_feature(CONFIG, "catalog", dbs.var_dir)
+    try:
+        capture.install(runtime.source, runtime.capture_specs("legacy"))
+        runtime.create_target_tables()
+        capture.install(runtime.target, runtime.capture_specs("service"))
+        reports = [backfill(m, runtime.source, runtime.target, feature="catalog") for m in runtime.mappings]
+        record_backfill(ownership_path(dbs.var_dir), "catalog", {r.source_table: r.written for r in reports})
+        _install_audit(runtime.source, "legacy")
+        _install_audit(runtime.target, "service")
+    finally:
+        runtime.dispose()
+
+
+@contextlib.contextmanager
+def write_stack(dbs: Databases, tmp: Path, products: int = 40) -> Iterator[WriteStack]:
+    """Everything up and healthy with the feature in `legacy` and the forward sync running; always stopped."""
+    for key, value in dbs.env.items():
+        os.environ[key] = value  # the in-process backfill reads the same variables as the CLI
+    get_settings.cache_clear()
+    prepare_data(dbs, products)
+    routes = tmp / "routes.yaml"
+    shutil.copyfile(ROOT / "config" / "routes.yaml", routes)
+    stack = WriteStack(dbs=dbs, tmp=tmp, routes=routes,
+                       ports={n: free_port() for n in ("legacy", "catalog", "orders", "facade", "admin", "sync")})
+    try:
+        stack.start_legacy()
+        stack.start_catalog()
+        stack.start_sync()
+        stack.start_facade()
+        yield stack
+    finally:
+        stack.stop_all()
