@@ -8,6 +8,7 @@ and the total number of writes is fixed (clients × per_phase × (steps + 1)).
 """
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -195,6 +196,10 @@ class Counts:
     served_by: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def safe(self) -> bool:
+        return not self.problems and self.lost == self.duplicated == self.foreign == 0
+
     def line(self, backend: str, run: Run, writes: int) -> str:
         statuses = ", ".join(f"{k or 'no answer'}: {v}" for k, v in sorted(self.non_2xx.items())) or "none"
         served = ", ".join(f"{k or '?'}: {v}" for k, v in sorted(self.served_by.items()))
@@ -289,3 +294,15 @@ def _check_updates(run: Run, sides: dict, counts: Counts) -> None:
             counts.lost += 1
             counts.problems.append(f"update of ProductId {product_id}: last acknowledged {items[last].name} "
                                    f"{items[last].price} (served by {items[last].served_by}); sides hold {held}")
+
+
+def settle_and_check(stack: WriteStack, run: Run) -> Counts:
+    """Let the running sync catch up, run `strangler migrate verify catalog`, reconcile every write."""
+    stack.wait(lambda: (stack.sync_health() or {}).get("pending") == 0, "the sync to catch up")
+    verify = stack.cli("migrate", "verify", "catalog", "--json", check=False)
+    counts = reconcile(stack, run)
+    report = json.loads(verify.stdout or "{}")
+    if verify.returncode != 0 or not report.get("ok"):
+        counts.problems.append(f"migrate verify failed: {json.dumps(report.get('tables'), default=str)[:1500]}"
+                               f"{verify.stderr[-500:]}")
+    return counts
