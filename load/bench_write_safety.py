@@ -1,6 +1,6 @@
 """Benchmark: the write-safety scenario (tests/integration/write_safety), longer and bigger, on SQLite and PostgreSQL.
 
-    .venv/bin/python load/bench_write_safety.py [--clients 8] [--writes 25] [--rounds 2] [--products 500]
+    .venv/bin/python load/bench_write_safety.py [--clients 8] [--writes 10] [--rounds 2] [--products 500]
                                                 [--backend sqlite|postgres|both]
                                                 [--pg-url postgresql+psycopg://root@127.0.0.1:5432/test]
 
@@ -46,7 +46,7 @@ def bench(backend: str, args: argparse.Namespace) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=8, choices=range(1, 33), metavar="1-32")
-    parser.add_argument("--writes", type=int, default=25, choices=range(1, 501), metavar="1-500",
+    parser.add_argument("--writes", type=int, default=10, choices=range(1, 501), metavar="1-500",
                         help="writes per client per phase")
     parser.add_argument("--rounds", type=int, default=2, choices=range(1, 11), metavar="1-10",
                         help="times round the state cycle")

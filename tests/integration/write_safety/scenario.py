@@ -178,9 +178,8 @@ def owner_windows(run: Run) -> dict[str, list[tuple[float, float]]]:
     for name, began, ended in run.steps:
         if name.startswith("handover writes → "):
             new = name.rsplit(" ", 1)[-1]
-            windows[owner].append((since, ended))
-            windows[new].append((began, ended))
-            owner, since = new, began
+            windows[owner].append((since, ended))  # the old owner until the handover has finished
+            owner, since = new, began                # the new one from the moment it started
     windows[owner].append((since, float("inf")))
     return windows
 
@@ -298,7 +297,11 @@ def _check_updates(run: Run, sides: dict, counts: Counts) -> None:
 
 def settle_and_check(stack: WriteStack, run: Run) -> Counts:
     """Let the running sync catch up, run `strangler migrate verify catalog`, reconcile every write."""
-    stack.wait(lambda: (stack.sync_health() or {}).get("pending") == 0, "the sync to catch up")
+    def health() -> dict:
+        return stack.sync_health() or {}
+
+    after = health().get("rounds", 0) + 2  # a round that started after the last write, then one more
+    stack.wait(lambda: health().get("rounds", 0) >= after and health().get("pending") == 0, "the sync to catch up")
     verify = stack.cli("migrate", "verify", "catalog", "--json", check=False)
     counts = reconcile(stack, run)
     report = json.loads(verify.stdout or "{}")
