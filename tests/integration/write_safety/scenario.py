@@ -246,6 +246,9 @@ def reconcile(stack: WriteStack, run: Run) -> Counts:
     for item in run.outcomes:
         if not item.acked:
             counts.non_2xx[item.status] += 1
+            if item.status == 500:  # never an answer of ours: busy is 503 DATABASE_BUSY, a dead upstream 502
+                counts.problems.append(f"{item.kind} {item.sku or item.product_id} answered 500 (served by "
+                                       f"{item.served_by or '?'})")
             continue
         counts.acknowledged += 1
         counts.served_by[item.served_by] += 1
