@@ -25,6 +25,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from strangler.cli.app import app
+from strangler.cli.routes import RoutesOpt, StoreOpt, _routes_path
 from strangler.migrate import capture, gate
 from strangler.migrate.config import MigrationConfigError
 from strangler.migrate.db import MigrationError
@@ -32,6 +33,7 @@ from strangler.migrate.engine import DEFAULT_BATCH_SIZE, BackfillReport, backfil
 from strangler.migrate.feature import SIDES, FeatureRuntime, open_feature
 from strangler.migrate.ownership import ownership_path, record_backfill
 from strangler.migrate.runner import (
+    HandoverOptions,
     Round,
     handover,
     live_status,
@@ -271,16 +273,32 @@ def handover_command(feature: FeatureArg,
                      writes: Annotated[str, typer.Option("--writes", help="new write owner: service | legacy")],
                      config: ConfigOption = DEFAULT_CONFIG,
                      timeout: Annotated[float, typer.Option("--timeout", min=1, help="max seconds to drain")] = 60,
+                     quiet: Annotated[float | None, typer.Option(
+                         "--quiet", min=0, help="seconds without a pending change that end the drain (default: the "
+                                                "old owner's upstream timeout_s + 1)")] = None,
+                     max_lag: Annotated[float | None, typer.Option(
+                         "--max-lag", min=0, help="refuse when the sync lags more (default: $STRANGLER_SYNC_MAX_LAG_S "
+                                                  "or 30)")] = None,
                      allow_quarantined: Annotated[bool, typer.Option(
-                         "--allow-quarantined", help="hand over although legacy rows are quarantined")] = False,
-                     as_json: JsonOption = False) -> None:
-    """Drain the current sync direction, then record the new write owner (sync follows it)."""
+                         "--allow-quarantined", help="hand over although rows are quarantined")] = False,
+                     without_reverse_sync: Annotated[bool, typer.Option(
+                         "--without-reverse-sync", help="hand writes to a service whose mapping has no to_source "
+                                                        "(legacy then never sees them)")] = False,
+                     reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the ledger).")] = "",
+                     routes_file: RoutesOpt = None, store: StoreOpt = None, as_json: JsonOption = False) -> None:
+    """Move FEATURE's writes to the other side: flip writes_owner in the route table (the façade sends writes
+    there at once), drain the old sync direction until quiet, then turn the sync round. Refuses up front,
+    changing nothing, without a reverse translator, with rows quarantined, or with a stale or lagging sync."""
     console = Console(stderr=as_json)
+    options = HandoverOptions(timeout_s=timeout, quiet_s=quiet, max_lag_s=max_lag, allow_quarantined=allow_quarantined,
+                              without_reverse_sync=without_reverse_sync, reason=reason)
     with _feature(console, config, feature) as runtime:
-        result = handover(runtime, ownership_path(get_settings().var_dir), writes, timeout_s=timeout,
-                          allow_quarantined=allow_quarantined)
+        result = handover(runtime, ownership_path(get_settings().var_dir), writes,
+                          _routes_path(routes_file, store, as_json), options)
     if as_json:
         _echo_json(result)
+    elif not result["changed"]:
+        console.print(f"{feature}: writes are already owned by {writes}; nothing to do")
     else:
         console.print(f"{feature}: writes now owned by [bold]{writes}[/bold]; drained {result['drained_changes']} "
                       f"change(s); sync direction is {result['sync_direction']}")

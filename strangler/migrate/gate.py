@@ -1,8 +1,10 @@
-"""Flip gate + `strangler status` section for data ownership (both read var/ownership.json only).
+"""Flip gate + `strangler status` section for data ownership.
 
-The gate refuses `new`/`retired` for a feature whose writes are still owned by legacy while the forward sync
-is not known to be running (no lag recorded, or the record is stale): serving reads from a service whose copy
-is not being kept up to date would show users old data. Table verification is NOT checked here:
+The gate refuses `new`/`retired` for a feature whose writes are still owned by legacy (the route table's
+`writes_owner`; var/ownership.json's copy for a table that does not list the feature) while the forward sync
+is not known to be running (no lag recorded, or the record is stale) or lags beyond the limit: serving reads
+from a service whose copy is not being kept up to date would show users old data. `handover` asks the same
+question of the sync it is about to turn round (`sync_problems`). Table verification is NOT checked here:
 strangler.footprint.gate already refuses those states for tables the feature writes that are not backfilled
 and verified, so this gate does not duplicate it.
 """
@@ -23,6 +25,8 @@ from strangler.settings import KitSettings, get_settings
 GATED_STATES = frozenset({"new", "retired"})
 STALE_ENV = "STRANGLER_SYNC_STALE_S"
 DEFAULT_STALE_S = 300.0
+MAX_LAG_ENV = "STRANGLER_SYNC_MAX_LAG_S"
+DEFAULT_MAX_LAG_S = 30.0
 
 
 def _age_s(stamp: str | None) -> float | None:
@@ -37,30 +41,55 @@ def _age_s(stamp: str | None) -> float | None:
     return (datetime.now(UTC) - moment).total_seconds()
 
 
-def check(feature: str, to_state: Any, var_dir: Path, stale_s: float | None = None) -> list[str]:
-    """Reasons to refuse (empty = allowed). Features the data migration never touched are not gated."""
+def configured_limit(value: float | None, env: str, default: float) -> float:
+    if value is not None:
+        return value
+    try:
+        return float(os.environ.get(env, default))
+    except ValueError:
+        return default  # a typo in the environment must not disable the gate: the default still applies
+
+
+def sync_problems(entry: dict[str, Any] | None, direction: str, *, stale_s: float | None = None,
+                  max_lag_s: float | None = None) -> list[str]:
+    """Why the `direction` sync recorded in an ownership entry is not known to be running and caught up:
+    never reported, another direction, a report older than `stale_s`, or a lag beyond `max_lag_s`."""
+    stale = configured_limit(stale_s, STALE_ENV, DEFAULT_STALE_S)
+    max_lag = configured_limit(max_lag_s, MAX_LAG_ENV, DEFAULT_MAX_LAG_S)
+    sync = (entry or {}).get("sync") or {}
+    if sync.get("direction") != direction or sync.get("lag_s") is None:
+        return [f"the {direction} sync lag is unknown (no report; recorded direction: "
+                f"{sync.get('direction') or 'none'})"]
+    age = _age_s(sync.get("updated_at"))
+    if age is None or age > stale:
+        return [f"the {direction} sync last reported {'never' if age is None else f'{age:.0f}s ago'} "
+                f"(limit {stale:.0f}s, {STALE_ENV}): it is not running"]
+    if float(sync["lag_s"]) > max_lag:
+        return [f"the {direction} sync lags {float(sync['lag_s']):.1f}s behind (limit {max_lag:.0f}s, {MAX_LAG_ENV})"]
+    return []
+
+
+def check(feature: str, to_state: Any, var_dir: Path, stale_s: float | None = None,
+          owner: str | None = None, max_lag_s: float | None = None) -> list[str]:
+    """Reasons to refuse (empty = allowed). Features the data migration never touched are not gated.
+    `owner` is the route table's writes owner (None: use ownership.json's)."""
     state = str(getattr(to_state, "value", to_state)).lower()
     if state not in GATED_STATES:
         return []
     entry = feature_state(ownership_path(var_dir), feature)
-    if entry is None or entry.get("writes_owner") != "legacy":
+    if entry is None or (owner or entry.get("writes_owner")) != "legacy":
         return []
-    limit = stale_s if stale_s is not None else float(os.environ.get(STALE_ENV, DEFAULT_STALE_S))
-    sync = entry.get("sync") or {}
     fix = (f"run `strangler migrate sync {feature}` (or its supervised process) so legacy writes keep flowing "
            f"to the service, or hand writes over first: `strangler migrate handover {feature} --writes service`")
-    if sync.get("direction") != "forward" or sync.get("lag_s") is None:
-        return [f"{feature}: legacy still owns writes and the forward sync lag is unknown; {fix}"]
-    age = _age_s(sync.get("updated_at"))
-    if age is None or age > limit:
-        return [f"{feature}: legacy still owns writes and the forward sync last reported "
-                f"{'never' if age is None else f'{age:.0f}s ago'} (limit {limit:.0f}s, {STALE_ENV}); {fix}"]
-    return []
+    return [f"{feature}: legacy still owns writes and {p}; {fix}"
+            for p in sync_problems(entry, "forward", stale_s=stale_s, max_lag_s=max_lag_s)]
 
 
 def ownership_gate(table: Any, feature: str, to_state: Any) -> list[str]:
-    """`proxy.flips.Gate` bound to the configured var directory."""
-    return check(feature, to_state, get_settings().var_dir)
+    """`proxy.flips.Gate` bound to the configured var directory; the owner is the table's."""
+    spec = getattr(table, "features", {}).get(feature)
+    owner = str(spec.writes_owner.value) if spec is not None else None
+    return check(feature, to_state, get_settings().var_dir, owner=owner)
 
 
 def data_section(settings: KitSettings) -> tuple[RenderableType, dict[str, Any]]:

@@ -1,6 +1,8 @@
-"""var/ownership.json: which side owns each feature's writes and how far its data migration got.
+"""var/ownership.json: how far each feature's data migration got (backfill, verify, sync direction and lag).
 
-Read by status, the flip gate and the walkthrough; written here by the data migration. Updates are
+Who owns a feature's writes is the route table's `writes_owner` (the façade routes writes by it);
+`writes_owner` here is the copy `migrate handover` writes last, which the sync loop follows for its direction
+and status, the dashboard and the walkthrough show. Written here by the data migration. Updates are
 read-modify-write under a file lock with an atomic replace, so concurrent writers never lose each other's
 keys and readers never see half a file.
 """
@@ -107,9 +109,10 @@ def record_sync(path: Path, feature: str, direction: str | None, lag_s: float | 
     return _update(path, feature, change)
 
 
-def record_writes_owner(path: Path, feature: str, owner: str, direction: str, lag_s: float | None,
+def record_writes_owner(path: Path, feature: str, owner: str, direction: str | None, lag_s: float | None,
                         when: str | None = None) -> dict[str, Any]:
-    """Handover: who owns writes now, and the sync direction that follows from it."""
+    """Handover's last step: who owns writes now, and the sync direction that follows from it (None: no
+    sync, a service without a reverse translator)."""
     if owner not in ("legacy", "service"):
         raise ValueError(f"writes owner must be 'legacy' or 'service', not {owner!r}")
 

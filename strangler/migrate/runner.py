@@ -1,7 +1,9 @@
 """Long-running and multi-step operations on a feature: the sync loop, handover, verify-all, live status.
 
-The sync loop follows var/ownership.json when no direction is forced, so a supervised `migrate sync` process
-switches direction by itself after `migrate handover`.
+Who owns a feature's writes is the route table's `writes_owner` (the façade routes writes by it). The sync
+loop follows var/ownership.json's copy when no direction is forced; `migrate handover` writes that copy last,
+after the table flip and the drain, so a supervised `migrate sync` process turns round by itself only once
+the old direction is empty.
 """
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from strangler.migrate import capture
 from sqlalchemy import func, select
 
+from strangler.migrate import capture
 from strangler.migrate.db import MigrationError, has_table, quarantine, reset_sequence
 from strangler.migrate.feature import FeatureRuntime
 from strangler.migrate.ownership import feature_state, record_sync, record_verified, record_writes_owner
@@ -75,50 +77,173 @@ def run_sync(runtime: FeatureRuntime, ownership_file: Path, *, direction: str | 
             stop.wait(interval)
 
 
-def quarantined_count(runtime: FeatureRuntime) -> int:
-    if not has_table(runtime.target, quarantine.name):
+def quarantined_count(runtime: FeatureRuntime, direction: str = "forward") -> int:
+    """Rows a sync direction (or, forward, the backfill) quarantined: they sit on its write side."""
+    engine = runtime.engines(direction)[1]
+    if not has_table(engine, quarantine.name):
         return 0
-    with runtime.target.connect() as conn:
+    with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(quarantine).where(
             quarantine.c.feature == runtime.name)).scalar_one()
 
 
-def handover(runtime: FeatureRuntime, ownership_file: Path, writes: str, *, batch_size: int = 500,
-             timeout_s: float = 60.0, allow_quarantined: bool = False) -> dict[str, Any]:
-    """Drain the direction that brought the old owner's writes over, then record the new owner.
+@dataclass(frozen=True)
+class HandoverOptions:
+    """Limits of one handover. None = the default: `max_lag_s`/`stale_s` from the flip gate's settings
+    (STRANGLER_SYNC_MAX_LAG_S, STRANGLER_SYNC_STALE_S), `quiet_s` the old owner's upstream timeout_s + 1 s
+    (the longest a write the façade sent it before the flip can still be in flight)."""
 
-    Stop writes on the old side first (flip routing); changes still arriving keep the drain going until
-    `timeout_s`, after which the handover is refused rather than losing them.
+    timeout_s: float = 60.0
+    quiet_s: float | None = None
+    max_lag_s: float | None = None
+    stale_s: float | None = None
+    allow_quarantined: bool = False
+    without_reverse_sync: bool = False
+    batch_size: int = 500
+    actor: str | None = None
+    reason: str = ""
+
+
+def handover(runtime: FeatureRuntime, ownership_file: Path, writes: str, routes: Path | str | Any,
+             options: HandoverOptions = HandoverOptions()) -> dict[str, Any]:
+    """Hand FEATURE's writes to `writes` (service | legacy) so that no write is lost. In this order:
+
+    1. Check everything up front and refuse, naming each problem and its fix, with nothing changed: the
+       route table lists the feature; handing to the service needs every mapping's reverse translator
+       (`to_source`) unless `without_reverse_sync`; no rows quarantined by the old direction; the old
+       direction's sync reported recently, with a lag (recorded and live) within the limit; change capture
+       is installed on the new owner's side (its writes are captured from the first one on).
+    2. Flip `writes_owner` in the route table (one edit under the table's lock, one ledger record): the
+       façades reload it and send every new write to the new owner. Sequences on the new owner move past
+       the ids the sync wrote first.
+    3. Drain the old direction until it is quiet: no pending change for `quiet_s`, so writes that were in
+       flight at the old owner when the façades switched are carried over too. Past `timeout_s` the
+       handover stops with the table already flipped and the old direction still running (nothing is lost:
+       the new owner's writes wait in its change log); running it again finishes it.
+    4. Record the new owner and sync direction in var/ownership.json: the sync loop turns round.
     """
+    from proxy.flips import FlipError, default_actor, flip_feature
+
     if writes not in OWNER_DIRECTION:
         raise MigrationError(f"--writes must be 'legacy' or 'service', not {writes!r}")
-    old_direction = "reverse" if writes == "legacy" else "forward"
-    new_direction = OWNER_DIRECTION[writes]
-    check_capture(runtime, new_direction)  # refuse before changing anything
-    held = quarantined_count(runtime)
-    if writes == "service" and held and not allow_quarantined:
-        raise MigrationError(f"{held} legacy row(s) of {runtime.name} are quarantined (table _strangler_quarantine "
-                             "in the service database): fix them in legacy and sync, or pass --allow-quarantined "
-                             "(the service may then reuse their ids and overwrite them in legacy)")
-    read_engine, _write_engine = runtime.engines(old_direction)
-    routes = runtime.routes(old_direction)
-    deadline = time.monotonic() + timeout_s
-    total = 0
-    while True:
-        total += drain(runtime.name, old_direction, routes, *runtime.engines(old_direction),
-                       batch_size=batch_size).changes
-        pending = lag(read_engine, routes)
-        if pending.pending == 0:
-            break
-        if time.monotonic() > deadline:
-            raise MigrationError(f"{pending.pending} change(s) still arriving after {timeout_s:.0f}s of draining "
-                                 f"the {old_direction} sync: stop writes on the old side, then retry")
+    old_owner = "legacy" if writes == "service" else "service"
+    old_direction, new_direction = OWNER_DIRECTION[old_owner], OWNER_DIRECTION[writes]
+    table = _read_table(routes)
+    feature = table.features.get(runtime.name)
+    entry = feature_state(ownership_file, runtime.name) or {}
+    if feature is not None and feature.writes_owner.value == writes and entry.get("writes_owner") == writes:
+        return {"feature": runtime.name, "writes_owner": writes, "changed": False, "drained_changes": 0,
+                "sync_direction": (entry.get("sync") or {}).get("direction")}
+    resuming = feature is not None and feature.writes_owner.value == writes  # step 4 never ran: finish it
+    problems = _handover_problems(runtime, table, entry, writes, old_direction, new_direction, resuming, options)
+    if problems:
+        raise MigrationError(f"handover of {runtime.name} to {writes} refused; nothing changed:\n  - "
+                             + "\n  - ".join(problems))
+    pending_before = lag(runtime.engines(old_direction)[0], runtime.routes(old_direction))
     new_owner_engine = runtime.target if writes == "service" else runtime.source
     for route in runtime.routes(old_direction):
-        reset_sequence(new_owner_engine, route.write_table)  # explicit ids were written: move serials past them
-    record_writes_owner(ownership_file, runtime.name, writes, new_direction, 0.0)
-    return {"feature": runtime.name, "writes_owner": writes, "drained_changes": total,
-            "sync_direction": new_direction}
+        reset_sequence(new_owner_engine, route.write_table)  # ids the sync wrote: never allocate them again
+    try:
+        flip = flip_feature(routes, runtime.name, None, writes_owner=writes, actor=options.actor or default_actor(),
+                            reason=options.reason or f"handover: {writes} owns the writes",
+                            evidence={"pending": pending_before.pending, "lag_s": round(pending_before.oldest_age_s, 3),
+                                      "reverse_sync": writes == "legacy" or not options.without_reverse_sync})
+    except FlipError as exc:
+        raise MigrationError(f"handover of {runtime.name} refused by the route table; nothing changed: {exc}") from None
+    old_upstream = table.default if old_owner == "legacy" else feature.target
+    quiet = options.quiet_s if options.quiet_s is not None else table.upstreams[old_upstream].timeout_s + 1.0
+    drained = _drain_until_quiet(runtime, old_direction, quiet, options)
+    for route in runtime.routes(old_direction):
+        reset_sequence(new_owner_engine, route.write_table)
+    one_way = writes == "service" and options.without_reverse_sync
+    record_writes_owner(ownership_file, runtime.name, writes, None if one_way else new_direction, 0.0)
+    return {"feature": runtime.name, "writes_owner": writes, "changed": True, "drained_changes": drained,
+            "sync_direction": "off (no reverse translator)" if one_way else new_direction,
+            "table_changed": flip.changed, "quiet_s": quiet}
+
+
+def _read_table(routes: Path | str | Any) -> Any:
+    from proxy.flips import FlipError, routes_location
+    from proxy.shared_store import SharedStore, StoreError
+    from proxy.table import TableError, load_table, parse_table
+
+    try:
+        location = routes_location(routes)
+        if isinstance(location, SharedStore):
+            return parse_table(location.read_text(), source=str(location))
+        return load_table(location)
+    except (TableError, StoreError, FlipError) as exc:
+        raise MigrationError(f"cannot read the route table (it records who owns writes); nothing changed: {exc}") \
+            from None
+
+
+def _handover_problems(runtime: FeatureRuntime, table: Any, entry: dict[str, Any], writes: str, old_direction: str,
+                       new_direction: str, resuming: bool, options: HandoverOptions) -> list[str]:
+    """Every reason to refuse, each "problem. Fix: …" (empty = go)."""
+    from strangler.migrate.gate import DEFAULT_MAX_LAG_S, MAX_LAG_ENV, configured_limit, sync_problems
+
+    name = runtime.name
+    problems = []
+    feature = table.features.get(name)
+    if feature is None:
+        problems.append(f"the route table has no feature {name!r}, so the façade cannot route its writes. "
+                        f"Fix: add {name!r} to the route table (or use the route table's feature name)")
+    elif writes == "legacy" and feature.state.value == "retired":
+        problems.append(f"{name} is retired: every write goes to the service. Fix: `strangler flip {name} --to new` "
+                        "first")
+    missing = [m.name for m in runtime.mappings if m.to_source is None]
+    if writes == "service" and missing and not options.without_reverse_sync:
+        problems.append(f"no reverse translator (`to_source`) on {', '.join(missing)}: the monolith would never "
+                        "hear of the service's writes. Fix: add `to_source` (service row → legacy row) to the ACL "
+                        "mapping, or pass --without-reverse-sync if legacy may go without them")
+    held = quarantined_count(runtime, old_direction)
+    if held and not options.allow_quarantined:
+        side = "service" if old_direction == "forward" else "legacy"
+        problems.append(f"{held} row(s) of {name} are quarantined (table _strangler_quarantine in the {side} "
+                        "database): the new owner would not have them. Fix: correct them at their source and sync, "
+                        "or pass --allow-quarantined (the new owner may then reuse their ids)")
+    if not resuming:
+        sync_fix = (f"Fix: run `strangler migrate sync {name}` (or its supervised process) until it is caught up, "
+                    "then retry")
+        problems += [f"{p}. {sync_fix}" for p in sync_problems(entry, old_direction, stale_s=options.stale_s,
+                                                               max_lag_s=options.max_lag_s)]
+        try:
+            live = lag(runtime.engines(old_direction)[0], runtime.routes(old_direction))
+        except MigrationError as exc:
+            problems.append(f"{exc}. Fix: see above")
+        else:
+            limit = configured_limit(options.max_lag_s, MAX_LAG_ENV, DEFAULT_MAX_LAG_S)
+            if live.oldest_age_s > limit:
+                problems.append(f"{live.pending} change(s) wait in the {old_direction} change log, the oldest "
+                                f"{live.oldest_age_s:.0f}s old (limit {limit:.0f}s, {MAX_LAG_ENV}). {sync_fix}")
+    try:
+        check_capture(runtime, new_direction)
+    except MigrationError as exc:
+        problems.append(f"{exc} (the new owner's writes must be captured from the first one on)")
+    return problems
+
+
+def _drain_until_quiet(runtime: FeatureRuntime, direction: str, quiet_s: float, options: HandoverOptions) -> int:
+    """Apply `direction` until no change has been pending for `quiet_s`; MigrationError after the timeout."""
+    read_engine = runtime.engines(direction)[0]
+    routes = runtime.routes(direction)
+    deadline = time.monotonic() + options.timeout_s + quiet_s
+    total, quiet_since = 0, None
+    while True:
+        total += drain(runtime.name, direction, routes, *runtime.engines(direction),
+                       batch_size=options.batch_size).changes
+        pending = lag(read_engine, routes).pending
+        now = time.monotonic()
+        quiet_since = None if pending else (quiet_since if quiet_since is not None else now)
+        if quiet_since is not None and now - quiet_since >= quiet_s:
+            return total
+        if now > deadline:
+            raise MigrationError(
+                f"{pending} change(s) still arriving after {options.timeout_s:.0f}s of draining the {direction} "
+                f"sync. The route table already sends {runtime.name}'s writes to the new owner and the {direction} "
+                "sync keeps carrying the old owner's last ones. Fix: stop what still writes to the old side "
+                "directly, then run the same handover again to finish it")
+        time.sleep(0.2 if pending == 0 else 0)
 
 
 def verify_feature(runtime: FeatureRuntime, ownership_file: Path, *, limit: int = 20,

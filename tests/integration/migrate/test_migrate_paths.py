@@ -11,8 +11,8 @@ from strangler.migrate import capture
 from strangler.migrate.db import changes, checkpoints, quarantine
 from strangler.migrate.engine import backfill
 from strangler.migrate.feature import FeatureRuntime, open_feature
-from strangler.migrate.ownership import feature_state, ownership_path
-from strangler.migrate.runner import handover, verify_feature
+from strangler.migrate.ownership import feature_state, ownership_path, record_sync
+from strangler.migrate.runner import HandoverOptions, handover, verify_feature
 from strangler.migrate.sync import drain
 from tests.integration.migrate.conftest import CONFIG, Databases, seed_legacy
 
@@ -118,12 +118,15 @@ def test_capture_sync_both_ways_without_ping_pong(dbs: Databases) -> None:
     assert _count(rt.source, changes) == 0 and _count(rt.target, changes) == 0  # consumed; no echo captured
     assert verify_feature(rt, owner_file)[0]
 
+    routes = dbs.var_dir / "routes.yaml"
+    routes.write_text((CONFIG.parent / "routes.yaml").read_text())
+    record_sync(owner_file, "catalog", "forward", 0.0)  # as a running sync would
     with pytest.raises(Exception, match="quarantined"):
-        handover(rt, owner_file, "service")
+        handover(rt, owner_file, "service", routes, HandoverOptions(quiet_s=0))
     _sql(rt.source, "UPDATE PRODUCTS SET PROD_SKU = 'SKU-5000' WHERE PROD_ID = 5000")
     assert drain("catalog", "forward", rt.routes("forward"), rt.source, rt.target).upserted == 1
     assert _count(rt.target, quarantine) == 0  # fixed at the source → released from quarantine
-    result = handover(rt, owner_file, "service")
+    result = handover(rt, owner_file, "service", routes, HandoverOptions(quiet_s=0))
     assert result["sync_direction"] == "reverse"
     assert feature_state(owner_file, "catalog")["writes_owner"] == "service"
 
