@@ -1,0 +1,66 @@
+"""The ownership flip gate reads the writes owner from the route table and refuses while the forward sync lags
+beyond its limit (not only when it stopped reporting); handover asks the same question (`sync_problems`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from proxy.table import parse_table
+from strangler.migrate.gate import check, ownership_gate, sync_problems
+from strangler.migrate.ownership import feature_state, ownership_path, record_backfill, record_sync
+from strangler.settings import get_settings
+
+TABLE = """\
+upstreams:
+  legacy: {url: "http://127.0.0.1:5000"}
+  svc: {url: "http://127.0.0.1:8101"}
+default: legacy
+features:
+  cat:
+    target: svc
+    state: canary
+    canary_percent: 10
+    writes_owner: OWNER
+    routes:
+      - {methods: [GET, POST], path: "/api/cats"}
+"""
+
+
+def test_lag_beyond_the_limit_refuses_with_the_limit_named(tmp_path: Path, monkeypatch) -> None:
+    path = ownership_path(tmp_path)
+    record_backfill(path, "cat", {"CATS": 1})
+    record_sync(path, "cat", "forward", 45.0)
+    [reason] = check("cat", "new", tmp_path)
+    assert "forward sync lags 45.0s behind (limit 30s, STRANGLER_SYNC_MAX_LAG_S)" in reason
+    assert check("cat", "new", tmp_path, max_lag_s=60) == []
+    monkeypatch.setenv("STRANGLER_SYNC_MAX_LAG_S", "50")
+    assert check("cat", "new", tmp_path) == []
+    monkeypatch.setenv("STRANGLER_SYNC_MAX_LAG_S", "fifty")  # a typo never switches the gate off
+    assert check("cat", "new", tmp_path) != []
+
+
+def test_sync_problems_name_the_direction_and_why(tmp_path: Path) -> None:
+    path = ownership_path(tmp_path)
+    record_sync(path, "cat", "reverse", 0.0)
+    entry = feature_state(path, "cat")
+    assert sync_problems(entry, "reverse") == []
+    [unknown] = sync_problems(entry, "forward")
+    assert "the forward sync lag is unknown (no report; recorded direction: reverse)" in unknown
+    assert "it is not running" in sync_problems({"sync": {"direction": "reverse", "lag_s": 0, "updated_at": "x"}},
+                                                "reverse")[0]
+
+
+@pytest.mark.parametrize(("owner", "gated"), [("legacy", True), ("service", False)])
+def test_the_gate_takes_the_owner_from_the_route_table(tmp_path: Path, monkeypatch, owner: str, gated: bool) -> None:
+    monkeypatch.setenv("STRANGLER_VAR_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        record_backfill(ownership_path(tmp_path), "cat", {"CATS": 1})  # ownership.json still says legacy
+        table = parse_table(TABLE.replace("OWNER", owner))
+        reasons = ownership_gate(table, "cat", "new")
+        assert bool(reasons) is gated
+        if gated:
+            assert "legacy still owns writes" in reasons[0] and "handover cat --writes service" in reasons[0]
+    finally:
+        get_settings.cache_clear()
