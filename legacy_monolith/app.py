@@ -18,6 +18,7 @@ from legacy_monolith.db import DEFAULT_DATABASE_URL, init_db, make_engine, write
 from legacy_monolith.inventory.views import bp as inventory_bp
 from legacy_monolith.openapi import build_openapi
 from legacy_monolith.orders.views import bp as orders_bp
+from legacy_monolith.validation import IdConverter
 from legacy_monolith.web import Sessions, close_session, db, register_error_handlers, zone
 
 
@@ -55,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["legacy_monolith.engine"] = engine
     app.teardown_appcontext(close_session)
     register_error_handlers(app)
+    app.url_map.converters["id"] = IdConverter  # before the blueprints: their routes use <id:…>
     for blueprint in (catalog_bp, customers_bp, inventory_bp, orders_bp):
         app.register_blueprint(blueprint)
     contract = build_openapi()

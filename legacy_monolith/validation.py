@@ -5,10 +5,14 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from werkzeug.routing import IntegerConverter
 
 from legacy_monolith.conventions import to_money
 
 MAX_PAGE_SIZE = 200
+#: Ids are INTEGER columns (32-bit signed on PostgreSQL): a larger one cannot exist, and binding it would raise
+#: OverflowError (SQLite, beyond 64 bits) or "integer out of range" (PostgreSQL) — a 500 instead of a 4xx.
+MAX_ID = 2**31 - 1
 
 
 def _money_in(value: object) -> object:
@@ -28,7 +32,8 @@ def _positive_money(value: Decimal) -> Decimal:
 
 
 Money = Annotated[Decimal, BeforeValidator(_money_in), AfterValidator(_positive_money)]
-Id = Annotated[StrictInt, Field(gt=0)]
+Id = Annotated[StrictInt, Field(gt=0, le=MAX_ID)]
+QueryId = Annotated[int, Field(gt=0, le=MAX_ID)]  # an id filter in the query string (a string, so lax)
 Quantity = Annotated[StrictInt, Field(gt=0, le=100_000)]
 Flag = Literal["Y", "N"]
 
@@ -46,3 +51,11 @@ class PageQuery(BaseModel):
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>` in a route: digits up to MAX_ID, else the route does not match (404 NOT_FOUND, like
+    '/api/products/abc' or '-1'). One rule for every id in a path, checked before any view runs."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002, ANN001 - werkzeug's signature
+        super().__init__(map, *args, **{**kwargs, "max": MAX_ID})

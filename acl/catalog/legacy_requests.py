@@ -17,7 +17,7 @@ from pydantic import (
 
 from acl.catalog.translate import JSON_FIELDS, status_from_flag
 from acl.common.envelope import LegacyApiError
-from new_services.catalog.domain import CENT, DomainError, ProductStatus
+from new_services.catalog.domain import CENT, PRICE_MAX, DomainError, ProductStatus
 from new_services.catalog.repository import ProductFilter
 
 MAX_PAGE_SIZE = 200
@@ -110,7 +110,13 @@ class ProductListQuery(BaseModel):
     def to_filter(self) -> ProductFilter:
         status = None if self.active is None else status_from_flag(self.active, "active")
         return ProductFilter(category=self.category or None, status=status, text=self.q,
-                             min_price=self.min_price, max_price=self.max_price)
+                             min_price=_price_bound(self.min_price), max_price=_price_bound(self.max_price))
+
+
+def _price_bound(value: Decimal | None) -> Decimal | None:
+    """No price exceeds PRICE_MAX, so capping a filter just above it changes no answer — and 1e400 (legacy: an
+    empty page) no longer becomes an integer the database cannot bind (OverflowError → 500)."""
+    return None if value is None else min(value, PRICE_MAX + CENT)
 
 
 def domain_error(exc: DomainError) -> LegacyApiError:

@@ -14,6 +14,8 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
+from new_services.common.types import MAX_ID
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -90,10 +92,12 @@ def first_values(request: Request) -> dict[str, str]:
 
 
 def legacy_id(request: Request, raw: str) -> int:
-    """The legacy routes only match digits; anything else is 'no such endpoint', as the monolith answers."""
-    if not raw.isascii() or not raw.isdigit():
+    """The legacy routes only match digits up to MAX_ID; anything else is 'no such endpoint', as the monolith
+    answers (an id no column can hold must not reach the database: OverflowError → 500)."""
+    digits = raw.lstrip("0")  # length first: int() of thousands of digits is slow, then refused
+    if not raw.isascii() or not raw.isdigit() or len(digits) > len(str(MAX_ID)) or int(digits or 0) > MAX_ID:
         raise LegacyApiError(404, "NOT_FOUND", f"no such endpoint: {request.method} {request.url.path}")
-    return int(raw)
+    return int(digits or 0)
 
 
 def is_legacy_path(path: str) -> bool:
@@ -109,7 +113,7 @@ def legacy_envelope(request: Request, status: int, code: str, detail: str) -> Re
         detail = f"no such endpoint: {request.method} {request.url.path}"
     elif status == 405:
         code, detail = "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path}"
-    elif status >= 500:
+    elif status == 500:  # other 5xx (503 DATABASE_BUSY, …) are contract answers: code and message stay
         code, detail = "INTERNAL_ERROR", "unexpected server error; see the server log"
     return JSONResponse(envelope(code, detail), status_code=status)
 

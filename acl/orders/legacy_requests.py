@@ -30,11 +30,12 @@ from new_services.orders.domain import (
     StockRefused,
 )
 from new_services.orders.repository import OrderFilter
+from new_services.common.types import MAX_ID
 from new_services.orders.saga import LineRequest
 
 MAX_LINES = 50
 MAX_PAGE_SIZE = 200
-Id = Annotated[StrictInt, Field(gt=0)]
+Id = Annotated[StrictInt, Field(gt=0, le=MAX_ID)]  # as the monolith: an id no column can hold is a 400
 Quantity = Annotated[StrictInt, Field(gt=0, le=100_000)]
 
 
@@ -66,7 +67,7 @@ class StatusChangeBody(_Body):
 class OrderListQuery(BaseModel):
     page: int = Field(1, ge=1, le=1_000_000)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
-    customer_id: Annotated[int, Field(gt=0)] | None = None
+    customer_id: Annotated[int, Field(gt=0, le=MAX_ID)] | None = None
     status: Literal["N", "P", "S", "D", "C"] | None = None
 
     @property

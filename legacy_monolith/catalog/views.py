@@ -66,7 +66,7 @@ def list_products():  # type: ignore[no-untyped-def]
     return page_payload("Products", items, query.page, query.page_size, total, zone())
 
 
-@bp.get("/<int:product_id>")
+@bp.get("/<id:product_id>")
 def get_product(product_id: int):  # type: ignore[no-untyped-def]
     return _one(_load(product_id))
 
@@ -89,7 +89,7 @@ def create_product():  # type: ignore[no-untyped-def]
     return product_json(product, 0), 201
 
 
-@bp.put("/<int:product_id>")
+@bp.put("/<id:product_id>")
 @transactional
 def update_product(product_id: int):  # type: ignore[no-untyped-def]
     body = parse_body(ProductUpdate)
@@ -113,7 +113,7 @@ def update_product(product_id: int):  # type: ignore[no-untyped-def]
     return _one(product)
 
 
-@bp.post("/<int:product_id>/deactivate")
+@bp.post("/<id:product_id>/deactivate")
 @transactional
 def deactivate_product(product_id: int):  # type: ignore[no-untyped-def]
     product = _load(product_id)

@@ -49,12 +49,12 @@ def list_customers():  # type: ignore[no-untyped-def]
                         total, zone())
 
 
-@bp.get("/<int:customer_id>")
+@bp.get("/<id:customer_id>")
 def get_customer(customer_id: int):  # type: ignore[no-untyped-def]
     return customer_json(_load(customer_id))
 
 
-@bp.get("/<int:customer_id>/summary")
+@bp.get("/<id:customer_id>/summary")
 def customer_summary(customer_id: int):  # type: ignore[no-untyped-def]
     _load(customer_id)
     status_counts: dict[str, int] = {}
@@ -90,7 +90,7 @@ def create_customer():  # type: ignore[no-untyped-def]
     return customer_json(customer), 201
 
 
-@bp.put("/<int:customer_id>")
+@bp.put("/<id:customer_id>")
 @transactional
 def update_customer(customer_id: int):  # type: ignore[no-untyped-def]
     body = parse_body(CustomerUpdate)

@@ -130,7 +130,7 @@ def reserve():  # type: ignore[no-untyped-def]
     raise _insufficient(body.ProductId, body.Quantity)
 
 
-@bp.post("/reservations/<int:reservation_id>/release")
+@bp.post("/reservations/<id:reservation_id>/release")
 @transactional
 def release(reservation_id: int):  # type: ignore[no-untyped-def]
     session = db()
@@ -147,7 +147,7 @@ def release(reservation_id: int):  # type: ignore[no-untyped-def]
     return reservation_json(rsv)
 
 
-@bp.post("/reservations/<int:reservation_id>/consume")
+@bp.post("/reservations/<id:reservation_id>/consume")
 @transactional
 def consume(reservation_id: int):  # type: ignore[no-untyped-def]
     """Shipping: the reserved units leave the warehouse (on-hand and reserved both go down). Only from A."""
@@ -207,13 +207,13 @@ def _untracked(product_id: int, status: str) -> Answer:
     return reservation_json(rsv), 201
 
 
-@bp.post("/<int:product_id>/release")
+@bp.post("/<id:product_id>/release")
 @transactional
 def release_untracked(product_id: int):  # type: ignore[no-untyped-def]
     return _untracked(product_id, "R")
 
 
-@bp.post("/<int:product_id>/consume-untracked")
+@bp.post("/<id:product_id>/consume-untracked")
 @transactional
 def consume_untracked(product_id: int):  # type: ignore[no-untyped-def]
     return _untracked(product_id, "C")

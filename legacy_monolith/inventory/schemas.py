@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictInt
 
 from legacy_monolith.inventory.models import REFERENCE_MAX, Reservation, Stock
-from legacy_monolith.validation import Id, LegacyBody, PageQuery, Quantity
+from legacy_monolith.validation import Id, LegacyBody, PageQuery, Quantity, QueryId
 
 WarehouseCode = Annotated[str, Field(min_length=1, max_length=4)]
 #: the caller's idempotency key: letters, digits and . _ : - (no spaces), at most 64 characters
@@ -36,7 +36,7 @@ class UntrackedStockMove(LegacyBody):
 
 class ReservationQuery(PageQuery):
     reference: ReferenceKey | None = None
-    product_id: Annotated[int, Field(gt=0)] | None = None
+    product_id: QueryId | None = None
     status: Literal["A", "R", "C"] | None = None
 
 

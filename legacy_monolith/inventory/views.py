@@ -41,12 +41,12 @@ def _insufficient(product_id: int, quantity: int) -> LegacyError:
                        f"product {product_id}: fewer than {quantity} unit(s) available")
 
 
-@bp.get("/<int:product_id>")
+@bp.get("/<id:product_id>")
 def get_inventory(product_id: int):  # type: ignore[no-untyped-def]
     return _view(product_id)
 
 
-@bp.post("/<int:product_id>/adjust")
+@bp.post("/<id:product_id>/adjust")
 @transactional
 def adjust(product_id: int):  # type: ignore[no-untyped-def]
     body = parse_body(Adjustment)

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from legacy_monolith.conventions import money_str
 from legacy_monolith.orders.models import Order
-from legacy_monolith.validation import Id, LegacyBody, PageQuery, Quantity
+from legacy_monolith.validation import Id, LegacyBody, PageQuery, Quantity, QueryId
 
 MAX_LINES = 50
 
@@ -23,7 +23,7 @@ class StatusChange(LegacyBody):
     Status: Literal["P", "S", "D"]
 
 class OrderQuery(PageQuery):
-    customer_id: Annotated[int, Field(gt=0)] | None = None
+    customer_id: QueryId | None = None
     status: Literal["N", "P", "S", "D", "C"] | None = None
 
 def order_json(order: Order) -> dict[str, Any]:

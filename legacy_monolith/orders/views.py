@@ -41,7 +41,7 @@ def list_orders():  # type: ignore[no-untyped-def]
     return page_payload("Orders", [order_json(o) for o in orders], query.page, query.page_size, total, zone())
 
 
-@bp.get("/<int:order_id>")
+@bp.get("/<id:order_id>")
 def get_order(order_id: int):  # type: ignore[no-untyped-def]
     return order_json(_load(order_id))
 
@@ -80,7 +80,7 @@ def place_order():  # type: ignore[no-untyped-def]
     return order_json(order), 201
 
 
-@bp.post("/<int:order_id>/cancel")
+@bp.post("/<id:order_id>/cancel")
 @transactional
 def cancel_order(order_id: int):  # type: ignore[no-untyped-def]
     order = _load(order_id)
@@ -97,7 +97,7 @@ def cancel_order(order_id: int):  # type: ignore[no-untyped-def]
     return order_json(order)
 
 
-@bp.post("/<int:order_id>/status")
+@bp.post("/<id:order_id>/status")
 @transactional
 def change_status(order_id: int):  # type: ignore[no-untyped-def]
     body = parse_body(StatusChange)

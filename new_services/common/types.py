@@ -1,8 +1,10 @@
-"""Column types shared by service schemas."""
+"""Column and parameter types shared by service schemas and routers."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
+from fastapi import Path
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
@@ -28,3 +30,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: Ids are INTEGER columns (32-bit signed on PostgreSQL, as in the monolith): a larger one cannot exist, and
+#: binding it raises OverflowError (SQLite, beyond 64 bits) or "integer out of range" (PostgreSQL) — a 500.
+MAX_ID = 2**31 - 1
+#: An id in a /v2 path: out of range is a 422 problem before any query runs.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]

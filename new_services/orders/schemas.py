@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from new_services.common.types import MAX_ID
 from new_services.orders.domain import MAX_LINES, MAX_QUANTITY, Order, OrderStatus
 from new_services.orders.repository import to_minor
 from new_services.orders.saga import LineRequest
@@ -14,14 +15,14 @@ from new_services.orders.saga import LineRequest
 class OrderLineCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product_id: Annotated[int, Field(gt=0, strict=True)]
+    product_id: Annotated[int, Field(gt=0, le=MAX_ID, strict=True)]
     quantity: Annotated[int, Field(gt=0, le=MAX_QUANTITY, strict=True)]
 
 
 class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: Annotated[int, Field(gt=0, strict=True)]
+    customer_id: Annotated[int, Field(gt=0, le=MAX_ID, strict=True)]
     lines: Annotated[list[OrderLineCreate], Field(min_length=1, max_length=MAX_LINES)]
 
     def line_requests(self) -> list[LineRequest]:

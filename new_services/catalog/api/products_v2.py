@@ -21,6 +21,7 @@ from new_services.catalog.schemas import (
     ProductUpdate,
 )
 from new_services.common.pagination import decode_cursor, encode_cursor
+from new_services.common.types import IdPath
 from new_services.common.problems import Problem
 
 router = APIRouter(prefix="/v2/products", tags=["products"])
@@ -54,7 +55,7 @@ def list_products(repo: RepositoryDep,
 
 
 @router.get("/{product_id}", response_model=ProductPublic)
-def get_product(product_id: int, repo: RepositoryDep) -> ProductPublic:
+def get_product(product_id: IdPath, repo: RepositoryDep) -> ProductPublic:
     try:
         return ProductPublic.of(services.get_product(repo, product_id))
     except ProductNotFound as exc:
@@ -74,7 +75,7 @@ def create_product(body: ProductCreate, repo: RepositoryDep, response: Response)
 
 
 @router.patch("/{product_id}", response_model=ProductPublic)
-def update_product(product_id: int, body: ProductUpdate, repo: RepositoryDep) -> ProductPublic:
+def update_product(product_id: IdPath, body: ProductUpdate, repo: RepositoryDep) -> ProductPublic:
     changes = body.model_dump(exclude_unset=True)
     for name in ("sku", "name", "category", "price", "currency", "status"):
         if name in changes and changes[name] is None:
@@ -93,7 +94,7 @@ def update_product(product_id: int, body: ProductUpdate, repo: RepositoryDep) ->
 
 
 @router.post("/{product_id}/deactivate", response_model=ProductPublic)
-def deactivate_product(product_id: int, repo: RepositoryDep) -> ProductPublic:
+def deactivate_product(product_id: IdPath, repo: RepositoryDep) -> ProductPublic:
     try:
         return ProductPublic.of(services.deactivate_product(repo, product_id))
     except ProductNotFound as exc:

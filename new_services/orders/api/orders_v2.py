@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from new_services.common.pagination import decode_cursor, encode_cursor
+from new_services.common.types import MAX_ID, IdPath
 from new_services.orders.deps import RepositoryDep, SagaDep, SessionDep
 from new_services.orders.domain import OrderNotFound, OrderStatus
 from new_services.orders.repository import OrderFilter
@@ -28,7 +29,7 @@ def place_order(body: OrderCreate, saga: SagaDep, session: SessionDep, response:
 
 @router.get("", response_model=OrdersPage)
 def list_orders(repo: RepositoryDep,
-                customer_id: Annotated[int, Query(gt=0, description="orders of this customer")],
+                customer_id: Annotated[int, Query(gt=0, le=MAX_ID, description="orders of this customer")],
                 limit: Annotated[int, Query(ge=1, le=200)] = 50,
                 cursor: str | None = None,
                 status_: Annotated[OrderStatus | None, Query(alias="status")] = None) -> OrdersPage:
@@ -41,7 +42,7 @@ def list_orders(repo: RepositoryDep,
 
 
 @router.get("/{order_id}", response_model=OrderPublic)
-def get_order(order_id: int, repo: RepositoryDep) -> OrderPublic:
+def get_order(order_id: IdPath, repo: RepositoryDep) -> OrderPublic:
     order = repo.get(order_id)
     if order is None:
         raise OrderNotFound(order_id)
@@ -49,10 +50,10 @@ def get_order(order_id: int, repo: RepositoryDep) -> OrderPublic:
 
 
 @router.post("/{order_id}/cancel", response_model=OrderPublic)
-def cancel_order(order_id: int, saga: SagaDep, session: SessionDep) -> OrderPublic:
+def cancel_order(order_id: IdPath, saga: SagaDep, session: SessionDep) -> OrderPublic:
     return OrderPublic.of(saga.cancel(session, order_id))
 
 
 @router.post("/{order_id}/status", response_model=OrderPublic)
-def change_status(order_id: int, body: OrderStatusUpdate, saga: SagaDep, session: SessionDep) -> OrderPublic:
+def change_status(order_id: IdPath, body: OrderStatusUpdate, saga: SagaDep, session: SessionDep) -> OrderPublic:
     return OrderPublic.of(saga.transition(session, order_id, OrderStatus(body.status)))
