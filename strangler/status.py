@@ -112,3 +112,32 @@ def processes_section(settings: KitSettings) -> tuple[RenderableType, dict[str, 
 
 
 register_section("processes", processes_section)
+
+
+def dry_run_section(_settings: KitSettings) -> tuple[RenderableType, dict[str, Any]]:
+    """Which dry-run targets proved they roll shadowed writes back, and which ignore the protocol."""
+    from pathlib import Path
+
+    from proxy.parity.store import TARGET_UNSAFE, UNSAFE_TEXT, open_store, parity_location
+
+    location = parity_location(None)
+    if isinstance(location, Path) and not location.exists():
+        return Text("Dry-run targets: none probed yet."), {"targets": {}}
+    with open_store(location, background=False) as store:
+        targets = store.targets()
+    if not targets:
+        return Text("Dry-run targets: none probed yet."), {"targets": {}}
+    table = Table(title="Dry-run targets (shadowed writes)")
+    for column in ("upstream", "feature", "state", "writes"):
+        table.add_column(column)
+    table.add_column("detail", overflow="fold")
+    for name, t in targets.items():
+        unsafe = t["state"] == TARGET_UNSAFE
+        says = UNSAFE_TEXT if unsafe else "acknowledged — writes shadowed"
+        t["says"] = says
+        table.add_row(name, t["feature"] or "-", Text(t["state"], style="bold red" if unsafe else "green"),
+                      Text(says, style="bold red" if unsafe else "green"), t["reason"] or "")
+    return table, {"targets": targets}
+
+
+register_section("dry_run", dry_run_section)

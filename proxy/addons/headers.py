@@ -1,7 +1,8 @@
 """Headers the façade owns (DESIGN §4): request id, W3C trace context, X-Forwarded-*, hop-by-hop stripping.
 
 Client-supplied X-Forwarded-*/Forwarded values are dropped and rewritten, because upstreams trust them for
-client address and scheme. A client X-Request-ID is kept only when it looks like an id (bounded charset and
+client address and scheme. The dry-run protocol's headers (X-Strangler-Shadow, X-Strangler-Dry-Run-Ack) are
+the façade's alone: dropped from client requests and from answers to clients. A client X-Request-ID is kept only when it looks like an id (bounded charset and
 length), so it cannot smuggle log-injection text. traceparent is continued (same trace id, a new span id
 for the façade's hop) or started when absent/invalid. Each message's header list is rebuilt in ONE pass
 over its raw fields (mitmproxy's per-header set/delete rescans the list every time; this is the hot path).
@@ -11,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 
+from strangler_app.protocol import ACK_HEADER, HEADER
+
 HOP_BY_HOP = ("connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
               "te", "trailer", "upgrade")
 # framing (content-length / transfer-encoding) is left to mitmproxy, which re-frames every message itself
@@ -18,8 +21,10 @@ _FORWARDED = ("forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-
               "x-real-ip")
 _HOP_B = frozenset(n.encode() for n in HOP_BY_HOP)
 _FRAMING_B = frozenset({b"content-length", b"transfer-encoding"})
-_REQUEST_DROP_B = _HOP_B | frozenset(n.encode() for n in _FORWARDED) | {b"host", b"x-request-id", b"traceparent"}
-_RESPONSE_DROP_B = _HOP_B | {b"x-request-id", b"x-served-by", b"x-strangler-feature"}
+_DRY_RUN_B = frozenset({HEADER.lower().encode(), ACK_HEADER.lower().encode()})
+_REQUEST_DROP_B = _HOP_B | frozenset(n.encode() for n in _FORWARDED) | {b"host", b"x-request-id", b"traceparent"} \
+    | _DRY_RUN_B
+_RESPONSE_DROP_B = _HOP_B | {b"x-request-id", b"x-served-by", b"x-strangler-feature"} | _DRY_RUN_B
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{8,128}$")
 _TRACEPARENT = re.compile(rb"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _HOST = re.compile(rb"^[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")

@@ -14,13 +14,15 @@ events that feed the metrics and auto-rollback. The client never waits for any o
 Bounded: per feature `parity.sample_rate` and `parity.max_in_flight`; a worker that lags or is down makes
 the façade drop, never queue; everything not shadowed is counted in strangler_shadow_dropped_total{reason}.
 Writes are never repeated against live state: a write is copied only to an upstream declaring
-`dry_run_writes`, signed with STRANGLER_SHADOW_KEY (proxy/signing.py) so that service runs it in a
-rolled-back transaction; never to any other upstream, and never a second (noise) call for a write.
+`dry_run_writes` that has PROVED it rolls them back (proxy/shadow/safety.py: probe route, acknowledgement
+on every answer), signed with STRANGLER_SHADOW_KEY (strangler_app.protocol); never to any other upstream,
+and never a second (noise) call for a write. A target found unsafe is ledgered here, once.
 The noise sample (`parity.noise_sample_rate` of shadowed GET/HEAD) asks legacy a second time; fields that
 differ legacy-vs-legacy are then cancelled as noise (proxy/parity/noise.py) and proposed as ignore rules.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -34,15 +36,18 @@ from mitmproxy import ctx, http
 from proxy.addons.routing import META, SAFE_METHODS, Decision
 from proxy.addons.snapshot import Snapshot
 from proxy.addons.state import FacadeState
+from proxy.ledger import append_record, default_ledger_path
 from proxy.parity.store import parity_location
 from proxy.shadow.engine import Job, Verdict
 from proxy.shadow.link import WorkerLink
 from proxy.shadow.metrics import shadow_metrics
+from proxy.shadow.safety import UNSAFE, UNSAFE_TEXT, ledger_record
 from proxy.table import Feature, RouteTable
 
 log = logging.getLogger("strangler.facade")
 KEY_ENV = "STRANGLER_SHADOW_KEY"
 JOB_META = "strangler_shadow_job"
+ACTOR = "shadow-worker"
 VerdictListener = Callable[[Verdict], None]
 
 
@@ -74,6 +79,7 @@ class Shadow:
         self._next_id = 0
         self._warned_key = False
         self._db_path = ""
+        self._ledger_tasks: set[asyncio.Task] = set()
         state.on_swap(self._on_swap)
 
     # ---------------------------------------------------------------- mitmproxy hooks
@@ -103,6 +109,8 @@ class Shadow:
         link, self.link = self.link, None
         if link is not None:
             await link.stop()
+        if self._ledger_tasks:
+            await asyncio.wait(list(self._ledger_tasks), timeout=5)
 
     def request(self, flow: http.HTTPFlow) -> None:
         decision: Decision | None = flow.metadata.get(META)
@@ -200,6 +208,26 @@ class Shadow:
                 m.compared(feature, event[2], event[3])
             elif kind == "drop":
                 m.drop(feature, event[2], event[3])
+            elif kind == "unsafe":
+                self._unsafe(feature, *event[2:5])
+
+    def _unsafe(self, feature: str, upstream: str, reason: str, seconds: float) -> None:
+        """The worker marked a dry-run target unsafe (once per target): say so and ledger it."""
+        log.error("dry-run target %r of feature %r: %s (%s); marked unsafe %.1f ms after that answer. Fix: "
+                  "install strangler_app's middleware in that service, then `strangler parity probe-writes %s`",
+                  upstream, feature, UNSAFE_TEXT, reason, seconds * 1000, feature)
+        snap = self.state.current
+        current = snap.table.features.get(feature) if snap else None
+        record = ledger_record(feature, current.state if current else "-", current.canary_percent if current else None,
+                               actor=ACTOR, upstream=upstream, verdict=UNSAFE, reason=reason)
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(append_record, default_ledger_path(), record))
+        self._ledger_tasks.add(task)
+        task.add_done_callback(self._ledgered)
+
+    def _ledgered(self, task: asyncio.Task) -> None:
+        self._ledger_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("ledger entry for an unsafe dry-run target not written: %s", task.exception())
 
     def _on_lost(self) -> None:
         """The worker died: what it had in flight is lost (counted), the caps start again from zero."""

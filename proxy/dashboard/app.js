@@ -126,7 +126,7 @@
     }), "sides");
     const body = el("div", { cls: "card-grid" },
       el("div", null, sides, chart(history.get(f.name) || [])),
-      el("div", null, parityBlock(f.parity, data.parity_store), ownershipBlock(f.ownership, data.ownership_file)));
+      el("div", null, parityBlock(f.parity, data.parity_store, f.dry_run), ownershipBlock(f.ownership, data.ownership_file)));
     return el("article", { cls: "card" }, head, body, flipBar(f, data.states));
   }
 
@@ -173,8 +173,12 @@
     return box;
   }
 
-  function parityBlock(p, store) {
+  function parityBlock(p, store, dry) {
     const box = el("div", { cls: "block" }, el("h4", { text: "Parity" }));
+    if (dry && dry.state !== "not_declared") {
+      box.append(el("p", { cls: dry.state === "unsafe" ? "bad" : dry.writes_shadowed ? "ok" : "warn",
+        text: dry.says, title: dry.detail || "" }));
+    }
     if (!p) {
       box.append(el("p", { cls: "muted", text: store.note || "No comparisons recorded for this feature yet." }));
       return box;

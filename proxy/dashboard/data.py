@@ -69,6 +69,7 @@ class DashboardData:
         table = snap.table
         span, traffic = self.window.stats()
         parity, parity_note = self._parity(list(table.features))
+        dry_run = self._dry_run()
         ownership, ownership_note = self._ownership()
         features = []
         for name, feat in table.features.items():
@@ -81,6 +82,7 @@ class DashboardData:
                 "sides": {side: {"upstream": up, **traffic.get((name, up), _no_traffic())}
                           for side, up in sides.items()},
                 "parity": parity.get(name),
+                "dry_run": _dry_run_entry(table.upstreams[feat.target].dry_run_writes, dry_run.get(feat.target)),
                 "ownership": ownership.get(name),
                 "rollback": feat.rollback.model_dump(),
             })
@@ -132,6 +134,16 @@ class DashboardData:
         except Exception as exc:  # noqa: BLE001 - a broken store is shown on the page, the poll still answers
             return {}, f"cannot read the parity store {path}: {type(exc).__name__}: {exc}"
 
+    def _dry_run(self) -> dict[str, Any]:
+        """Dry-run targets' recorded states (proxy/shadow/safety.py); an unreadable store shows as none."""
+        path = self.parity_path()
+        if isinstance(path, Path) and not path.exists():
+            return {}
+        try:
+            return self._store(path).targets()
+        except Exception:  # noqa: BLE001 - the parity section already reports a broken store
+            return {}
+
     def _store(self, path: Path):
         from proxy.parity.store import open_store
 
@@ -173,6 +185,21 @@ def _ownership_entry(entry: dict[str, Any]) -> dict[str, Any]:
         "sync": {"direction": sync.get("direction"), "lag_s": lag if isinstance(lag, (int, float)) else None,
                  "updated_at": sync.get("updated_at")},
     }
+
+
+def _dry_run_entry(declared: bool, target: dict[str, Any] | None) -> dict[str, Any]:
+    """Whether the feature's writes are shadowed: only to a target that declares dry_run_writes AND proved it."""
+    from proxy.parity.store import TARGET_PROVEN, TARGET_UNSAFE, UNSAFE_TEXT
+
+    state = target["state"] if target else None
+    if not declared:
+        return {"state": "not_declared", "writes_shadowed": False, "says": "target takes no shadowed writes"}
+    if state == TARGET_UNSAFE:
+        return {"state": state, "writes_shadowed": False, "says": UNSAFE_TEXT, "detail": target["reason"]}
+    if state == TARGET_PROVEN:
+        return {"state": state, "writes_shadowed": True, "says": "dry-run acknowledged — writes shadowed"}
+    return {"state": "unproven", "writes_shadowed": False,
+            "says": "dry-run not proven yet — writes not shadowed until the probe passes"}
 
 
 def _no_traffic() -> dict[str, Any]:

@@ -33,6 +33,8 @@ CREATE INDEX IF NOT EXISTS parity_examples_field ON parity_examples (feature, ro
 CREATE TABLE IF NOT EXISTS parity_samples (id bigserial PRIMARY KEY, feature text, route text,
   ts double precision, error integer, latency_ms double precision, fields text);
 CREATE INDEX IF NOT EXISTS parity_samples_feature ON parity_samples (feature, id);
+CREATE TABLE IF NOT EXISTS parity_dry_run_targets (upstream text PRIMARY KEY, state text, feature text, url text,
+  reason text, first_answer_at double precision, marked_at double precision);
 """
 _DDL_LOCK = 0x5A7A_9A71  # advisory lock key: one DDL run at a time per database
 
@@ -107,5 +109,5 @@ class PgParityStore(ParityStore):
     def drop_tables(self) -> None:
         """Remove the parity tables (not the route table or ledger sharing the schema)."""
         with self._write_lock, self._transaction() as cur:
-            for table in ("samples", "examples", "fields", "routes"):
+            for table in ("samples", "examples", "fields", "routes", "dry_run_targets"):
                 cur.execute(f"DROP TABLE IF EXISTS parity_{table}")

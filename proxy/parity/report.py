@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from proxy.parity.noise import Thresholds
-from proxy.parity.store import ParityStore
+from proxy.parity.store import TARGET_UNSAFE, UNSAFE_TEXT, ParityStore
 
 _VERDICT_STYLE = {"real": "bold red", "noise": "yellow", "none": "dim"}
 
@@ -41,9 +41,21 @@ def build_report(store: ParityStore, feature: str | None = None, *,
         feat["suggested_ignores"] = store.noise_fields(name, thresholds=thresholds)
         feat["window"] = store.window(name).to_dict()
         feat["verdict"] = "mismatch" if feat["real_fields"] else "equal"
+    targets = store.targets()
+    for upstream, target in targets.items():
+        if target["state"] == TARGET_UNSAFE:
+            target["says"] = UNSAFE_TEXT
+            if target["feature"] in features:
+                features[target["feature"]].setdefault("dry_run_unsafe", []).append(upstream)
     return {"generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "store": str(store.path),
             "thresholds": {"relative": thresholds.relative, "absolute": thresholds.absolute},
-            "features": features}
+            "features": features, "dry_run_targets": targets}
+
+
+def unsafe_lines(report: dict[str, Any]) -> list[str]:
+    """One line per dry-run target found unsafe: what every rendering shows first."""
+    return [f"{name} (feature {t['feature']}): {UNSAFE_TEXT} — {t['reason']}"
+            for name, t in report.get("dry_run_targets", {}).items() if t["state"] == TARGET_UNSAFE]
 
 
 def _pct(rate: float) -> str:
@@ -51,9 +63,10 @@ def _pct(rate: float) -> str:
 
 
 def render_rich(report: dict[str, Any]) -> RenderableType:
+    warnings = [Text(line, style="bold red") for line in unsafe_lines(report)]
     if not report["features"]:
-        return Text(f"No comparisons recorded in {report['store']} yet (shadow traffic or `strangler parity run`"
-                    " fills it).", style="yellow")
+        return Group(*warnings, Text(f"No comparisons recorded in {report['store']} yet (shadow traffic or "
+                                     "`strangler parity run` fills it).", style="yellow"))
     summary = Table(title=f"Parity — {report['store']}")
     for column in ("feature", "compared", "noise samples", "errors", "real fields", "verdict"):
         summary.add_column(column)
@@ -70,7 +83,7 @@ def render_rich(report: dict[str, Any]) -> RenderableType:
                            f"{_pct(f['noise_rate'])} ({f['noise']}/{f['noise_samples']})",
                            Text(f["verdict"], style=_VERDICT_STYLE[f["verdict"]]), str(f["examples"]),
                            f["first_seen"] or "-", f["last_seen"] or "-")
-    parts: list[RenderableType] = [summary, fields]
+    parts: list[RenderableType] = [*warnings, summary, fields]
     for name, feat in report["features"].items():
         if feat["suggested_ignores"]:
             parts.append(Text(f"{name}: noise fields (`strangler parity suggest-ignores {name} --write`): "
@@ -97,6 +110,7 @@ def render_html(report: dict[str, Any]) -> str:
            f"<span class='real'>real</span> when legacy-vs-candidate differs more than legacy-vs-legacy by "
            f"more than {report['thresholds']['relative'] * 100:g}% (relative) and "
            f"{report['thresholds']['absolute'] * 100:g}% (absolute).</p>"]
+    out.extend(f"<p class='mismatch'>{e(line)}</p>" for line in unsafe_lines(report))
     if not report["features"]:
         out.append("<p>No comparisons recorded yet.</p>")
     for name, feat in report["features"].items():

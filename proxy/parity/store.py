@@ -10,7 +10,9 @@ global key order keep that safe (WAL and a busy timeout in SQLite; row locks, no
 
 Tables: routes (compared, noise samples, errors per feature+route), fields (raw and noise differences per
 field), examples (up to N replayable exchanges per field; their id is the "mismatch id"), samples (the
-last `window_keep` exchanges per feature: the source of diff rate / error rate / p95 for auto-rollback).
+last `window_keep` exchanges per feature: the source of diff rate / error rate / p95 for auto-rollback),
+dry_run_targets (per upstream: has it proven it rolls shadowed writes back, or did it answer one without
+the acknowledgement — proxy/shadow/safety.py; written at once, not batched, and kept by `reset`).
 """
 from __future__ import annotations
 
@@ -47,7 +49,14 @@ CREATE INDEX IF NOT EXISTS examples_field ON examples (feature, route, field);
 CREATE TABLE IF NOT EXISTS samples (id INTEGER PRIMARY KEY AUTOINCREMENT, feature TEXT, route TEXT, ts REAL,
   error INTEGER, latency_ms REAL, fields TEXT);
 CREATE INDEX IF NOT EXISTS samples_feature ON samples (feature, id);
+CREATE TABLE IF NOT EXISTS dry_run_targets (upstream TEXT PRIMARY KEY, state TEXT, feature TEXT, url TEXT,
+  reason TEXT, first_answer_at REAL, marked_at REAL);
 """
+
+
+# dry_run_targets.state (proxy/shadow/safety.py decides; reports, status and the dashboard say UNSAFE_TEXT)
+TARGET_PROVEN, TARGET_UNSAFE = "proven", "unsafe"
+UNSAFE_TEXT = "target ignores dry-run — writes not shadowed"
 
 
 def default_store_path() -> Path:
@@ -364,6 +373,26 @@ class ParityStore:
     def example(self, example_id: int) -> Example | None:
         rows = self._rows("SELECT * FROM {p}examples WHERE id = ?", (example_id,))
         return _example(rows[0]) if rows else None
+
+    def mark_target(self, upstream: str, state: str, *, feature: str, url: str, reason: str,
+                    first_answer_at: float | None = None) -> bool:
+        """Record a dry-run target's state now (not batched); True when it changed — the one caller that
+        changed it writes the ledger, however many workers saw the same answer."""
+        now = time.time()
+        q = self._sql
+        with self._write_lock, self._transaction() as cur:
+            cur.execute(q("INSERT INTO {p}dry_run_targets VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (upstream) DO "
+                          "UPDATE SET state = excluded.state, feature = excluded.feature, url = excluded.url, "
+                          "reason = excluded.reason, first_answer_at = excluded.first_answer_at, marked_at = "
+                          "excluded.marked_at WHERE {p}dry_run_targets.state <> excluded.state"),
+                        (upstream, state, feature, url, reason, first_answer_at or now, now))
+            return cur.rowcount > 0
+
+    def targets(self) -> dict[str, dict[str, Any]]:
+        """Every dry-run target's recorded state, by upstream name."""
+        rows = self._rows("SELECT * FROM {p}dry_run_targets ORDER BY upstream")
+        return {r["upstream"]: {k: r[k] for k in ("state", "feature", "url", "reason", "first_answer_at",
+                                                  "marked_at")} for r in rows}
 
     def reset(self, feature: str | None = None) -> None:
         """Forget everything (or one feature), e.g. after fixing a service and starting a new shadow phase."""

@@ -1,8 +1,9 @@
 """The one shadow comparison engine, shared by the façade's shadow worker and the nginx-mirror comparator.
 
 A Job says what the client asked (method, path, headers, body), which upstream receives the copy, and who
-served the client. The engine sends the copy (a write only to a `dry_run_writes` upstream, signed with
-STRANGLER_SHADOW_KEY via proxy/signing.py, so the target rolls it back), optionally asks legacy a second time
+served the client. The engine sends the copy (a write only to a `dry_run_writes` upstream that proved it rolls writes back,
+signed with STRANGLER_SHADOW_KEY via strangler_app.protocol; proxy/shadow/safety.py judges every answer's
+acknowledgement), optionally asks legacy a second time
 for the noise sample (safe methods only), takes the reference answer — the one served to the client when
 the façade saw it, else (nginx mirror) legacy asked by us — compares with the feature's normaliser, cancels
 noise, records in the parity store and reports what happened as small event tuples through `emit`:
@@ -12,6 +13,7 @@ noise, records in the parity store and reports what happened as small event tupl
     ("compared", feature, result)         match | diff (real, noise excluded) | error
     ("verdict", feature, is_error, latency_ms, differs, copy_is_target)   what auto-rollback judges
     ("dry_run", feature, status)          a mirrored write with no reference: only counted
+    ("unsafe", feature, upstream, reason, seconds)   this process marked a dry-run target unsafe (ledger it)
 
 Why tuples: in the façade they cross a process boundary in batches and must cost microseconds to apply.
 """
@@ -25,7 +27,8 @@ from typing import NamedTuple
 
 import httpx
 
-from proxy import signing
+from strangler_app import protocol as signing
+
 from proxy.parity import (
     NoiseTracker,
     ParityStore,
@@ -35,14 +38,16 @@ from proxy.parity import (
     normaliser_for,
 )
 from proxy.shadow.clients import Outcome, UpstreamClients, copy_headers
+from proxy.shadow.safety import Probe, TargetSafety
 from proxy.table import RouteTable
 
 log = logging.getLogger("strangler.shadow")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per shadow copy would flood the log
 SAFE_METHODS = frozenset({"GET", "HEAD"})
-_COPY_DROP = frozenset({signing.HEADER.lower(), "x-strangler-mirror-feature"})
+_COPY_DROP = frozenset({signing.HEADER.lower(), signing.ACK_HEADER.lower(), "x-strangler-mirror-feature"})
 _STORED_DROP = frozenset({"authorization", "cookie", "proxy-authorization"})
 Emit = Callable[[tuple], None]
+UNSAFE_COPY = "unsafe"  # an Outcome.error_kind: the target answered a signed write without acknowledging it
 
 
 class Job(NamedTuple):
@@ -89,6 +94,8 @@ class Engine:
         self.emit = emit
         self.clients = UpstreamClients(transport)
         self.noise = NoiseTracker()
+        self.safety = TargetSafety(store, key, self._send_probe,
+                                   lambda *unsafe: emit(("unsafe", *unsafe)))
 
     async def run(self, job: Job, table: RouteTable, served: Awaitable[Served | None] | None) -> None:
         """Never raises (a shadow bug must not take its process down); failures become a drop event."""
@@ -99,6 +106,9 @@ class Engine:
         except Exception:
             log.exception("shadow exchange failed for %s %s", job.method, job.path)
             self.emit(("drop", job.feature, "internal_error"))
+        finally:
+            if asyncio.iscoroutine(served):
+                served.close()  # a job dropped before it waited for the served answer
 
     async def _run(self, job: Job, table: RouteTable, served: Awaitable[Served | None] | None) -> None:
         feature = table.features.get(job.feature)
@@ -110,17 +120,23 @@ class Engine:
         if not safe and not (copy_up.dry_run_writes and self.key):  # the façade decides this too; never trust it
             self.emit(("drop", job.feature, "write_not_dry_runnable"))
             return
+        if not safe and (refused := await self.safety.admit(job.copy_to, copy_up, job.feature)) is not None:
+            self.emit(("drop", job.feature, refused))  # target_unsafe | unproven
+            return
         headers = copy_headers([_str_pair(k, v) for k, v in job.headers], _COPY_DROP)
         request = self.clients.build(copy_up, job.method, job.path, list(headers), job.body)
+        signature = ""
         if not safe:
-            request.headers[signing.HEADER] = signing.sign(self.key, job.method, request.url.raw_path.decode(
-                "ascii"), job.body)
-        sends = [self.clients.send(copy_up, request)]
+            signature = signing.sign(self.key, job.method, request.url.raw_path.decode("ascii"), job.body)
+            request.headers[signing.HEADER] = signature
+        sends = [self._checked(job, copy_up, signature, self.clients.send(copy_up, request))]
         fetch_reference = job.served_by is None
         if fetch_reference:
             if not safe:  # nobody showed us legacy's answer to this write, and it is never asked twice
                 copy = (await asyncio.gather(*sends))[0]
                 self._count(job.feature, "copy", copy)
+                if copy.error_kind == UNSAFE_COPY:
+                    return
                 self.emit(("dry_run", job.feature, copy.error_kind or str(copy.response.status)))
                 return
             sends.append(self._ask(legacy, job, headers))
@@ -132,6 +148,8 @@ class Engine:
         self._count(job.feature, "copy", copy)
         if again is not None:
             self._count(job.feature, "noise", again)
+        if copy.error_kind == UNSAFE_COPY:
+            return  # dropped (no_dry_run_ack) and never compared: that answer came from a committed write
         if fetch_reference:
             if outcomes[1].response is None:
                 self.emit(("drop", job.feature, "reference_failed"))
@@ -166,6 +184,20 @@ class Engine:
         self.emit(("compared", job.feature, "error" if result.is_error else ("diff" if real else "match")))
         self.store.record(result)
         self.emit(("verdict", job.feature, result.is_error, result.latency_ms, bool(real), reference_is_served))
+
+    async def _checked(self, job: Job, upstream, signature: str, sending: Awaitable[Outcome]) -> Outcome:
+        """The copy's outcome; a signed write answered without a valid acknowledgement marks the target unsafe
+        and its answer is not compared (the target committed it: it is no dry run)."""
+        outcome = await sending
+        if signature and outcome.response is not None and not await self.safety.answered(
+                job.copy_to, upstream, job.feature, signature, outcome.response):
+            self.emit(("drop", job.feature, "no_dry_run_ack"))
+            return Outcome(None, outcome.latency_ms, UNSAFE_COPY, "no dry-run acknowledgement")
+        return outcome
+
+    def _send_probe(self, upstream, probe: Probe) -> Awaitable[Outcome]:
+        return self.clients.send(upstream, self.clients.build(upstream, probe.method, probe.path,
+                                                              [(signing.HEADER, probe.signature)], b""))
 
     def _ask(self, upstream, job: Job, headers: list[tuple[str, str]]) -> Awaitable[Outcome]:
         return self.clients.send(upstream, self.clients.build(upstream, job.method, job.path, list(headers),

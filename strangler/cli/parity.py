@@ -1,4 +1,5 @@
-"""`strangler parity run | report | examples | export | suggest-ignores`: compare legacy and candidate answers.
+"""`strangler parity run | report | examples | export | suggest-ignores | probe-writes`: compare legacy and
+candidate answers; prove a target rolls shadowed writes back.
 
 `run` drives Locust (load/locustfile_parity.py); the façade's shadow mode records into the same store, so
 report / examples / export / suggest-ignores work on either source.
@@ -6,6 +7,7 @@ report / examples / export / suggest-ignores work on either source.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,13 +15,16 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from strangler_app import protocol
 
 from proxy.flips import FlipError, default_actor, edit_table, feature_or_error
 from proxy.ledger import append_record, default_ledger_path
 from proxy.parity.export import export_example
 from proxy.parity.noise import Thresholds
 from proxy.parity.report import build_report, render_html, render_rich
-from proxy.parity.store import ParityStore, open_store, parity_location
+from proxy.parity.store import TARGET_PROVEN, UNSAFE_TEXT, ParityStore, open_store, parity_location
+from proxy.shadow.safety import probe_now, record_verdict
 from proxy.shared_store import StoreError, is_store_url, store_for
 from proxy.table import ParityConfig, RouteTable, State, TableError, load_table
 from strangler.cli.app import app
@@ -259,3 +264,54 @@ def add_ignore_rules(routes_path: Path, feature: str, rules: list[str], *, actor
             "evidence": {"action": "parity.ignore.add", "added": value["added"]}, "forced": False})
 
     return edit_table(routes_path, mutate, after_write=ledger).value["added"]
+
+
+def probe_writes_of(table: RouteTable, feature: str, source: str, store: str | None = None) -> dict[str, Any]:
+    """Probe FEATURE's target for the dry-run protocol and record the verdict (store + ledger). Returns
+    {"feature", "upstream", "verdict": proven|unsafe|unanswered|not_declared|no_key, "writes_shadowed", "detail"}."""
+    feat = feature_or_error(table, feature, source)
+    upstream = table.upstreams[feat.target]
+    out: dict[str, Any] = {"feature": feature, "upstream": feat.target, "url": upstream.url,
+                           "writes_shadowed": False}
+    if not upstream.dry_run_writes:
+        return {**out, "verdict": "not_declared",
+                "detail": f"upstream {feat.target!r} does not declare dry_run_writes: writes are never shadowed"}
+    key = os.environ.get(protocol.KEY_ENV, "")
+    if not key:
+        return {**out, "verdict": "no_key", "detail": f"{protocol.KEY_ENV} is not set: the probe cannot be signed "
+                "and the façade shadows no writes. Fix: export the key the façade and the service share"}
+    verdict, detail = probe_now(key, upstream)
+    if verdict is None:  # no answer: nothing proven, nothing recorded (the façade probes again itself)
+        return {**out, "verdict": "unanswered", "detail": detail}
+    with _open_store(store, must_exist=False) as parity:
+        record_verdict(parity, default_ledger_path(), feat, feature, feat.target, upstream, verdict, detail,
+                       actor=default_actor())
+    return {**out, "verdict": verdict, "writes_shadowed": verdict == TARGET_PROVEN,
+            "detail": detail if verdict == TARGET_PROVEN else f"{UNSAFE_TEXT}: {detail}"}
+
+
+def probe_writes_line(result: dict[str, Any]) -> Text:
+    """One line for people: green when writes will be shadowed, red otherwise."""
+    head = f"{result['feature']} → {result['upstream']}: "
+    if result["writes_shadowed"]:
+        return Text(head + "dry-run acknowledged — writes will be shadowed", style="green")
+    return Text(head + "writes will NOT be shadowed — " + result["detail"], style="bold red")
+
+
+@parity_app.command("probe-writes")
+def probe_writes(feature: Annotated[str, typer.Argument(help="Feature whose target to probe.")],
+                 routes: RoutesOpt = None, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Test FEATURE's target for the dry-run protocol (signed probe route, acknowledgement) before shadowed
+    writes reach it; records the verdict in the parity store and the ledger. Exit 1 when writes will not
+    be shadowed."""
+    routes_path = _routes(routes)
+    try:
+        result = probe_writes_of(load_table(routes_path), feature, str(routes_path), store)
+    except (TableError, FlipError) as exc:
+        raise fail(str(exc), 2) from None
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        _out().print(probe_writes_line(result))
+    if not result["writes_shadowed"]:
+        raise typer.Exit(1)

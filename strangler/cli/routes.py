@@ -245,8 +245,10 @@ def flip(feature: Annotated[str, typer.Argument(help="Feature name from the rout
         return
     before = record.from_state + (f" {record.from_percent:g}%" if record.from_percent is not None else "")
     after = record.to_state + (f" {record.to_percent:g}%" if record.to_percent is not None else "")
+    probe = _probe_writes(path, feature, as_json) if record.to_state == "shadow" else None
     if as_json:
-        typer.echo(json.dumps({"ok": True, **record.to_dict(), "changed": record.changed}, indent=2))
+        extra = {"probe_writes": probe} if probe is not None else {}
+        typer.echo(json.dumps({"ok": True, **record.to_dict(), "changed": record.changed, **extra}, indent=2))
     elif not record.changed:
         _out().print(f"{feature} is already {after}; nothing to do (no ledger entry).")
     else:
@@ -255,6 +257,18 @@ def flip(feature: Annotated[str, typer.Argument(help="Feature name from the rout
             _out().print(Text("forced over: " + "; ".join(record.evidence.get("overridden", [])), style="yellow"))
         where = path if isinstance(path, SharedStore) else default_ledger_path()
         _out().print(f"recorded in {where} by {record.actor}; a running façade reloads it itself.", markup=False)
+    if probe is not None and not as_json:
+        from strangler.cli.parity import probe_writes_line
+
+        _out().print(probe_writes_line(probe))
+
+
+def _probe_writes(path: Path | SharedStore, feature: str, as_json: bool) -> dict[str, Any]:
+    """In shadow, reads are compared at once; writes only once the target proved it rolls them back
+    (`strangler parity probe-writes`, run here so the operator learns it now, not from a report)."""
+    from strangler.cli.parity import probe_writes_of
+
+    return probe_writes_of(_load_or_exit(path, as_json), feature, str(path))
 
 
 @app.command()

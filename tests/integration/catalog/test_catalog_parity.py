@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from proxy.signing import DRY_RUN_RESPONSE_HEADER, HEADER, sign
+from strangler_app.protocol import DRY_RUN_RESPONSE_HEADER, HEADER, sign
 from strangler.procs import free_port, spawn, stop
 
 pytestmark = pytest.mark.integration

@@ -1,10 +1,12 @@
-"""Dry-run middleware: signed shadow writes answer normally but leave no trace; others run for real."""
+"""Dry-run middleware: signed shadow writes answer normally, acknowledged, but leave no trace; unsigned writes
+run for real; forged, stale or replayed signatures are refused and leave no trace either."""
 import json
 import time
 
 from fastapi.testclient import TestClient
 
-from proxy.signing import DRY_RUN_RESPONSE_HEADER, HEADER, sign
+from new_services.catalog.settings import DEFAULT_ID_START
+from strangler_app.protocol import ACK_HEADER, DRY_RUN_RESPONSE_HEADER, HEADER, ack_valid, sign
 
 SHADOW_KEY = "unit-test-shadow-key-0123456789"  # the key the conftest app is built with
 BODY = {"Sku": "DRY-1", "Name": "Shadow kettle", "Category": "KITCHEN", "UnitPrice": "9.99"}
@@ -22,12 +24,15 @@ def _count(client: TestClient) -> int:
 
 def test_signed_write_answers_but_is_rolled_back(client: TestClient) -> None:
     raw = json.dumps(BODY).encode()
-    response = _post(client, "/api/products", BODY, sign(SHADOW_KEY, "POST", "/api/products", raw))
+    signature = sign(SHADOW_KEY, "POST", "/api/products", raw)
+    response = _post(client, "/api/products", BODY, signature)
     assert response.status_code == 201
     assert response.headers[DRY_RUN_RESPONSE_HEADER] == "1"
-    assert response.json()["Sku"] == "DRY-1" and response.json()["ProductId"] == 1
+    assert ack_valid(SHADOW_KEY, signature, 201, response.headers[ACK_HEADER])
+    product_id = response.json()["ProductId"]
+    assert response.json()["Sku"] == "DRY-1" and product_id >= DEFAULT_ID_START  # the service's own range
     assert _count(client) == 0
-    assert client.get("/api/products/1").status_code == 404
+    assert client.get(f"/api/products/{product_id}").status_code == 404
 
 
 def test_signed_update_via_native_api_is_rolled_back(client: TestClient) -> None:
@@ -41,16 +46,19 @@ def test_signed_update_via_native_api_is_rolled_back(client: TestClient) -> None
     assert client.get(path).json()["name"] == "n"
 
 
-def test_unsigned_forged_and_stale_headers_run_for_real(client: TestClient) -> None:
+def test_unsigned_runs_for_real_and_bad_signatures_are_refused(client: TestClient) -> None:
     raw = json.dumps(BODY).encode()
+    assert _post(client, "/api/products", {**BODY, "Sku": "REAL-1"}, None).status_code == 201
     forged = sign("another-key-0123456789abcdef", "POST", "/api/products", raw)
     stale = sign(SHADOW_KEY, "POST", "/api/products", raw, ts=time.time() - 120)
     other_body = sign(SHADOW_KEY, "POST", "/api/products", b"{}")
-    for number, header in enumerate((None, forged, stale, other_body, "t=1,v1=zz"), start=1):
-        response = _post(client, "/api/products", {**BODY, "Sku": f"REAL-{number}"}, header)
-        assert response.status_code == 201, response.text
-        assert DRY_RUN_RESPONSE_HEADER not in response.headers
-    assert _count(client) == 5
+    replayed = sign(SHADOW_KEY, "POST", "/api/products", raw)
+    assert _post(client, "/api/products", BODY, replayed).status_code == 201  # first use: a dry run
+    for header in (forged, stale, other_body, "t=1,v1=zz", replayed):
+        response = _post(client, "/api/products", BODY, header)
+        assert response.status_code == 403, response.text
+        assert ACK_HEADER not in response.headers and DRY_RUN_RESPONSE_HEADER not in response.headers
+    assert _count(client) == 1
 
 
 def test_reads_never_become_dry_runs(client: TestClient) -> None:

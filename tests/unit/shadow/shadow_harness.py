@@ -22,6 +22,7 @@ from mitmproxy.proxy.layers.http import (
     HttpResponseHook,
 )
 from mitmproxy.test import taddons, tflow
+from strangler_app import protocol
 
 from proxy.addons.rollback import Rollback
 from proxy.addons.routing import Router
@@ -65,9 +66,15 @@ Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
 class Upstreams:
-    """Answers copies per port; remembers every request; `gate` (when set) holds answers until released."""
+    """Answers copies per port; remembers every request; `gate` (when set) holds answers until released.
+    The dry-run target (SVC_PORT) cooperates like strangler_app's middleware: it answers the probe route and
+    acknowledges signed requests with `key` (default: $STRANGLER_SHADOW_KEY) unless `cooperates` is False;
+    probes are kept apart in `probes`."""
 
-    def __init__(self):
+    def __init__(self, key: str | None = None):
+        self.key = key
+        self.cooperates = True
+        self.probes: list[httpx.Request] = []
         self.seen: list[httpx.Request] = []
         self.bodies: dict[int, dict] = {LEGACY_PORT: {"id": 7, "price": "1.00"}, SVC_PORT: {"id": 7, "price": "1.00"},
                                         PLAIN_PORT: {"id": 7}}
@@ -76,12 +83,23 @@ class Upstreams:
         self.stamped = False  # add a field that changes on every answer (a server clock)
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
+        port, signature = request.url.port, request.headers.get(protocol.HEADER)
+        if request.url.path == protocol.PROBE_PATH:
+            self.probes.append(request)
+            status = 200 if self.cooperates and port == SVC_PORT else 404
+            return httpx.Response(status, json={}, headers=self._ack(port, signature, status))
         self.seen.append(request)
         if self.gate is not None:
             await self.gate.wait()
-        port = request.url.port
         body = {**self.bodies[port], "stamp": len(self.seen)} if self.stamped else self.bodies[port]
-        return httpx.Response(self.status.get(port, 200), json=body)
+        status = self.status.get(port, 200)
+        return httpx.Response(status, json=body, headers=self._ack(port, signature, status))
+
+    def _ack(self, port: int, signature: str | None, status: int) -> dict[str, str]:
+        key = self.key or os.environ.get("STRANGLER_SHADOW_KEY", "")
+        if not (self.cooperates and port == SVC_PORT and signature and key):
+            return {}
+        return {protocol.ACK_HEADER: protocol.ack(key, signature, status)}
 
     def at(self, port: int) -> list[httpx.Request]:
         return [r for r in self.seen if r.url.port == port]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from shadow_harness import LEGACY_PORT, SVC_PORT, Upstreams, table_text
 
-from proxy import signing
+from strangler_app import protocol as signing
 from proxy.parity import ParityStore
 from proxy.shadow.engine import Engine, Job
 from proxy.shadow.worker import WorkerCore, frame, read_frame, served_of
@@ -59,7 +59,7 @@ def _engine(tmp_path: Path, upstreams: Upstreams, events: list) -> tuple[Engine,
 
 
 def test_mirror_mode_asks_legacy_for_the_reference_and_compares(tmp_path: Path, table) -> None:
-    upstreams, events = Upstreams(), []
+    upstreams, events = Upstreams(KEY), []
     upstreams.bodies[SVC_PORT] = {"id": 7, "price": "2.00"}
 
     async def main() -> None:
@@ -79,7 +79,7 @@ def test_mirror_mode_asks_legacy_for_the_reference_and_compares(tmp_path: Path, 
 
 
 def test_mirror_mode_write_is_only_dry_run_and_counted(tmp_path: Path, table) -> None:
-    upstreams, events = Upstreams(), []
+    upstreams, events = Upstreams(KEY), []
 
     async def main() -> None:
         engine, store = _engine(tmp_path, upstreams, events)
@@ -95,7 +95,7 @@ def test_mirror_mode_write_is_only_dry_run_and_counted(tmp_path: Path, table) ->
 
 
 def test_worker_core_waits_for_the_served_answer_and_reports_done_last(tmp_path: Path, table) -> None:
-    upstreams, events = Upstreams(), []
+    upstreams, events = Upstreams(KEY), []
 
     async def main() -> None:
         engine, store = _engine(tmp_path, upstreams, events)
