@@ -8,6 +8,7 @@ BEGIN IMMEDIATE so two writers queue on the lock instead of failing when one upg
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ from sqlalchemy.orm import DeclarativeBase, mapped_column
 DEFAULT_DATABASE_URL = "sqlite:///var/legacy.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 WRITE_OPTION = "legacy_write"
+ID_CEILING_OPTION = "legacy_id_ceiling"
+ID_CEILING_ENV = "LEGACY_ID_CEILING"
+#: the monolith's own ProductIds stay below this: the catalog service's default CATALOG_ID_START (catalog.models)
+DEFAULT_ID_CEILING = 10_000_000
 
 
 class Base(DeclarativeBase):
@@ -45,16 +50,29 @@ def _sqlite_on_begin(connection: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """Engine for LEGACY_DATABASE_URL; creates the directory of a SQLite file."""
+    """Engine for LEGACY_DATABASE_URL; creates the directory of a SQLite file. A SQLite engine carries the id
+    ceiling (LEGACY_ID_CEILING, default DEFAULT_ID_CEILING) that new ProductIds stay below."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                           execution_options={ID_CEILING_OPTION: id_ceiling()})
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def id_ceiling() -> int:
+    raw = os.environ.get(ID_CEILING_ENV, "").strip()
+    if not raw:
+        return DEFAULT_ID_CEILING
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{ID_CEILING_ENV}={raw!r} is not a whole number. Fix: set it to the services' "
+                         f"smallest id range start (default {DEFAULT_ID_CEILING})") from None
 
 
 def writer(engine: Engine) -> Engine:

@@ -18,7 +18,8 @@ from acl.catalog.translate import DEFAULT_TZ, product_from_row, product_to_row
 from new_services.catalog.domain import DomainError, Product, ProductStatus
 from new_services.catalog.models import products_table
 from new_services.catalog.repository import minor_to_price, record_values
-from strangler.migrate.mapping import TableMapping
+from new_services.catalog.settings import ID_START_ENV, get_catalog_id_start
+from strangler.migrate.mapping import IdRange, TableMapping
 
 
 def legacy_tz() -> str:
@@ -70,4 +71,5 @@ def service_domain(row: Mapping[str, Any]) -> dict[str, Any]:
 PRODUCTS = TableMapping(source_table="PRODUCTS", source_key="PROD_ID", target=products_table,
                         translate=product_row_to_record, target_key=("id",), to_source=record_to_product_row,
                         source_domain=legacy_domain, target_domain=service_domain,
-                        batch_translate=product_row_translator)
+                        batch_translate=product_row_translator,
+                        service_ids=IdRange(start=get_catalog_id_start, setting=ID_START_ENV))

@@ -2,26 +2,45 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from sqlalchemy import inspect
 
 from acl.catalog.availability import LegacyInventoryAvailability
 from acl.common.envelope import LegacyApiError, legacy_envelope, on_legacy_error
 from new_services.catalog.api import products_legacy, products_v2
-from new_services.catalog.models import Base
+from new_services.catalog.models import Base, ProductRecord
 from new_services.catalog.ports import AvailabilitySource, AvailabilityUnavailable
-from new_services.catalog.settings import CatalogSettings, get_catalog_settings
+from new_services.catalog.repository import ensure_id_counter, legacy_id_in_range
+from new_services.catalog.settings import ID_START_ENV, CatalogSettings, get_catalog_settings
 from new_services.common.app import create_service_app
 from new_services.common.db import Database
+from new_services.common.id_range import range_problem
+from new_services.common.settings import SettingsError
+
+
+def check_id_range(database: Database, start: int) -> None:
+    """Refuse to start when legacy ProductIds copied here (backfill, forward sync) reached CATALOG_ID_START:
+    products created here would collide with the monolith's. SettingsError: start-up prints it, no traceback."""
+    if not inspect(database.engine).has_table(ProductRecord.__tablename__):
+        return
+    with database.session() as session:
+        legacy_max = legacy_id_in_range(session, start)
+    if legacy_max is not None:
+        raise SettingsError(range_problem("ProductId", legacy_max, start, ID_START_ENV))
 
 
 def create_app(settings: CatalogSettings | None = None, *,
                availability: AvailabilitySource | None = None) -> FastAPI:
     settings = settings or get_catalog_settings()
-    database = Database(settings.resolved_database_url)
+    database = Database(settings.resolved_database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
     source = availability or LegacyInventoryAvailability(settings.legacy_base_url,
                                                          timeout_s=settings.legacy_timeout_s)
 
+    check_id_range(database, settings.id_start)
+
     def create_schema() -> None:
         Base.metadata.create_all(database.engine)
+        with database.session() as session:
+            ensure_id_counter(session, settings.id_start)
 
     app = create_service_app(
         title="Catalog service", service="catalog", settings=settings, database=database,

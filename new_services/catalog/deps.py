@@ -13,12 +13,12 @@ from new_services.common.deps import DryRunDep, SessionDep
 __all__ = ["AvailabilityDep", "DryRunDep", "RepositoryDep", "SessionDep", "SettingsDep"]
 
 
-def get_repository(session: SessionDep) -> ProductRepository:
-    return ProductRepository(session)
-
-
 def get_settings(request: Request) -> CatalogSettings:
     return request.app.state.settings
+
+
+def get_repository(session: SessionDep, request: Request) -> ProductRepository:
+    return ProductRepository(session, id_start=get_settings(request).id_start)
 
 
 def get_availability(request: Request) -> AvailabilitySource:

@@ -47,3 +47,13 @@ class ProductRecord(Base):
 
 
 products_table = ProductRecord.__table__
+
+
+class ProductIdCounter(Base):
+    """The next id for products created here: allocated from CATALOG_ID_START up (new_services.common.id_range),
+    so they never clash with the ids the monolith keeps handing out (backfilled legacy ids stay as they are)."""
+
+    __tablename__ = "product_id_counter"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    next_id: Mapped[int] = mapped_column(BigInteger)

@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from new_services.catalog.domain import CENT, DuplicateSku, Product, ProductStatus
-from new_services.catalog.models import ProductRecord
+from new_services.catalog.models import ProductIdCounter, ProductRecord
+from new_services.common.id_range import allocate_id, ensure_counter, foreign_max_id
 
 
 def price_to_minor(price: Decimal) -> int:
@@ -68,9 +69,15 @@ class ProductFilter:
         return found
 
 
+COUNTER = "products"
+
+
 class ProductRepository:
-    def __init__(self, session: Session) -> None:
+    """With `id_start`, new products take ids from the service's own range (CATALOG_ID_START up)."""
+
+    def __init__(self, session: Session, id_start: int | None = None) -> None:
         self.session = session
+        self.id_start = id_start
 
     def get(self, product_id: int) -> Product | None:
         record = self.session.get(ProductRecord, product_id)
@@ -80,6 +87,9 @@ class ProductRepository:
         return self.session.scalar(select(ProductRecord.id).where(ProductRecord.sku == sku))
 
     def add(self, product: Product) -> Product:
+        if product.id is None and self.id_start is not None:
+            product = product.stored_as(allocate_id(self.session, ProductIdCounter, COUNTER, ProductRecord.id,
+                                                    self.id_start))
         record = ProductRecord(**record_values(product))
         self.session.add(record)
         self._flush(product.sku)
@@ -117,3 +127,12 @@ class ProductRepository:
         except IntegrityError:
             self.session.rollback()
             raise DuplicateSku(sku) from None
+
+
+def ensure_id_counter(session: Session, start: int) -> int:
+    return ensure_counter(session, ProductIdCounter, COUNTER, ProductRecord.id, start)
+
+
+def legacy_id_in_range(session: Session, start: int) -> int | None:
+    """The highest ProductId at or above the range that came from the monolith (see foreign_max_id)."""
+    return foreign_max_id(session, ProductIdCounter, COUNTER, ProductRecord.id, start)

@@ -1,12 +1,28 @@
-"""Catalog service settings (env): CATALOG_DATABASE_URL plus the shared service settings."""
+"""Catalog service settings (env): CATALOG_DATABASE_URL, CATALOG_ID_START plus the shared service settings."""
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from new_services.common.settings import ServiceSettings, load_settings
 
+DEFAULT_ID_START = 10_000_000
+ID_START_ENV = "CATALOG_ID_START"
 
-class CatalogSettings(ServiceSettings):
+
+class CatalogIdRange(BaseSettings):
+    """CATALOG_ID_START alone: the data migration (acl.catalog.mapping) reads it without the service's secrets."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    id_start: int = Field(
+        DEFAULT_ID_START, ge=1, le=2**31 - 1, validation_alias=AliasChoices(ID_START_ENV, "id_start"),
+        description="first ProductId for products created by the service; must stay above every id the "
+                    "monolith hands out, so both sides can create products at the same time (backfilled ids "
+                    "are kept)")
+
+
+class CatalogSettings(ServiceSettings, CatalogIdRange):
     database_url: str | None = Field(
         None, validation_alias=AliasChoices("CATALOG_DATABASE_URL", "database_url"),
         description="SQLAlchemy URL of the catalog database, e.g. sqlite:///var/catalog.db or "
@@ -19,3 +35,7 @@ class CatalogSettings(ServiceSettings):
 
 def get_catalog_settings(**overrides: object) -> CatalogSettings:
     return load_settings(CatalogSettings, **overrides)
+
+
+def get_catalog_id_start() -> int:
+    return load_settings(CatalogIdRange).id_start

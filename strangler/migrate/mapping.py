@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -11,6 +11,15 @@ from sqlalchemy import Table
 
 RowTranslator = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class IdRange:
+    """Ids the service hands out itself start at `start()` (read when checked: it is the service's setting,
+    named by `setting`); legacy's ids, and legacy's next id, must stay below it."""
+
+    start: Callable[[], int]
+    setting: str
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,8 @@ class TableMapping:
     - `source_domain` / `target_domain` (optional): a row of either side → its canonical DOMAIN form (a
       mapping of plain values) for `verify`; without them verify compares `translate(source row)` with the
       target row's columns.
+    - `service_ids` (optional): the service allocates ids of this table's rows from its own range (IdRange);
+      `migrate status` checks that legacy's ids stay below it.
     - `batch_translate` (optional): returns a translator equivalent to `translate` with its configuration
       (e.g. the legacy time zone from the environment) resolved once; the backfill calls it once per batch
       instead of paying that lookup per row.
@@ -40,6 +51,7 @@ class TableMapping:
     source_domain: RowTranslator | None = None
     target_domain: RowTranslator | None = None
     batch_translate: Callable[[], RowTranslator] | None = None
+    service_ids: IdRange | None = None
 
     @property
     def name(self) -> str:
@@ -59,6 +71,50 @@ def decode_key(text: str) -> Key:
     return tuple(json.loads(text))
 
 
+def _hint(word: str, choices: Iterable[str]) -> str:
+    from proxy.table import _did_you_mean  # the kit's one "did you mean" helper (imported only on an error)
+    return _did_you_mean(word, choices)
+
+
+class MissingColumn(KeyError, ValueError):
+    """A translator read a column the source row does not have. A ValueError, so the row is quarantined with
+    this one-line reason (not a traceback); a KeyError, so `row.get(name)` and `name in row` still work."""
+
+    def __init__(self, key: str, columns: Iterable[str]) -> None:
+        super().__init__(key)
+        self.key, self.columns = key, columns  # the message is built only when shown (row.get misses are cheap)
+
+    def __str__(self) -> str:
+        return (f"translator reads column {self.key!r}, which the source row does not have"
+                f"{_hint(self.key.casefold(), [c.casefold() for c in self.columns])}")
+
+
+class UnknownColumn(ValueError):
+    """A translator returned a key that is not a column of the table it writes; writing the row anyway would
+    silently drop that value (and leave the column it was meant for NULL)."""
+
+    def __init__(self, key: str, table: str, columns: Iterable[str]) -> None:
+        super().__init__(f"translator returned {key!r}, which is not a column of {table}"
+                         f"{_hint(key, list(columns))}; fix the translator")
+
+
+class ColumnCheck:
+    """Built once per target table: `check(values)` returns `values` if every key is a column of the table,
+    else raises UnknownColumn naming the first unknown key. One C-level subset test per row."""
+
+    __slots__ = ("allowed", "table")
+
+    def __init__(self, table: str, columns: Iterable[str]) -> None:
+        self.table = table
+        self.allowed = frozenset(columns)
+
+    def __call__(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
+        if values.keys() <= self.allowed:
+            return values
+        unknown = sorted(k for k in values if k not in self.allowed)
+        raise UnknownColumn(unknown[0], self.table, sorted(self.allowed))
+
+
 class Row(dict):
     """A read-only row whose keys match case-insensitively (PROD_ID finds prod_id).
 
@@ -75,7 +131,10 @@ class Row(dict):
     def __missing__(self, key: str) -> Any:
         if self._folded is None:
             self._folded = {k.casefold(): v for k, v in self.items()}
-        return self._folded[key.casefold()]  # KeyError when no column matches
+        try:
+            return self._folded[key.casefold()]
+        except (KeyError, AttributeError):
+            raise MissingColumn(key, self) from None
 
     def __contains__(self, key: object) -> bool:
         if dict.__contains__(self, key):
@@ -104,7 +163,10 @@ def row_type(columns: tuple[str, ...]) -> type[Row]:
     aliases = {name.casefold(): name for name in columns}
 
     def missing(self: Row, key: str) -> Any:
-        return dict.__getitem__(self, aliases[key.casefold()])  # KeyError when no column matches
+        try:
+            return dict.__getitem__(self, aliases[key.casefold()])
+        except (KeyError, AttributeError):
+            raise MissingColumn(key, columns) from None
 
     return type("Row", (Row,), {"__slots__": (), "__init__": dict.__init__, "__missing__": missing,
                                 "__module__": __name__})

@@ -1,0 +1,80 @@
+"""Identifiers from a service's own range, so rows the service creates never collide with rows the monolith
+creates while both take writes (and while reverse sync copies the service's rows into legacy tables).
+
+A counter row (name → next id) per range: an UPDATE on it is the serialisation point — the row lock on
+PostgreSQL, the write lock on SQLite — so concurrent creates never hand out one id twice. Ids below the range
+start belong to the monolith (backfilled rows keep theirs); legacy's own next id must stay below the start.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, inspect, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+
+class IdRangeError(RuntimeError):
+    """The service's id range and the monolith's ids would meet; the message names both numbers and the fix."""
+
+
+def first_free_id(session: Session, id_column: InstrumentedAttribute[int], start: int) -> int:
+    highest = session.scalar(select(func.max(id_column)).where(id_column >= start))
+    return max(start, (highest or 0) + 1)
+
+
+def allocate_id(session: Session, counter: Any, name: str, id_column: InstrumentedAttribute[int],
+                start: int) -> int:
+    """The next id from the range (>= start), bumping the counter row `name` of the `counter` model."""
+    bumped = session.execute(update(counter).where(counter.name == name)
+                             .values(next_id=counter.next_id + 1)).rowcount
+    if bumped:
+        allocated = session.scalar(select(counter.next_id).where(counter.name == name)) - 1
+        if allocated >= start:
+            return allocated
+    first = first_free_id(session, id_column, start)  # no counter yet, or the range start was raised
+    if bumped:
+        session.execute(update(counter).where(counter.name == name).values(next_id=first + 1))
+    else:
+        session.add(counter(name=name, next_id=first + 1))
+        session.flush()
+    return first
+
+
+def ensure_counter(session: Session, counter: Any, name: str, id_column: InstrumentedAttribute[int],
+                   start: int) -> int:
+    """At start-up: create the counter row (so concurrent first creates do not race to create it)."""
+    current = session.get(counter, name)
+    first = first_free_id(session, id_column, start)
+    if current is None:
+        session.add(counter(name=name, next_id=first))
+    elif current.next_id < first:
+        current.next_id = first
+    session.commit()
+    return first
+
+
+def foreign_max_id(session: Session, counter: Any, name: str, id_column: InstrumentedAttribute[int],
+                   start: int) -> int | None:
+    """The highest id at or above the range that this service did not hand out (None if there is none).
+
+    Rows reach the service's table from the monolith only (backfill, forward sync); those at or above the
+    counter (or at/above `start` before the first start-up) are therefore legacy ids inside the range."""
+    has_counter = inspect(session.connection()).has_table(counter.__tablename__)
+    current = session.get(counter, name) if has_counter else None
+    floor = start if current is None else max(start, current.next_id)
+    return session.scalar(select(func.max(id_column)).where(id_column >= floor))
+
+
+def range_problem(what: str, legacy_max: int, start: int, env: str) -> str:
+    """The message when legacy's ids reached the service's range (one wording for service start and status)."""
+    return (f"legacy {what} {legacy_max} is at or above {env}={start}: ids the service hands out would "
+            f"collide with the monolith's. Fix: set {env} above {legacy_max} with room for legacy's growth "
+            f"(e.g. {suggest_start(legacy_max)}) before the service creates rows")
+
+
+def suggest_start(legacy_max: int) -> int:
+    """A round start well above `legacy_max` (ten times it, rounded up to a power of ten)."""
+    start = 10
+    while start <= legacy_max * 10:
+        start *= 10
+    return start
