@@ -6,17 +6,26 @@ after the `error` hook, with no way for an addon to supply the body. We wrap tha
 is JSON: the `error` hook (which has the flow) files the body under the client connection id, and the
 wrapper sends it. One HTTP/1 connection has at most one request in flight, so the id identifies the flow.
 If the wrapper cannot be installed (a future mitmproxy), the façade keeps working with mitmproxy's HTML.
+
+A refusal decided while the request body is still to come (413 by Content-Length, or any refusal of a body
+mitmproxy has decided to stream) cannot be a `flow.response`: mitmproxy would go on to stream or buffer the
+body first. `answer_at_once` files the answer and kills the flow; the wrapper sends it right away, then
+half-closes and keeps reading (and dropping) the rest of the body for at most LINGER_SECONDS before closing
+— nginx's lingering close — so a client still uploading reads the answer instead of a connection reset.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
-from mitmproxy import http
+from mitmproxy import ctx, http
 
 log = logging.getLogger("strangler.facade")
+ANSWERED_META = "strangler_answered"  # status of an answer sent by `answer_at_once` (for the access log)
+LINGER_SECONDS = 10.0
 
-_pending: dict[str, tuple[int, bytes, dict[str, str]]] = {}
+_pending: dict[str, tuple[int, bytes, dict[str, str], bool]] = {}
 _MAX_PENDING = 10_000
 _installed = False
 
@@ -34,11 +43,22 @@ def json_error(status: int, code: str, message: str, request_id: str | None = No
                               {"Content-Type": "application/json", "Cache-Control": "no-store"})
 
 
-def file_protocol_error(client_id: str, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-    """Remember the JSON body for the protocol error mitmproxy is about to send on this client connection."""
+def file_protocol_error(client_id: str, status: int, body: bytes, headers: dict[str, str] | None = None,
+                        linger: bool = False) -> None:
+    """Remember the JSON body for the protocol error mitmproxy is about to send on this client connection.
+    `linger`: the client may still be sending its body (answer even a killed flow, then lingering close)."""
     if len(_pending) >= _MAX_PENDING:
         _pending.clear()
-    _pending[client_id] = (status, body, headers or {})
+    _pending[client_id] = (status, body, headers or {}, linger)
+
+
+def answer_at_once(flow: http.HTTPFlow, response: http.Response) -> None:
+    """Answer `response` now, in the requestheaders hook, without reading (or forwarding) the body."""
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "connection")}
+    file_protocol_error(flow.client_conn.id, response.status_code, response.content or b"", headers, linger=True)
+    flow.metadata[ANSWERED_META] = response.status_code
+    flow.request.stream = False
+    flow.kill()
 
 
 def forget(client_id: str) -> None:
@@ -70,15 +90,20 @@ def install() -> bool:
         if (isinstance(event, ResponseProtocolError) and not self.response
                 and self.conn.state & ConnectionState.CAN_WRITE):
             status = event.code.http_status_code()
-            if status is not None:
-                filed = _pending.pop(self.conn.id, None)
+            filed = _pending.get(self.conn.id)
+            if status is not None or (filed is not None and filed[3]):  # a killed flow: only if answered at once
+                _pending.pop(self.conn.id, None)
                 if filed is None:
-                    filed = (status, error_body(status, _code_for(status), event.message), {})
+                    filed = (status, error_body(status, _code_for(status), event.message), {}, False)
                 response = http.Response.make(filed[0], filed[1], {"Content-Type": "application/json",
-                                                                   "Cache-Control": "no-store",
-                                                                   "Connection": "close", **filed[2]})
+                                                                   "Cache-Control": "no-store", **filed[2],
+                                                                   "Connection": "close"})
                 yield commands.SendData(self.conn, http1.assemble_response(response))
-                yield commands.CloseConnection(self.conn)
+                if filed[3]:
+                    yield commands.CloseTcpConnection(self.conn, half_close=True)
+                    asyncio.get_running_loop().call_later(LINGER_SECONDS, _close, self.conn)
+                else:
+                    yield commands.CloseConnection(self.conn)
                 return
         yield from original(self, event)
 
@@ -86,6 +111,13 @@ def install() -> bool:
     _http1.Http1Server.send = send
     _installed = True
     return True
+
+
+def _close(conn) -> None:
+    """End a lingering close: the client had LINGER_SECONDS to finish sending its body."""
+    handler = ctx.master.addons.get("proxyserver").connections.get(conn.id)
+    if handler is not None and conn in handler.transports and conn.state:
+        handler.close_connection(conn)
 
 
 def _code_for(status: int) -> str:

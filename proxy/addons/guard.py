@@ -16,6 +16,8 @@ http on loopback). Streaming: bodies above `strangler_stream_bytes` are streamed
 guard routes it there (chunked uploads are streamed from the start for the same reason, counted against
 limits.max_body_bytes as they pass); a streamed or unknown-length response gets the façade's response headers
 in `responseheaders` for the same reason. Streamed requests are never shadowed (no body to copy).
+A refusal decided in `requestheaders` while a body is still to come — a Content-Length over the limit, or any
+refusal of a body mitmproxy streams — is answered at once without reading it (errors.answer_at_once).
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from mitmproxy.net.http import url
 from mitmproxy.proxy import mode_specs, server_hooks
 
 from proxy.addons import headers as hdr
-from proxy.addons.errors import file_protocol_error, forget, error_body, json_error
+from proxy.addons.errors import ANSWERED_META, answer_at_once, error_body, file_protocol_error, forget, json_error
 from proxy.addons.routing import META, Decision, Router
 from proxy.addons.state import FacadeState
 
@@ -115,13 +117,18 @@ class Guard:
                         f"the strangler façade only runs as a reverse proxy, not in mode {spec!r} (that would "
                         "make it a forward/open proxy). Use --mode reverse:http://LEGACY_HOST:PORT@LISTEN_PORT")
 
-    def _refuse(self, flow: http.HTTPFlow, status: int, code: str, message: str, reason: str) -> None:
+    def _refuse(self, flow: http.HTTPFlow, status: int, code: str, message: str, reason: str,
+                at_once: bool = False) -> None:
         decision = flow.metadata.get(META)
         if decision is None:
             decision = flow.metadata[META] = Decision(hdr.request_id(flow.request.headers), time.perf_counter())
         decision.state = "refused"
         self.state.metrics.refusals.labels(reason).inc()
-        flow.response = json_error(status, code, message, decision.request_id)
+        response = json_error(status, code, message, decision.request_id)
+        if at_once or flow.request.stream:  # the body is still to come: answer without reading it
+            answer_at_once(flow, response)
+        else:
+            flow.response = response
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
         self._refuse(flow, 403, "connect_refused", "CONNECT is not allowed: this is a reverse proxy, not a "
@@ -147,11 +154,11 @@ class Guard:
         length = req.headers.get("content-length")
         if limit is not None and length is not None:
             try:
-                too_big = int(length) > limit
+                size = int(length)
             except ValueError:
-                too_big = False  # mitmproxy rejects malformed lengths itself
-            if too_big:
-                self._too_large(flow, limit)
+                size = 0  # mitmproxy rejects malformed lengths itself
+            if size > limit:
+                self._too_large(flow, limit, f"of {size} bytes ", at_once=True)
                 return
         if self._stream_bytes is not None and flow.response is None:
             self._stream_request(flow, req, length, limit)
@@ -162,8 +169,9 @@ class Guard:
         if not req.stream:
             return
         self._router.request(flow)  # address it now: its headers leave right after this hook
-        if flow.response is not None:
-            req.stream = False  # refused (e.g. breaker open): answer it ourselves, nothing is streamed
+        if flow.response is not None:  # refused (e.g. breaker open): answer now, nothing is read or streamed
+            response, flow.response = flow.response, None
+            answer_at_once(flow, response)
             return
         flow.metadata[STREAMED_META] = True
         self.streamed.labels("request").inc()
@@ -183,11 +191,11 @@ class Guard:
         if flow.response is None and snap is not None:
             content = flow.request.raw_content
             if content is not None and len(content) > snap.table.limits.max_body_bytes:
-                self._too_large(flow, snap.table.limits.max_body_bytes)
+                self._too_large(flow, snap.table.limits.max_body_bytes, f"of {len(content)} bytes ")
 
-    def _too_large(self, flow: http.HTTPFlow, limit: int) -> None:
-        self._refuse(flow, 413, "body_too_large", f"request body exceeds the façade limit of {limit} bytes "
-                     "(limits.max_body_bytes in the route table)", "body_too_large")
+    def _too_large(self, flow: http.HTTPFlow, limit: int, size: str, at_once: bool = False) -> None:
+        self._refuse(flow, 413, "body_too_large", too_large_message(limit, size), "body_too_large", at_once)
+        log_too_large(flow, limit, size)
 
     def error(self, flow: http.HTTPFlow) -> None:
         """Protocol errors before routing (e.g. CONNECT in reverse mode) get a JSON body too."""
@@ -204,6 +212,18 @@ class Guard:
 
     def client_disconnected(self, client) -> None:
         forget(client.id)
+
+
+def too_large_message(limit: int, size: str) -> str:
+    return (f"request body {size}exceeds the façade limit of {limit} bytes. Fix: send at most {limit} bytes, "
+            "or raise limits.max_body_bytes in the route table")
+
+
+def log_too_large(flow: http.HTTPFlow, limit: int, size: str) -> None:
+    """The one log line of a refused oversize body (never any of its bytes)."""
+    decision = flow.metadata.get(META)
+    log.warning("413 body_too_large: %s %s: body %sover limits.max_body_bytes=%d (request_id %s)",
+                flow.request.method, flow.request.path[:200], size, limit, decision.request_id if decision else "-")
 
 
 class _Limiter:
@@ -228,9 +248,12 @@ class _Limiter:
             decision.forwarded = False  # the upstream did nothing wrong: keep it out of breaker accounting
             decision.state = "refused"
         self.guard.state.metrics.refusals.labels("body_too_large").inc()
+        size = f"of more than {self.limit} bytes (chunked) "
+        flow.metadata[ANSWERED_META] = 413
         file_protocol_error(flow.client_conn.id, 413, error_body(
-            413, "body_too_large", f"request body exceeds the façade limit of {self.limit} bytes "
-            "(limits.max_body_bytes in the route table)", decision.request_id if decision else None))
+            413, "body_too_large", too_large_message(self.limit, size), decision.request_id if decision else None),
+            linger=True)
+        log_too_large(flow, self.limit, size)
         handler = ctx.master.addons.get("proxyserver").connections.get(flow.client_conn.id)
         for conn, io in list(handler.transports.items()) if handler is not None else ():
             if conn is not handler.client and io.handler is not None:

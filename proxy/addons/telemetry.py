@@ -12,10 +12,12 @@ from pathlib import Path
 
 from mitmproxy import ctx, http
 
+from proxy.addons.errors import ANSWERED_META
 from proxy.addons.routing import META
 from proxy.addons.state import FacadeState
 
 FLUSH_SECONDS = 1.0
+_ERROR_STATUS = {"timeout": 504, "connect": 502, "protocol": 502, "stale": 502}  # else 499: the client left
 
 
 class Telemetry:
@@ -52,7 +54,7 @@ class Telemetry:
         decision = flow.metadata.get(META)
         if decision is None:
             return
-        status = {"timeout": 504, "connect": 502, "protocol": 502}.get(decision.error_kind or "", 499)
+        status = flow.metadata.get(ANSWERED_META) or _ERROR_STATUS.get(decision.error_kind or "", 499)
         self._record(flow, status)
 
     def _record(self, flow: http.HTTPFlow, status: int) -> None:

@@ -6,7 +6,11 @@ import json
 import pytest
 from mitmproxy import exceptions
 from mitmproxy.proxy import server_hooks
+from mitmproxy.proxy.layers.http import HttpRequestHeadersHook
 from mitmproxy.test import tflow
+
+from proxy.addons import errors
+from proxy.addons.errors import ANSWERED_META
 
 
 def test_connect_is_refused(facade):
@@ -52,8 +56,11 @@ def test_reverse_mode_is_accepted(facade):
 
 
 def test_body_limit_by_declared_length_and_by_actual_body(facade):
-    f = facade.send(facade.flow("POST", headers={"Content-Length": "101"}))
-    assert f.response.status_code == 413
+    f = facade.flow("POST", headers={"Content-Length": "101"})
+    facade.trigger(HttpRequestHeadersHook(f))  # refused before the body is read: answered at once, flow killed
+    assert f.response is None and f.killable is False and f.metadata[ANSWERED_META] == 413
+    status, body, _, linger = errors._pending.pop(f.client_conn.id)
+    assert status == 413 and linger and "Fix:" in json.loads(body)["message"]
     f = facade.flow("POST", content=b"x" * 101)
     del f.request.headers["content-length"]
     facade.send(f)
