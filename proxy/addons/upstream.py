@@ -3,7 +3,9 @@
 mitmproxy has no per-request upstream timeout, so a watchdog sweeps the requests in flight a few times a
 second; one past its upstream's `timeout_s` has its server connection closed (the client then gets a JSON
 504 instead of hanging). Connection errors become a JSON 502. Both count as breaker failures, as do
-502/503/504 answers from the upstream (see proxy/breaker.py for why 500 does not).
+502/503/504 answers from the upstream (see proxy/breaker.py for why 500 does not). A connection that answered
+>= 500 is never reused, and a kept-alive connection closed before any response byte is retried (idempotent)
+or answered 502 without counting against the upstream (proxy/addons/keepalive.py).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import time
 
 from mitmproxy import ctx, http
 
+from proxy.addons import keepalive
 from proxy.addons.errors import error_body, file_protocol_error, install
 from proxy.addons.routing import META
 from proxy.addons.state import FacadeState
@@ -31,6 +34,7 @@ class UpstreamGuard:
 
     def running(self) -> None:
         install()
+        keepalive.install()
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="strangler timeouts")
 
@@ -49,6 +53,8 @@ class UpstreamGuard:
         decision = flow.metadata.get(META)
         if decision is None or not decision.forwarded or flow.response is None:
             return
+        if flow.response.status_code >= 500:
+            keepalive.retire(flow)  # a failing server may close it right after: never send the next request there
         snap = self.state.current
         breaker = snap.breakers.get(decision.upstream) if snap else None
         if breaker is not None:
@@ -68,6 +74,11 @@ class UpstreamGuard:
         if decision.error_kind == "timeout":
             status, code = 504, "upstream_timeout"
             text = f"upstream {decision.upstream!r} did not answer within {decision.timeout_s:g}s"
+        elif keepalive.stale(flow):  # not retried (a write): the server closed a kept-alive connection; no breaker
+            decision.error_kind, decision.forwarded = "stale", False  # (and no rollback) evidence against it
+            status, code = 502, "bad_gateway"
+            text = (f"upstream {decision.upstream!r} closed a kept-alive connection before answering; "
+                    f"{flow.request.method} is not retried (it may not be idempotent)")
         else:
             connected = flow.server_conn is not None and flow.server_conn.timestamp_tcp_setup is not None
             decision.error_kind = "protocol" if connected else "connect"
@@ -78,6 +89,8 @@ class UpstreamGuard:
                             error_body(status, code, text, decision.request_id, upstream=decision.upstream),
                             {"X-Request-ID": decision.request_id, "X-Served-By": "facade",
                              "X-Strangler-Feature": decision.feature})
+        if not decision.forwarded:
+            return
         snap = self.state.current
         breaker = snap.breakers.get(decision.upstream) if snap else None
         if breaker is not None:
