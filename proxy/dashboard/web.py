@@ -97,14 +97,17 @@ def dashboard_routes(state, sessions: Sessions, *, data: DashboardData | None = 
         client = request.client.host if request.client else "?"
         if cross_site(request):
             return login_page("Cross-site login refused.", 403)
-        if sessions.throttled(client):
-            return login_page("Too many failed attempts; wait a minute and try again.", 429)
         body = await request.body()
         fields = parse_qs(body[:MAX_LOGIN_BODY].decode("utf-8", errors="replace"))
         token = (fields.get("token") or [""])[0].strip()
-        if not token or not sessions.token_matches(token):
-            sessions.login_failed(client)
-            await asyncio.sleep(0.2)  # slows guessing without slowing the operator much
+        if not token or not sessions.token_matches(token):  # the right token is never delayed nor refused
+            delay = sessions.login_failed(client)
+            if delay is None:
+                return login_page("Too many failed attempts at once from your address; wait and try again.", 429)
+            try:
+                await asyncio.sleep(delay)  # doubles with this address's recent failures (bounded)
+            finally:
+                sessions.answered(client)
             return login_page("That token is not the admin token (STRANGLER_ADMIN_TOKEN of the façade).", 401)
         sessions.drop(request.cookies.get(COOKIE_NAME))
         cookie, _ = sessions.create()

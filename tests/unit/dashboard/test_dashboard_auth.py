@@ -1,6 +1,7 @@
 """Dashboard auth: login form -> session cookie, CSRF on the flip, logout revokes, bad tokens throttled."""
 from __future__ import annotations
 
+import time
 from http.cookies import SimpleCookie
 
 import pytest
@@ -99,12 +100,49 @@ def test_cross_site_login_is_refused(client):
     assert r.status_code == 403 and COOKIE_NAME not in r.headers.get("set-cookie", "")
 
 
-def test_repeated_bad_tokens_are_throttled(facade):
-    sessions = Sessions(TOKEN, max_failures=2)
+def test_wrong_tokens_are_slowed_down_more_and_more_then_forgotten():
+    now = [1000.0]
+    sessions = Sessions(TOKEN, base_delay_s=0.25, max_delay_s=4.0, failure_window_s=60, clock=lambda: now[0])
+    delays = []
+    for _ in range(8):
+        delays.append(sessions.login_failed("10.0.0.9"))
+        sessions.answered("10.0.0.9")
+        now[0] += 1
+    assert delays == [0.25, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0]  # doubling, bounded
+    assert sessions.login_failed("10.0.0.7") == 0.25  # per address
+    now[0] += 61
+    assert sessions.login_failed("10.0.0.9") == 0.25  # old failures are forgotten
+
+
+def test_wrong_attempts_waiting_at_once_are_bounded_per_address():
+    sessions = Sessions(TOKEN, max_waiting=2)
+    assert sessions.login_failed("a") is not None and sessions.login_failed("a") is not None
+    assert sessions.login_failed("a") is None  # a third one while two are held: 429 at once
+    assert sessions.login_failed("b") is not None
+    sessions.answered("a")
+    assert sessions.login_failed("a") is not None
+
+
+def test_many_wrong_logins_from_anyone_never_lock_out_the_right_token(facade):
+    sessions = Sessions(TOKEN, base_delay_s=0.001, max_delay_s=0.002, max_waiting=3)
     with TestClient(create_admin_app(facade.state, TOKEN, sessions=sessions), follow_redirects=False) as c:
-        for _ in range(2):
+        for _ in range(30):  # the old policy refused everything (429) after 10 of these
             assert c.post("/ui/login", data={"token": "x" * 20}).status_code == 401
-        assert c.post("/ui/login", data={"token": TOKEN}).status_code == 429  # even the right one, for now
+        r = c.post("/ui/login", data={"token": TOKEN})
+        assert r.status_code == 303 and COOKIE_NAME in r.headers["set-cookie"]
+        for _ in range(3):  # the same address now has as many wrong attempts held as allowed...
+            sessions.login_failed("testclient")
+        assert c.post("/ui/login", data={"token": "y" * 20}).status_code == 429  # ...so a wrong one is refused
+        assert c.post("/ui/login", data={"token": TOKEN}).status_code == 303  # and the right one still is not
+
+
+def test_a_wrong_token_is_answered_only_after_its_delay(facade):
+    sessions = Sessions(TOKEN, base_delay_s=0.1, max_delay_s=0.4)
+    with TestClient(create_admin_app(facade.state, TOKEN, sessions=sessions), follow_redirects=False) as c:
+        for expected in (0.1, 0.2, 0.4, 0.4):
+            started = time.monotonic()
+            assert c.post("/ui/login", data={"token": "z" * 20}).status_code == 401
+            assert time.monotonic() - started >= expected * 0.9  # a lower bound (less timer slack): holds under load
 
 
 def test_sessions_expire_when_idle_or_too_old():
