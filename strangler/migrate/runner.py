@@ -109,10 +109,10 @@ def handover(runtime: FeatureRuntime, ownership_file: Path, writes: str, routes:
     """Hand FEATURE's writes to `writes` (service | legacy) so that no write is lost. In this order:
 
     1. Check everything up front and refuse, naming each problem and its fix, with nothing changed: the
-       route table lists the feature; handing to the service needs every mapping's reverse translator
-       (`to_source`) unless `without_reverse_sync`; no rows quarantined by the old direction; the old
-       direction's sync reported recently, with a lag (recorded and live) within the limit; change capture
-       is installed on the new owner's side (its writes are captured from the first one on).
+       route table lists the feature; every mapping has its reverse translator (`to_source`) unless
+       `without_reverse_sync` accepts that the reverse direction never runs; no rows quarantined by the old
+       direction; the old direction's sync reported recently, with a lag (recorded and live) within the
+       limit; change capture is installed on the new owner's side (its writes are captured from the first).
     2. Flip `writes_owner` in the route table (one edit under the table's lock, one ledger record): the
        façades reload it and send every new write to the new owner. Sequences on the new owner move past
        the ids the sync wrote first.
@@ -135,31 +135,42 @@ def handover(runtime: FeatureRuntime, ownership_file: Path, writes: str, routes:
         return {"feature": runtime.name, "writes_owner": writes, "changed": False, "drained_changes": 0,
                 "sync_direction": (entry.get("sync") or {}).get("direction")}
     resuming = feature is not None and feature.writes_owner.value == writes  # step 4 never ran: finish it
-    problems = _handover_problems(runtime, table, entry, writes, old_direction, new_direction, resuming, options)
+    # no reverse translator, accepted: the reverse direction never runs, so there is nothing to check or drain
+    one_way = options.without_reverse_sync and any(m.to_source is None for m in runtime.mappings)
+    runs = {d for d in (old_direction, new_direction) if not (one_way and d == "reverse")}
+    problems = _handover_problems(runtime, table, entry, writes, old_direction, runs, resuming, options)
     if problems:
         raise MigrationError(f"handover of {runtime.name} to {writes} refused; nothing changed:\n  - "
                              + "\n  - ".join(problems))
-    pending_before = lag(runtime.engines(old_direction)[0], runtime.routes(old_direction))
-    new_owner_engine = runtime.target if writes == "service" else runtime.source
-    for route in runtime.routes(old_direction):
-        reset_sequence(new_owner_engine, route.write_table)  # ids the sync wrote: never allocate them again
+    drains = old_direction in runs
+    before = lag(runtime.engines(old_direction)[0], runtime.routes(old_direction)) if drains else None
+    _move_sequences(runtime, old_direction if drains else None)
     try:
         flip = flip_feature(routes, runtime.name, None, writes_owner=writes, actor=options.actor or default_actor(),
                             reason=options.reason or f"handover: {writes} owns the writes",
-                            evidence={"pending": pending_before.pending, "lag_s": round(pending_before.oldest_age_s, 3),
-                                      "reverse_sync": writes == "legacy" or not options.without_reverse_sync})
+                            evidence={"pending": before.pending if before else None, "reverse_sync": not one_way,
+                                      "lag_s": round(before.oldest_age_s, 3) if before else None})
     except FlipError as exc:
         raise MigrationError(f"handover of {runtime.name} refused by the route table; nothing changed: {exc}") from None
     old_upstream = table.default if old_owner == "legacy" else feature.target
     quiet = options.quiet_s if options.quiet_s is not None else table.upstreams[old_upstream].timeout_s + 1.0
-    drained = _drain_until_quiet(runtime, old_direction, quiet, options)
-    for route in runtime.routes(old_direction):
-        reset_sequence(new_owner_engine, route.write_table)
-    one_way = writes == "service" and options.without_reverse_sync
-    record_writes_owner(ownership_file, runtime.name, writes, None if one_way else new_direction, 0.0)
+    drained = _drain_until_quiet(runtime, old_direction, quiet, options) if drains else 0
+    _move_sequences(runtime, old_direction if drains else None)
+    direction = new_direction if new_direction in runs else None
+    record_writes_owner(ownership_file, runtime.name, writes, direction, 0.0)
     return {"feature": runtime.name, "writes_owner": writes, "changed": True, "drained_changes": drained,
-            "sync_direction": "off (no reverse translator)" if one_way else new_direction,
-            "table_changed": flip.changed, "quiet_s": quiet}
+            "sync_direction": direction or "off (no reverse translator)", "table_changed": flip.changed,
+            "quiet_s": quiet if drains else 0.0}
+
+
+def _move_sequences(runtime: FeatureRuntime, direction: str | None) -> None:
+    """Serials on the side `direction` writes move past the ids it wrote, so the new owner never hands them out
+    again (None: that direction never ran)."""
+    if direction is None:
+        return
+    new_owner = runtime.engines(direction)[1]
+    for route in runtime.routes(direction):
+        reset_sequence(new_owner, route.write_table)
 
 
 def _read_table(routes: Path | str | Any) -> Any:
@@ -178,8 +189,8 @@ def _read_table(routes: Path | str | Any) -> Any:
 
 
 def _handover_problems(runtime: FeatureRuntime, table: Any, entry: dict[str, Any], writes: str, old_direction: str,
-                       new_direction: str, resuming: bool, options: HandoverOptions) -> list[str]:
-    """Every reason to refuse, each "problem. Fix: …" (empty = go)."""
+                       runs: set[str], resuming: bool, options: HandoverOptions) -> list[str]:
+    """Every reason to refuse, each "problem. Fix: …" (empty = go). `runs`: the sync directions in use."""
     from strangler.migrate.gate import DEFAULT_MAX_LAG_S, MAX_LAG_ENV, configured_limit, sync_problems
 
     name = runtime.name
@@ -192,17 +203,17 @@ def _handover_problems(runtime: FeatureRuntime, table: Any, entry: dict[str, Any
         problems.append(f"{name} is retired: every write goes to the service. Fix: `strangler flip {name} --to new` "
                         "first")
     missing = [m.name for m in runtime.mappings if m.to_source is None]
-    if writes == "service" and missing and not options.without_reverse_sync:
+    if missing and not options.without_reverse_sync:
         problems.append(f"no reverse translator (`to_source`) on {', '.join(missing)}: the monolith would never "
                         "hear of the service's writes. Fix: add `to_source` (service row → legacy row) to the ACL "
                         "mapping, or pass --without-reverse-sync if legacy may go without them")
-    held = quarantined_count(runtime, old_direction)
+    held = quarantined_count(runtime, old_direction) if old_direction in runs else 0
     if held and not options.allow_quarantined:
         side = "service" if old_direction == "forward" else "legacy"
         problems.append(f"{held} row(s) of {name} are quarantined (table _strangler_quarantine in the {side} "
                         "database): the new owner would not have them. Fix: correct them at their source and sync, "
                         "or pass --allow-quarantined (the new owner may then reuse their ids)")
-    if not resuming:
+    if not resuming and old_direction in runs:
         sync_fix = (f"Fix: run `strangler migrate sync {name}` (or its supervised process) until it is caught up, "
                     "then retry")
         problems += [f"{p}. {sync_fix}" for p in sync_problems(entry, old_direction, stale_s=options.stale_s,
@@ -216,10 +227,11 @@ def _handover_problems(runtime: FeatureRuntime, table: Any, entry: dict[str, Any
             if live.oldest_age_s > limit:
                 problems.append(f"{live.pending} change(s) wait in the {old_direction} change log, the oldest "
                                 f"{live.oldest_age_s:.0f}s old (limit {limit:.0f}s, {MAX_LAG_ENV}). {sync_fix}")
-    try:
-        check_capture(runtime, new_direction)
-    except MigrationError as exc:
-        problems.append(f"{exc} (the new owner's writes must be captured from the first one on)")
+    for direction in runs - {old_direction}:
+        try:
+            check_capture(runtime, direction)
+        except MigrationError as exc:
+            problems.append(f"{exc} (the new owner's writes must be captured from the first one on)")
     return problems
 
 
