@@ -119,6 +119,7 @@ class UpstreamGuard:
         if decision is None or flow.response is not None or not flow.live:
             return
         decision.error_kind = "timeout"
+        flow.metadata[keepalive.RETRIED_META] = True  # the close below is ours, final: never retried
         handler = ctx.master.addons.get("proxyserver").connections.get(flow.client_conn.id)
         if handler is None:
             return

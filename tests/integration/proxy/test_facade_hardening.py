@@ -28,7 +28,7 @@ ROUTES = """\
 upstreams:
   legacy: {{url: "http://127.0.0.1:{legacy}", timeout_s: 5}}
   svc: {{url: "http://127.0.0.1:{svc}", timeout_s: 5, breaker: {{failure_threshold: 2, open_seconds: 30}}}}
-  dropper: {{url: "http://127.0.0.1:{dropper}", timeout_s: 5, breaker: {{failure_threshold: 2, open_seconds: 30}}}}
+  dropper: {{url: "http://127.0.0.1:{dropper}", timeout_s: 1, breaker: {{failure_threshold: 2, open_seconds: 30}}}}
 default: legacy
 features:
   things:
@@ -49,7 +49,8 @@ features:
 class Dropper:
     """HTTP/1.1 keep-alive upstream on a raw socket: `/api/flaky/drop-*` is dropped (connection closed before
     any response byte) the first time each method+path arrives on a connection that already served a request;
-    `/api/flaky/always` is dropped every time. Everything else: 200. Counts every arrival."""
+    `/api/flaky/always` is dropped every time, `/api/flaky/slow` answers after 3 s. Everything else: 200.
+    Counts every arrival."""
 
     def __init__(self):
         self.arrivals: Counter[str] = Counter()
@@ -93,12 +94,17 @@ class Dropper:
                 self.arrivals[key] += 1
                 if path == "/healthz":
                     pass
+                elif path == "/api/flaky/slow":
+                    time.sleep(3)  # past the upstream's timeout_s
                 elif path == "/api/flaky/always" or (path.startswith("/api/flaky/drop-") and served
                                                      and self.arrivals[key] == 1):
                     return  # closed before any response byte
                 body = json.dumps({"served_by": "dropper", "method": method, "path": path}).encode()
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                             % (len(body), body))
+                try:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                                 % (len(body), body))
+                except OSError:
+                    return
                 served += 1
 
     def close(self):
@@ -263,3 +269,25 @@ def test_a_retry_happens_once_and_a_real_failure_still_counts(hstack):
         assert client.get("/api/flaky/always").status_code == 502
     assert dropper.arrivals["GET /api/flaky/always"] == 3  # reused connection dropped it: retried once, no more
     assert 'strangler_upstream_errors_total{kind="protocol",upstream="dropper"} 2.0' in metrics(hstack)
+
+
+def test_a_timeout_on_a_kept_alive_connection_is_not_retried(hstack):
+    with httpx.Client(base_url=hstack["url"], timeout=20) as client:
+        assert client.get("/api/flaky/warm").status_code == 200
+        r = client.get("/api/flaky/slow")
+    assert r.status_code == 504 and r.json()["error"] == "upstream_timeout", r.text
+    assert hstack["dropper"].arrivals["GET /api/flaky/slow"] == 1
+
+
+def test_a_streamed_body_refused_by_an_open_breaker_is_answered_at_once(hstack):
+    for _ in range(3):  # failures on fresh connections open the dropper's breaker (threshold 2, open 30 s)
+        if 'strangler_breaker_state{upstream="dropper"} 2.0' in metrics(hstack):
+            break
+        httpx.get(hstack["url"] + "/api/flaky/always", timeout=20)
+    assert 'strangler_breaker_state{upstream="dropper"} 2.0' in metrics(hstack)
+    r = httpx.post(hstack["url"] + "/api/flaky/big", content=b"b" * (6 * MIB), timeout=60)  # streamed (> 4 MiB)
+    assert r.status_code == 503 and r.json()["error"] == "upstream_unavailable", r.text
+    assert r.headers["retry-after"] == "1"
+    assert hstack["dropper"].arrivals["POST /api/flaky/big"] == 0
+    text = hstack["log"].read_text(errors="replace")
+    assert "crashed" not in text and "bbbbbbbb" not in text
