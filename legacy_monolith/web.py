@@ -16,7 +16,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
+from legacy_monolith.errorlog import TracebackBudget, describe, where
+
 log = logging.getLogger("legacy_monolith")
+errors = TracebackBudget(log)
+BUSY_RETRY_AFTER_S = "1"
+BUSY_MESSAGE = "the database stayed locked by other writers; retry shortly"
 M = TypeVar("M", bound=BaseModel)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITE_ATTEMPTS = 4
@@ -90,12 +95,13 @@ def transactional(view: Callable[..., Any]) -> Callable[..., Any]:
                 session.rollback()
                 if not is_transient(exc):
                     raise
-                log.warning("write contention on %s (attempt %d): %s", request.path, attempt + 1, exc.orig)
+                log.warning("write contention on %s (attempt %d): %s", where(request.method, request.path,
+                            request.headers.get("X-Request-ID")), attempt + 1, describe(exc))
                 time.sleep(0.02 * 2 ** attempt)
             except BaseException:
                 session.rollback()
                 raise
-        raise LegacyError(503, "DATABASE_BUSY", "the database stayed locked by other writers; retry shortly")
+        raise LegacyError(503, "DATABASE_BUSY", BUSY_MESSAGE)
 
     return wrapper
 
@@ -136,7 +142,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(LegacyError)
     def _legacy(exc: LegacyError):  # type: ignore[no-untyped-def]
-        return envelope(exc.code, exc.message), exc.status
+        headers = {"Retry-After": BUSY_RETRY_AFTER_S} if exc.status == 503 else {}
+        return envelope(exc.code, exc.message), exc.status, headers
 
     @app.errorhandler(404)
     def _not_found(_exc: Exception):  # type: ignore[no-untyped-def]
@@ -153,11 +160,14 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _db_down(exc: OperationalError):  # type: ignore[no-untyped-def]
-        log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
+        log.error("database unavailable on %s: %s",
+                  where(request.method, request.path, request.headers.get("X-Request-ID")), describe(exc))
+        if is_transient(exc):
+            return _legacy(LegacyError(503, "DATABASE_BUSY", BUSY_MESSAGE))
         return envelope("DATABASE_UNAVAILABLE", "the database is unavailable or busy; retry shortly"), 503
 
-    @app.errorhandler(500)
+    @app.errorhandler(Exception)
     def _internal(exc: Exception):  # type: ignore[no-untyped-def]
-        log.exception("unhandled error on %s %s", request.method, request.path,
-                      exc_info=getattr(exc, "original_exception", exc))
+        # Exception, not 500: Flask logs a full traceback itself before calling a 500 handler.
+        errors.log(exc, request.method, request.path, request.headers.get("X-Request-ID"))
         return envelope("INTERNAL_ERROR", "unexpected server error; see the server log"), 500

@@ -4,37 +4,85 @@ Why the SQLite event hooks: the stdlib driver opens transactions lazily and brea
 Handing transaction control to SQLAlchemy (isolation_level=None + explicit BEGIN) makes nested savepoints
 work, which the dry-run session needs: the request's own commits become savepoint releases inside an outer
 transaction that is always rolled back.
+
+Why BEGIN IMMEDIATE for writes: a deferred transaction that reads and then writes must upgrade its lock, and
+SQLite answers an upgrade that would wait on another writer with "database is locked" at once — busy_timeout
+does not apply there. Taking the write lock up front makes writers queue (up to busy_timeout); it is also the
+only point where SQLite in WAL mode can still say busy, before the unit of work has done anything, so retrying
+it a bounded number of times is safe. Still busy after that → DatabaseBusy → 503 DATABASE_BUSY (problems.py).
 """
 from __future__ import annotations
 
 import contextlib
+import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+BEGIN_ATTEMPTS = 3  # BEGIN IMMEDIATE tries, each waiting up to busy_timeout
+WRITE_OPTION = "service_write"
+TRANSIENT_PG_STATES = frozenset({"40001", "40P01", "55P03"})  # serialization failure, deadlock, lock not available
 
-def _prepare_sqlite(engine: Engine) -> None:
+
+class DatabaseBusy(Exception):
+    """Other writers held the database past the wait budget; nothing was changed. Answered as 503 + Retry-After."""
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Lock contention, not a fault: SQLite 'database is locked/busy', PostgreSQL serialization/deadlock/lock."""
+    if isinstance(exc, DatabaseBusy):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    message = str(exc.orig)
+    return ("database is locked" in message or "database is busy" in message
+            or getattr(exc.orig, "sqlstate", None) in TRANSIENT_PG_STATES)
+
+
+def _begin_immediate(connection) -> None:  # noqa: ANN001
+    for attempt in range(BEGIN_ATTEMPTS):
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except DBAPIError as exc:
+            if not is_busy(exc):
+                raise
+        if attempt + 1 < BEGIN_ATTEMPTS:
+            time.sleep(random.uniform(0.01, 0.05) * 2 ** attempt)  # jitter: waiting writers do not wake together
+    raise DatabaseBusy(f"the write lock stayed taken through {BEGIN_ATTEMPTS} waits")
+
+
+def _prepare_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI types
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # noqa: ANN001
-        connection.exec_driver_sql("BEGIN")
+        if connection.get_execution_options().get(WRITE_OPTION, False):
+            _begin_immediate(connection)
+        else:
+            connection.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An Engine for `url`; SQLite files get their folder created, WAL and foreign keys on."""
+def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
+    """An Engine for `url`; SQLite files get their folder created, WAL and foreign keys on.
+
+    hide_parameters: an error's message (and so the log) never carries the request's values.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -42,30 +90,36 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         if not in_memory:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, echo=echo,
-            connect_args={"check_same_thread": False, "timeout": 10},
+            url, echo=echo, hide_parameters=True,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
             **({"poolclass": StaticPool} if in_memory else {}),
         )
-        _prepare_sqlite(engine)
+        _prepare_sqlite(engine, busy_timeout_ms)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
 
 
 class Database:
     """One engine plus the two ways a request may use it: for real, or inside a rolled-back transaction."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
         self.url = url
-        self.engine = make_engine(url, echo=echo)
+        self.engine = make_engine(url, echo=echo, busy_timeout_ms=busy_timeout_ms)
+        # Same pool; on SQLite its transactions take the write lock up front (BEGIN IMMEDIATE).
+        self.writer = self.engine.execution_options(**{WRITE_OPTION: True})
 
     @contextlib.contextmanager
-    def session(self, *, dry_run: bool = False) -> Iterator[Session]:
-        """A Session; handlers commit explicitly. With dry_run every commit is undone at the end."""
+    def session(self, *, dry_run: bool = False, write: bool = True) -> Iterator[Session]:
+        """A Session; handlers commit explicitly. With dry_run every commit is undone at the end.
+
+        write=False (safe methods) keeps SQLite's deferred BEGIN, so readers never queue behind writers.
+        """
+        engine = self.writer if write else self.engine
         if not dry_run:
-            with Session(self.engine, expire_on_commit=False) as session:
+            with Session(engine, expire_on_commit=False) as session:
                 yield session
             return
-        with self.engine.connect() as connection:
+        with engine.connect() as connection:
             outer = connection.begin()
             session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
             try:

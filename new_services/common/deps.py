@@ -11,6 +11,7 @@ from new_services.common.db import Database
 from new_services.common.dryrun import DryRunDep, is_dry_run
 
 __all__ = ["DatabaseDep", "DryRunDep", "SessionDep", "get_database", "get_session"]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_database(request: Request) -> Database:
@@ -18,8 +19,12 @@ def get_database(request: Request) -> Database:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A session for this request; a verified shadow write gets one whose work is rolled back."""
-    with get_database(request).session(dry_run=is_dry_run(request)) as session:
+    """A session for this request; a verified shadow write gets one whose work is rolled back.
+
+    Unsafe methods get a writer session (SQLite: BEGIN IMMEDIATE, see db.py); reads never queue behind writers.
+    """
+    write = request.method not in SAFE_METHODS
+    with get_database(request).session(dry_run=is_dry_run(request), write=write) as session:
         yield session
 
 

@@ -3,6 +3,10 @@
 Why one module: clients of the native APIs get one machine-readable error shape, whatever raised it —
 a domain rule, request validation, an unknown route or a bug (the last without leaking internals).
 Legacy-compatible routers can plug in their own envelope through `EnvelopeRenderer`.
+
+Two failures get special care: a database still locked by other writers after the wait (db.py) answers the
+legacy contract's 503 DATABASE_BUSY with Retry-After; a bug answers 500 from an ASGI boundary inside the
+app, so the server neither logs a second traceback nor drops the kept-alive connection (errorlog.py).
 """
 from __future__ import annotations
 
@@ -15,9 +19,17 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from new_services.common.db import DatabaseBusy, is_busy
+from new_services.common.errorlog import REQUEST_ID_HEADER, ErrorLog
 
 PROBLEM_JSON = "application/problem+json"
+DATABASE_BUSY = "DATABASE_BUSY"
+BUSY_DETAIL = "the database stayed locked by other writers; retry shortly"
+BUSY_RETRY_AFTER_S = "1"
 log = logging.getLogger(__name__)
 
 # (request, status, code, detail) -> Response, or None to fall back to problem details.
@@ -50,8 +62,42 @@ def problem_response(status: int, detail: str | None = None, *, title: str | Non
     return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+class ErrorBoundary:
+    """Turns an exception no handler took into the app's 500 answer, logged by ErrorLog.
+
+    Why not an exception_handler(Exception): Starlette re-raises after calling it, so uvicorn logs the full
+    traceback again and closes the connection — a flood in the log and a dead socket for the next request.
+    """
+
+    def __init__(self, app: ASGIApp, *, render: Callable[[Request], Response], errors: ErrorLog) -> None:
+        self.app, self.render, self.errors = app, render, errors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:  # noqa: BLE001 - the boundary: every bug becomes one 500 and one log line
+            request = Request(scope)
+            self.errors.unexpected(exc, method=request.method, path=request.url.path,
+                                   request_id=request.headers.get(REQUEST_ID_HEADER))
+            if started:
+                raise  # half an answer went out: only closing the connection is honest now
+            await self.render(request)(scope, receive, send)
+
+
 def install_problem_handlers(app: FastAPI, *, envelope: EnvelopeRenderer | None = None) -> None:
     """Register handlers so every error becomes problem+json (or the router's own legacy envelope)."""
+    errors = ErrorLog(log)
+    app.state.error_log = errors
 
     def render(request: Request, status: int, code: str, detail: str, **extensions: Any) -> Response:
         if envelope is not None:
@@ -85,7 +131,18 @@ def install_problem_handlers(app: FastAPI, *, envelope: EnvelopeRenderer | None 
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors) or "invalid request"
         return render(request, 422, "VALIDATION_ERROR", detail, errors=errors)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+    def internal_error(request: Request) -> Response:
         return render(request, 500, "INTERNAL_ERROR", "internal error; see the service log")
+
+    async def _database(request: Request, exc: Exception) -> Response:
+        if not is_busy(exc):
+            raise exc  # a real fault: the boundary answers 500 and logs it
+        errors.expected(503, DATABASE_BUSY, exc, method=request.method, path=request.url.path,
+                        request_id=request.headers.get(REQUEST_ID_HEADER))
+        response = await _problem(request, Problem(503, BUSY_DETAIL, code=DATABASE_BUSY))
+        response.headers["Retry-After"] = BUSY_RETRY_AFTER_S
+        return response
+
+    app.add_exception_handler(DatabaseBusy, _database)
+    app.add_exception_handler(DBAPIError, _database)
+    app.add_middleware(ErrorBoundary, render=internal_error, errors=errors)

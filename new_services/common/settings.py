@@ -38,6 +38,10 @@ class ServiceSettings(BaseSettings):
                                  validation_alias=AliasChoices("LEGACY_BASE_URL", "legacy_base_url"),
                                  description="base URL of the legacy monolith's JSON API (loopback only)")
     legacy_timeout_s: float = Field(3.0, validation_alias=AliasChoices("LEGACY_TIMEOUT_S", "legacy_timeout_s"))
+    db_busy_timeout_ms: int = Field(
+        5000, ge=1, le=60_000, validation_alias=AliasChoices("STRANGLER_DB_BUSY_TIMEOUT_MS", "db_busy_timeout_ms"),
+        description="how long a SQLite write waits for the lock (ms) before a retry; "
+                    "after the retries the answer is 503 DATABASE_BUSY")
     legacy_tz: str = Field("Europe/London", validation_alias=AliasChoices("LEGACY_TZ", "legacy_tz"),
                            description="IANA time zone of the legacy local timestamps, e.g. Europe/London")
 

@@ -34,7 +34,7 @@ def legacy_collaborators(settings: OrdersSettings) -> Collaborators:
 
 def create_app(settings: OrdersSettings | None = None, *, collaborators: Collaborators | None = None) -> FastAPI:
     settings = settings or get_orders_settings()
-    database = Database(settings.resolved_database_url)
+    database = Database(settings.resolved_database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
     parts = collaborators or legacy_collaborators(settings)
 
     def start() -> None:
