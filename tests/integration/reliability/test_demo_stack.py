@@ -1,0 +1,40 @@
+"""The demo stack as `strangler up` runs it: fuzzed through the façade, and flipped under mixed load.
+
+Same code as load/bench_reliability.py (load/reliability/), on a small bounded scale. Upstream 5xx are
+reported (they are the apps' bugs, tested where the apps are); the façade must never make one of its own."""
+from __future__ import annotations
+
+import pytest
+
+from load.reliability.episodes import flips_under_load
+from load.reliability.fuzz import FEATURE_PATHS, fuzz
+from load.reliability.traffic import demo_mix
+
+pytestmark = pytest.mark.integration
+FEATURES = ("catalog", "orders")
+
+
+def flip_all(demo, to: str, percent: float | None = None) -> None:
+    demo.flip(FEATURES, to, percent)
+
+
+def test_fuzzing_the_legacy_contract_through_the_facade_meets_no_5xx_of_its_own(demo, tmp_path):
+    """In canary 50 % (each request its own cohort), so both sides of both features are fuzzed in one run."""
+    state = "canary"
+    flip_all(demo, state, 50.0)
+    try:
+        result = fuzz(demo.url(), tmp_path / "run.har", max_examples=2, paths=FEATURE_PATHS, timeout_s=240)
+    finally:
+        flip_all(demo, "legacy")
+    print(f"{state}: {result.requests} requests, served by {dict(result.served_by)}, "
+          f"façade-made 5xx {result.facade_5xx}, upstream 5xx {dict(result.upstream_5xx)}")
+    assert all(result.served_by[side] > 0 for side in ("legacy", *FEATURES)), result
+    assert result.facade_5xx == 0, result.examples
+
+
+def test_flips_under_mixed_read_write_load_fail_no_request(demo):
+    figures = flips_under_load(demo.url(), demo_mix, lambda to, pct: flip_all(demo, to, pct), flips=10,
+                               threads=3, max_seconds=60)
+    flip_all(demo, "legacy")
+    assert figures["writes"] > 0 and {"legacy", "catalog", "orders"} <= set(figures["served_by"]), figures
+    assert figures["failed"] == 0, figures
