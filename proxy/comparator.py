@@ -7,10 +7,11 @@ ourselves for the reference (nginx cannot hand us the answer it served), Diffy-s
 noise sample (`parity.noise_sample_rate`, as in the façade), and the target for the candidate; then compare
 with the shared normaliser + noise tracker and record in the same parity store, so `strangler parity
 report` covers the nginx era. Writes are never repeated against legacy (DESIGN §3): a write goes only to a
-`dry_run_writes` target, signed (proxy/signing.py, STRANGLER_SHADOW_KEY); with no reference to compare it
-is counted (`/stats`), not recorded as a comparison. Bounded: `parity.sample_rate` and `max_in_flight` per
-feature plus a global cap; excess is dropped and counted, never queued. The copy, noise sample, comparison
-and store write are the same Engine (proxy/shadow/engine.py) the façade's shadow worker runs: one engine.
+`dry_run_writes` target that proved it rolls them back (proxy/shadow/safety.py), signed
+(strangler_app.protocol, STRANGLER_SHADOW_KEY); with no reference to compare it is counted (`/stats`), not
+recorded as a comparison. Bounded: `parity.sample_rate` and `max_in_flight` per feature plus a global cap;
+excess is dropped and counted, never queued. The copy, noise sample, comparison and store write are the
+same Engine (proxy/shadow/engine.py) the façade's shadow worker runs: one engine.
 
 Run: python -m proxy.comparator --routes config/routes.yaml --port 8091 [--db var/parity.db]
 """
@@ -29,6 +30,7 @@ from proxy.matcher import Matcher
 from proxy.parity import ParityStore
 from proxy.parity.store import configured_store
 from proxy.shadow.engine import SAFE_METHODS, Engine, Job
+from proxy.shadow.safety import ledger_unsafe
 from proxy.table import RouteTable, TableError, load_table
 
 log = logging.getLogger("strangler.comparator")
@@ -133,6 +135,11 @@ class Comparator:
             self.stats["dropped:" + event[2]] += 1
         elif kind == "dry_run":
             self.stats["write_dry_run:" + event[2]] += 1
+        elif kind == "unsafe":  # a dry-run target answered without acknowledging: ledger it (once per target)
+            task = asyncio.get_running_loop().create_task(asyncio.to_thread(
+                ledger_unsafe, self.tables.refresh(), *event[1:5], actor="comparator"))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
     async def _exchange(self, table: RouteTable, job: Job) -> None:
         try:

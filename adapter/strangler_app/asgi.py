@@ -113,7 +113,19 @@ class DryRunMiddleware:
                 status, headers, content = self.gate.probe_answer()
                 await _answer(send, (status, headers + self.gate.ack_headers(signature, status), content))
                 return
-            await self.app(scope, _replay(bytes(body), receive), _acknowledge(self.gate, signature, send))
+            started: list = []
+            try:
+                await self.app(scope, _replay(bytes(body), receive), _acknowledge(self.gate, signature, send,
+                                                                                  started))
+            except Exception:
+                if started:
+                    raise
+                # the app failed before answering: its transaction is rolled back below, and the answer (a 500,
+                # as the server would give) still acknowledges, so the façade does not take a bug for a
+                # target that ignores the protocol
+                log.exception("strangler dry-run: %s %s failed", method, path.split("?", 1)[0])
+                await _answer(send, (500, [("content-type", "text/plain; charset=utf-8")]
+                                     + self.gate.ack_headers(signature, 500), b"Internal Server Error"))
         finally:
             _scope.leave(token)
             request_scope.close()
@@ -132,12 +144,13 @@ def _replay(body: bytes, receive: Callable) -> Callable[[], Awaitable[Message]]:
     return replay
 
 
-def _acknowledge(gate: Gate, signature: str, send: Callable) -> Callable:
+def _acknowledge(gate: Gate, signature: str, send: Callable, started: list) -> Callable:
     """Adds the ack to the answer. The rollback happens when the app is done (its rows were never committed,
     so no other connection can see them meanwhile)."""
 
     async def acknowledged(message: Message) -> None:
         if message["type"] == "http.response.start":
+            started.append(True)
             extra = [(k.lower().encode("latin-1"), v.encode("latin-1"))
                      for k, v in gate.ack_headers(signature, message["status"])]
             message = {**message, "headers": list(message.get("headers", [])) + extra}

@@ -10,7 +10,7 @@ import contextvars
 import threading
 from typing import Callable, List, Optional
 
-_current = contextvars.ContextVar("strangler_dry_run", default=None)  # type: contextvars.ContextVar
+_current: contextvars.ContextVar = contextvars.ContextVar("strangler_dry_run", default=None)
 
 
 class DryRunScope:
@@ -19,9 +19,9 @@ class DryRunScope:
 
     def __init__(self) -> None:
         self.closed = False
-        self._closers = []  # type: List[Callable[[], None]]
+        self._closers: List[Callable[[], None]] = []
         self._lock = threading.Lock()
-        self.state = {}  # type: dict  # hooks keep per-request objects here (e.g. the pinned connection)
+        self.state: dict = {}  # hooks keep per-request objects here (e.g. the pinned connection)
 
     def on_close(self, closer: Callable[[], None]) -> None:
         with self._lock:

@@ -1,12 +1,12 @@
 """SQLAlchemy hook: every Session made by a factory runs a dry-run request inside ONE transaction that is
 rolled back at the end of the request, while the request's own commits still succeed and stay visible to it.
 
-How: `install(factory)` listens for new session transactions on the factory (a sessionmaker, a
-scoped_session such as Flask-SQLAlchemy's `db.session`, or a Session class). Inside a dry-run scope
-(strangler_app.scope, opened by the middleware) the session is bound to one connection per engine per
-request, opened with an outer transaction; the session joins it with SAVEPOINTs, so `commit()` only
-releases a savepoint. The middleware closes the scope after the answer is built: the outer transaction is
-rolled back and the connection returned. Outside a dry-run scope nothing changes.
+How: `install(factory)` gives the factory's sessions (a sessionmaker, or a scoped_session such as
+Flask-SQLAlchemy's `db.session`) a `get_bind` that, inside a dry-run scope (strangler_app.scope, opened by
+the middleware), returns one connection per engine per request, opened with an outer transaction; the
+session joins it with SAVEPOINTs, so `commit()` — and `with session.begin():` — only release a savepoint.
+The middleware closes the scope after the answer is built: the outer transaction is rolled back and the
+connection returned. Outside a dry-run scope nothing changes.
 
 SQLite (pysqlite) only opens transactions lazily, which breaks SAVEPOINT: the hook emits BEGIN itself when
 the driver is not already in a transaction. Not covered: SQL run on the engine directly (`engine.begin()`,
@@ -24,32 +24,31 @@ _lock = threading.Lock()
 
 
 def install(factory: Any, engine: Any = None) -> Any:
-    """Make sessions of `factory` roll back inside dry-run requests; returns `factory`. `engine` is only
-    needed when the sessions have no bind of their own (e.g. Flask-SQLAlchemy: pass `db.engine`)."""
-    from sqlalchemy import event
+    """Make sessions of `factory` (a sessionmaker, or a scoped_session such as Flask-SQLAlchemy's
+    `db.session`) roll back inside dry-run requests; returns `factory`. `engine` is only needed when the
+    sessions have no bind of their own (Flask-SQLAlchemy: pass `db.engine`)."""
+    maker = getattr(factory, "session_factory", factory)  # scoped_session -> its sessionmaker
+    cls = getattr(maker, "class_", None)
+    if cls is None or not callable(maker):
+        raise TypeError("strangler_app.sqla.install needs a sessionmaker or a scoped_session, got %r. Fix: pass "
+                        "the factory your app makes sessions with (e.g. SessionLocal = sessionmaker(...))" % (factory,))
+    if cls.__dict__.get("_strangler_dry_run"):
+        return factory
+    ordinary = cls.get_bind
 
-    target = getattr(factory, "session_factory", factory)  # scoped_session -> its sessionmaker
-
-    def _on_transaction(session: Any, transaction: Any) -> None:
+    def get_bind(session: Any, *args: Any, **kwargs: Any) -> Any:
+        """The request's pinned connection inside a dry run; the session's own choice otherwise. Why here:
+        a session resolves its bind BEFORE it begins a transaction, so no transaction event comes early enough."""
         request = _scope.current()
-        if request is None or transaction.parent is not None:
-            return
-        bound = engine if engine is not None else session.bind
-        if bound is None:
-            raise RuntimeError("strangler_app.sqla.install: the session has no bind. Fix: pass the engine, "
-                               "install(factory, engine)")
-        connection = _pinned(request, getattr(bound, "engine", bound))
-        session.join_transaction_mode = "create_savepoint"
-        # an instance attribute: Flask-SQLAlchemy's own get_bind would otherwise pick the engine
-        session.get_bind = lambda *args, **kwargs: connection
+        if request is None:
+            return ordinary(session, *args, **kwargs)
+        bound = engine if engine is not None else ordinary(session, *args, **kwargs)
+        session.join_transaction_mode = "create_savepoint"  # commits release savepoints of our transaction
+        return _pinned(request, getattr(bound, "engine", bound))
 
-        def _unbind() -> None:
-            for name in ("get_bind", "join_transaction_mode"):
-                session.__dict__.pop(name, None)
-
-        request.on_close(_unbind)
-
-    event.listen(target, "after_transaction_create", _on_transaction)
+    # sessionmaker made `class_` a subclass of its own: patching it touches no other factory
+    cls.get_bind = get_bind
+    cls._strangler_dry_run = True
     return factory
 
 

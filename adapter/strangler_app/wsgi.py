@@ -9,7 +9,7 @@ and is acknowledged; forged, stale or replayed signatures are refused (403); the
 from __future__ import annotations
 
 import io
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable
 
 from strangler_app import protocol, scope as _scope
 from strangler_app.asgi import Gate, path_with_query

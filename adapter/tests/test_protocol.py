@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import sys
 import time
 import unittest
@@ -137,6 +138,22 @@ class AsgiMiddlewareTest(unittest.TestCase):
             self.assertNotIn(ACK_HEADER.lower(), headers)
         self.assertEqual(_asgi_call(self.mw, "GET", PROBE_PATH, b"", {})[0], 403)
         self.assertEqual(self.ran, [])
+
+    def test_an_app_failure_is_a_500_that_still_acknowledges(self) -> None:
+        async def broken(scope_, receive, send):
+            raise RuntimeError("bug")
+
+        mw = asgi.DryRunMiddleware(broken, key=KEY)
+        sig = protocol.sign(KEY, "POST", "/loans", b"{}")
+        logging.disable(logging.CRITICAL)
+        try:
+            status, headers, _ = _asgi_call(mw, "POST", "/loans", b"{}", {HEADER: sig})
+        finally:
+            logging.disable(logging.NOTSET)
+        self.assertEqual(status, 500)
+        self.assertTrue(protocol.ack_valid(KEY, sig, 500, headers[ACK_HEADER.lower()]))
+        with self.assertRaises(RuntimeError):  # an unsigned request's failure is the server's business
+            _asgi_call(mw, "POST", "/loans", b"{}", {})
 
     def test_needs_a_key(self) -> None:
         with self.assertRaises(ValueError):

@@ -36,12 +36,11 @@ from mitmproxy import ctx, http
 from proxy.addons.routing import META, SAFE_METHODS, Decision
 from proxy.addons.snapshot import Snapshot
 from proxy.addons.state import FacadeState
-from proxy.ledger import append_record, default_ledger_path
 from proxy.parity.store import parity_location
 from proxy.shadow.engine import Job, Verdict
 from proxy.shadow.link import WorkerLink
 from proxy.shadow.metrics import shadow_metrics
-from proxy.shadow.safety import UNSAFE, UNSAFE_TEXT, ledger_record
+from proxy.shadow.safety import ledger_unsafe
 from proxy.table import Feature, RouteTable
 
 log = logging.getLogger("strangler.facade")
@@ -212,15 +211,10 @@ class Shadow:
                 self._unsafe(feature, *event[2:5])
 
     def _unsafe(self, feature: str, upstream: str, reason: str, seconds: float) -> None:
-        """The worker marked a dry-run target unsafe (once per target): say so and ledger it."""
-        log.error("dry-run target %r of feature %r: %s (%s); marked unsafe %.1f ms after that answer. Fix: "
-                  "install strangler_app's middleware in that service, then `strangler parity probe-writes %s`",
-                  upstream, feature, UNSAFE_TEXT, reason, seconds * 1000, feature)
+        """The worker marked a dry-run target unsafe (once per target): say so and ledger it, off the loop."""
         snap = self.state.current
-        current = snap.table.features.get(feature) if snap else None
-        record = ledger_record(feature, current.state if current else "-", current.canary_percent if current else None,
-                               actor=ACTOR, upstream=upstream, verdict=UNSAFE, reason=reason)
-        task = asyncio.get_running_loop().create_task(asyncio.to_thread(append_record, default_ledger_path(), record))
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(
+            ledger_unsafe, snap.table if snap else None, feature, upstream, reason, seconds, actor=ACTOR))
         self._ledger_tasks.add(task)
         task.add_done_callback(self._ledgered)
 

@@ -1,12 +1,12 @@
 """The one shadow comparison engine, shared by the façade's shadow worker and the nginx-mirror comparator.
 
 A Job says what the client asked (method, path, headers, body), which upstream receives the copy, and who
-served the client. The engine sends the copy (a write only to a `dry_run_writes` upstream that proved it rolls writes back,
-signed with STRANGLER_SHADOW_KEY via strangler_app.protocol; proxy/shadow/safety.py judges every answer's
-acknowledgement), optionally asks legacy a second time
-for the noise sample (safe methods only), takes the reference answer — the one served to the client when
-the façade saw it, else (nginx mirror) legacy asked by us — compares with the feature's normaliser, cancels
-noise, records in the parity store and reports what happened as small event tuples through `emit`:
+served the client. The engine sends the copy (a write only to a `dry_run_writes` upstream that proved it
+rolls writes back, signed with STRANGLER_SHADOW_KEY via strangler_app.protocol; proxy/shadow/safety.py
+judges every answer's acknowledgement), optionally asks legacy a second time for the noise sample (safe
+methods only), takes the reference answer — the one served to the client when the façade saw it, else
+(nginx mirror) legacy asked by us — compares with the feature's normaliser, cancels noise, records in the
+parity store and reports what happened as small event tuples through `emit`:
 
     ("sent", feature, kind, outcome)      kind copy|noise, outcome ok|timeout|connect|protocol
     ("drop", feature, reason)             not compared: served_side_failed, reference_copy_failed, ...

@@ -12,6 +12,7 @@ restarts and is shared by every façade on that store) and the ledger records it
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,10 +23,11 @@ from typing import Any
 import httpx
 from strangler_app import protocol
 
-from proxy.ledger import append_record
+from proxy.ledger import append_record, default_ledger_path
 
 from proxy.parity import Response
 from proxy.parity.store import TARGET_PROVEN as PROVEN, TARGET_UNSAFE as UNSAFE, UNSAFE_TEXT, ParityStore
+log = logging.getLogger("strangler.shadow")
 RECHECK_S = 5.0       # how old a cached state may be: `parity probe-writes` changes it from another process
 PROBE_RETRY_S = 10.0  # after a probe that got no answer at all (target down): the state stays unproven
 
@@ -74,14 +76,27 @@ def record_verdict(store: ParityStore, ledger: Path | Any, feature: Any, name: s
                                         upstream=upstream_name, verdict=verdict, reason=detail))
 
 
+def ledger_unsafe(table: Any, feature: str, upstream: str, reason: str, seconds: float, *, actor: str) -> None:
+    """What a process does when its engine marked a target unsafe (the "unsafe" event, once per target):
+    one log line and one ledger entry. Blocking (file or database): run it in a thread."""
+    log.error("dry-run target %r of feature %r: %s (%s); marked unsafe %.1f ms after that answer. Fix: install "
+              "strangler_app's middleware in that service, then `strangler parity probe-writes %s`",
+              upstream, feature, UNSAFE_TEXT, reason, seconds * 1000, feature)
+    current = table.features.get(feature) if table is not None else None
+    append_record(default_ledger_path(), ledger_record(
+        feature, current.state if current else "-", current.canary_percent if current else None, actor=actor,
+        upstream=upstream, verdict=UNSAFE, reason=reason))
+
+
 def ledger_record(feature: str, state: Any, percent: float | None, *, actor: str, upstream: str, verdict: str,
                   reason: str) -> dict[str, Any]:
     """A ledger line in the flips' shape (the feature's state unchanged) saying what a target proved."""
-    pct = float(percent) if getattr(state, "value", state) == "canary" else None
+    state = getattr(state, "value", state)
+    pct = float(percent) if state == "canary" else None
     text = UNSAFE_TEXT if verdict == UNSAFE else "target acknowledges dry-run — writes shadowed"
     return {"ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"), "actor": actor,
-            "feature": feature, "from_state": getattr(state, "value", state), "to_state": getattr(state, "value", state),
-            "from_percent": pct, "to_percent": pct, "reason": f"{upstream}: {text}",
+            "feature": feature, "from_state": state, "to_state": state, "from_percent": pct, "to_percent": pct,
+            "reason": f"{upstream}: {text}",
             "evidence": {"action": f"dry_run.{verdict}", "upstream": upstream, "detail": reason}, "forced": False}
 
 
@@ -99,7 +114,7 @@ class TargetSafety:
         self._send_probe = send_probe  # async (upstream, Probe) -> Outcome
         self._on_unsafe = on_unsafe
         self._cache: dict[str, tuple[str | None, float]] = {}
-        self._probing: set[str] = set()
+        self._probing: dict[str, asyncio.Task] = {}
         self._probe_failed: dict[str, float] = {}
 
     async def admit(self, name: str, upstream: Any, feature: str) -> str | None:
@@ -109,13 +124,15 @@ class TargetSafety:
             return "target_unsafe"
         if state == PROVEN:
             return None
-        if name in self._probing or time.monotonic() - self._probe_failed.get(name, -PROBE_RETRY_S) < PROBE_RETRY_S:
-            return "unproven"
-        self._probing.add(name)  # writes arriving meanwhile are dropped as unproven, not queued
-        try:
-            state = await self._probe(name, upstream, feature)
-        finally:
-            self._probing.discard(name)
+        probing = self._probing.get(name)
+        if probing is None:
+            if time.monotonic() - self._probe_failed.get(name, -PROBE_RETRY_S) < PROBE_RETRY_S:
+                return "unproven"
+            probing = self._probing[name] = asyncio.get_running_loop().create_task(self._probe(name, upstream,
+                                                                                                feature))
+            probing.add_done_callback(lambda _: self._probing.pop(name, None))
+        state = await asyncio.shield(probing)  # writes arriving meanwhile wait for the same probe (bounded by
+        # the upstream's timeout), so a burst is neither dropped nor probed twice
         return None if state == PROVEN else ("target_unsafe" if state == UNSAFE else "unproven")
 
     async def answered(self, name: str, upstream: Any, feature: str, signature: str, response: Response) -> bool:

@@ -107,7 +107,8 @@ def nginx_stack(tmp_path_factory) -> Iterator[NginxStack]:
            "STRANGLER_SHADOW_KEY": "export-test-shadow-key"}
     with ExitStack() as stack:
         for name, port in (("legacy", s.legacy), ("svc", s.svc)):
-            stack.enter_context(running(upstream_argv(name, port), env={"UPSTREAM_NAME": name},
+            cooperates = {"UPSTREAM_DRY_RUN_KEY": env["STRANGLER_SHADOW_KEY"]} if name == "svc" else {}
+            stack.enter_context(running(upstream_argv(name, port), env={"UPSTREAM_NAME": name, **cooperates},
                                         health_url=f"http://127.0.0.1:{port}/healthz", log_path=tmp / f"{name}.log"))
         stack.enter_context(running(
             [str(BIN / "python"), "-m", "proxy.comparator", "--routes", str(s.routes), "--port", str(s.comparator),

@@ -44,3 +44,9 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
     await send({"type": "http.response.body", "body": data})
+
+
+if os.environ.get("UPSTREAM_DRY_RUN_KEY"):  # a shadow target that speaks the dry-run protocol (strangler_app)
+    from strangler_app.asgi import DryRunMiddleware
+
+    app = DryRunMiddleware(app, key=os.environ["UPSTREAM_DRY_RUN_KEY"])  # noqa: F811 - the same app, wrapped

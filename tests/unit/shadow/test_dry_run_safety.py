@@ -93,7 +93,21 @@ def test_an_answer_with_a_forged_or_misbound_ack_is_unsafe(tmp_path: Path, table
     assert upstreams.seen == [] and "an invalid acknowledgement" in [e for e in events if e[0] == "unsafe"][0][3]
 
 
-def test_a_probe_with_no_answer_leaves_the_target_unproven_and_drops(tmp_path: Path, table, monkeypatch) -> None:
+def test_a_burst_waits_for_one_probe(tmp_path: Path, table) -> None:
+    upstreams, events = Upstreams(KEY), []
+
+    async def main() -> None:
+        store = ParityStore(tmp_path / "parity.db", background=False)
+        engine = Engine(store, KEY, events.append, transport=httpx.MockTransport(upstreams))
+        await asyncio.gather(*(engine.run(_write(n), table, None) for n in range(5)))
+        await engine.aclose()
+        store.close()
+
+    asyncio.run(main())
+    assert len(upstreams.probes) == 1 and len(upstreams.seen) == 5 and events.count(("dry_run", "items", "200")) == 5
+
+
+def test_a_probe_with_no_answer_leaves_the_target_unproven_and_drops(tmp_path: Path, table) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
