@@ -30,7 +30,7 @@ from pathlib import Path
 
 from load.reliability.episodes import broken_table_under_load, flips_under_load, killed_service, soak
 from load.reliability.fuzz import fuzz
-from load.reliability.probes import ForeignHost, open_proxy_probes, oversize_probe
+from load.reliability.probes import ForeignHost, open_proxy_probes, oversize_probe, smuggling_probes
 from load.reliability.stack import demo_stack
 from load.reliability.traffic import demo_mix
 
@@ -119,7 +119,8 @@ def main() -> None:
 
         print("f. open-proxy probes")
         with ForeignHost() as foreign:
-            probes = open_proxy_probes(stack.facade_port, foreign.port)
+            probes = open_proxy_probes(stack.facade_port, foreign.port) + smuggling_probes(stack.facade_port,
+                                                                                           foreign.port)
             hits = foreign.hits
         figures["probes"] = {"results": [p.__dict__ for p in probes], "foreign_hits": hits}
         for p in probes:

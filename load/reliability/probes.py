@@ -1,8 +1,9 @@
 """Attacks on the façade's edge, written as raw bytes: it must never be an open proxy.
 
 A `ForeignHost` (a second loopback listener, not an upstream of the table) stands for the host an attacker
-wants to reach; every connection it accepts is counted, and the promise is that it counts none. Each probe
-is refused (4xx or the connection closed) or answered by the table's default upstream, never forwarded.
+wants to reach; every connection it accepts is counted, and the promise is that it counts none. Routing
+probes are refused or answered by the table's default upstream; smuggling and header-injection probes must
+be refused by the façade itself, never passed on for an upstream's parser to interpret.
 """
 from __future__ import annotations
 
@@ -98,17 +99,29 @@ def _statuses(out: bytes) -> tuple[list[int], list[str]]:
 
 
 def open_proxy_probes(port: int, foreign: int, default_upstream: str = "legacy") -> list[ProbeResult]:
-    """Every way we know to make the façade talk to `foreign`. Refused = each answer is a 4xx of the façade
-    or comes from `default_upstream` (routing by path, never by the client's Host), and at most one answer
-    per connection (a second one would be a smuggled request)."""
+    """Every way we know to make the façade talk to `foreign` by routing: absolute-form, CONNECT, Host.
+    Kept out = each answer is a 4xx of the façade or comes from `default_upstream` (the path routes, never
+    the client's Host), at most one answer per connection."""
     target = f"127.0.0.1:{foreign}".encode()
-    smuggled = b"GET http://" + target + b"/smuggled HTTP/1.1\r\nHost: " + target + b"\r\n\r\n"
-    chunked_smuggle = b"0\r\n\r\n" + smuggled
-    probes = {
+    return _run(port, default_upstream, {
         "absolute-form to a foreign host": b"GET http://" + target + b"/abs HTTP/1.1\r\nHost: " + target + b"\r\n\r\n",
         "absolute-form to a public name": b"GET http://example.com/abs HTTP/1.1\r\nHost: example.com\r\n\r\n",
         "CONNECT tunnel": b"CONNECT " + target + b" HTTP/1.1\r\nHost: " + target + b"\r\n\r\n",
         "spoofed Host": b"GET /healthz HTTP/1.1\r\nHost: " + target + b"\r\nConnection: close\r\n\r\n",
+        "CRLF in the path": (b"GET /healthz%0d%0aHost:%20" + target + b" HTTP/1.1\r\nHost: x\r\n"
+                             b"Connection: close\r\n\r\n"),
+        "Host: mitm.it (mitmproxy's own app)": b"GET /cert/pem HTTP/1.1\r\nHost: mitm.it\r\nConnection: close\r\n\r\n",
+    })
+
+
+def smuggling_probes(port: int, foreign: int) -> list[ProbeResult]:
+    """Requests whose framing or header lines mean different things to different parsers (request smuggling,
+    header injection). Kept out = the façade itself refuses (a 4xx of its own, or it closes): forwarding them
+    leaves the decision to whichever upstream parser reads them next."""
+    target = f"127.0.0.1:{foreign}".encode()
+    smuggled = b"GET http://" + target + b"/smuggled HTTP/1.1\r\nHost: " + target + b"\r\n\r\n"
+    chunked_smuggle = b"0\r\n\r\n" + smuggled
+    return _run(port, None, {
         "smuggling CL+TE": (b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
                             b"Transfer-Encoding: chunked\r\n\r\n" % len(chunked_smuggle)) + chunked_smuggle,
         "smuggling TE+CL (obfuscated TE)": (b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
@@ -120,17 +133,16 @@ def open_proxy_probes(port: int, foreign: int, default_upstream: str = "legacy")
                                              + b"\r\nConnection: close\r\n\r\n"),
         "header injection (bare CR)": (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\rHost: " + target
                                        + b"\r\nConnection: close\r\n\r\n"),
-        "header injection (CRLF in path)": (b"GET /healthz%0d%0aHost:%20" + target + b" HTTP/1.1\r\nHost: x\r\n"
-                                            b"Connection: close\r\n\r\n"),
-        "Host: mitm.it (mitmproxy's own app)": b"GET /cert/pem HTTP/1.1\r\nHost: mitm.it\r\nConnection: close\r\n\r\n",
-    }
+    })
+
+
+def _run(port: int, default_upstream: str | None, probes: dict[str, bytes]) -> list[ProbeResult]:
     results = []
     for name, data in probes.items():
         statuses, served = _statuses(raw(port, data))
-        ok = len(statuses) <= 1 and all(
-            (400 <= s < 500 and by in ("facade", "")) or by == default_upstream for s, by in zip(statuses, served))
-        answer = ", ".join(str(s) for s in statuses)
-        results.append(ProbeResult(name, answer, served, ok))
+        ok = len(statuses) <= 1 and all((400 <= s < 500 and by in ("facade", "")) or by == default_upstream
+                                        for s, by in zip(statuses, served))
+        results.append(ProbeResult(name, ", ".join(str(s) for s in statuses), served, ok))
     return results
 
 
