@@ -30,8 +30,10 @@ def _handover(writes: str) -> Callable[[WriteStack], None]:
     return lambda s: s.handover(writes)
 
 
-def _restart(name: str) -> Callable[[WriteStack], None]:
-    return lambda s: getattr(s, f"start_{name}")()
+def _restart_service(stack: WriteStack) -> None:
+    """Start it again and wait until the façade's breaker lets requests through (reads in `new` say so)."""
+    stack.start_catalog()
+    stack.wait(stack.serves_from_target, "the façade to reach the restarted catalog service")
 
 
 # One cycle through every state, with a handover each way and a killed sync and service in between.
@@ -40,10 +42,10 @@ CYCLE: list[tuple[str, Callable[[WriteStack], None]]] = [
     ("flip canary 50", lambda s: s.flip("canary", 50)),
     ("flip new", lambda s: s.flip("new")),
     ("SIGKILL sync", lambda s: s.kill("sync")),
-    ("restart sync", _restart("sync")),
+    ("restart sync", lambda s: s.start_sync()),
     ("handover writes → service", _handover("service")),
     ("SIGKILL catalog service", lambda s: s.kill("catalog")),
-    ("restart catalog service", _restart("catalog")),
+    ("restart catalog service", _restart_service),
     ("flip retired", lambda s: s.flip("retired")),
     ("flip new", lambda s: s.flip("new")),
     ("flip canary 50", lambda s: s.flip("canary", 50)),
@@ -200,11 +202,11 @@ class Counts:
         return not self.problems and self.lost == self.duplicated == self.foreign == 0
 
     def line(self, backend: str, run: Run, writes: int) -> str:
-        statuses = ", ".join(f"{k or 'no answer'}: {v}" for k, v in sorted(self.non_2xx.items())) or "none"
+        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.non_2xx.items())) or "none"
         served = ", ".join(f"{k or '?'}: {v}" for k, v in sorted(self.served_by.items()))
         return (f"write-safety [{backend}]: {writes} writes, acknowledged {self.acknowledged} / found {self.found}"
                 f" / lost {self.lost} / duplicated {self.duplicated}; foreign direct writes {self.foreign}; "
-                f"non-2xx by status: {statuses}; acknowledged served by: {served}; {run.seconds:.1f}s, "
+                f"non-2xx by status and X-Served-By: {statuses}; acknowledged served by: {served}; {run.seconds:.1f}s, "
                 f"{writes / run.seconds if run.seconds else 0:.0f} writes/s")
 
 
@@ -245,7 +247,7 @@ def reconcile(stack: WriteStack, run: Run) -> Counts:
     by_sku = {side: Counter(sku for sku, _n, _p in rows.values()) for side, rows in sides.items()}
     for item in run.outcomes:
         if not item.acked:
-            counts.non_2xx[item.status] += 1
+            counts.non_2xx[f"{item.status or 'no answer'} {item.served_by or '?'}"] += 1
             if item.status == 500:  # never an answer of ours: busy is 503 DATABASE_BUSY, a dead upstream 502
                 counts.problems.append(f"{item.kind} {item.sku or item.product_id} answered 500 (served by "
                                        f"{item.served_by or '?'})")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import sys
 import time
@@ -135,6 +134,13 @@ class WriteStack:
         self._start("facade", facade_argv(p["legacy"], p["facade"], self.routes, p["admin"],
                                           self.tmp / "access.jsonl"), f"http://127.0.0.1:{p['admin']}/healthz")
 
+    def serves_from_target(self) -> bool:
+        """A read through the façade comes from the catalog service (in `new`: its breaker let it through)."""
+        try:
+            return httpx.get(f"{self.url}/api/products/1", timeout=5).headers.get("X-Served-By") == "catalog"
+        except httpx.HTTPError:
+            return False
+
     def kill(self, name: str) -> None:
         """SIGKILL the process group: no clean shutdown, no last round, no flushed buffers."""
         proc = self.procs[name]
@@ -197,6 +203,18 @@ def prepare_data(dbs: Databases, products: int) -> None:
         runtime.dispose()
 
 
+def _demo_routes(timeout_s: float = 5.0) -> str:
+    """config/routes.yaml with a shorter upstream timeout for legacy and catalog: a handover waits for the old
+    owner's timeout + 1 s of quiet (a write sent before the flip may still be in flight), twice per cycle."""
+    text = (ROOT / "config" / "routes.yaml").read_text(encoding="utf-8")
+    for name in ("LEGACY", "CATALOG"):
+        url = f'url: "http://127.0.0.1:${{STRANGLER_PORT_{name}:-'
+        at = text.index(url)
+        end = text.index("\n", at)
+        text = f"{text[:end]}\n    timeout_s: {timeout_s}{text[end:]}"
+    return text
+
+
 @contextlib.contextmanager
 def write_stack(dbs: Databases, tmp: Path, products: int = 40) -> Iterator[WriteStack]:
     """Everything up and healthy with the feature in `legacy` and the forward sync running; always stopped."""
@@ -205,7 +223,7 @@ def write_stack(dbs: Databases, tmp: Path, products: int = 40) -> Iterator[Write
     get_settings.cache_clear()
     prepare_data(dbs, products)
     routes = tmp / "routes.yaml"
-    shutil.copyfile(ROOT / "config" / "routes.yaml", routes)
+    routes.write_text(_demo_routes(), encoding="utf-8")
     stack = WriteStack(dbs=dbs, tmp=tmp, routes=routes,
                        ports={n: free_port() for n in ("legacy", "catalog", "orders", "facade", "admin", "sync")})
     try:

@@ -24,7 +24,7 @@ def test_no_write_lost_duplicated_or_foreign(stack: WriteStack) -> None:
     run = run_scenario(stack, clients=CLIENTS, per_phase=PER_PHASE, seed_products=SEED_PRODUCTS, steps=CYCLE)
     counts = settle_and_check(stack, run)
     summary = counts.line(stack.dbs.backend, run, len(run.outcomes))
-    print("\n" + summary)
+    print("\n" + summary + "\nsteps: " + ", ".join(f"{name} {ended - began:.1f}s" for name, began, ended in run.steps))
     assert len(run.outcomes) == CLIENTS * PER_PHASE * (len(CYCLE) + 1), summary
     assert counts.acknowledged > 0 and counts.served_by, summary
     assert counts.safe, summary + "\n" + "\n".join(counts.problems[:25])
