@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from new_services.common.id_range import allocate_id, ensure_counter
 from new_services.orders.domain import CENT, Order, OrderLine, OrderStatus, utcnow
 from new_services.orders.models import (
     ConsumedLine,
@@ -78,27 +79,8 @@ class OrderRepository:
         return None if record is None else self._load([record])[0]
 
     def allocate_id(self, start: int) -> int:
-        """The next id from the service's own range (>= start). An UPDATE on one counter row: the row lock
-        (PostgreSQL) or the write lock (SQLite) serialises concurrent placements."""
-        bumped = self.session.execute(update(OrderIdCounter).where(OrderIdCounter.name == COUNTER)
-                                      .values(next_id=OrderIdCounter.next_id + 1)).rowcount
-        if bumped:
-            allocated = self.session.scalar(select(OrderIdCounter.next_id)
-                                            .where(OrderIdCounter.name == COUNTER)) - 1
-            if allocated >= start:
-                return allocated
-        first = self.first_free_id(start)  # no counter yet, or ORDERS_ID_START was raised
-        if bumped:
-            self.session.execute(update(OrderIdCounter).where(OrderIdCounter.name == COUNTER)
-                                 .values(next_id=first + 1))
-        else:
-            self.session.add(OrderIdCounter(name=COUNTER, next_id=first + 1))
-            self.session.flush()
-        return first
-
-    def first_free_id(self, start: int) -> int:
-        highest = self.session.scalar(select(func.max(OrderRecord.id)).where(OrderRecord.id >= start))
-        return max(start, (highest or 0) + 1)
+        """The next id from the service's own range (>= start); see new_services.common.id_range."""
+        return allocate_id(self.session, OrderIdCounter, COUNTER, OrderRecord.id, start)
 
     def add(self, order: Order, *, id_start: int | None = None) -> Order:
         """Store a new order; with id_start, its id comes from the service's range (see allocate_id)."""
@@ -205,12 +187,4 @@ class OrderRepository:
 
 def ensure_id_counter(session: Session, start: int) -> int:
     """At start-up: create the counter row (so concurrent first placements do not race to create it)."""
-    repo = OrderRepository(session)
-    current = session.get(OrderIdCounter, COUNTER)
-    first = repo.first_free_id(start)
-    if current is None:
-        session.add(OrderIdCounter(name=COUNTER, next_id=first))
-    elif current.next_id < first:
-        current.next_id = first
-    session.commit()
-    return first
+    return ensure_counter(session, OrderIdCounter, COUNTER, OrderRecord.id, start)

@@ -29,8 +29,9 @@ from strangler.cli.routes import RoutesOpt, StoreOpt, _routes_path
 from strangler.migrate import capture, gate
 from strangler.migrate.config import MigrationConfigError
 from strangler.migrate.db import MigrationError
-from strangler.migrate.engine import DEFAULT_BATCH_SIZE, BackfillReport, backfill
+from strangler.migrate.engine import DEFAULT_BATCH_SIZE, BackfillReport, backfill, quarantined_count
 from strangler.migrate.feature import SIDES, FeatureRuntime, open_feature
+from strangler.migrate.idrange import check_ranges
 from strangler.migrate.ownership import ownership_path, record_backfill
 from strangler.migrate.runner import (
     HandoverOptions,
@@ -90,7 +91,7 @@ def _backfill_summary(reports: list[BackfillReport]) -> Table:
     for r in reports:
         note = "already complete (use --restart to redo)" if r.already_complete else \
             (f"resumed after key {r.resumed_from}" if r.resumed_from is not None else "")
-        table.add_row(f"{r.source_table} → {r.target_table}", str(r.read), str(r.written), str(r.failed),
+        table.add_row(f"{r.source_table} → {r.target_table}", str(r.read), str(r.written), str(r.quarantined),
                       str(r.read_this_run), f"{r.elapsed_s:.2f}", f"{r.rows_per_s:,.0f}", note)
     return table
 
@@ -134,14 +135,14 @@ def backfill_command(feature: FeatureArg, batch_size: BatchOption = DEFAULT_BATC
     else:
         console.print(_backfill_summary(reports))
         for r in reports:
-            if r.reasons:
-                console.print(f"[yellow]{r.failed} row(s) of {r.source_table} quarantined[/yellow] "
-                              "(table _strangler_quarantine in the service database) — first reasons this run:")
+            if r.quarantined:
+                console.print(f"[yellow]{r.quarantined} row(s) of {r.source_table} quarantined[/yellow] "
+                              "(table _strangler_quarantine in the service database)"
+                              f"{' — first reasons this run:' if r.reasons else ''}")
                 for reason in r.reasons:
-                    console.print(f"  key {reason['key']}: {reason['field']}={reason['value']}: {reason['reason']}",
-                                  highlight=False, markup=False)
+                    console.print(f"  key {reason['key']}: {reason['reason']}", highlight=False, markup=False)
         console.print(f"recorded in {ledger}")
-    if strict and any(r.failed for r in reports):
+    if strict and any(r.quarantined for r in reports):
         raise typer.Exit(1)
 
 
@@ -171,6 +172,9 @@ def verify_command(feature: FeatureArg, config: ConfigOption = DEFAULT_CONFIG, a
             for kind, keys in r.samples.items():
                 if keys:
                     console.print(f"  {r.source_table} {kind}: {keys}", highlight=False, markup=False)
+            for reason in r.reasons:
+                console.print(f"  {r.source_table} key {reason['key']}: {reason['reason']}", highlight=False,
+                              markup=False)
             if r.first_difference:
                 console.print(f"  first difference: {json.dumps(r.first_difference, default=str)}",
                               highlight=False, markup=False)
@@ -318,13 +322,16 @@ def status_command(feature: Annotated[str | None, typer.Argument(help="one featu
     results = []
     for name in names:
         with _feature(console, config, name) as runtime:
-            results.append(live_status(runtime, ownership_path(get_settings().var_dir)))
+            results.append({**live_status(runtime, ownership_path(get_settings().var_dir)),
+                            "quarantined": {"forward": quarantined_count(runtime.target, name),
+                                            "reverse": quarantined_count(runtime.source, name)},
+                            "id_ranges": check_ranges(runtime)})
     if as_json:
         _echo_json({"features": results})
         return
     table = Table(title="data migration")
     for column in ("feature", "writes", "direction", "capture legacy/service", "pending fwd/rev", "lag fwd/rev",
-                   "verified"):
+                   "quarantined fwd/rev", "verified", "id range"):
         table.add_column(column, no_wrap=True)
     for item in results:
         live = item["live"]
@@ -337,5 +344,19 @@ def status_command(feature: Annotated[str | None, typer.Argument(help="one featu
                       f"{cap('forward')}/{cap('reverse')}",
                       f"{live['forward'].get('pending', '-')}/{live['reverse'].get('pending', '-')}",
                       f"{live['forward'].get('lag_s', '-')}/{live['reverse'].get('lag_s', '-')}",
-                      f"{len(verified)}/{len(item['tables'])}")
+                      f"{item['quarantined']['forward']}/{item['quarantined']['reverse']}",
+                      f"{len(verified)}/{len(item['tables'])}", _range_cell(item["id_ranges"]))
     console.print(table)
+    for item in results:
+        for check in item["id_ranges"]:
+            if check["problem"]:
+                colour = "red" if check["level"] == "error" else "yellow"
+                console.print(f"[{colour}]{check['level']}:[/{colour}] {item['feature']}: {check['problem']}",
+                              highlight=False)
+
+
+def _range_cell(checks: list[dict[str, Any]]) -> str:
+    """'ok legacy ≤ 2000 < 10000000' per table with a service id range, '-' without one."""
+    cells = [f"{c['level']} legacy ≤ {c['legacy_max'] if c['legacy_max'] is not None else '-'} < {c['range_start']}"
+             for c in checks]
+    return ", ".join(cells) or "-"

@@ -167,16 +167,24 @@ def upsert_statement(engine: Engine | Connection, target: Table, conflict_key: S
     return statement.on_conflict_do_update(index_elements=list(conflict_key), set_=updates)
 
 
+#: Table.info key: ids at or above it belong to the service's own range (set on legacy tables written by
+#: reverse sync), so legacy's sequence must never be moved past them
+ID_CEILING_INFO = "strangler_id_ceiling"
+
+
 def reset_sequence(engine: Engine, target: Table) -> None:
-    """PostgreSQL: after inserting explicit ids, move the serial sequence past the largest one."""
+    """PostgreSQL: after inserting explicit ids, move the serial sequence past the largest one — the largest
+    below `target.info[ID_CEILING_INFO]` when set, so legacy's next id stays below the service's range."""
     pk = list(target.primary_key.columns)
     if engine.dialect.name != "postgresql" or len(pk) != 1 or pk[0].type.python_type is not int:
         return
     quote = engine.dialect.identifier_preparer.quote
     table, column = quote(target.name), quote(pk[0].name)
+    ceiling = target.info.get(ID_CEILING_INFO)
+    below = "" if ceiling is None else f" WHERE {column} < {int(ceiling)}"
     with engine.begin() as conn:
         sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
                                 {"t": target.name, "c": pk[0].name}).scalar()
         if sequence:
-            conn.execute(text(f"SELECT setval(:s, COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"),
-                         {"s": sequence})
+            conn.execute(text(f"SELECT setval(:s, COALESCE((SELECT MAX({column}) FROM {table}{below}), 0) + 1, "
+                              "false)"), {"s": sequence})

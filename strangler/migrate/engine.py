@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Table, and_, func, select, tuple_
+from sqlalchemy import Column, Connection, Engine, Table, and_, func, select, true, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from strangler.migrate.bulk import BatchUpsert
@@ -31,6 +31,7 @@ from strangler.migrate.db import (
     checkpoints,
     dialect_insert,
     ensure_bookkeeping,
+    has_table,
     keyset_columns,
     lock_feature,
     mark_applying,
@@ -42,7 +43,7 @@ from strangler.migrate.db import (
     upsert_statement,
     writer,
 )
-from strangler.migrate.mapping import TableMapping, decode_key, encode_key, row_type
+from strangler.migrate.mapping import ColumnCheck, TableMapping, UnknownColumn, decode_key, encode_key, row_type
 
 __all__ = ["BackfillReport", "MigrationError", "Progress", "backfill", "open_engine", "reflect_table",
            "reset_sequence", "upsert_statement"]
@@ -70,6 +71,7 @@ class BackfillReport:
     resumed_from: Any = None        # last key of the checkpoint this run continued after
     already_complete: bool = False  # the checkpoint said done: nothing was read (use restart to redo)
     read_this_run: int = 0
+    quarantined: int = 0            # rows of this table in _strangler_quarantine now (what verify and status count)
 
     @property
     def rows_per_s(self) -> float:
@@ -78,15 +80,14 @@ class BackfillReport:
     def note_failure(self, key: Any, exc: Exception) -> None:
         self.failed += 1
         if len(self.reasons) < MAX_REASONS:
-            self.reasons.append({"key": key, "field": getattr(exc, "field", None),
-                                 "value": repr(getattr(exc, "value", None)) if hasattr(exc, "value") else None,
-                                 "reason": getattr(exc, "reason", None) or str(exc)})
+            self.reasons.append({"key": key, "field": getattr(exc, "field", None), "reason": reason_text(exc)})
 
     def as_dict(self) -> dict[str, Any]:
         return {"source_table": self.source_table, "target_table": self.target_table, "total": self.total,
                 "read": self.read, "written": self.written, "failed": self.failed,
                 "read_this_run": self.read_this_run, "resumed_from": self.resumed_from,
-                "already_complete": self.already_complete, "elapsed_s": round(self.elapsed_s, 3),
+                "already_complete": self.already_complete, "quarantined": self.quarantined,
+                "elapsed_s": round(self.elapsed_s, 3),
                 "rows_per_s": round(self.rows_per_s, 1), "reasons": self.reasons}
 
 
@@ -96,10 +97,11 @@ def display_key(key: Sequence[Any]) -> Any:
 
 
 def reason_text(exc: Exception) -> str:
+    """One readable line: 'FIELD=value: reason' for the ACL's TranslationError, else the message."""
     field_name, reason = getattr(exc, "field", None), getattr(exc, "reason", None)
     if field_name and reason:
-        return f"{field_name}={getattr(exc, 'value', None)!r}: {reason}"
-    return str(exc)
+        return f"{field_name}={exc.value!r}: {reason}" if hasattr(exc, "value") else f"{field_name}: {reason}"
+    return str(exc) or type(exc).__name__
 
 
 def quarantine_rows(conn: Connection, feature: str, table: str, failures: Sequence[tuple[Any, str, Mapping]]) -> None:
@@ -116,6 +118,23 @@ def quarantine_rows(conn: Connection, feature: str, table: str, failures: Sequen
                               "last_seen": stamp} for key, reason, raw in failures])
 
 
+def quarantined_count(engine: Engine, feature: str | None, table: str | None = None) -> int:
+    """Rows in _strangler_quarantine (of one feature, optionally one table): the one definition of
+    "quarantined" that backfill, verify and `migrate status` report."""
+    if not has_table(engine, quarantine.name):
+        return 0
+    conditions = [quarantine.c.feature == feature] if feature is not None else []
+    if table is not None:
+        conditions.append(quarantine.c.table_name == table)
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(quarantine).where(and_(true(), *conditions))
+                            ).scalar_one()
+
+
+def column_check(table: Table) -> ColumnCheck:
+    return ColumnCheck(table.name, [c.key for c in table.columns])
+
+
 def release_quarantine(conn: Connection, feature: str, table: str, keys: Sequence[Sequence[Any]]) -> None:
     """Rows that now translate and land are no longer quarantined."""
     if keys:
@@ -124,16 +143,22 @@ def release_quarantine(conn: Connection, feature: str, table: str, keys: Sequenc
 
 
 def write_rows(conn: Connection, statement: Any, rows: list[dict[str, Any]], keys: list[Any],
-               on_failure: Callable[[Any, str], None]) -> int:
+               on_failure: Callable[[Any, str], None], check: ColumnCheck | None = None) -> int:
     """Upsert a batch in a savepoint; on a constraint violation redo it row by row, reporting the bad rows.
 
-    `statement` is an upsert statement or a BatchUpsert (the compiled-once fast path of the backfill).
+    `statement` is an upsert statement or a BatchUpsert (the compiled-once fast path of the backfill). With
+    `check`, a row with a key that is no column of the table is reported (UnknownColumn), never written
+    without it. Free on the fast path: BatchUpsert prepares a batch only when every row has exactly the
+    table's columns; otherwise one subset test per row.
     """
+    prepared = statement.parameters(rows) if isinstance(statement, BatchUpsert) and rows else None
+    if prepared is None and check is not None:
+        rows, keys = _known_columns_only(rows, keys, check, on_failure)
+        if isinstance(statement, BatchUpsert) and rows:
+            prepared = statement.parameters(rows)
     if not rows:
         return 0
     if isinstance(statement, BatchUpsert):
-        prepared = statement.parameters(rows)
-
         def run(batch: list[dict[str, Any]], start: int) -> None:
             statement.run(conn, batch, None if prepared is None else prepared[start:start + len(batch)])
     else:
@@ -154,6 +179,20 @@ def write_rows(conn: Connection, statement: Any, rows: list[dict[str, Any]], key
         except IntegrityError as exc:
             on_failure(key, f"target constraint violated: {exc.orig}")
     return written
+
+
+def _known_columns_only(rows: list[dict[str, Any]], keys: list[Any], check: ColumnCheck,
+                        on_failure: Callable[[Any, str], None]) -> tuple[list[dict[str, Any]], list[Any]]:
+    kept_rows, kept_keys = [], []
+    for row, key in zip(rows, keys, strict=True):
+        try:
+            check(row)
+        except UnknownColumn as exc:
+            on_failure(key, reason_text(exc))
+        else:
+            kept_rows.append(row)
+            kept_keys.append(key)
+    return kept_rows, kept_keys
 
 
 def _keyset_query(table: Table, keys: list[Column], last: tuple | None, limit: int) -> Any:
@@ -182,7 +221,8 @@ def _save_checkpoint(conn: Connection, feature: str, report: BackfillReport, las
 
 def _translate_batch(translate: Callable[[Mapping[str, Any]], Mapping[str, Any]], names: tuple[str, ...],
                      batch: Sequence[Sequence[Any]], key_of: Callable[[Sequence[Any]], tuple],
-                     report: BackfillReport) -> tuple[list[dict[str, Any]], list[tuple], list[tuple[Any, str, Mapping]]]:
+                     report: BackfillReport
+                     ) -> tuple[list[dict[str, Any]], list[tuple], list[tuple[Any, str, Mapping]]]:
     """Source tuples → (target rows, their keys, failures as (key, reason, raw row))."""
     make_row = row_type(names)
     rows: list[dict[str, Any]] = []
@@ -217,12 +257,11 @@ def backfill(mapping: TableMapping, source: Engine, target: Engine, *, batch_siz
     mapping.target.metadata.create_all(target, tables=[mapping.target])
     upsert = BatchUpsert(target, mapping.target, mapping.target_key)
     save_statement = upsert_statement(target, checkpoints, ("feature", "table_name"))
+    check = column_check(mapping.target)
     report = BackfillReport(source_table=mapping.source_table, target_table=mapping.target.name)
     with source.connect() as conn:
         report.total = conn.execute(select(func.count()).select_from(source_table)).scalar_one()
-    with target.connect() as conn:
-        quarantined_before = conn.execute(select(func.count()).select_from(quarantine).where(and_(
-            quarantine.c.feature == feature, quarantine.c.table_name == mapping.source_table))).scalar_one()
+    quarantined_before = quarantined_count(target, feature, mapping.source_table)
 
     last: tuple | None = None
     started_at = now_iso()
@@ -234,6 +273,7 @@ def backfill(mapping: TableMapping, source: Engine, target: Engine, *, batch_siz
         report.resumed_from = display_key(last) if last is not None else None
         if checkpoint["completed_at"]:
             report.already_complete = True
+            report.quarantined = quarantined_count(target, feature, mapping.source_table)
             report.elapsed_s = time.perf_counter() - started
             return report
 
@@ -255,13 +295,13 @@ def backfill(mapping: TableMapping, source: Engine, target: Engine, *, batch_siz
             translate = mapping.translate if mapping.batch_translate is None else mapping.batch_translate()
             rows, row_keys, failures = _translate_batch(translate, names, batch, key_of, report)
 
-            def constraint_failure(key: Any, reason: str, batch=batch, key_of=key_of, names=names,
+            def row_failure(key: Any, reason: str, batch=batch, key_of=key_of, names=names,
                                    failures=failures) -> None:
                 raw = next((dict(zip(names, r)) for r in batch if key_of(r) == key), {})
                 failures.append((key, reason, raw))
                 report.note_failure(display_key(key), ValueError(reason))
 
-            report.written += write_rows(tconn, upsert, rows, row_keys, constraint_failure)
+            report.written += write_rows(tconn, upsert, rows, row_keys, row_failure, check)
             quarantine_rows(tconn, feature, mapping.source_table, failures)
             if quarantined_before:
                 failed_keys = {f[0] for f in failures}
@@ -275,5 +315,6 @@ def backfill(mapping: TableMapping, source: Engine, target: Engine, *, batch_siz
         if progress is not None:
             progress(report)
     reset_sequence(target, mapping.target)
+    report.quarantined = quarantined_count(target, feature, mapping.source_table)
     report.elapsed_s = time.perf_counter() - started
     return report

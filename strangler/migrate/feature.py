@@ -12,8 +12,16 @@ from sqlalchemy import Engine
 
 from strangler.migrate import capture
 from strangler.migrate.config import FeatureMigration, feature_config
-from strangler.migrate.db import MigrationError, find_columns, keyset_columns, open_engine, reflect_table
-from strangler.migrate.mapping import Row, TableMapping
+from strangler.migrate.db import (
+    ID_CEILING_INFO,
+    MigrationError,
+    find_columns,
+    keyset_columns,
+    open_engine,
+    reflect_table,
+)
+from strangler.migrate.engine import column_check
+from strangler.migrate.mapping import Row, TableMapping, UnknownColumn
 from strangler.migrate.sync import Route
 
 SIDES = ("legacy", "service")
@@ -53,14 +61,15 @@ class FeatureRuntime:
         return self._routes[direction]
 
 
-def _to_columns(table_columns: list[str], values: Mapping[str, Any]) -> dict[str, Any]:
-    """Translator output (legacy names, any case) → the reflected table's real column names."""
+def _to_columns(table: str, table_columns: list[str], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Translator output (legacy names, any case) → the reflected table's real column names; a key that is
+    no column of the table quarantines the row (UnknownColumn), it is never written without it."""
     by_lower = {name.lower(): name for name in table_columns}
     out = {}
     for key, value in values.items():
         real = by_lower.get(key.lower())
         if real is None:
-            raise ValueError(f"translator produced column {key!r} that the table does not have")
+            raise UnknownColumn(key, table, table_columns)
         out[real] = value
     return out
 
@@ -69,13 +78,16 @@ def _route(mapping: TableMapping, source: Engine, target: Engine, direction: str
     legacy_table = reflect_table(source, mapping.source_table)
     legacy_keys = keyset_columns(legacy_table, mapping.source_keys)
     if direction == "forward":
+        check = column_check(mapping.target)
         return Route(logical=mapping.source_table, read_table=legacy_table, read_keys=tuple(legacy_keys),
                      write_table=mapping.target, write_keys=tuple(mapping.target_key),
-                     translate=lambda row: dict(mapping.translate(row)))
+                     translate=lambda row: dict(check(mapping.translate(row))))
     if mapping.to_source is None:
         raise MigrationError(f"{mapping.name}: reverse sync needs a `to_source` translator (service row → legacy "
                              "row) in the ACL mapping; add one or keep writes with legacy")
     to_source = mapping.to_source
+    if mapping.service_ids is not None:  # the service's ids land here: legacy's own sequence stays below them
+        legacy_table.info[ID_CEILING_INFO] = mapping.service_ids.start()
     names = [c.name for c in legacy_table.columns]
     target_keys = find_columns(mapping.target, mapping.target_key)
     if len(target_keys) != len(legacy_keys):
@@ -83,7 +95,7 @@ def _route(mapping: TableMapping, source: Engine, target: Engine, direction: str
                              f"{[c.name for c in legacy_keys]} must correspond column by column")
     return Route(logical=mapping.target.name, read_table=mapping.target, read_keys=tuple(target_keys),
                  write_table=legacy_table, write_keys=tuple(c.name for c in legacy_keys),
-                 translate=lambda row: _to_columns(names, to_source(row)))
+                 translate=lambda row: _to_columns(legacy_table.name, names, to_source(row)))
 
 
 def open_feature(config_path: Path, feature: str, var_dir: Path) -> FeatureRuntime:

@@ -19,9 +19,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from strangler.migrate.db import find_columns, keyset_columns, reflect_table
+from strangler.migrate.db import find_columns, has_table, keyset_columns, quarantine, reflect_table
 from strangler.migrate.engine import display_key, reason_text
-from strangler.migrate.mapping import Row, TableMapping
+from strangler.migrate.mapping import Row, TableMapping, encode_key
 
 STREAM_BATCH = 2000
 
@@ -62,23 +62,26 @@ class TableVerification:
     target_rows: int = 0
     matched: int = 0
     differing: int = 0
-    missing: int = 0      # in the source (translatable) but not in the target
+    missing: int = 0      # in the source, not quarantined, but not in the target
     extra: int = 0        # in the target but not in the source
-    quarantined: int = 0  # source rows that do not translate (reported, not compared)
+    quarantined: int = 0  # source rows in _strangler_quarantine (as backfill and status count; not compared)
     source_checksum: str = ""
     target_checksum: str = ""
     samples: dict[str, list[Any]] = field(default_factory=lambda: {"differing": [], "missing": [], "extra": [],
                                                                     "quarantined": []})
     first_difference: dict[str, Any] | None = None
+    reasons: list[dict[str, Any]] = field(default_factory=list)  # why rows are quarantined / do not translate
 
     @property
     def ok(self) -> bool:
         return not (self.differing or self.missing or self.extra)
 
-    def note(self, kind: str, key: Any, limit: int) -> None:
+    def note(self, kind: str, key: Any, limit: int, reason: str | None = None) -> None:
         setattr(self, kind, getattr(self, kind) + 1)
         if len(self.samples[kind]) < limit:
             self.samples[kind].append(key)
+        if reason and len(self.reasons) < limit:
+            self.reasons.append({"key": key, "reason": reason})
 
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -92,8 +95,23 @@ def _stream(engine: Engine, query: Any) -> Iterator[Mapping[str, Any]]:
         yield from result.mappings()
 
 
-def verify_table(mapping: TableMapping, source: Engine, target: Engine, *, limit: int = 20) -> TableVerification:
-    """Compare every row of one mapping; see module doc."""
+def _quarantined(target: Engine, table: str, feature: str | None) -> dict[str, str]:
+    """Encoded key → reason of this table's rows in _strangler_quarantine (of `feature`, or any)."""
+    if not has_table(target, quarantine.name):
+        return {}
+    condition = quarantine.c.table_name == table
+    if feature is not None:
+        condition = condition & (quarantine.c.feature == feature)
+    with target.connect() as conn:
+        return dict(conn.execute(select(quarantine.c.row_key, quarantine.c.reason).where(condition)).all())
+
+
+def verify_table(mapping: TableMapping, source: Engine, target: Engine, *, limit: int = 20,
+                 feature: str | None = None) -> TableVerification:
+    """Compare every row of one mapping; see module doc. A source row in the quarantine counts as quarantined
+    (never as missing), so backfill, verify and status agree; one that does not translate but was never
+    quarantined (not backfilled yet) is missing, with its reason."""
+    held = _quarantined(target, mapping.source_table, feature)
     source_table = reflect_table(source, mapping.source_table)
     source_keys = keyset_columns(source_table, mapping.source_keys)
     target_keys = find_columns(mapping.target, mapping.target_key)
@@ -104,12 +122,15 @@ def verify_table(mapping: TableMapping, source: Engine, target: Engine, *, limit
         for raw in _stream(source, select(source_table).order_by(*source_keys)):
             report.source_rows += 1
             key = tuple(raw[c.name] for c in source_keys)
+            if held and encode_key(key) in held:
+                yield key, None, held[encode_key(key)]
+                continue
             try:
                 row = Row(raw)
                 form = mapping.source_domain(row) if mapping.source_domain else mapping.translate(row)
                 yield key, canonical(form), ""
             except ValueError as exc:
-                yield key, None, reason_text(exc)
+                yield key, "", reason_text(exc)
 
     def target_items() -> Iterator[tuple[tuple, Mapping[str, Any]]]:
         for raw in _stream(target, select(mapping.target).order_by(*target_keys)):
@@ -126,21 +147,24 @@ def verify_table(mapping: TableMapping, source: Engine, target: Engine, *, limit
     s, t = next(sources, None), next(targets, None)
     while s is not None or t is not None:
         if t is None or (s is not None and s[0] < t[0]):
-            key, form, _why = s
+            key, form, why = s
             if form is None:
-                report.note("quarantined", display_key(key), limit)
+                report.note("quarantined", display_key(key), limit, why)
             else:
                 src_hash.update(f"{key}\t{form}\n".encode())
-                report.note("missing", display_key(key), limit)
+                report.note("missing", display_key(key), limit, why)
             s = next(sources, None)
         elif s is None or t[0] < s[0]:
             tgt_hash.update(f"{t[0]}\t{target_form(t[1], None)}\n".encode())
             report.note("extra", display_key(t[0]), limit)
             t = next(targets, None)
         else:
-            key, form, _why = s
+            key, form, why = s
             if form is None:
-                report.note("quarantined", display_key(key), limit)
+                report.note("quarantined", display_key(key), limit, why)
+            elif not form:  # does not translate, yet a row is there (an older version of it)
+                tgt_hash.update(f"{key}\t{target_form(t[1], None)}\n".encode())
+                report.note("differing", display_key(key), limit, why)
             else:
                 other = target_form(t[1], form)
                 src_hash.update(f"{key}\t{form}\n".encode())
