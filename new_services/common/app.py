@@ -32,9 +32,11 @@ def create_service_app(*, title: str, service: str, settings: ServiceSettings, d
     app = FastAPI(title=title, version=version, lifespan=lifespan, redirect_slashes=False)
     app.state.database = database
     app.state.settings = settings
+    # Problem handlers first: their error boundary must sit inside the dry-run middleware, so a shadowed
+    # write that fails still carries the dry-run acknowledgement.
+    install_problem_handlers(app, envelope=envelope)
     app.add_middleware(DryRunMiddleware, key=settings.shadow_key.get_secret_value(),
                        window_s=settings.shadow_window_s)
-    install_problem_handlers(app, envelope=envelope)
     app.include_router(health_router(service, database))
     for router in routers:
         app.include_router(router)
