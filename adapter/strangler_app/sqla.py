@@ -26,7 +26,8 @@ _lock = threading.Lock()
 def install(factory: Any, engine: Any = None) -> Any:
     """Make sessions of `factory` (a sessionmaker, or a scoped_session such as Flask-SQLAlchemy's
     `db.session`) roll back inside dry-run requests; returns `factory`. `engine` is only needed when the
-    sessions have no bind of their own (Flask-SQLAlchemy: pass `db.engine`)."""
+    sessions have no bind of their own. Several binds per session (Flask-SQLAlchemy bind keys) are not
+    supported: the dry run pins the engine the session picks first."""
     maker = getattr(factory, "session_factory", factory)  # scoped_session -> its sessionmaker
     cls = getattr(maker, "class_", None)
     if cls is None or not callable(maker):

@@ -7,7 +7,6 @@ report / examples / export / suggest-ignores work on either source.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,6 +44,7 @@ from strangler.cli.load import (
     fail,
     loopback_url,
 )
+from strangler.secrets import secret
 from strangler.settings import get_settings
 
 parity_app = typer.Typer(help="Parity between legacy and a candidate: run, report, export, suggest ignores.",
@@ -276,10 +276,10 @@ def probe_writes_of(table: RouteTable, feature: str, source: str, store: str | N
     if not upstream.dry_run_writes:
         return {**out, "verdict": "not_declared",
                 "detail": f"upstream {feat.target!r} does not declare dry_run_writes: writes are never shadowed"}
-    key = os.environ.get(protocol.KEY_ENV, "")
+    key = secret(protocol.KEY_ENV, get_settings().var_dir)  # the environment's, else this install's saved one
     if not key:
-        return {**out, "verdict": "no_key", "detail": f"{protocol.KEY_ENV} is not set: the probe cannot be signed "
-                "and the façade shadows no writes. Fix: export the key the façade and the service share"}
+        return {**out, "verdict": "no_key", "detail": f"{protocol.KEY_ENV} is not set (nor in var/secrets.env): "
+                "the probe cannot be signed. Fix: export the key the façade and the service share"}
     verdict, detail = probe_now(key, upstream)
     if verdict is None:  # no answer: nothing proven, nothing recorded (the façade probes again itself)
         return {**out, "verdict": "unanswered", "detail": detail}

@@ -194,3 +194,19 @@ def test_bad_store_url_is_a_clear_cli_error(tmp_path: Path) -> None:
     assert out.exit_code == 1 and "schema" in out.output and "Traceback" not in out.output
     out = CliRunner().invoke(app, ["parity", "report", "--store", str(tmp_path / "missing.db")])
     assert out.exit_code == 1 and "no parity store" in out.output
+
+
+def test_dry_run_target_state_changes_once_and_outlives_the_store(opener: Opener) -> None:
+    """The shadow worker's unsafe mark (proxy/shadow/safety.py): the first writer that changes it is told so
+    (it alone ledgers it), a repeat is not, `reset` keeps it, and a new process reads it back."""
+    with opener(background=False) as store:
+        assert store.targets() == {}
+        assert store.mark_target("svc", "proven", feature="items", url="http://127.0.0.1:1", reason="probe ok")
+        assert store.mark_target("svc", "unsafe", feature="items", url="http://127.0.0.1:1", reason="no ack",
+                                 first_answer_at=1000.0)
+        assert not store.mark_target("svc", "unsafe", feature="items", url="http://127.0.0.1:1", reason="again")
+        store.reset()
+    with opener(background=False) as store:
+        target = store.targets()["svc"]
+        assert (target["state"], target["reason"], target["first_answer_at"]) == ("unsafe", "no ack", 1000.0)
+        assert target["marked_at"] >= 1000.0
