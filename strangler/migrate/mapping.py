@@ -72,8 +72,12 @@ def decode_key(text: str) -> Key:
 
 
 def _hint(word: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'PROD_NM'?)', matched ignoring case (PostgreSQL folds legacy names), the real name shown."""
     from proxy.table import _did_you_mean  # the kit's one "did you mean" helper (imported only on an error)
-    return _did_you_mean(word, choices)
+    by_fold = {name.casefold(): name for name in choices}
+    hint = _did_you_mean(word.casefold(), by_fold)
+    return next((f" (did you mean {real!r}?)" for folded, real in by_fold.items()
+                 if hint == f" (did you mean {folded!r}?)"), hint)
 
 
 class MissingColumn(KeyError, ValueError):
@@ -86,7 +90,7 @@ class MissingColumn(KeyError, ValueError):
 
     def __str__(self) -> str:
         return (f"translator reads column {self.key!r}, which the source row does not have"
-                f"{_hint(self.key.casefold(), [c.casefold() for c in self.columns])}")
+                f"{_hint(self.key, self.columns)}")
 
 
 class UnknownColumn(ValueError):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from acl.catalog.mapping import PRODUCTS, product_row_to_record
+from acl.catalog.mapping import PRODUCTS, product_row_to_record, record_to_product_row
 from strangler.migrate import capture
 from strangler.migrate.db import quarantine
 from strangler.migrate.engine import backfill
@@ -41,9 +41,17 @@ def missing_column_translator(row: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _runtime(dbs: Databases, translate) -> FeatureRuntime:  # noqa: ANN001
+def typo_to_source(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Reverse translator writing the name under a misspelt legacy column."""
+    values = record_to_product_row(row)
+    values["PROD_NMX"] = values.pop("PROD_NM")
+    return values
+
+
+def _runtime(dbs: Databases, translate=product_row_to_record, to_source=record_to_product_row) -> FeatureRuntime:  # noqa: ANN001
     runtime = open_feature(CONFIG, "catalog", dbs.var_dir)
-    runtime.mappings = [dataclasses.replace(PRODUCTS, translate=translate, batch_translate=None)]
+    runtime.mappings = [dataclasses.replace(PRODUCTS, translate=translate, to_source=to_source,
+                                            batch_translate=None)]
     return runtime
 
 
@@ -96,6 +104,24 @@ def test_translator_reading_a_missing_column_gives_a_one_line_reason(dbs: Databa
     reason = _held(rt)[MISSING_ID]
     assert reason.startswith("translator reads column 'PROD_DSC', which the source row does not have")
     assert "did you mean 'prod_desc'" in reason.lower() and "\n" not in reason
+    rt.dispose()
+
+
+def test_reverse_sync_quarantines_an_unknown_legacy_column_in_legacy(dbs: Databases) -> None:
+    seed_legacy(dbs.legacy_url, 6)
+    rt = _runtime(dbs, to_source=typo_to_source)
+    backfill(rt.mappings[0], rt.source, rt.target, feature="catalog")
+    capture.install(rt.target, rt.capture_specs("service"))
+    with rt.target.begin() as conn:
+        conn.execute(text("UPDATE products SET name = 'Service rename' WHERE id = 3"))
+    applied = drain("catalog", "reverse", rt.routes("reverse"), rt.target, rt.source)
+    assert (applied.upserted, applied.quarantined) == (0, 1)
+    with rt.source.connect() as conn:
+        [(key, reason)] = conn.execute(select(quarantine.c.row_key, quarantine.c.reason)).all()
+        assert conn.execute(text("SELECT PROD_NM FROM PRODUCTS WHERE PROD_ID = 3")).scalar() != "Service rename"
+    assert json.loads(key) == [3] and "'PROD_NMX'" in reason and "did you mean 'prod_nm'" in reason.lower()
+    status = json.loads(strangler("migrate", "status", "catalog", "--json", env=dbs.env).stdout)
+    assert status["features"][0]["quarantined"] == {"forward": 0, "reverse": 1}
     rt.dispose()
 
 
