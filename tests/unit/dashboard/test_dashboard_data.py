@@ -114,3 +114,19 @@ def test_ledger_is_latest_first_and_includes_page_flips(client):
     ledger = client.get("/ui/data").json()["ledger"]
     assert [r["to_state"] for r in ledger] == ["legacy", "canary", "shadow"]
     assert ledger[1]["to_percent"] == 5 and {r["actor"] for r in ledger} == {"dashboard"}
+
+
+def test_dry_run_state_of_each_features_target(client, facade, routes):
+    """Writes are shadowed only to a target that declares dry_run_writes AND proved it (proxy/shadow/safety.py)."""
+    from proxy.parity.store import UNSAFE_TEXT
+
+    assert feature(client.get("/ui/data", headers=AUTH).json(), "items")["dry_run"]["state"] == "not_declared"
+    routes.write_text(routes.read_text().replace('svc: {url: "http://127.0.0.1:8101",',
+                                                 'svc: {url: "http://127.0.0.1:8101", dry_run_writes: true,'))
+    assert facade.state.reload()
+    assert feature(client.get("/ui/data", headers=AUTH).json(), "items")["dry_run"]["state"] == "unproven"
+    with ParityStore(get_settings().var_dir / "parity.db", background=False) as store:
+        store.mark_target("svc", "unsafe", feature="items", url="http://127.0.0.1:8101", reason="no ack")
+    dry = feature(client.get("/ui/data", headers=AUTH).json(), "items")["dry_run"]
+    assert (dry["state"], dry["writes_shadowed"], dry["says"], dry["detail"]) == ("unsafe", False, UNSAFE_TEXT,
+                                                                                   "no ack")

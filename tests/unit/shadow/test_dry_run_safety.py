@@ -150,3 +150,16 @@ def test_the_facade_ledgers_an_unsafe_target_once(tmp_path: Path, monkeypatch) -
     assert [(r["actor"], r["evidence"]["action"], r["reason"]) for r in records] == [
         ("shadow-worker", "dry_run.unsafe", f"svc: {safety.UNSAFE_TEXT}")]
     get_settings.cache_clear()
+
+
+def test_the_facade_strips_the_protocols_headers_from_clients() -> None:
+    from mitmproxy.http import Headers
+
+    from proxy.addons import headers as hdr
+
+    request = Headers(host="x", x_strangler_shadow="t=1,n=00,v2=ff", x_strangler_dry_run_ack="v1=ff", accept="*/*")
+    hdr.rewrite_request(request, "rid-12345678", "127.0.0.1", "http", "127.0.0.1:9")
+    assert protocol.HEADER not in request and protocol.ACK_HEADER not in request and request["accept"] == "*/*"
+    answer = Headers(x_strangler_dry_run_ack="v1=ff", content_type="application/json")
+    hdr.rewrite_response(answer, "rid-12345678", "svc", "f", True)
+    assert protocol.ACK_HEADER not in answer and answer["content-type"] == "application/json"
