@@ -85,6 +85,7 @@ def transactional(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        cause = ""
         for attempt in range(WRITE_ATTEMPTS):
             session = db()
             try:
@@ -95,12 +96,14 @@ def transactional(view: Callable[..., Any]) -> Callable[..., Any]:
                 session.rollback()
                 if not is_transient(exc):
                     raise
-                log.warning("write contention on %s (attempt %d): %s", where(request.method, request.path,
-                            request.headers.get("X-Request-ID")), attempt + 1, describe(exc))
+                cause = describe(exc)
                 time.sleep(0.02 * 2 ** attempt)
             except BaseException:
                 session.rollback()
                 raise
+        # one line for the request that gave up, none per attempt (contention must not flood the log)
+        log.warning("503 DATABASE_BUSY on %s after %d attempts: %s",
+                    where(request.method, request.path, request.headers.get("X-Request-ID")), WRITE_ATTEMPTS, cause)
         raise LegacyError(503, "DATABASE_BUSY", BUSY_MESSAGE)
 
     return wrapper
