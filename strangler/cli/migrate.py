@@ -358,5 +358,5 @@ def status_command(feature: Annotated[str | None, typer.Argument(help="one featu
 def _range_cell(checks: list[dict[str, Any]]) -> str:
     """'ok legacy ≤ 2000 < 10000000' per table with a service id range, '-' without one."""
     cells = [f"{c['level']} legacy ≤ {c['legacy_max'] if c['legacy_max'] is not None else '-'} < {c['range_start']}"
-             for c in checks]
+             if c["range_start"] is not None else f"{c['level']}: {c['setting']}" for c in checks]
     return ", ".join(cells) or "-"

@@ -87,7 +87,7 @@ def _route(mapping: TableMapping, source: Engine, target: Engine, direction: str
                              "row) in the ACL mapping; add one or keep writes with legacy")
     to_source = mapping.to_source
     if mapping.service_ids is not None:  # the service's ids land here: legacy's own sequence stays below them
-        legacy_table.info[ID_CEILING_INFO] = mapping.service_ids.start()
+        legacy_table.info[ID_CEILING_INFO] = mapping.service_ids.first_id()
     names = [c.name for c in legacy_table.columns]
     target_keys = find_columns(mapping.target, mapping.target_key)
     if len(target_keys) != len(legacy_keys):

@@ -14,7 +14,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, text
 
-from strangler.migrate.db import find_columns, has_table, keyset_columns, reflect_table, sync_state
+from strangler.migrate.db import (
+    MigrationError,
+    find_columns,
+    has_table,
+    keyset_columns,
+    reflect_table,
+    sync_state,
+)
 from strangler.migrate.feature import FeatureRuntime
 from strangler.migrate.mapping import TableMapping
 
@@ -47,7 +54,12 @@ def check_mapping(mapping: TableMapping, runtime: FeatureRuntime) -> dict[str, A
     """The range report of one mapping (None when the service allocates no ids for it)."""
     if mapping.service_ids is None:
         return None
-    start, setting = mapping.service_ids.start(), mapping.service_ids.setting
+    setting = mapping.service_ids.setting
+    try:
+        start = mapping.service_ids.first_id()
+    except MigrationError as exc:  # the service's setting is invalid: say so
+        return {"table": mapping.source_table, "setting": setting, "range_start": None, "legacy_max": None,
+                "legacy_next_id": None, "legacy_ids_in_range": [], "level": "error", "problem": str(exc)}
     report: dict[str, Any] = {"table": mapping.source_table, "setting": setting, "range_start": start,
                               "legacy_max": None, "legacy_next_id": None, "legacy_ids_in_range": [],
                               "level": "ok", "problem": None}

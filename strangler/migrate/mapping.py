@@ -21,6 +21,15 @@ class IdRange:
     start: Callable[[], int]
     setting: str
 
+    def first_id(self) -> int:
+        """`start()`; an invalid setting becomes one MigrationError line naming it (not a traceback)."""
+        from strangler.migrate.db import MigrationError
+
+        try:
+            return self.start()
+        except (ValueError, RuntimeError) as exc:
+            raise MigrationError(f"{self.setting}: {' '.join(str(exc).split())}") from None
+
 
 @dataclass(frozen=True)
 class TableMapping:

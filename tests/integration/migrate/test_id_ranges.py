@@ -94,3 +94,5 @@ def test_legacy_ids_reaching_the_range_stop_the_service_and_show_in_status(dbs: 
     table = strangler("migrate", "status", "catalog", env={**dbs.env, "CATALOG_ID_START": "25"}).stdout
     assert "error: catalog: legacy holds 6 PRODUCTS id(s)" in " ".join(table.split())
     assert _range(dbs, CATALOG_ID_START="32")["level"] == "warning"  # 30 is within 10% of 32
+    invalid = _range(dbs, CATALOG_ID_START="abc")  # one line naming the setting, not a traceback
+    assert invalid["level"] == "error" and invalid["problem"].startswith("CATALOG_ID_START: ")
