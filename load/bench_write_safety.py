@@ -10,9 +10,10 @@ while the feature goes round the cycle ROUNDS times (shadow, canary 50, new, SIG
 handover to the service, SIGKILL + restart of the service, retired, new, canary 50, handover to legacy,
 legacy). Each client does WRITES writes per phase, so the total is fixed: clients × writes × (13 × rounds + 1).
 Then the sync catches up, `strangler migrate verify catalog` runs and every write is looked up on both sides.
-Prints writes acknowledged / found / lost / duplicated, non-2xx by status, writes/s and the 1-minute load
-average: clients, façade, monolith, service, sync and database share the machine's cores (2 here), so writes/s
-is a figure for this machine under this load, not a capacity. Bounded: the counts fix the work, and every wait
+Prints writes acknowledged / found / lost / duplicated, non-2xx by status, writes/s over the whole run (the
+pauses of handovers and restarts included) and the 1-minute load average: clients, façade, monolith, service,
+sync and database share the machine's cores (2 here), so writes/s is a figure for this machine under this
+load, not a capacity. Bounded: the counts fix the work, and every wait
 (a phase's writes, a restart, the sync catching up) gives up after 120 s. Exit 1 when any write was lost,
 duplicated or committed on the side that did not own writes, or verify failed.
 """
