@@ -204,9 +204,13 @@ def prepare_data(dbs: Databases, products: int) -> None:
 
 
 def _demo_routes(timeout_s: float = 5.0) -> str:
-    """config/routes.yaml with a shorter upstream timeout for legacy and catalog: a handover waits for the old
-    owner's timeout + 1 s of quiet (a write sent before the flip may still be in flight), twice per cycle."""
+    """config/routes.yaml with a shorter upstream timeout for legacy and catalog (a handover waits for the old
+    owner's timeout + 1 s of quiet: a write sent before the flip may still be in flight) and a catalog breaker
+    that re-probes after 1 s instead of 5 (the scenario waits for it after restarting the service)."""
     text = (ROOT / "config" / "routes.yaml").read_text(encoding="utf-8")
+    breaker = "breaker: {failure_threshold: 5, open_seconds: 5}"
+    assert text.index(breaker) > text.index("STRANGLER_PORT_CATALOG"), "the catalog's breaker moved in config/routes.yaml"
+    text = text.replace(breaker, "breaker: {failure_threshold: 5, open_seconds: 1}", 1)
     for name in ("LEGACY", "CATALOG"):
         url = f'url: "http://127.0.0.1:${{STRANGLER_PORT_{name}:-'
         at = text.index(url)
