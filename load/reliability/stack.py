@@ -88,13 +88,15 @@ class DemoStack:
         slot.proc = spawn(spec.argv, env=spec.env, log_path=spec.log_path, cwd=spec.cwd)
         wait_http(spec.health_url, timeout=spec.ready_timeout, proc=slot.proc, log_path=spec.log_path)
 
-    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    def backfill(self, *features: str, timeout: float = 120) -> None:
+        """`strangler migrate backfill FEATURE` for each feature, all at once (each writes its own database)."""
         env = {**{k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}, **self.proc("facade").spec.env}
-        done = subprocess.run([sys.executable, "-m", "strangler", *args], env=env, cwd=ROOT, capture_output=True,
-                              text=True, timeout=timeout, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"strangler {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-        return done
+        runs = {f: subprocess.Popen([sys.executable, "-m", "strangler", "migrate", "backfill", f], env=env, cwd=ROOT,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for f in features}
+        for feature, proc in runs.items():
+            out, _ = proc.communicate(timeout=timeout)
+            if proc.returncode != 0:
+                raise RuntimeError(f"strangler migrate backfill {feature} failed:\n{out}")
 
 
 def wait_until(check, timeout: float, what: str, every: float = 0.05):
@@ -134,6 +136,5 @@ def demo_stack(var: Path, names: tuple[str, ...] = ()) -> Iterator[DemoStack]:
         facade_env = next(p for p in plan.processes if p.name == "facade").env
         demo = DemoStack(sup=sup, var=var, admin_port=admin_port, token=facade_env["STRANGLER_ADMIN_TOKEN"])
         wait_http(f"http://127.0.0.1:{admin_port}/healthz", timeout=30)
-        demo.cli("migrate", "backfill", "catalog")
-        demo.cli("migrate", "backfill", "orders")
+        demo.backfill("catalog", "orders")
         yield demo

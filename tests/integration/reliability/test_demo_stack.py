@@ -23,7 +23,7 @@ def test_fuzzing_the_legacy_contract_through_the_facade_meets_no_5xx_of_its_own(
     state = "canary"
     flip_all(demo, state, 50.0)
     try:
-        result = fuzz(demo.url(), tmp_path / "run.har", max_examples=2, paths=FEATURE_PATHS, timeout_s=240)
+        result = fuzz(demo.url(), tmp_path / "run.har", max_examples=1, paths=FEATURE_PATHS, timeout_s=240)
     finally:
         flip_all(demo, "legacy")
     print(f"{state}: {result.requests} requests, served by {dict(result.served_by)}, "
