@@ -67,7 +67,11 @@ def test_migration_plan_runs_as_written(tmp_path: Path, monkeypatch: pytest.Monk
 
     # The ledger tells the whole story, in order, for both features.
     flips = [json.loads(line) for line in (var_dir / "ledger.jsonl").read_text().splitlines() if line.strip()]
-    path = {f: [r["to_state"] for r in flips if r.get("feature") == f and r.get("to_state")] for f in ("catalog", "orders")}
+    handovers = [(r["feature"], r["to_writes_owner"]) for r in flips
+                 if r.get("from_writes_owner") != r.get("to_writes_owner")]  # writes_owner flips (handover)
+    assert handovers == [("catalog", "service"), ("orders", "service")], handovers
+    moves = [r for r in flips if r.get("from_writes_owner") == r.get("to_writes_owner")]
+    path = {f: [r["to_state"] for r in moves if r.get("feature") == f and r.get("to_state")] for f in ("catalog", "orders")}
     assert path["catalog"][-4:] == ["canary", "canary", "new", "retired"], path
     assert path["orders"][-3:] == ["shadow", "canary", "new"], path
     ownership = json.loads((var_dir / "ownership.json").read_text())["features"]
