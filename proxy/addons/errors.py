@@ -87,8 +87,8 @@ def install() -> bool:
         return False
 
     def send(self, event):
-        if (isinstance(event, ResponseProtocolError) and not self.response
-                and self.conn.state & ConnectionState.CAN_WRITE):
+        if (isinstance(event, ResponseProtocolError) and self.conn.state & ConnectionState.CAN_WRITE
+                and (not self.response or self.response.status_code < 200)):  # (a `100 Continue` may be out)
             status = event.code.http_status_code()
             filed = _pending.get(self.conn.id)
             if status is not None or (filed is not None and filed[3]):  # a killed flow: only if answered at once

@@ -199,6 +199,24 @@ def test_chunked_oversize_upload_gets_413_once_past_the_limit(hstack):
     body_too_large(r.status_code, r.content)
 
 
+def test_chunked_oversize_upload_after_100_continue_gets_413(hstack):
+    """curl's way: `Expect: 100-continue`, then chunks; the 413 comes after mitmproxy's `100 Continue`."""
+    with socket.create_connection(("127.0.0.1", hstack["port"]), timeout=20) as sock:
+        sock.sendall(b"POST /api/things/1 HTTP/1.1\r\nHost: shop\r\nTransfer-Encoding: chunked\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100")
+        chunk = b"%x\r\n%s\r\n" % (MIB // 4, b"e" * (MIB // 4))
+        try:
+            for _ in range(11 * 4):  # 11 MiB: past the limit (the façade reads and drops the rest)
+                sock.sendall(chunk)
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the façade may have ended its lingering close already; the 413 is still in our buffer
+        status, _, body, closed = read_response(sock)
+    body_too_large(status, body)
+    assert closed
+
+
 def test_bodies_between_streaming_threshold_and_limit_stream_through(hstack):
     r = httpx.post(hstack["url"] + "/api/things/1", content=b"s" * (6 * MIB), timeout=60)
     assert r.status_code == 200 and r.json() == {"served_by": "svc", "method": "POST", "id": "1", "bytes": 6 * MIB}
@@ -213,11 +231,11 @@ def test_bodies_between_streaming_threshold_and_limit_stream_through(hstack):
 def test_oversize_bodies_leave_one_log_line_each_and_no_body_bytes(hstack):
     text = hstack["log"].read_text(errors="replace")
     assert "crashed" not in text and "Traceback" not in text, text[-3000:]
-    for filler in ("aaaaaaaa", "cccccccc", "ssssssss", "tttttttt"):
+    for filler in ("aaaaaaaa", "cccccccc", "eeeeeeee", "ssssssss", "tttttttt"):
         assert filler not in text, "request body bytes reached the façade log"
     lines = [ln for ln in text.splitlines() if "body_too_large" in ln or "413" in ln]
-    assert len(lines) == 4, lines  # the four refusals above (12 MiB, 64 MiB, full 12 MiB, chunked)
-    assert 'reason="body_too_large"} 4.0' in metrics(hstack)
+    assert len(lines) == 5, lines  # the five refusals above (12 MiB, 64 MiB, full 12 MiB, chunked x2)
+    assert 'reason="body_too_large"} 5.0' in metrics(hstack)
 
 
 # ---------------------------------------------------------------- defect 2: no 502 after an upstream error
