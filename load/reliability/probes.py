@@ -20,17 +20,24 @@ from strangler.procs import free_port
 BROKEN_TABLE = "features: [this is not: a route table\n  state: {{\n"
 
 
+class _Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
 class ForeignHost:
     """A loopback listener counting the connections that reach it (a canary for forwarded traffic)."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.hits = 0
+        lock = threading.Lock()
         outer = self
 
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
-                outer.hits += 1
+                with lock:
+                    outer.hits += 1
                 self.request.settimeout(1)
                 try:
                     self.request.recv(65536)
@@ -38,9 +45,7 @@ class ForeignHost:
                 except OSError:
                     pass
 
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         daemon=True)
 

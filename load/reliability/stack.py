@@ -59,9 +59,6 @@ class DemoStack:
         return httpx.get(f"http://127.0.0.1:{self.admin_port}{path}",
                          headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
 
-    def state_of(self, feature: str) -> str:
-        return self.admin("/routes").json()["features"][feature]["state"]
-
     def flip(self, features: str | tuple[str, ...], to: str, percent: float | None = None, *,
              wait_s: float = 10.0) -> None:
         """Flip one or more features in the live table, then wait (bounded) until the façade serves it."""
