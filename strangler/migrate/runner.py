@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from strangler.migrate import capture
-from strangler.migrate.db import MigrationError, has_table, quarantine, reset_sequence
+from strangler.migrate.db import MigrationError, reset_sequence
+from strangler.migrate.engine import quarantined_count
 from strangler.migrate.feature import FeatureRuntime
 from strangler.migrate.ownership import feature_state, record_sync, record_verified, record_writes_owner
 from strangler.migrate.sync import ApplyResult, Lag, applied_state, drain, lag
@@ -75,16 +74,6 @@ def run_sync(runtime: FeatureRuntime, ownership_file: Path, *, direction: str | 
             return
         if done.lag.pending == 0 or done.result.changes == 0:
             stop.wait(interval)
-
-
-def quarantined_count(runtime: FeatureRuntime, direction: str = "forward") -> int:
-    """Rows a sync direction (or, forward, the backfill) quarantined: they sit on its write side."""
-    engine = runtime.engines(direction)[1]
-    if not has_table(engine, quarantine.name):
-        return 0
-    with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(quarantine).where(
-            quarantine.c.feature == runtime.name)).scalar_one()
 
 
 @dataclass(frozen=True)
@@ -207,7 +196,8 @@ def _handover_problems(runtime: FeatureRuntime, table: Any, entry: dict[str, Any
         problems.append(f"no reverse translator (`to_source`) on {', '.join(missing)}: the monolith would never "
                         "hear of the service's writes. Fix: add `to_source` (service row → legacy row) to the ACL "
                         "mapping, or pass --without-reverse-sync if legacy may go without them")
-    held = quarantined_count(runtime, old_direction) if old_direction in runs else 0
+    # a direction's quarantine sits on its write side; counted as backfill, verify and status count it
+    held = quarantined_count(runtime.engines(old_direction)[1], name) if old_direction in runs else 0
     if held and not options.allow_quarantined:
         side = "service" if old_direction == "forward" else "legacy"
         problems.append(f"{held} row(s) of {name} are quarantined (table _strangler_quarantine in the {side} "
