@@ -8,6 +8,7 @@ and the total number of writes is fixed (clients × per_phase × (steps + 1)).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -85,6 +86,10 @@ class Run:
     seconds: float = 0.0
 
 
+class _Aborted(Exception):
+    """The scenario stopped (a stall, a failed step or a failed client): every thread leaves."""
+
+
 class _Pace:
     """The phase counter the driver advances and the count of finished writes the clients advance."""
 
@@ -92,14 +97,21 @@ class _Pace:
         self.cond = threading.Condition()
         self.phase = 0
         self.done = 0
-        self.aborted = False
+        self.error: str | None = None
+
+    def abort(self, error: str) -> None:
+        with self.cond:
+            self.error = self.error or error
+            self.cond.notify_all()
 
     def wait_for(self, predicate: Callable[[], bool], what: str) -> None:
         with self.cond:
-            if not self.cond.wait_for(lambda: predicate() or self.aborted, timeout=WAIT_S):
-                self.aborted = True
+            self.cond.wait_for(lambda: predicate() or self.error is not None, timeout=WAIT_S)
+            if self.error is None and not predicate():
+                self.error = f"write-safety scenario stalled for {WAIT_S:.0f}s waiting for {what}"
                 self.cond.notify_all()
-                raise AssertionError(f"write-safety scenario stalled waiting for {what}")
+            if self.error is not None:
+                raise _Aborted(self.error)
 
     def bump(self, attr: str) -> None:
         with self.cond:
@@ -109,14 +121,22 @@ class _Pace:
 
 def _client(stack: WriteStack, client: int, clients: int, total: int, per_phase: int, seed_products: int,
             pace: _Pace, out: list[Outcome]) -> None:
+    try:
+        _writes(stack, client, clients, total, per_phase, seed_products, pace, out)
+    except _Aborted:
+        pass
+    except Exception as exc:  # noqa: BLE001 - any client failure stops the scenario with its reason
+        pace.abort(f"client {client} failed: {exc!r}")
+
+
+def _writes(stack: WriteStack, client: int, clients: int, total: int, per_phase: int, seed_products: int,
+            pace: _Pace, out: list[Outcome]) -> None:
     rng = random.Random(client)
     own_seed = [pid for pid in range(1, seed_products + 1) if pid % clients == client]
     created: list[int] = []
     with httpx.Client(base_url=stack.url, timeout=15) as http:
         for n in range(total):
             pace.wait_for(lambda n=n: pace.phase >= n // per_phase, f"phase {n // per_phase}")
-            if pace.aborted:
-                return
             name, price = f"ws-{client}-{n}", Decimal(f"{client * 10000 + n + 1}.{n % 100:02d}")
             headers = {"X-Strangler-Cohort": f"ws-{client}-{n}"}  # spreads canary requests over both sides
             if n % 2 == 0 or not (created or own_seed):
@@ -133,8 +153,9 @@ def _client(stack: WriteStack, client: int, clients: int, total: int, per_phase:
                 response = call()
                 item.status, item.served_by = response.status_code, response.headers.get("X-Served-By", "")
                 if item.kind == "create" and item.acked:
-                    item.product_id = int(response.json()["ProductId"])
-                    created.append(item.product_id)
+                    with contextlib.suppress(ValueError, KeyError, TypeError):  # no id: reconcile reports it
+                        item.product_id = int(response.json()["ProductId"])
+                        created.append(item.product_id)
             except httpx.HTTPError:
                 item.status = 0
             item.ended = time.time()
@@ -159,14 +180,16 @@ def run_scenario(stack: WriteStack, *, clients: int, per_phase: int, seed_produc
             step(stack)
             run.steps.append((name, began, time.time()))
             pace.bump("phase")
-    except BaseException:
-        with pace.cond:
-            pace.aborted = True
-            pace.cond.notify_all()
+    except _Aborted:
+        pass  # pace.error says why; raised below once the clients are gone
+    except BaseException as exc:
+        pace.abort(f"step failed: {exc}")
         raise
     finally:
         for thread in threads:
             thread.join(timeout=WAIT_S)
+    if pace.error is not None:
+        raise AssertionError(pace.error)
     run.seconds = time.monotonic() - started
     return run
 
