@@ -37,6 +37,7 @@ from proxy.net import is_loopback
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 ANY_METHOD = "*"
+READ_METHODS = ("GET", "HEAD", "OPTIONS")  # every other method is a write, served only by the feature's writes owner
 
 
 class State(StrEnum):

@@ -26,10 +26,11 @@ from proxy.addons.errors import json_error
 from proxy.addons.snapshot import Snapshot
 from proxy.addons.state import FacadeState
 from proxy.cohort import bucket, cohort_key, in_target
+from proxy.table import READ_METHODS as _READS
 from proxy.table import State, WritesOwner
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # every other method is a write, served by its owner
+READ_METHODS = frozenset(_READS)  # every other method is a write, served by its owner
 META = "strangler"
 
 

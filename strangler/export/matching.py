@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.table import ANY_METHOD, PathTemplate, RouteSpec, RouteTable
+from proxy.table import ANY_METHOD, READ_METHODS, PathTemplate, RouteSpec, RouteTable
 
 _RANK = {"literal": 2, "param": 1, "rest": 0}
 _REGEX_SPECIAL = frozenset("\\.^$|?*+()[]{}-/ #\"';")
@@ -75,6 +75,13 @@ def ordered_rules(table: RouteTable) -> list[RouteRule]:
     rules.sort(key=lambda r: (tuple(_RANK[s.kind] for s in r.route.template.segments),
                               0 if r.methods == (ANY_METHOD,) else 1), reverse=True)
     return rules
+
+
+def split_reads(methods: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(reads, writes) of a rule as the façade routes writes by owner; '*' splits into the reads and '*'."""
+    if methods == (ANY_METHOD,):
+        return READ_METHODS, (ANY_METHOD,)
+    return tuple(m for m in methods if m in READ_METHODS), tuple(m for m in methods if m not in READ_METHODS)
 
 
 def split_safe(methods: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from proxy.table import RouteTable, State, Upstream
+from proxy.table import RouteTable, State, Upstream, WritesOwner
 from strangler.export.cohorts import hundredths, percent_label
-from strangler.export.matching import ordered_rules, rule_regex, split_safe
+from strangler.export.matching import ordered_rules, rule_regex, split_reads, split_safe
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -92,15 +92,27 @@ def _decisions(table: RouteTable) -> tuple[list[tuple[str, str]], dict[str, Deci
     decisions: dict[str, Decision] = {"d": Decision("d", legacy)}
     lines: list[tuple[str, str]] = []
     fid = {name: f"f{i}" for i, name in enumerate(table.features)}
+    for_state = {State.LEGACY: legacy, State.SHADOW: legacy}  # where each state sends writes (canary: both)
     for rule in ordered_rules(table):
         name, feat = rule.feature, table.features[rule.feature]
         f, target = fid[name], feat.target
-        safe, unsafe = split_safe(rule.methods)
+        methods, groups = rule.methods, []
+        reads, writes = split_reads(rule.methods)
+        # one owner per write (as proxy/addons/routing.py): writes the state would send elsewhere go to the owner
+        owner = legacy if feat.writes_owner is WritesOwner.LEGACY and feat.state is not State.RETIRED else target
+        if writes and for_state.get(feat.state, None if feat.state is State.CANARY else target) != owner:
+            key = f + ("l" if owner == legacy else "t")
+            decisions[key] = Decision(key, owner, name)
+            methods, owned = reads, [(writes, key)]
+        else:
+            owned = []
+        safe, unsafe = split_safe(methods)
         template = rule.route.template
-        groups: list[tuple[tuple[str, ...], str]] = []
-        if feat.state is State.LEGACY:
+        if not methods:
+            pass  # every method of the rule is a write, routed to its owner below
+        elif feat.state is State.LEGACY:
             decisions[f + "l"] = Decision(f + "l", legacy, name)
-            groups.append((rule.methods, f + "l"))
+            groups.append((methods, f + "l"))
         elif feat.state is State.SHADOW:
             decisions[f + "s"] = Decision(f + "s", legacy, name, mirror=f, mirror_body=False)
             decisions[f + "l"] = Decision(f + "l", legacy, name)
@@ -116,7 +128,7 @@ def _decisions(table: RouteTable) -> tuple[list[tuple[str, str]], dict[str, Deci
             decisions[f + "l"] = Decision(f + "l", legacy, name)
             decisions[f + "t"] = Decision(f + "t", target, name)
             value = f + "t" if share >= 10_000 else (f + "l" if share <= 0 else f + f"$strangler_canary_{share}")
-            groups.append((rule.methods, value))
+            groups.append((methods, value))
         else:  # new (GET/HEAD fall back to legacy when the target fails), retired (target only)
             decisions[f + "t"] = Decision(f + "t", target, name)
             if feat.state is State.NEW and safe:
@@ -125,8 +137,8 @@ def _decisions(table: RouteTable) -> tuple[list[tuple[str, str]], dict[str, Deci
                 if unsafe:
                     groups.append((unsafe, f + "t"))
             else:
-                groups.append((rule.methods, f + "t"))
-        lines += [(rule_regex(methods, template), value) for methods, value in groups]
+                groups.append((methods, f + "t"))
+        lines += [(rule_regex(group, template), value) for group, value in groups + owned]
     return lines, decisions
 
 

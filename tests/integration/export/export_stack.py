@@ -47,6 +47,7 @@ features:
   fallback:
     target: dead
     state: new
+    writes_owner: service  # its writes are the dead target's: they fail, never redirected to legacy
     routes:
       - {{methods: [GET, POST], path: "/api/fallback/{{id}}"}}
   cohort:

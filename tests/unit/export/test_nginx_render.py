@@ -66,9 +66,10 @@ def test_template_regexes_and_escaping() -> None:
 def test_golden_snippets_shadow_retired_and_new() -> None:
     text = render(table(), NginxOptions(comparator="http://127.0.0.1:8091"))
     lines = decision_lines(text)
-    # literal /api/a/special (feature b, shadow) comes before /api/a/{id}; a POST there falls through to a
+    # literal /api/a/special (feature b, shadow) comes before /api/a/{id}; a POST there falls through to a,
+    # whose writes legacy still owns
     assert lines[0] == (r"^GET /api/a/special/?$", "f1s")
-    assert (r"^GET /api/a/(?:[^/]+/?|/)$", "f0n") in lines and (r"^POST /api/a/(?:[^/]+/?|/)$", "f0t") in lines
+    assert (r"^GET /api/a/(?:[^/]+/?|/)$", "f0n") in lines and (r"^POST /api/a/(?:[^/]+/?|/)$", "f0l") in lines
     # b targets a service WITHOUT dry_run_writes: writes stay on legacy, unmirrored
     assert (r"^POST /api/b\.v1/.+$", "f1l") in lines
     assert lines[-1] == ("^[^ ]+ /$", "f2t")
@@ -77,6 +78,16 @@ def test_golden_snippets_shadow_retired_and_new() -> None:
     assert "error_page 502 504 = @strangler_fallback_f0n;" in text
     assert 'proxy_set_header X-Strangler-Mirror-Feature "b";' in text
     assert "client_max_body_size 10485760;" in text
+
+
+@pytest.mark.parametrize(("state", "owner", "read", "write"), [
+    ("legacy", "service", "f0l", "f0t"), ("shadow", "service", "f0s", "f0t"), ("new", "service", "f0n", "f0t"),
+    ("canary", "legacy", "f0$strangler_canary_5000", "f0l"), ("new", "legacy", "f0n", "f0l")])
+def test_writes_go_to_their_owner_as_in_the_facade(state: str, owner: str, read: str, write: str) -> None:
+    text = (TABLE % (state, 50 if state == "canary" else 0)).replace(
+        f"state: {state},", f"state: {state}, writes_owner: {owner},", 1)
+    lines = decision_lines(render(parse_table(text), NginxOptions(comparator="http://127.0.0.1:8091")))
+    assert (r"^GET /api/a/(?:[^/]+/?|/)$", read) in lines and (r"^POST /api/a/(?:[^/]+/?|/)$", write) in lines
 
 
 def test_dry_run_target_mirrors_writes_with_body() -> None:
