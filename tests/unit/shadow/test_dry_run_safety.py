@@ -10,7 +10,7 @@ import httpx
 import pytest
 from shadow_harness import SVC_PORT, Rig, Upstreams, run, table_text
 
-from proxy.ledger import read_records
+from proxy.ledger import default_ledger_path, read_records
 from proxy.parity import ParityStore
 from proxy.shadow import safety
 from proxy.shadow.engine import Engine, Job
@@ -129,12 +129,8 @@ def test_a_probe_with_no_answer_leaves_the_target_unproven_and_drops(tmp_path: P
 
 
 def test_the_facade_ledgers_an_unsafe_target_once(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("STRANGLER_SHADOW_KEY", KEY)
-    monkeypatch.setenv("STRANGLER_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("STRANGLER_SHADOW_KEY", KEY)  # the var dir is this test's own (tests/conftest.py)
     monkeypatch.delenv("STRANGLER_STORE_URL", raising=False)
-    from strangler.settings import get_settings
-
-    get_settings.cache_clear()
     routes = tmp_path / "routes.yaml"
     routes.write_text(table_text("shadow"))
 
@@ -148,10 +144,9 @@ def test_the_facade_ledgers_an_unsafe_target_once(tmp_path: Path, monkeypatch) -
         assert rig.metric("strangler_shadow_dropped_total", feature="items", reason="target_unsafe") == 3
 
     run(routes, body)
-    records = read_records(tmp_path / "var" / "ledger.jsonl")
+    records = read_records(default_ledger_path())
     assert [(r["actor"], r["evidence"]["action"], r["reason"]) for r in records] == [
         ("shadow-worker", "dry_run.unsafe", f"svc: {safety.UNSAFE_TEXT}")]
-    get_settings.cache_clear()
 
 
 def test_the_facade_strips_the_protocols_headers_from_clients() -> None:
