@@ -172,7 +172,7 @@ async def _answer(send, status: int, payload: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
-    from strangler.procs import is_loopback
+    from proxy.net import is_loopback
 
     p = argparse.ArgumentParser(prog="python -m proxy.comparator", description=__doc__.split("\n")[0])
     p.add_argument("--routes", type=Path, required=True, help="the same route table nginx was exported from")

@@ -2,7 +2,8 @@
 
     mitmdump --mode reverse:http://LEGACY_HOST:PORT@LISTEN_PORT --set connection_strategy=lazy \
         --set keep_host_header=true -s proxy/facade.py --set strangler_routes=config/routes.yaml \
-        [--set strangler_admin_port=8081] [--set strangler_access_log=var/logs/access.jsonl]
+        [--set strangler_admin_port=8081] [--set strangler_access_log=var/logs/access.jsonl] \
+        [--set strangler_gates=NAME=module:function,…]   # default $STRANGLER_GATES (set by `strangler up`)
 
 Addon order matters: the guard refuses before routing, the router addresses the request, the upstream guard
 tracks it, telemetry records last. Other parts (e.g. shadow/parity) append their addons after the router.
@@ -18,6 +19,7 @@ if __package__ in (None, ""):  # loaded by path via `mitmdump -s proxy/facade.py
         sys.path.insert(0, root)
 
 from proxy.addons.admin_server import AdminServer  # noqa: E402
+from proxy.addons.gates import Gates  # noqa: E402
 from proxy.addons.guard import Guard  # noqa: E402
 from proxy.addons.rollback import Rollback  # noqa: E402
 from proxy.addons.pipeline import Pipeline  # noqa: E402
@@ -26,15 +28,14 @@ from proxy.addons.shadow import Shadow  # noqa: E402
 from proxy.addons.state import FacadeState  # noqa: E402
 from proxy.addons.telemetry import Telemetry  # noqa: E402
 from proxy.addons.upstream import UpstreamGuard  # noqa: E402
-from strangler.gates import register_kit_gates  # noqa: E402
 
 
 def build_addons() -> list:
-    register_kit_gates()  # admin-API flips face the same gates as `strangler flip`
     state = FacadeState()
     shadow = Shadow(state)  # after the router: acts on its decision (copy + compare, never on the client path)
-    return [Pipeline(state, Guard(state), Router(state), UpstreamGuard(state), Telemetry(state), AdminServer(state),
-                     shadow, Rollback(state, shadow))]
+    # Gates: the flip gates the launcher names (admin-API flips face the same gates as `strangler flip`)
+    return [Gates(), Pipeline(state, Guard(state), Router(state), UpstreamGuard(state), Telemetry(state),
+                              AdminServer(state), shadow, Rollback(state, shadow))]
 
 
 addons = build_addons()

@@ -23,9 +23,9 @@ def default_ledger_path() -> Any:
     store = configured_store()
     if store is not None:
         return store
-    from strangler.settings import get_settings
+    from proxy.env import var_dir
 
-    return get_settings().var_dir / "ledger.jsonl"
+    return var_dir() / "ledger.jsonl"
 
 
 def _shared(path: Any) -> Any:

@@ -1,30 +1,20 @@
-"""The kit's flip gates, registered in one place so `strangler flip` and the façade's admin API refuse the
-same flips for the same reasons (proxy/ stays generic: it only knows the Gate protocol).
+"""The kit's flip gates, named in one place so `strangler flip` and the façade's admin API refuse the same
+flips for the same reasons. proxy/ stays generic: the CLI registers these in its own process, and hands
+them to the façade as $STRANGLER_GATES (set by `strangler up` for every process; see proxy.gates).
 
 Each gate's module is imported when a flip asks it, not at start-up: every `strangler` call registers the
 gates, and the data-migration gate pulls in SQLAlchemy."""
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 GATES = {
-    "footprint": ("strangler.footprint.gate", "footprint_gate"),  # tables it writes are backfilled + verified
-    "data-ownership": ("strangler.migrate.gate", "ownership_gate"),  # while legacy owns writes, sync runs
+    "footprint": "strangler.footprint.gate:footprint_gate",  # tables it writes are backfilled + verified
+    "data-ownership": "strangler.migrate.gate:ownership_gate",  # while legacy owns writes, sync runs
 }
-
-
-def _deferred(module: str, name: str):
-    def gate(table: Any, feature: str, to_state: Any) -> list[str]:
-        return getattr(importlib.import_module(module), name)(table, feature, to_state)
-
-    gate.__qualname__ = f"{module}.{name}"
-    return gate
+SPEC = ",".join(f"{name}={target}" for name, target in GATES.items())  # the value of $STRANGLER_GATES
 
 
 def register_kit_gates() -> None:
     """Idempotent: registering again replaces the gate of the same name."""
-    from proxy.flips import register_gate
+    from proxy.gates import register_gates
 
-    for gate_name, (module, name) in GATES.items():
-        register_gate(gate_name, _deferred(module, name))
+    register_gates(SPEC)

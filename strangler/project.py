@@ -23,7 +23,7 @@ INIT_HINT = "create one with `strangler init DIR --legacy …`"
 
 
 class ProjectError(Exception):
-    """A project that cannot be used (exit 2, one line)."""
+    """A project that cannot be used; the CLI prints it as one line and exits 2 (strangler.cli.app)."""
 
 
 class ProjectNotFound(ProjectError):

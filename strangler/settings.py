@@ -1,24 +1,91 @@
-"""Kit-wide settings read from the environment (prefix STRANGLER_), overridable by CLI flags.
+"""The operator CLI's settings: the project folder plus the STRANGLER_* variables that name files.
 
-Runtime files live under `var_dir` (git-ignored): SQLite databases, logs, pid files, stores, ledger.
+Built once per `strangler` invocation (the root callback, from `--project`) and kept on the root Typer
+context; `get_settings()` returns that object, or outside a command builds a fresh one from the environment
+(nothing is cached process-wide, so a test or a second invocation never sees stale values).
+
+Explicit paths win over the project: STRANGLER_VAR_DIR, STRANGLER_STACK_FILE, STRANGLER_ROUTES_FILE,
+STRANGLER_ROUTES_TEMPLATE, STRANGLER_LOAD_MIX, STRANGLER_FOOTPRINT_CONFIG, STRANGLER_MIGRATIONS_FILE. A
+file that is neither given explicitly nor found in a project raises ProjectNotFound (exit 2, one line), so
+no command falls back to the kit's demo files.
 """
 from __future__ import annotations
 
 import os
 import shutil
-from functools import lru_cache
+from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from strangler.project import ENV as PROJECT_ENV
+from strangler.project import Project, ProjectError, find_project, load_project
+
+try:  # typer >= 0.20 runs its own copy of click; its contexts live there
+    from typer._click.globals import get_current_context
+except ImportError:  # pragma: no cover - typer on the click package
+    from click import get_current_context
+
+# attribute -> (environment variable, the Project attribute it defaults to)
+FILES = {
+    "var_dir": ("STRANGLER_VAR_DIR", "var_dir"),
+    "stack_file": ("STRANGLER_STACK_FILE", "stack_file"),
+    "routes_template": ("STRANGLER_ROUTES_TEMPLATE", "routes_template"),
+    "mix_file": ("STRANGLER_LOAD_MIX", "mix_file"),
+    "footprint_file": ("STRANGLER_FOOTPRINT_CONFIG", "footprint_file"),
+    "migrations_file": ("STRANGLER_MIGRATIONS_FILE", "migrations_file"),
+}
+ROUTES_FILE_ENV = "STRANGLER_ROUTES_FILE"
 
 
-class KitSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STRANGLER_", extra="ignore")
+class KitSettings:
+    """Where the CLI reads and writes: explicit paths first, else the project's, else ProjectNotFound."""
 
-    var_dir: Path = Path("var")
-    stack_file: Path = Path("config/stack.yaml")
-    routes_file: Path | None = None  # STRANGLER_ROUTES_FILE; default: the live table <var_dir>/routes.yaml
-    routes_template: Path = Path("config/routes.yaml")
+    def __init__(self, project: Project | None = None, *, project_error: ProjectError | None = None,
+                 routes_file: Path | None = None, **paths: Path | None) -> None:
+        unknown = set(paths) - set(FILES)
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        self.project = project
+        self.project_error = project_error
+        self.routes_file = routes_file  # STRANGLER_ROUTES_FILE; default: the live table <var_dir>/routes.yaml
+        self._paths = {name: Path(value) for name, value in paths.items() if value is not None}
+
+    @classmethod
+    def load(cls, project_dir: Path | None = None, env: Mapping[str, str] | None = None,
+             cwd: Path | None = None) -> KitSettings:
+        """From `--project` (else STRANGLER_PROJECT, else walk-up) and the environment. A missing project is
+        remembered, not raised: commands given explicit paths work without one."""
+        env = os.environ if env is None else env
+        project, error = None, None
+        try:
+            project = find_project(project_dir, env, cwd)
+        except ProjectError as exc:
+            if project_dir is not None or env.get(PROJECT_ENV):
+                raise  # a project named explicitly must exist
+            error = exc
+        paths = {name: Path(env[var]) for name, (var, _) in FILES.items() if env.get(var)}
+        routes_file = Path(env[ROUTES_FILE_ENV]) if env.get(ROUTES_FILE_ENV) else None
+        return cls(project, project_error=error, routes_file=routes_file, **paths)
+
+    @classmethod
+    def for_project(cls, root: Path, **paths: Path | None) -> KitSettings:
+        return cls(load_project(root), **paths)
+
+    def require_project(self) -> Project:
+        if self.project is None:
+            raise self.project_error or find_project(env={})
+        return self.project
+
+    def _path(self, name: str) -> Path:
+        if name in self._paths:
+            return self._paths[name]
+        return getattr(self.require_project(), FILES[name][1])
+
+    var_dir = property(lambda self: self._path("var_dir"))
+    stack_file = property(lambda self: self._path("stack_file"))
+    routes_template = property(lambda self: self._path("routes_template"))
+    mix_file = property(lambda self: self._path("mix_file"))
+    footprint_file = property(lambda self: self._path("footprint_file"))
+    migrations_file = property(lambda self: self._path("migrations_file"))
 
     @property
     def log_dir(self) -> Path:
@@ -30,7 +97,7 @@ class KitSettings(BaseSettings):
 
     def routes_path(self) -> Path:
         """The live route table that flips edit: STRANGLER_ROUTES_FILE, else <var_dir>/routes.yaml, created
-        from the template (config/routes.yaml) on first use so the template itself is never edited."""
+        from the project's template (config/routes.yaml) on first use so the template itself is never edited."""
         if self.routes_file is not None:
             return self.routes_file
         live = self.var_dir / "routes.yaml"
@@ -50,6 +117,12 @@ def init_routes(template: Path, live: Path, *, force: bool = False) -> bool:
     return True
 
 
-@lru_cache(maxsize=1)
 def get_settings() -> KitSettings:
-    return KitSettings()
+    """The running command's settings (root context object, built from --project), else fresh ones."""
+    ctx = get_current_context(silent=True)
+    if ctx is not None:
+        root = ctx.find_root()
+        if not isinstance(root.obj, KitSettings):
+            root.obj = KitSettings.load()
+        return root.obj
+    return KitSettings.load()

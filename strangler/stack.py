@@ -1,4 +1,4 @@
-"""The stack file (config/stack.yaml): which processes make up the running system, in start order.
+"""The stack file (<project>/config/stack.yaml): which processes make up the running system, in start order.
 
 Kept generic on purpose: a process is a command line, a loopback address, a health path and an optional
 setup step. Validation errors name the file, the line and the fix, so a typo never becomes a traceback.
@@ -25,14 +25,19 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from strangler.gates import SPEC as KIT_GATES
 from strangler.procs import is_loopback
+from strangler.project import ENV as PROJECT_ENV
+from strangler.project import KIT_DIR, MARKER
 from strangler.secrets import ensure_secrets
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
-# {python} {bin} {host} {port} {var} {root} {port:NAME}; "${...}" is env expansion, not a placeholder.
+# {python} {bin} {host} {port} {var} {project} {kit} {port:NAME}; "${...}" is env expansion, not a placeholder.
 PLACEHOLDER_RE = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z0-9_-]+))?\}")
 ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-KNOWN_PLACEHOLDERS = ("python", "bin", "host", "port", "var", "root", "port:NAME")
+KNOWN_PLACEHOLDERS = ("python", "bin", "host", "port", "var", "project", "kit", "port:NAME")
+REMOVED_PLACEHOLDERS = {"root": "{project} (the project folder) or {kit} (the kit's folder, e.g. "
+                                "{kit}/proxy/facade.py)"}
 
 
 class StackConfigError(ValueError):
@@ -128,10 +133,10 @@ class LoadedStack:
         line = self.line(*loc)
         return f"{self.path}:{line}" if line else str(self.path)
 
-    @property
-    def root(self) -> Path:
-        """The project root: the directory that holds the config/ directory containing the stack file."""
-        return self.path.resolve().parent.parent
+    def project_root(self) -> Path | None:
+        """The project that holds this stack file: the first folder with strangler.yaml walking up from it."""
+        folder = self.path.resolve().parent
+        return next((f for f in (folder, *folder.parents) if (f / MARKER).is_file()), None)
 
 
 def _line_of(tree: Any, loc: Sequence[str | int]) -> int | None:
@@ -219,9 +224,10 @@ class ResolvedProcess:
 @dataclass
 class StackPlan:
     stack_file: Path
-    root: Path
+    root: Path  # the project folder (without a project: the directory `strangler up` ran in)
     var_dir: Path
     processes: list[ResolvedProcess] = field(default_factory=list)
+    project: Path | None = None
 
     @property
     def names(self) -> list[str]:
@@ -275,6 +281,12 @@ def _substitute(text: str, values: Mapping[str, str], ports: Mapping[str, int], 
             return str(ports[arg])
         if arg is None and key in values:
             return values[key]
+        if arg is None and key in REMOVED_PLACEHOLDERS:
+            raise StackConfigError(f"{where}: {{{key}}} is no longer a placeholder — use "
+                                   f"{REMOVED_PLACEHOLDERS[key]}")
+        if key == "project" and arg is None:
+            raise StackConfigError(f"{where}: {{project}} needs a project, and no {MARKER} is in the stack "
+                                   "file's folder or its parents — pass --project DIR, or use an absolute path")
         raise StackConfigError(f"{where}: unknown placeholder {match.group(0)} — use one of "
                                + ", ".join("{" + p + "}" for p in KNOWN_PLACEHOLDERS))
 
@@ -293,8 +305,11 @@ def _substitute(text: str, values: Mapping[str, str], ports: Mapping[str, int], 
 
 def resolve(stack: LoadedStack, *, var_dir: Path, names: Sequence[str] = (),
             port_overrides: Mapping[str, int] | None = None,
-            environ: Mapping[str, str] | None = None) -> StackPlan:
-    """Fill placeholders for the selected processes (all when `names` is empty), keeping file order."""
+            environ: Mapping[str, str] | None = None, project: Path | None = None) -> StackPlan:
+    """Fill placeholders for the selected processes (all when `names` is empty), keeping file order.
+
+    {project} is `project`, else the project holding the stack file; processes run there unless they set
+    `cwd:` (without any project: in the current directory)."""
     environ = os.environ if environ is None else environ
     known = list(stack.config.processes)
     secret_values = ensure_secrets(stack.config.secrets, var_dir, environ)
@@ -304,21 +319,25 @@ def resolve(stack: LoadedStack, *, var_dir: Path, names: Sequence[str] = (),
         raise StackConfigError(f"no process named {', '.join(map(repr, unknown))} in {stack.path}; "
                                f"known: {', '.join(known)}")
     ports = effective_ports(stack, port_overrides or {}, environ)
-    var_dir, root = var_dir.resolve(), stack.root
-    plan = StackPlan(stack_file=stack.path, root=root, var_dir=var_dir)
+    project = project.resolve() if project is not None else stack.project_root()
+    var_dir, root = var_dir.resolve(), project or Path.cwd()
+    plan = StackPlan(stack_file=stack.path, root=root, var_dir=var_dir, project=project)
+    # every process learns the project, the var dir and the flip gates the façade registers (proxy.gates)
+    common = {"PYTHONUNBUFFERED": "1", "STRANGLER_VAR_DIR": str(var_dir), "STRANGLER_GATES": KIT_GATES,
+              **({PROJECT_ENV: str(project)} if project else {})}
     for name, spec in stack.config.processes.items():
         if names and name not in names:
             continue
         values = {"python": sys.executable, "bin": str(Path(sys.executable).parent), "host": spec.host,
                   "port": str(ports[name]),
-                  "var": str(var_dir), "root": str(root)}
+                  "var": str(var_dir), "kit": str(KIT_DIR), **({"project": str(project)} if project else {})}
 
         def sub(text: str, *loc: str | int) -> str:
             return _substitute(text, values, ports, environ, stack.where("processes", name, *loc))
 
         # every process learns every port (STRANGLER_PORT_<NAME>), e.g. so a route table can say
         # url: "http://127.0.0.1:${STRANGLER_PORT_CATALOG:-8101}" and follow --port overrides
-        env = {"PYTHONUNBUFFERED": "1", "STRANGLER_VAR_DIR": str(var_dir), **secret_values,
+        env = {**common, **secret_values,
                **{port_env_name(other): str(port) for other, port in ports.items()}}
         env.update({key: sub(value, "env", key) for key, value in spec.env.items()})
         plan.processes.append(ResolvedProcess(

@@ -306,7 +306,8 @@ def start_detached(plan: StackPlan, cli_args: Sequence[str]) -> dict[str, Any]:
     preflight(plan)
     rotate_log(log_path)
     argv = [sys.executable, "-m", "strangler", "up", *cli_args]
-    proc = spawn(argv, env={"STRANGLER_VAR_DIR": str(plan.var_dir)}, log_path=log_path, cwd=Path.cwd())
+    env = {"STRANGLER_VAR_DIR": str(plan.var_dir), **({"STRANGLER_PROJECT": str(plan.project)} if plan.project else {})}
+    proc = spawn(argv, env=env, log_path=log_path, cwd=Path.cwd())
     budget = 30.0 + sum(p.ready_timeout + p.setup_timeout * len(p.setup) for p in plan.processes)
     deadline = time.monotonic() + budget
     while time.monotonic() < deadline:

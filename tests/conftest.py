@@ -23,11 +23,8 @@ def _mitmproxy_ca() -> None:
 
 @pytest.fixture(autouse=True)
 def _isolated_var_dir(tmp_path_factory, monkeypatch):
-    """Point STRANGLER_VAR_DIR at a fresh directory and forget cached settings."""
-    from strangler.settings import get_settings
-
+    """Point STRANGLER_VAR_DIR at a fresh directory (settings are built per command, never cached)."""
     var_dir = tmp_path_factory.mktemp("var")
     monkeypatch.setenv("STRANGLER_VAR_DIR", str(var_dir))
-    get_settings.cache_clear()
-    yield var_dir
-    get_settings.cache_clear()
+    monkeypatch.delenv("STRANGLER_PROJECT", raising=False)
+    return var_dir

@@ -10,7 +10,7 @@ from typing import Any
 import uvicorn
 
 from new_services.common.settings import SettingsError
-from strangler.procs import is_loopback
+from proxy.net import is_loopback
 
 
 def build_app(service: str, create_app: Callable[[], Any]) -> Any:

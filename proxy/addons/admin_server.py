@@ -43,7 +43,7 @@ class AdminServer:
             return
         if not 0 < port < 65536:
             raise exceptions.OptionsError(f"strangler_admin_port={port} is not a TCP port; use 1-65535 or 0 (off)")
-        from strangler.procs import is_loopback
+        from proxy.net import is_loopback
 
         if not is_loopback(host):
             raise exceptions.OptionsError(f"strangler_admin_host={host!r} is not a loopback address; the admin API "

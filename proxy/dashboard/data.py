@@ -23,9 +23,9 @@ PARITY_WINDOW = 200  # exchanges: the same default span auto-rollback judges
 
 
 def _var_dir() -> Path:
-    from strangler.settings import get_settings
+    from proxy.env import var_dir
 
-    return get_settings().var_dir
+    return var_dir()
 
 
 def _option(name: str) -> str:

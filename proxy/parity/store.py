@@ -60,9 +60,9 @@ UNSAFE_TEXT = "target ignores dry-run — writes not shadowed"
 
 
 def default_store_path() -> Path:
-    from strangler.settings import get_settings
+    from proxy.env import var_dir
 
-    return get_settings().var_dir / "parity.db"
+    return var_dir() / "parity.db"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,31 @@
 """The root Typer app; command modules attach themselves to it on import."""
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from typer.core import TyperGroup
+
+from proxy.env import VAR_DIR_ENV
+from strangler.project import ProjectError
+from strangler.settings import KitSettings
+
+
+class KitGroup(TyperGroup):
+    """A missing or broken project is one line and exit 2 from any command (raised where a command first
+    needs a project-relative path, so commands given explicit paths work without a project)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ProjectError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
 
 app = typer.Typer(
     name="strangler",
+    cls=KitGroup,
     help="Strangler-fig migration kit: run the stack, flip routes per feature, test parity and load, "
     "analyse SQL footprint and migrate data — with evidence at every step.",
     no_args_is_help=True,
@@ -11,7 +34,14 @@ app = typer.Typer(
 
 
 @app.callback()
-def _group() -> None:
-    # Keeps `strangler` a command group even when a call imports only one command module (Typer would
-    # otherwise run a lone command as the app itself and reject its name as an extra argument).
-    pass
+def _group(ctx: typer.Context, project: Annotated[Path | None, typer.Option(
+        "--project", metavar="DIR", show_default=False,
+        help="Project folder (holds strangler.yaml). Default: $STRANGLER_PROJECT, else the first folder with "
+             "strangler.yaml from the current directory upwards.")] = None) -> None:
+    # The one settings object of this invocation; commands read it with strangler.settings.get_settings().
+    # (The callback also keeps `strangler` a command group when a call imports only one command module.)
+    settings = ctx.obj = KitSettings.load(project)
+    if settings.project is not None and not os.environ.get(VAR_DIR_ENV):
+        # the data plane's code run in this process (ledger, parity store; proxy.env) and the processes it
+        # starts find the project's var/ the way a façade under `strangler up` does: through the environment
+        os.environ[VAR_DIR_ENV] = str(settings.var_dir)

@@ -22,7 +22,8 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 StackOpt = Annotated[Path | None, typer.Option(
-    "--stack", help="Stack file (default: $STRANGLER_STACK_FILE or config/stack.yaml).", show_default=False)]
+    "--stack", help="Stack file (default: $STRANGLER_STACK_FILE, else the project's config/stack.yaml).",
+    show_default=False)]
 PortOpt = Annotated[list[str] | None, typer.Option(
     "--port", "-p", metavar="NAME=PORT",
     help="Override a process's port, e.g. --port legacy=5001 (repeatable; env: STRANGLER_PORT_<NAME>).")]
@@ -49,7 +50,8 @@ def build_plan(settings: KitSettings, stack: Path | None, names: list[str] | Non
     """Load + validate the stack file and resolve it for the selected processes (reusable by `demo`)."""
     loaded = load_stack(stack or settings.stack_file)
     overrides = parse_port_overrides(ports or [], list(loaded.config.processes))
-    return resolve(loaded, var_dir=settings.var_dir, names=names or [], port_overrides=overrides)
+    project = settings.project.root if settings.project else None
+    return resolve(loaded, var_dir=settings.var_dir, names=names or [], port_overrides=overrides, project=project)
 
 
 def print_ready(state: dict[str, Any], footer: str) -> None:

@@ -29,11 +29,9 @@ def test_live_table_is_created_from_the_template_and_flips_leave_the_template_al
 
 def test_routes_init_creates_once_then_keeps(tmp_path: Path, monkeypatch) -> None:
     import strangler.cli.routes  # noqa: F401 - registers the command
-    from strangler.settings import get_settings
 
     monkeypatch.setenv("STRANGLER_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("STRANGLER_ROUTES_TEMPLATE", str(ROOT / "config" / "routes.yaml"))
-    get_settings.cache_clear()
     runner = CliRunner()
     first = runner.invoke(app, ["routes", "init"])
     assert first.exit_code == 0 and "created" in first.output

@@ -17,7 +17,8 @@ processes:
     port: 5000
     env:
       DB_URL: "${DB_URL:-sqlite:///{var}/legacy.db}"
-      HOME_DIR: "{root}"
+      HOME_DIR: "{project}"
+      FACADE: "{kit}/proxy/facade.py"
     setup: [["{python}", "-m", "seed", "--into", "{var}"]]
     restart: on-failure
   facade:
@@ -27,10 +28,12 @@ processes:
 """
 
 
-def write(tmp_path: Path, text: str) -> Path:
+def write(tmp_path: Path, text: str, project: bool = True) -> Path:
     path = tmp_path / "proj" / "config" / "stack.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+    if project:
+        (tmp_path / "proj" / "strangler.yaml").write_text("project: proj\n")
     return path
 
 
@@ -49,6 +52,8 @@ def test_placeholders_and_env_defaults(tmp_path):
     assert legacy.argv == [sys.executable, "-m", "server", "--bind", "127.0.0.1:5000", "--workers", "2"]
     assert legacy.env["DB_URL"] == f"sqlite:///{var}/legacy.db"
     assert legacy.env["HOME_DIR"] == root and legacy.cwd == Path(root)
+    assert legacy.env["STRANGLER_PROJECT"] == root
+    assert Path(legacy.env["FACADE"]).is_file()  # {kit}: where the kit's packages are, installed or checked out
     assert legacy.setup == [[sys.executable, "-m", "seed", "--into", var]]
     assert legacy.health_url == "http://127.0.0.1:5000/healthz"
     assert legacy.log_path == Path(var) / "logs" / "legacy.log"
@@ -184,3 +189,20 @@ def test_status_section_error_does_not_break_status(tmp_path):
     assert results["zz_broken"] == {"error": "RuntimeError: route table unreadable"}
     assert results["processes"]["running"] is False
     json.dumps(results)
+
+
+def test_root_placeholder_is_gone_with_its_replacement_named(tmp_path):
+    message = error_of(tmp_path, GOOD.replace("{project}", "{root}"))
+    assert "proj/config/stack.yaml:8: {root} is no longer a placeholder" in message
+    assert "{project}" in message and "{kit}/proxy/facade.py" in message
+
+
+def test_project_placeholder_needs_a_project(tmp_path):
+    path = write(tmp_path, GOOD, project=False)
+    with pytest.raises(StackConfigError, match=r"\{project\} needs a project"):
+        resolve(load_stack(path), var_dir=tmp_path / "var", environ={})
+    other = tmp_path / "other"
+    (other / "config").mkdir(parents=True)
+    (other / "strangler.yaml").write_text("project: other\n")
+    plan = resolve(load_stack(path), var_dir=tmp_path / "var", environ={}, project=other)  # explicit wins
+    assert plan.processes[0].env["HOME_DIR"] == str(other.resolve()) and plan.processes[0].cwd == other.resolve()

@@ -19,7 +19,6 @@ from sqlalchemy.engine import make_url
 
 from legacy_monolith.db import make_engine
 from legacy_monolith.seed import seed
-from strangler.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG = ROOT / "config" / "migrations.yaml"
@@ -71,11 +70,9 @@ def dbs(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monk
     databases = Databases(request.param, legacy, catalog, tmp_path / "var")
     for key, value in databases.env.items():
         monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
     try:
         yield databases
     finally:
-        get_settings.cache_clear()
         if handle is not None:
             _pg_drop(handle)
 

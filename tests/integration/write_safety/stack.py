@@ -27,7 +27,6 @@ from strangler.migrate.engine import backfill
 from strangler.migrate.feature import open_feature
 from strangler.migrate.ownership import ownership_path, record_backfill
 from strangler.procs import free_port, spawn, stop, wait_http
-from strangler.settings import get_settings
 from tests.integration.migrate.conftest import CONFIG, ROOT, Databases, _pg_databases, _pg_drop, seed_legacy
 from tests.integration.migrate.conftest import strangler as strangler_cli
 from tests.integration.proxy.facade_stack import facade_argv
@@ -224,7 +223,6 @@ def write_stack(dbs: Databases, tmp: Path, products: int = 40) -> Iterator[Write
     """Everything up and healthy with the feature in `legacy` and the forward sync running; always stopped."""
     for key, value in dbs.env.items():
         os.environ[key] = value  # the in-process backfill reads the same variables as the CLI
-    get_settings.cache_clear()
     prepare_data(dbs, products)
     routes = tmp / "routes.yaml"
     routes.write_text(_demo_routes(), encoding="utf-8")

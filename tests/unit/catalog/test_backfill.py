@@ -61,27 +61,22 @@ def test_backfill_translates_skips_and_is_idempotent(legacy_url: str, tmp_path: 
 def test_cli_backfill_writes_ownership(legacy_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from strangler.cli.app import app
     from strangler.cli import migrate  # noqa: F401 - registers `migrate`
-    from strangler.settings import get_settings
 
     monkeypatch.setenv("LEGACY_DATABASE_URL", legacy_url)
     monkeypatch.setenv("CATALOG_DATABASE_URL", f"sqlite:///{tmp_path}/cat.db")
     monkeypatch.setenv("STRANGLER_VAR_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    try:
-        config = Path(__file__).resolve().parents[3] / "config" / "migrations.yaml"
-        result = CliRunner().invoke(app, ["migrate", "backfill", "catalog", "--batch-size", "10", "--json",
-                                          "--config", str(config)])
-        assert result.exit_code == 0, result.output
-        report = json.loads(result.stdout)
-        assert report["tables"][0]["written"] == 23 and report["tables"][0]["failed"] == 2
-        ownership = json.loads((tmp_path / "var" / "ownership.json").read_text())
-        feature = ownership["features"]["catalog"]
-        assert feature["writes_owner"] == "legacy"
-        assert feature["tables"]["PRODUCTS"]["rows"] == 23 and feature["tables"]["PRODUCTS"]["backfilled_at"]
+    config = Path(__file__).resolve().parents[3] / "config" / "migrations.yaml"
+    result = CliRunner().invoke(app, ["migrate", "backfill", "catalog", "--batch-size", "10", "--json",
+                                      "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["tables"][0]["written"] == 23 and report["tables"][0]["failed"] == 2
+    ownership = json.loads((tmp_path / "var" / "ownership.json").read_text())
+    feature = ownership["features"]["catalog"]
+    assert feature["writes_owner"] == "legacy"
+    assert feature["tables"]["PRODUCTS"]["rows"] == 23 and feature["tables"]["PRODUCTS"]["backfilled_at"]
 
-        unknown = CliRunner().invoke(app, ["migrate", "backfill", "nope", "--config", str(config)])
-        assert unknown.exit_code == 2 and "known: catalog" in unknown.output
-        strict = CliRunner().invoke(app, ["migrate", "backfill", "catalog", "--strict", "--config", str(config)])
-        assert strict.exit_code == 1
-    finally:
-        get_settings.cache_clear()
+    unknown = CliRunner().invoke(app, ["migrate", "backfill", "nope", "--config", str(config)])
+    assert unknown.exit_code == 2 and "known: catalog" in unknown.output
+    strict = CliRunner().invoke(app, ["migrate", "backfill", "catalog", "--strict", "--config", str(config)])
+    assert strict.exit_code == 1

@@ -7,7 +7,6 @@ from typer.testing import CliRunner
 
 import strangler.cli.analyze  # noqa: F401 - registers `analyze` on the root app
 from strangler.cli.app import app
-from strangler.settings import get_settings
 
 SCRIPT = """\
 -- module: orders
@@ -26,10 +25,8 @@ SELEC broken;
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("STRANGLER_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.chdir(tmp_path)  # no config/footprint.yaml here: ownership is inferred
-    get_settings.cache_clear()
     (tmp_path / "q.sql").write_text(SCRIPT)
     yield tmp_path
-    get_settings.cache_clear()
 
 
 def run(*args):

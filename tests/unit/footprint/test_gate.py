@@ -7,7 +7,6 @@ from strangler.footprint.analysis import analyse_capture
 from strangler.footprint.config import FootprintConfig
 from strangler.footprint.gate import analysis_path, footprint_gate, make_footprint_gate
 from strangler.footprint.readers import Capture
-from strangler.settings import get_settings
 
 
 @pytest.fixture
@@ -72,11 +71,7 @@ def test_missing_ownership_file_and_unknown_feature(var_dir):
 
 def test_default_gate_uses_settings_var_dir(var_dir, monkeypatch):
     monkeypatch.setenv("STRANGLER_VAR_DIR", str(var_dir))
-    get_settings.cache_clear()
-    try:
-        assert len(footprint_gate(object(), "catalog", "new")) == 2
-    finally:
-        get_settings.cache_clear()
+    assert len(footprint_gate(object(), "catalog", "new")) == 2
 
 
 def test_corrupt_ownership_file_is_named(var_dir):

@@ -9,7 +9,6 @@ import pytest
 from proxy.table import parse_table
 from strangler.migrate.gate import check, ownership_gate, sync_problems
 from strangler.migrate.ownership import feature_state, ownership_path, record_backfill, record_sync
-from strangler.settings import get_settings
 
 TABLE = """\
 upstreams:
@@ -54,13 +53,9 @@ def test_sync_problems_name_the_direction_and_why(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("owner", "gated"), [("legacy", True), ("service", False)])
 def test_the_gate_takes_the_owner_from_the_route_table(tmp_path: Path, monkeypatch, owner: str, gated: bool) -> None:
     monkeypatch.setenv("STRANGLER_VAR_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    try:
-        record_backfill(ownership_path(tmp_path), "cat", {"CATS": 1})  # ownership.json still says legacy
-        table = parse_table(TABLE.replace("OWNER", owner))
-        reasons = ownership_gate(table, "cat", "new")
-        assert bool(reasons) is gated
-        if gated:
-            assert "legacy still owns writes" in reasons[0] and "handover cat --writes service" in reasons[0]
-    finally:
-        get_settings.cache_clear()
+    record_backfill(ownership_path(tmp_path), "cat", {"CATS": 1})  # ownership.json still says legacy
+    table = parse_table(TABLE.replace("OWNER", owner))
+    reasons = ownership_gate(table, "cat", "new")
+    assert bool(reasons) is gated
+    if gated:
+        assert "legacy still owns writes" in reasons[0] and "handover cat --writes service" in reasons[0]

@@ -172,8 +172,6 @@ def test_location_precedence(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("STRANGLER_STORE_URL", raising=False)
     monkeypatch.setenv("STRANGLER_VAR_DIR", str(tmp_path))
     from strangler.settings import get_settings
-    if hasattr(get_settings, "cache_clear"):
-        get_settings.cache_clear()
     assert Path(parity_location()) == get_settings().var_dir / "parity.db"
     url = "postgresql+psycopg://u@127.0.0.1:5432/db?schema=s"
     monkeypatch.setenv("STRANGLER_STORE_URL", url)

@@ -15,14 +15,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture
 def client(facade, tmp_path, monkeypatch):
     monkeypatch.setenv("STRANGLER_VAR_DIR", str(tmp_path / "var"))
-    from strangler.settings import get_settings
 
-    if hasattr(get_settings, "cache_clear"):
-        get_settings.cache_clear()
     with TestClient(create_admin_app(facade.state, TOKEN)) as c:
         yield c
-    if hasattr(get_settings, "cache_clear"):
-        get_settings.cache_clear()
 
 
 def test_healthz_is_open_everything_else_needs_the_token(client):

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from strangler.settings import get_settings
 
 # Line numbers matter: tests/unit/proxy_control/test_table_errors.py asserts them against this text.
 TABLE = """\
@@ -45,9 +44,7 @@ def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("STRANGLER_VAR_DIR", str(var))
     monkeypatch.delenv("STRANGLER_ROUTES_FILE", raising=False)
     monkeypatch.setenv("STRANGLER_ACTOR", "tester")
-    get_settings.cache_clear()
     yield var
-    get_settings.cache_clear()
 
 
 @pytest.fixture

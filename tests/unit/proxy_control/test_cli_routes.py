@@ -43,7 +43,6 @@ def test_routes_table_for_people(run, routes_file):
 
 def test_routes_file_from_environment(run, routes_file, monkeypatch):
     monkeypatch.setenv("STRANGLER_ROUTES_FILE", str(routes_file))
-    get_settings.cache_clear()
     result = run("routes", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["file"] == str(routes_file)
@@ -144,7 +143,6 @@ def test_ledger_empty(run):
 
 def test_status_section(routes_file, monkeypatch):
     monkeypatch.setenv("STRANGLER_ROUTES_FILE", str(routes_file))
-    get_settings.cache_clear()
     settings = get_settings()
     _, data = routes_cli.routes_status_section(settings)
     assert data["ok"] and data["features"]["one"]["last_flip"] is None
