@@ -22,6 +22,7 @@ features:
   things:
     target: svc
     state: {state}   # flipped by the tests
+    writes_owner: {writes_owner}
     routes:
       - {{methods: [GET], path: "/api/things"}}
       - {{methods: [POST], path: "/upload"}}
@@ -30,8 +31,9 @@ features:
 """
 
 
-def routes_text(legacy: int, svc: int, *, state: str = "legacy", max_body: int = 10 * 1024 * 1024) -> str:
-    return ROUTES.format(legacy=legacy, svc=svc, state=state, max_body=max_body)
+def routes_text(legacy: int, svc: int, *, state: str = "legacy", max_body: int = 10 * 1024 * 1024,
+                writes_owner: str = "legacy") -> str:
+    return ROUTES.format(legacy=legacy, svc=svc, state=state, max_body=max_body, writes_owner=writes_owner)
 
 
 def upstream_argv(port: int) -> list[str]:

@@ -28,7 +28,7 @@ def facade(tmp_path_factory):
     (tmp / "cert.pem").write_bytes(cert)
     (tmp / "key.pem").write_bytes(key)
     routes = tmp / "routes.yaml"
-    routes.write_text(routes_text(legacy, svc, state="new", max_body=100 * MIB))
+    routes.write_text(routes_text(legacy, svc, state="new", max_body=100 * MIB, writes_owner="service"))
     env = {"STRANGLER_ADMIN_TOKEN": TOKEN, "STRANGLER_VAR_DIR": str(tmp / "var")}
     with ExitStack() as stack:
         for name, up in (("legacy", legacy), ("svc", svc)):
