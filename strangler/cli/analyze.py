@@ -23,12 +23,13 @@ from typer.core import TyperGroup
 from strangler.cli.app import app
 from strangler.footprint import capture as capture_mod
 from strangler.footprint.analysis import analyse_capture, feature_view
-from strangler.footprint.config import DEFAULT_CONFIG, ConfigError, load_config
+from strangler.footprint.config import ConfigError, load_config
 from strangler.footprint.gate import analysis_path
 from strangler.footprint.readers import FORMATS as SOURCE_FORMATS
 from strangler.footprint.readers import SourceError, read_sources
 from strangler.footprint.report import FORMATS, RenderError, print_tables, render
 from strangler.footprint.translate import metadata_ddl, translate_script
+from strangler.project import ProjectError
 from strangler.settings import get_settings
 
 
@@ -57,6 +58,14 @@ def default_capture_path() -> Path:
     return get_settings().var_dir / "footprint" / "capture.jsonl"
 
 
+def _project_config() -> Path | None:
+    """The project's footprint config; none outside a project (never the kit's demo file)."""
+    try:
+        return get_settings().footprint_file
+    except ProjectError:
+        return None
+
+
 @analyze_app.command("run")
 def run(
     sources: Annotated[list[Path] | None, typer.Argument(
@@ -65,7 +74,8 @@ def run(
     fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")] = "table",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the report here instead of stdout.")] = None,
     config: Annotated[Path | None, typer.Option(
-        "--config", "-c", help=f"Ownership/feature config (default: {DEFAULT_CONFIG} when present).")] = None,
+        "--config", "-c", help="Ownership/feature config (default: the project's config/footprint.yaml, or "
+        "$STRANGLER_FOOTPRINT_CONFIG, when present).")] = None,
     feature: Annotated[str | None, typer.Option(
         "--feature", help="Also show what moves with this feature and what must go through the ACL.")] = None,
     source_format: Annotated[str, typer.Option(
@@ -82,7 +92,7 @@ def run(
         raise _err(f"unknown --format {fmt!r}. Fix: use one of {', '.join(FORMATS)}")
     paths = list(sources or [default_capture_path()])
     try:
-        cfg = load_config(config or DEFAULT_CONFIG, required=config is not None)
+        cfg = load_config(config or _project_config(), required=config is not None)
         if dialect:
             cfg = cfg.model_copy(update={"dialect": type(cfg).model_validate({"dialect": dialect}).dialect})
         started = time.perf_counter()

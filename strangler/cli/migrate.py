@@ -51,11 +51,12 @@ app.add_typer(migrate_app, name="migrate")
 gate.register_status_section()
 
 FeatureArg = Annotated[str, typer.Argument(help="feature name from the migrations file, e.g. catalog")]
-ConfigOption = Annotated[Path, typer.Option("--config", envvar="STRANGLER_MIGRATIONS_FILE",
-                                            help="migrations file (feature → mappings and database URLs)")]
+ConfigOption = Annotated[Path | None, typer.Option(
+    "--config", envvar="STRANGLER_MIGRATIONS_FILE", show_default=False,
+    help="migrations file (feature → mappings and database URLs; default: the project's config/migrations.yaml)")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 BatchOption = Annotated[int, typer.Option("--batch-size", min=1, max=100_000, help="rows per batch")]
-DEFAULT_CONFIG = Path("config/migrations.yaml")
+DEFAULT_CONFIG: Path | None = None  # the project's config/migrations.yaml (KitSettings.migrations_file)
 
 
 def _fail(console: Console, message: str, code: int = 2) -> typer.Exit:
@@ -64,10 +65,11 @@ def _fail(console: Console, message: str, code: int = 2) -> typer.Exit:
 
 
 @contextlib.contextmanager
-def _feature(console: Console, config: Path, feature: str) -> Iterator[FeatureRuntime]:
+def _feature(console: Console, config: Path | None, feature: str) -> Iterator[FeatureRuntime]:
     """Open the feature; configuration, migration and database errors become one clear line, exit 2."""
     try:
-        runtime = open_feature(config, feature, get_settings().var_dir)
+        settings = get_settings()
+        runtime = open_feature(config or settings.migrations_file, feature, settings.var_dir)
     except (MigrationConfigError, MigrationError) as exc:
         raise _fail(console, str(exc)) from None
     try:
@@ -316,7 +318,7 @@ def status_command(feature: Annotated[str | None, typer.Argument(help="one featu
 
     console = Console(stderr=as_json)
     try:
-        names = [feature] if feature else sorted(load_config(config))
+        names = [feature] if feature else sorted(load_config(config or get_settings().migrations_file))
     except MigrationConfigError as exc:
         raise _fail(console, str(exc)) from None
     results = []

@@ -18,9 +18,6 @@ from pydantic import (
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-DEFAULT_CONFIG = Path("config/footprint.yaml")
-
-
 class ConfigError(ValueError):
     """A config problem the user can fix; the message says where and how."""
 
