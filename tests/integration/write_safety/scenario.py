@@ -143,6 +143,10 @@ def _writes(stack: WriteStack, client: int, clients: int, total: int, per_phase:
                 item = Outcome(client, n, "create", f"WS-{client}-{n}", None, name, price)
                 call = lambda: http.post("/api/products", headers=headers, json={  # noqa: E731
                     "Sku": item.sku, "Name": name, "Category": "TOOLS", "UnitPrice": str(price)})
+            elif n % 8 == 7 and created:
+                target = rng.choice(created)
+                item = Outcome(client, n, "deactivate", None, target, "", Decimal(0))
+                call = lambda: http.post(f"/api/products/{target}/deactivate", headers=headers)  # noqa: E731
             else:
                 target = rng.choice(created) if created and (n % 4 == 1 or not own_seed) else rng.choice(own_seed)
                 item = Outcome(client, n, "update", None, target, name, price)
@@ -233,16 +237,17 @@ class Counts:
                 f"{writes / run.seconds if run.seconds else 0:.0f} writes/s")
 
 
-def _rows(engine, side: str) -> dict[int, tuple[str, str, Decimal]]:  # noqa: ANN001
-    """id → (sku, name, price) of every product on one side."""
+def _rows(engine, side: str) -> dict[int, tuple[str, str, Decimal, bool]]:  # noqa: ANN001
+    """id → (sku, name, price, active) of every product on one side."""
     table = reflect_table(engine, AUDITED[side][0])
     cols = {c.name.lower(): c for c in table.columns}
     if side == "legacy":
-        query = select(cols["prod_id"], cols["prod_sku"], cols["prod_nm"], cols["unit_prc"])
-        convert = lambda r: (r[1], r[2], Decimal(str(r[3])).quantize(Decimal("0.01")))  # noqa: E731
+        query = select(cols["prod_id"], cols["prod_sku"], cols["prod_nm"], cols["unit_prc"], cols["actv_flg"])
+        convert = lambda r: (r[1], r[2], Decimal(str(r[3])).quantize(Decimal("0.01")), r[4] == "Y")  # noqa: E731
     else:
-        query = select(cols["id"], cols["sku"], cols["name"], cols["price_minor"])
-        convert = lambda r: (r[1], r[2], (Decimal(r[3]) / 100).quantize(Decimal("0.01")))  # noqa: E731
+        query = select(cols["id"], cols["sku"], cols["name"], cols["price_minor"], cols["status"])
+        convert = lambda r: (r[1], r[2], (Decimal(r[3]) / 100).quantize(Decimal("0.01")),  # noqa: E731
+                             r[4] == "active")
     with engine.connect() as conn:
         return {int(r[0]): convert(r) for r in conn.execute(query)}
 
@@ -267,7 +272,7 @@ def reconcile(stack: WriteStack, run: Run) -> Counts:
     finally:
         legacy_engine.dispose()
         service_engine.dispose()
-    by_sku = {side: Counter(sku for sku, _n, _p in rows.values()) for side, rows in sides.items()}
+    by_sku = {side: Counter(row[0] for row in rows.values()) for side, rows in sides.items()}
     for item in run.outcomes:
         if not item.acked:
             counts.non_2xx[f"{item.status or 'no answer'} {item.served_by or '?'}"] += 1
@@ -290,6 +295,15 @@ def reconcile(stack: WriteStack, run: Run) -> Counts:
                 counts.problems.append(f"create {item.sku} acknowledged as ProductId {item.product_id} "
                                        f"(served by {item.served_by}); that id holds {held}")
     _check_updates(run, sides, counts)
+    for item in run.outcomes:  # nothing re-activates a product: one acknowledged deactivation is final
+        if item.kind == "deactivate" and item.acked:
+            active = {side: rows.get(item.product_id, (None, None, None, None))[3] for side, rows in sides.items()}
+            if all(value is False for value in active.values()):
+                counts.found += 1
+            else:
+                counts.lost += 1
+                counts.problems.append(f"deactivation of ProductId {item.product_id} acknowledged (served by "
+                                       f"{item.served_by}); active on each side: {active}")
     windows = owner_windows(run)
     for side, writes in direct.items():
         for key, op, at in writes:
@@ -314,7 +328,7 @@ def _check_updates(run: Run, sides: dict, counts: Counts) -> None:
         last = acked[-1]
         allowed = {(items[last].name, items[last].price)} | {
             (item.name, item.price) for item in items[last + 1:] if item.ambiguous}
-        held = {side: rows.get(product_id, (None, None, None))[1:] for side, rows in sides.items()}
+        held = {side: rows.get(product_id, (None, None, None, None))[1:3] for side, rows in sides.items()}
         bad = {side: value for side, value in held.items() if value not in allowed}
         counts.found += len(acked) - (1 if bad else 0)
         if bad:

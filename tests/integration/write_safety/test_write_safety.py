@@ -1,9 +1,9 @@
 """No write lost, none duplicated, none committed on the side that did not own writes (issue 15).
 
-Four clients create and update products through the façade while the feature goes legacy → shadow → canary
-50 → new, the sync is killed and restarted, writes are handed over to the service, the service is killed and
-restarted, the feature goes retired → new → canary 50, writes are handed back to legacy and the feature flips
-back to legacy. Then: every acknowledged write is on both sides, once; `migrate verify` passes; and the audit
+Four clients create, update and deactivate products through the façade while the feature goes legacy →
+shadow → canary 50 → new, the sync is killed and restarted, writes are handed over to the service, the service
+is killed and restarted, the feature goes retired → new → canary 50, writes are handed back to legacy and the
+feature flips back to legacy. Then: every acknowledged write is on both sides, once; `migrate verify` passes; and the audit
 triggers show no row written directly (not by the sync) into a database while it did not own writes.
 Run with -s to see the counts.
 """
