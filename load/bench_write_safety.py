@@ -5,8 +5,8 @@
                                                 [--pg-url postgresql+psycopg://root@127.0.0.1:5432/test]
 
 Per backend: the whole stack on free loopback ports (gunicorn monolith, uvicorn catalog service, mitmdump
-façade, `strangler migrate sync catalog`), then CLIENTS threads create and update products through the façade
-while the feature goes round the cycle ROUNDS times (shadow, canary 50, new, SIGKILL + restart of the sync,
+façade, `strangler migrate sync catalog`), then CLIENTS threads create, update and deactivate products through
+the façade while the feature goes round the cycle ROUNDS times (shadow, canary 50, new, SIGKILL + restart of the sync,
 handover to the service, SIGKILL + restart of the service, retired, new, canary 50, handover to legacy,
 legacy). Each client does WRITES writes per phase, so the total is fixed: clients × writes × (13 × rounds + 1).
 Then the sync catches up, `strangler migrate verify catalog` runs and every write is looked up on both sides.
