@@ -1,7 +1,7 @@
 """Shared Locust machinery: a request mix read from YAML, an abstract user that plays it, and the guards
 every run needs (loopback-only targets, a request cap).
 
-The mix is configuration, not code (config/load-mix.yaml for the demo):
+The mix is configuration, not code (the project's config/load-mix.yaml; the demo's is in the kit root):
 
     mixes:
       read:
@@ -14,7 +14,7 @@ The mix is configuration, not code (config/load-mix.yaml for the demo):
           expect: [200, 404]                 # statuses that count as success (default: any < 400)
 
 Options (also from the environment, which forked --processes workers inherit): --mix FILE
-(STRANGLER_LOAD_MIX), --mix-name NAME (STRANGLER_LOAD_MIX_NAME, default "read"), --max-requests N
+(STRANGLER_LOAD_MIX; default: the current project's config/load-mix.yaml), --mix-name NAME (STRANGLER_LOAD_MIX_NAME, default "read"), --max-requests N
 (STRANGLER_LOAD_MAX_REQUESTS, per run, split across processes).
 """
 from __future__ import annotations
@@ -174,15 +174,28 @@ def require_loopback(url: str, what: str) -> str:
 
 
 def _is_loopback(host: str) -> bool:
-    from strangler.procs import is_loopback
+    from proxy.net import is_loopback
 
     return is_loopback(host)
+
+
+def project_file(name: str) -> str:
+    """A file of the current project when no option names one (`strangler`'s settings: STRANGLER_* paths,
+    else the project found from here); never the kit's demo files from wherever Locust runs."""
+    from strangler.project import ProjectError
+    from strangler.settings import KitSettings
+
+    try:
+        value = getattr(KitSettings.load(), name)
+        return str(value() if callable(value) else value)
+    except ProjectError as exc:
+        raise MixError(str(exc)) from None
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
 
-    parser.add_argument("--mix", env_var="STRANGLER_LOAD_MIX", default="config/load-mix.yaml",
+    parser.add_argument("--mix", env_var="STRANGLER_LOAD_MIX", default="",
                        help="YAML request mix", include_in_web_ui=False)
     parser.add_argument("--mix-name", env_var="STRANGLER_LOAD_MIX_NAME", default="read",
                        help="which mix of the file", include_in_web_ui=False)
@@ -236,7 +249,8 @@ class MixUser(HttpUser):
     def mix_entries(cls, environment: Any) -> list[MixEntry]:
         if cls._entries is None:
             options = environment.parsed_options
-            cls._entries = cls.select(load_mix(options.mix, options.mix_name), environment)
+            mix = options.mix or project_file("mix_file")
+            cls._entries = cls.select(load_mix(mix, options.mix_name), environment)
         return cls._entries
 
     @classmethod

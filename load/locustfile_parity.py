@@ -17,7 +17,7 @@ from typing import Any
 from locust import events
 
 from load import thresholds
-from load.locust_base import MixEntry, MixError, MixUser, require_loopback
+from load.locust_base import MixEntry, MixError, MixUser, project_file, require_loopback
 from proxy.parity import NoiseTracker, RequestInfo, Response, compare_exchange, normaliser_for
 from proxy.parity.store import open_store
 from proxy.table import ParityConfig, TableError, load_table, parse_template
@@ -33,8 +33,9 @@ def _options(parser: Any) -> None:
                        help="reference (legacy) base URL", include_in_web_ui=False)
     parser.add_argument("--feature", env_var="STRANGLER_PARITY_FEATURE", default="",
                        help="route-table feature: its parity rules and routes", include_in_web_ui=False)
-    parser.add_argument("--routes", env_var="STRANGLER_ROUTES_FILE", default="config/routes.yaml",
-                       help="route table file", include_in_web_ui=False)
+    parser.add_argument("--routes", env_var="STRANGLER_ROUTES_FILE", default="",
+                       help="route table file (default: the project's live table var/routes.yaml)",
+                       include_in_web_ui=False)
     parser.add_argument("--parity-store", env_var="STRANGLER_PARITY_STORE", default="",
                        help="SQLite parity store (default var/parity.db)", include_in_web_ui=False)
     parser.add_argument("--noise-sample-rate", type=float, env_var="STRANGLER_PARITY_NOISE_RATE", default=1.0,
@@ -53,7 +54,7 @@ def _setup(environment: Any) -> dict[str, Any]:
     config, routes = ParityConfig(), None
     if options.feature:
         try:
-            table = load_table(options.routes)
+            table = load_table(options.routes or project_file("routes_path"))
         except (TableError, OSError) as exc:
             raise MixError(f"cannot read the route table for --feature: {exc}") from None
         if options.feature not in table.features:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from acl.common.errors import TranslationError
-from strangler.procs import is_loopback
+from proxy.net import is_loopback
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

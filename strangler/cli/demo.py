@@ -1,8 +1,9 @@
 """`strangler demo`: run migration_plan.md end to end on the embedded default, with its evidence checked.
 
 The document is the program: each step's bash block runs in one bash session, its `<!-- expect -->` checks
-decide pass/fail, and the stack is always stopped at the end (also on failure or Ctrl-C). The demo uses its
-own var dir (var/demo, wiped at start), so it never touches a stack of yours in var/."""
+decide pass/fail, and the stack is always stopped at the end (also on failure or Ctrl-C). The demo is the
+project at the kit checkout's root, whatever the current directory or $STRANGLER_PROJECT; it uses its own var
+dir (var/demo, wiped at start; the transcript is kept in it), so it never touches a stack of yours."""
 from __future__ import annotations
 
 import os
@@ -16,11 +17,12 @@ from rich.console import Console
 
 from strangler.cli.app import app
 from strangler.procs import port_in_use
+from strangler.project import ENV as PROJECT_ENV
+from strangler.project import KIT_DIR, ProjectError, demo_project
 from strangler.stack import load_stack, port_env_name
 from strangler.walkthrough import StepResult, run_walkthrough
 from strangler.walkthrough.document import DocumentError, Step
 
-ROOT = Path(__file__).resolve().parents[2]
 out = Console(highlight=False, soft_wrap=True)
 ADMIN_PORT_ENV = "STRANGLER_ADMIN_PORT"
 
@@ -60,9 +62,9 @@ def _done(result: StepResult) -> None:
 
 @app.command()
 def demo(
-    document: Annotated[Path, typer.Option(help="The walkthrough to run.")] = ROOT / "migration_plan.md",
+    document: Annotated[Path, typer.Option(help="The walkthrough to run.")] = KIT_DIR / "migration_plan.md",
     var_dir: Annotated[Path, typer.Option("--var-dir", help="Runtime dir of the demo (wiped at start).")] =
-        ROOT / "var" / "demo",
+        KIT_DIR / "var" / "demo",
     keep_going: Annotated[bool, typer.Option(help="Run the remaining steps after a failed one.")] = False,
 ) -> None:
     """The kit's main job: migrate the demo monolith (catalog, then orders) by running migration_plan.md,
@@ -70,9 +72,14 @@ def demo(
     started = time.monotonic()
     environ = dict(os.environ)
     try:
-        busy = busy_ports(ROOT / "config" / "stack.yaml", environ)
+        project = demo_project()
+    except ProjectError as exc:
+        out.print(f"[red]error:[/] {exc}", markup=True)
+        raise typer.Exit(2) from None
+    try:
+        busy = busy_ports(project.stack_file, environ)
     except Exception as exc:  # a broken stack file is reported by `strangler up` too; say it once here
-        out.print(f"[red]error:[/] cannot read config/stack.yaml: {exc}")
+        out.print(f"[red]error:[/] cannot read {project.stack_file}: {exc}")
         raise typer.Exit(2) from None
     if busy:
         out.print("[red]The demo needs these ports:[/]\n  " + "\n  ".join(busy), markup=True)
@@ -81,10 +88,11 @@ def demo(
     if var_dir.exists():
         shutil.rmtree(var_dir)
     var_dir.mkdir(parents=True)
-    transcript = var_dir.parent / "demo-transcript.log"
+    transcript = var_dir / "transcript.log"
     out.print(f"Running {document.name} — var dir {var_dir}, full transcript {transcript}")
     try:
-        result = run_walkthrough(document, root=ROOT, env={"STRANGLER_VAR_DIR": str(var_dir)},
+        result = run_walkthrough(document, root=project.root,
+                                 env={"STRANGLER_VAR_DIR": str(var_dir), PROJECT_ENV: str(project.root)},
                                  on_step_start=_start, on_step_done=_done, transcript=transcript,
                                  stop_on_failure=not keep_going)
     except DocumentError as exc:

@@ -106,7 +106,7 @@ def default_output(kind: str) -> tuple[Path, Path]:
 def execute(run: LocustRun) -> int:
     """Run Locust to completion (bounded by run-time + grace) and return its exit code."""
     if not run.mix.exists():
-        raise fail(f"mix file {run.mix} does not exist; pass --mix FILE (see config/load-mix.yaml)")
+        raise fail(f"mix file {run.mix} does not exist; pass --mix FILE (or create the project's config/load-mix.yaml)")
     run.csv.parent.mkdir(parents=True, exist_ok=True)
     run.html.parent.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True, soft_wrap=True)
@@ -127,7 +127,8 @@ ProcessesOpt = Annotated[int | None, typer.Option("--processes", min=1, max=64,
                                                   help="Locust worker processes (fork).")]
 CsvOpt = Annotated[Path | None, typer.Option("--csv", help="CSV prefix (default var/locust/<kind>).")]
 HtmlOpt = Annotated[Path | None, typer.Option("--html", help="HTML report (default var/locust/<kind>.html).")]
-MixOpt = Annotated[Path, typer.Option("--mix", envvar="STRANGLER_LOAD_MIX", help="Request mix YAML.")]
+MixOpt = Annotated[Path | None, typer.Option("--mix", envvar="STRANGLER_LOAD_MIX", show_default=False,
+                                             help="Request mix YAML (default: the project's config/load-mix.yaml).")]
 MixNameOpt = Annotated[str, typer.Option("--mix-name", help="Which mix of the file (e.g. read, write).")]
 MaxRequestsOpt = Annotated[int, typer.Option("--max-requests", min=1, help="Stop after this many requests.")]
 
@@ -135,7 +136,7 @@ MaxRequestsOpt = Annotated[int, typer.Option("--max-requests", min=1, help="Stop
 @app.command()
 def load(host: Annotated[str, typer.Option("--host", help="Base URL to load (loopback only).")],
          users: UsersOpt = 5, run_time: RunTimeOpt = "20s", processes: ProcessesOpt = None,
-         csv: CsvOpt = None, html: HtmlOpt = None, mix: MixOpt = Path("config/load-mix.yaml"),
+         csv: CsvOpt = None, html: HtmlOpt = None, mix: MixOpt = None,
          mix_name: MixNameOpt = "read", max_requests: MaxRequestsOpt = 100_000,
          max_fail_ratio: Annotated[float | None, typer.Option("--max-fail-ratio", min=0, max=1,
                                                               help="Fail above this failure fraction.")] = None,
@@ -149,5 +150,6 @@ def load(host: Annotated[str, typer.Option("--host", help="Base URL to load (loo
     if max_p95_ms is not None:
         extra["STRANGLER_MAX_P95_MS"] = str(max_p95_ms)
     run = LocustRun(LOAD_DIR / "locustfile_load.py", loopback_url(host, "--host"), users, check_run_time(run_time),
-                    processes, csv or default_csv, html or default_html, mix, mix_name, max_requests, extra)
+                    processes, csv or default_csv, html or default_html, mix or get_settings().mix_file, mix_name,
+                    max_requests, extra)
     raise typer.Exit(execute(run))

@@ -107,7 +107,7 @@ def run(reference: Annotated[str, typer.Option("--reference", help="Legacy base 
         feature: Annotated[str | None, typer.Option("--feature", help="Use this feature's parity rules and "
                                                     "only the mix requests its routes claim.")] = None,
         users: UsersOpt = 5, run_time: RunTimeOpt = "20s", processes: ProcessesOpt = None,
-        csv: CsvOpt = None, html: HtmlOpt = None, mix: MixOpt = Path("config/load-mix.yaml"),
+        csv: CsvOpt = None, html: HtmlOpt = None, mix: MixOpt = None,
         mix_name: MixNameOpt = "read", max_requests: MaxRequestsOpt = 100_000,
         routes: RoutesOpt = None, store: StoreOpt = None,
         noise_sample_rate: Annotated[float, typer.Option("--noise-sample-rate", min=0, max=1,
@@ -130,7 +130,8 @@ def run(reference: Annotated[str, typer.Option("--reference", help="Legacy base 
              "STRANGLER_PARITY_NOISE_RATE": str(noise_sample_rate),
              "STRANGLER_MAX_MISMATCH_RATE": str(max_mismatch_rate), "STRANGLER_MAX_FAIL_RATIO": str(max_fail_ratio)}
     job = LocustRun(LOAD_DIR / "locustfile_parity.py", loopback_url(candidate, "--candidate"), users,
-                    check_run_time(run_time), processes, csv or default_csv, html or default_html, mix, mix_name,
+                    check_run_time(run_time), processes, csv or default_csv, html or default_html,
+                    mix or get_settings().mix_file, mix_name,
                     max_requests, extra)
     code = execute(job)
     shown = _shown(extra["STRANGLER_PARITY_STORE"])

@@ -29,7 +29,8 @@ routes_app = typer.Typer(help="Show the route table (features, states, upstreams
 app.add_typer(routes_app, name="routes")
 
 RoutesOpt = Annotated[Path | None, typer.Option(
-    "--routes", help="Route table file (default: $STRANGLER_ROUTES_FILE, else the live table var/routes.yaml, created from config/routes.yaml).")]
+    "--routes", help="Route table file (default: $STRANGLER_ROUTES_FILE, else the project's live table var/routes.yaml, "
+                     "created from its config/routes.yaml).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 StoreOpt = Annotated[str | None, typer.Option(
     "--store", envvar=URL_ENV, show_envvar=True,
@@ -140,12 +141,14 @@ def routes(ctx: typer.Context, routes_file: RoutesOpt = None, store: StoreOpt = 
 @routes_app.command("init")
 def init(force: Annotated[bool, typer.Option("--force", help="Overwrite the live table with the template.")] = False,
          ) -> None:
-    """Create the live route table (var/routes.yaml, or $STRANGLER_ROUTES_FILE) from the template
-    config/routes.yaml, unless it already exists. Flips edit the live table; the template stays as shipped."""
+    """Create the live route table (the project's var/routes.yaml, or $STRANGLER_ROUTES_FILE) from the template
+    (the project's config/routes.yaml, or $STRANGLER_ROUTES_TEMPLATE), unless it already exists. Flips edit the
+    live table; the template stays as written."""
     settings = get_settings()
     live = settings.routes_file or settings.var_dir / "routes.yaml"
     if not settings.routes_template.is_file():
-        _err().print(f"error: no template at {settings.routes_template} (set STRANGLER_ROUTES_TEMPLATE)", markup=False)
+        _err().print(f"error: no route table template at {settings.routes_template}. Fix: write it (see "
+                     "`strangler init`), or point STRANGLER_ROUTES_TEMPLATE at one", markup=False)
         raise typer.Exit(1)
     if init_routes(settings.routes_template, live, force=force):
         _out().print(f"created {live} from {settings.routes_template}", markup=False)
