@@ -74,7 +74,8 @@ def session_env(root: Path, extra: Mapping[str, str]) -> dict[str, str]:
 
 
 def teardown(root: Path, env: Mapping[str, str]) -> str:
-    """`strangler down` in the walkthrough's environment (its var dir); never raises."""
+    """`strangler down` in the walkthrough's environment (its var dir), run where the document's shell was
+    last (a guide that `cd`s into its project is torn down there); never raises."""
     try:
         done = subprocess.run([sys.executable, "-m", "strangler", "down"], cwd=root, env=dict(env),
                               capture_output=True, text=True, timeout=90)
@@ -114,7 +115,7 @@ def run_walkthrough(document: Path, *, root: Path, env: Mapping[str, str],
                 break
     finally:
         session.close()
-        down = teardown(root, full_env)
+        down = teardown(session.cwd, full_env)
         if log:
             log.write(f"\n===== teardown =====\n{down}\n")
             log.close()

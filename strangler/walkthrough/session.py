@@ -31,6 +31,7 @@ class BashSession:
             ["bash", "--noprofile", "--norc"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, cwd=cwd, env=env, text=True, bufsize=1, start_new_session=True)
         self._count = 0
+        self.cwd = cwd   # where the last finished block left the shell (a document may `cd` into its project)
 
     @property
     def alive(self) -> bool:
@@ -45,7 +46,7 @@ class BashSession:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._proc.stdin.write(
             f"__wt_rc=0; trap '__wt_rc=${{__wt_rc/#0/$?}}' ERR; source {script} > {output} 2>&1 < /dev/null; "
-            f"trap - ERR; echo {_SENTINEL} $__wt_rc\n")
+            f"trap - ERR; echo {_SENTINEL} $__wt_rc \"$PWD\"\n")
         self._proc.stdin.flush()
         deadline = started + timeout_s
         status: int | None = None
@@ -58,7 +59,8 @@ class BashSession:
             if not line:
                 break  # bash exited (e.g. the block ran `exit`)
             if line.startswith(_SENTINEL):
-                status = int(line.split()[1])
+                _, rc, cwd = line.rstrip("\n").split(" ", 2)
+                status, self.cwd = int(rc), Path(cwd)
                 break
         text = output.read_text(encoding="utf-8", errors="replace") if output.exists() else ""
         return BlockOutcome(status, text, time.monotonic() - started)
