@@ -166,8 +166,8 @@ def _plain(node: Any) -> Any:
 def load_stack(path: Path) -> LoadedStack:
     """Read and validate a stack file; every problem becomes one StackConfigError naming file:line and fix."""
     if not path.is_file():
-        raise StackConfigError(f"stack file {path} not found — create it (see config/stack.yaml in the kit) "
-                               "or point to it with --stack PATH / STRANGLER_STACK_FILE")
+        raise StackConfigError(f"stack file {path} not found — create the project with `strangler init DIR "
+                               "--legacy …`, or point to a stack file with --stack PATH / STRANGLER_STACK_FILE")
     try:
         tree = YAML(typ="rt").load(path.read_text())
     except YAMLError as exc:

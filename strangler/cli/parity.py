@@ -190,14 +190,16 @@ def examples(feature: Annotated[str | None, typer.Argument(help="Only this featu
 
 @parity_app.command("export")
 def export(mismatch_id: Annotated[int, typer.Argument(help="Example id (see `strangler parity examples`).")],
-           out: Annotated[Path, typer.Option("--out", help="Directory for the files.")] = Path("var/parity-export"),
+           out: Annotated[Path | None, typer.Option(
+               "--out", help="Directory for the files (default: var/parity-export in the project).")] = None,
            store: StoreOpt = None, routes: RoutesOpt = None) -> None:
     """Write a curl script and a pytest file reproducing one mismatch against two base URLs (env vars)."""
     with _open_store(store) as db:
         example = db.example(mismatch_id)
     if example is None:
         raise fail(f"no mismatch with id {mismatch_id}; list them with `strangler parity examples`", 1)
-    files = export_example(example, out, _parity_config(_routes(routes), example.feature))
+    files = export_example(example, out or get_settings().var_dir / "parity-export",
+                           _parity_config(_routes(routes), example.feature))
     _out().print(f"curl:   {files.curl}\npytest: {files.test}\nrun: PARITY_REFERENCE_URL=… PARITY_CANDIDATE_URL=… "
                  f"python -m pytest {files.test}", highlight=False)
 
