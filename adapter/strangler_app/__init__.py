@@ -5,6 +5,7 @@ import; framework parts import their framework lazily).
 - strangler_app.asgi      DryRunMiddleware for FastAPI / Starlette / any ASGI app
 - strangler_app.wsgi      DryRunMiddleware for Flask / any WSGI app
 - strangler_app.sqla      SQLAlchemy hook: a dry-run request's sessions roll back
+- strangler_app.sqlcapture  SQL capture for `strangler analyze` (one JSON line per statement)
 """
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +22,8 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from strangler.cli.app import app
-from strangler.footprint import capture as capture_mod
+import strangler_app
+from strangler_app.sqlcapture import ENV as SQLCAPTURE_ENV
 from strangler.footprint.analysis import analyse_capture, feature_view
 from strangler.footprint.config import ConfigError, load_config
 from strangler.footprint.gate import analysis_path
@@ -150,9 +152,7 @@ def capture(
     path = (out or default_capture_path()).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     before = _count_lines(path)
-    hook_dir = str(Path(capture_mod.__file__).parent / "_autocapture")
-    env = {**os.environ, capture_mod.ENV: str(path),
-           "PYTHONPATH": os.pathsep.join(p for p in (hook_dir, os.environ.get("PYTHONPATH", "")) if p)}
+    env = capture_env(os.environ, path)
     err = Console(stderr=True)
     err.print(f"capturing SQL to {path} while running: {' '.join(command)} (stop it with Ctrl-C)")
     try:
@@ -165,7 +165,19 @@ def capture(
         code = proc.wait()
     captured = _count_lines(path) - before
     err.print(f"captured {captured} statements; next: strangler analyze {path}")
+    if not captured:
+        err.print("nothing captured: the command must be a Python process that uses SQLAlchemy and honours "
+                  "PYTHONPATH (not `python -I`/`-E`). Fix: run the app itself, e.g. `-- .venv/bin/gunicorn app:app`")
     raise typer.Exit(max(0, code))  # negative: stopped by the signal we were sent (Ctrl-C)
+
+
+def capture_env(environ: Mapping[str, str], path: Path) -> dict[str, str]:
+    """The app's environment plus capture: ONLY the adapter's sitecustomize folder goes first on PYTHONPATH
+    (never the kit: the app runs in its own virtualenv, maybe another Python); it loads
+    strangler_app/sqlcapture.py from its file and runs the sitecustomize it shadows."""
+    hook_dir = Path(strangler_app.__file__).parent / "_capture"
+    return {**environ, SQLCAPTURE_ENV: str(path),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(hook_dir), environ.get("PYTHONPATH", "")) if p)}
 
 
 def _count_lines(path: Path) -> int:

@@ -1,16 +1,7 @@
-"""gunicorn config module: `STRANGLER_SQL_CAPTURE=var/footprint/capture.jsonl gunicorn -c
-python:strangler.footprint.gunicorn_hook app.wsgi:app` captures every SQL statement of every worker.
-
-Installing in the master (at config load) covers preloaded apps; `post_fork` covers the rest — the listener is
-class-level, so either way every Engine the workers create is observed. Keep your other gunicorn settings on
-the command line, or call `strangler.footprint.capture.install()` from your own gunicorn.conf.py instead.
-"""
+"""The demo's name for the adapter's gunicorn capture hook (strangler_app.sqlcapture_gunicorn, which a
+team's app uses from its own virtualenv): `-c python:strangler.footprint.gunicorn_hook`."""
 from __future__ import annotations
 
-from strangler.footprint import capture
+from strangler_app.sqlcapture_gunicorn import post_fork
 
-capture.install()
-
-
-def post_fork(server, worker) -> None:  # gunicorn hook signature
-    capture.install()
+__all__ = ["post_fork"]

@@ -1,4 +1,4 @@
-"""The SQLAlchemy listener labels each statement with the Flask blueprint/endpoint/method, or "(no request)"."""
+"""strangler_app.sqlcapture: the SQLAlchemy listener labels each statement with the Flask blueprint/endpoint/method, or "(no request)"."""
 import json
 import sys
 
@@ -6,7 +6,7 @@ import pytest
 from flask import Blueprint, Flask
 from sqlalchemy import create_engine, text
 
-from strangler.footprint import capture
+from strangler_app import sqlcapture as capture
 
 
 @pytest.fixture

@@ -1,1 +1,0 @@
-"""Holds the sitecustomize that `strangler analyze capture` puts on PYTHONPATH."""
