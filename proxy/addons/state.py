@@ -152,9 +152,12 @@ class FacadeState:
         parsed = self._read_and_parse(path, force)
         if parsed is not None:
             self._swap(*parsed)
+        else:
+            self._in_force()
 
     def _read_and_parse(self, path: Path, force: bool) -> tuple[RouteTable, str] | None:
-        """Read + validate (no shared state touched but the stat/digest memo): safe to run in a thread."""
+        """Read + validate (no shared state touched but the stat/digest memo): safe to run in a thread.
+        None: the file is the table in force (the caller clears a reported error: a broken edit reverted)."""
         try:
             stat = os.stat(path)
             data = path.read_bytes()
@@ -175,7 +178,7 @@ class FacadeState:
     def _swap(self, table: RouteTable, digest: str) -> None:
         """Compile and publish in one assignment (on the event loop thread)."""
         self.current = compile_snapshot(table, digest, self.current)
-        self._bad_digest, self.last_error = None, None
+        self._in_force()
         self.metrics.reloads.inc()
         self.metrics.table_version.set(self.current.version)
         for listener in self._listeners:
@@ -207,6 +210,13 @@ class FacadeState:
         self._store_version = version
         if self.current is None or digest != self.current.digest:
             self._swap(table, digest)
+        else:
+            self._in_force()
+
+    def _in_force(self) -> None:
+        """The source holds the table in force again (also after a byte-identical revert of a broken edit):
+        nothing is wrong any more, so nothing is reported."""
+        self._bad_digest, self.last_error = None, None
 
     async def _listen(self) -> None:
         """LISTEN for flips made by any instance; reconnect with a pause when the connection drops."""
@@ -281,6 +291,8 @@ class FacadeState:
                     self._swap(*parsed)  # (if a flip reloaded meanwhile, its newer table stays)
                 elif parsed is not None:
                     self._stat = None  # look again on the next tick
+                elif self.routes_path == path and current == version:
+                    self._in_force()
             except TableError as exc:
                 self._reject(exc)
             except Exception:  # never let the poll task die

@@ -41,6 +41,19 @@ def test_bad_edit_keeps_last_good_table_and_is_counted(facade):
     assert facade.served_by(facade.send(facade.flow())) == "legacy"
 
 
+def test_reverting_a_bad_edit_to_the_identical_table_clears_the_error(facade):
+    facade.write(table_text("new"))
+    assert facade.state.reload()
+    version = facade.state.current.version
+    facade.write(table_text("nonsense-state"))
+    assert not facade.state.reload() and facade.state.last_error
+    facade.write(table_text("new"))  # byte-identical to the table in force: nothing to swap
+    assert facade.state.reload()
+    assert facade.state.last_error is None and facade.state.current.version == version
+    facade.write(table_text("nonsense-state"))  # the same bad edit again is reported again
+    assert not facade.state.reload() and "nonsense-state" in facade.state.last_error
+
+
 def test_breaker_state_survives_reload_of_same_upstream(facade):
     facade.write(table_text("new"))
     facade.state.reload()
