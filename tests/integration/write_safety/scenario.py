@@ -348,6 +348,14 @@ def settle_and_check(stack: WriteStack, run: Run) -> Counts:
     counts = reconcile(stack, run)
     report = json.loads(verify.stdout or "{}")
     if verify.returncode != 0 or not report.get("ok"):
-        counts.problems.append(f"migrate verify failed: {json.dumps(report.get('tables'), default=str)[:1500]}"
-                               f"{verify.stderr[-500:]}")
+        for table in report.get("tables") or []:
+            first = table.get("first_difference") or {}
+            source, target = first.get("source") or {}, first.get("target") or {}
+            fields = sorted(k for k in source.keys() | target.keys() if source.get(k) != target.get(k))
+            counts.problems.append(f"migrate verify failed on {table.get('source_table')}: {table.get('differing')} "
+                                   f"differing, {table.get('missing')} missing, {table.get('extra')} extra; first "
+                                   f"difference (key {first.get('key')}) in {fields}: legacy {source} / service "
+                                   f"{target}")
+        if not report.get("tables"):
+            counts.problems.append(f"migrate verify failed: {verify.stdout[-800:]}{verify.stderr[-800:]}")
     return counts
