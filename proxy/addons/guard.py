@@ -18,12 +18,19 @@ limits.max_body_bytes as they pass); a streamed or unknown-length response gets 
 in `responseheaders` for the same reason. Streamed requests are never shadowed (no body to copy).
 A refusal decided in `requestheaders` while a body is still to come — a Content-Length over the limit, or any
 refusal of a body mitmproxy streams — is answered at once without reading it (errors.answer_at_once).
+
+Malformed header lines: mitmproxy's HTTP/1 reader joins an obs-fold continuation into the previous value
+("a\r\n Host: evil"), keeps a bare CR inside a value and a space before the colon inside a name, and would
+forward them as read — for the upstream's parser to take as a second header. RFC 9112 §5.1/§5.2/§2.2 say
+reject: the guard answers 400 itself, first thing in `requestheaders` (before anything is addressed or
+streamed), and closes the connection. One regex pass over each name and value: a few µs per request.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +48,8 @@ from proxy.addons.state import FacadeState
 
 log = logging.getLogger("strangler.facade")
 STREAMED_META = "strangler_streamed"
+_NOT_TOKEN = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")  # a field name is an RFC 9110 token
+_LINE_BREAK = re.compile(rb"[\r\n\x00]")  # never inside a field value (RFC 9110 §5.5)
 
 
 class Guard:
@@ -139,6 +148,14 @@ class Guard:
         snap = self.state.current
         if req.method == "CONNECT":
             return  # handled in http_connect / by mitmproxy's reverse-mode validation
+        bad = malformed_field(req.headers.fields)
+        if bad is not None:
+            self._refuse(flow, 400, "bad_request", "malformed header line (obs-fold, bare CR, or a character not "
+                         "allowed in a header name/value). Fix: send each header on one line ending in CRLF, "
+                         "as `Name: value`", "malformed_header", at_once=True)
+            log.warning("400 malformed_header: %s %s: header %r (request_id %s)", req.method, req.path[:200],
+                        bad[:60], flow.metadata[META].request_id)
+            return
         if req.authority and not (req.is_http2 or req.is_http3):
             try:
                 host, port = url.parse_authority(req.authority, check=False)
@@ -212,6 +229,14 @@ class Guard:
 
     def client_disconnected(self, client) -> None:
         forget(client.id)
+
+
+def malformed_field(fields: tuple[tuple[bytes, bytes], ...]) -> bytes | None:
+    """The name of the first header whose name is not a token or whose value holds CR, LF or NUL."""
+    for name, value in fields:
+        if _NOT_TOKEN.search(name) or _LINE_BREAK.search(value):
+            return name
+    return None
 
 
 def too_large_message(limit: int, size: str) -> str:

@@ -67,3 +67,23 @@ def test_body_limit_by_declared_length_and_by_actual_body(facade):
     assert f.response.status_code == 413 and json.loads(f.response.content)["error"] == "body_too_large"
     ok = facade.send(facade.flow("POST", content=b"x" * 100))
     assert ok.response is None
+
+
+@pytest.mark.parametrize("fields", [((b"X-A", b"a\r\n Host: evil"),),  # obs-fold, as mitmproxy joins it
+                                    ((b"X-A", b"a\rHost: evil"),),  # bare CR
+                                    ((b"X-A", b"a\x00b"),),
+                                    ((b"X-A ", b"a"),),  # space before the colon
+                                    ((b"X\rA", b"a"),)])
+def test_malformed_header_lines_are_refused_before_routing(facade, fields):
+    f = facade.flow()
+    f.request.headers.fields = f.request.headers.fields + fields
+    facade.trigger(HttpRequestHeadersHook(f))
+    assert f.metadata[ANSWERED_META] == 400 and f.metadata["strangler"].forwarded is False
+    status, body, _, linger = errors._pending.pop(f.client_conn.id)
+    assert status == 400 and json.loads(body)["error"] == "bad_request" and "Fix:" in json.loads(body)["message"]
+
+
+def test_well_formed_headers_pass(facade):
+    f = facade.flow(headers={"X-Weird_Name.v2": "a:b, c\td; é".encode().decode("latin-1")})
+    facade.trigger(HttpRequestHeadersHook(f))
+    assert ANSWERED_META not in f.metadata and f.response is None
