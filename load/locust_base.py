@@ -1,21 +1,11 @@
-"""Shared Locust machinery: a request mix read from YAML, an abstract user that plays it, and the guards
-every run needs (loopback-only targets, a request cap).
-
-The mix is configuration, not code (the project's config/load-mix.yaml; the demo's is in the kit root):
-
-    mixes:
-      read:
-        - name: get item                     # optional description; stats are grouped by path template
-          method: GET
-          path: /api/items/{id}?page={page}  # {param} placeholders
-          params: {id: {range: [1, 100]}, page: {choice: [1, 2]}}
-          json: {"Name": "item {id}"}         # optional body template (strings formatted with the params)
-          weight: 5
-          expect: [200, 404]                 # statuses that count as success (default: any < 400)
+"""Shared Locust machinery: an abstract user that plays the request mix (schema and validation in
+load/mix.py; the project's config/load-mix.yaml by default), and the guards every run needs (loopback-only
+targets, a request cap).
 
 Options (also from the environment, which forked --processes workers inherit): --mix FILE
-(STRANGLER_LOAD_MIX; default: the current project's config/load-mix.yaml), --mix-name NAME (STRANGLER_LOAD_MIX_NAME, default "read"), --max-requests N
-(STRANGLER_LOAD_MAX_REQUESTS, per run, split across processes).
+(STRANGLER_LOAD_MIX; default: the current project's config/load-mix.yaml), --mix-name NAME
+(STRANGLER_LOAD_MIX_NAME, default "read"), --max-requests N (STRANGLER_LOAD_MAX_REQUESTS, per run, split
+across processes).
 """
 from __future__ import annotations
 
@@ -23,9 +13,7 @@ import logging
 import math
 import os
 import random
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,131 +22,12 @@ from locust import HttpUser, constant, events, task
 from locust.exception import StopUser
 from locust.runners import LocalRunner, MasterRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from ruamel.yaml import YAML
 
+from load.mix import MixEntry, MixError, load_mix
+
+__all__ = ["MixEntry", "MixError", "MixUser", "load_mix", "project_file", "require_loopback", "take_request"]
 log = logging.getLogger("strangler.load")
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_MAX_REQUESTS = 100_000
-
-
-class MixError(ValueError):
-    """A mix file problem, phrased as "<file>: <problem>. Fix: <what to do>"."""
-
-
-class ParamSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    range: tuple[int, int] | None = None
-    choice: list[Any] | None = None
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> ParamSpec:
-        if (self.range is None) == (self.choice is None):
-            raise ValueError("give exactly one of 'range: [LOW, HIGH]' or 'choice: [...]'")
-        if self.range is not None and self.range[0] > self.range[1]:
-            raise ValueError(f"range {list(self.range)} has LOW > HIGH")
-        if self.choice is not None and not self.choice:
-            raise ValueError("choice must not be empty")
-        return self
-
-    def draw(self, rng: random.Random) -> Any:
-        if self.range is not None:
-            return rng.randint(*self.range)
-        return rng.choice(self.choice)
-
-
-class MixEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = None
-    method: str = "GET"
-    path: str
-    params: dict[str, ParamSpec] = {}
-    json_body: Any = Field(None, alias="json")
-    weight: float = Field(1.0, gt=0)
-    expect: list[int] = []
-
-    @field_validator("method")
-    @classmethod
-    def _method(cls, v: str) -> str:
-        v = v.upper()
-        if v not in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
-            raise ValueError(f"unknown HTTP method {v!r}")
-        return v
-
-    @model_validator(mode="after")
-    def _placeholders_known(self) -> MixEntry:
-        if not self.path.startswith("/"):
-            raise ValueError(f"path {self.path!r} must start with '/'")
-        missing = set(_PLACEHOLDER.findall(self.path)) - set(self.params)
-        if missing:
-            raise ValueError(f"path {self.path!r} uses {sorted(missing)} but params does not define them")
-        return self
-
-    @property
-    def route(self) -> str:
-        """The path template without the query: the route the stats and the parity store group by."""
-        return self.path.split("?", 1)[0]
-
-    @property
-    def label(self) -> str:
-        """Locust's name= group: the path template, so /api/items/1 and /api/items/2 are one stats row."""
-        return self.route
-
-    @property
-    def safe(self) -> bool:
-        return self.method in ("GET", "HEAD", "OPTIONS")
-
-    def render(self, rng: random.Random) -> tuple[str, Any]:
-        """(concrete path, JSON body or None) with parameters drawn from their ranges/lists."""
-        values = {name: spec.draw(rng) for name, spec in self.params.items()}
-        path = _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), self.path)
-        return path, _fill(self.json_body, values)
-
-    def accepts(self, status: int) -> bool:
-        return status in self.expect if self.expect else 0 < status < 400
-
-
-def _fill(template: Any, values: dict[str, Any]) -> Any:
-    if isinstance(template, str):
-        whole = _PLACEHOLDER.fullmatch(template)
-        if whole and whole.group(1) in values:
-            return values[whole.group(1)]  # "{qty}" alone keeps the drawn value's type (a number stays a number)
-        return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), template)
-    if isinstance(template, dict):
-        return {k: _fill(v, values) for k, v in template.items()}
-    if isinstance(template, list):
-        return [_fill(v, values) for v in template]
-    return template
-
-
-def load_mix(path: Path | str, mix_name: str = "read") -> list[MixEntry]:
-    """Read and validate one named mix; MixError says which entry is wrong and how to fix it."""
-    path = Path(path)
-    try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise MixError(f"{path}: cannot read the mix file ({exc.strerror}). Fix: pass --mix FILE or set "
-                       "STRANGLER_LOAD_MIX") from None
-    except Exception as exc:  # noqa: BLE001 - YAML syntax errors of any kind
-        raise MixError(f"{path}: not valid YAML ({exc}). Fix: correct the syntax") from None
-    mixes = (data or {}).get("mixes") if isinstance(data, dict) else None
-    if not isinstance(mixes, dict) or not mixes:
-        raise MixError(f"{path}: no 'mixes:' mapping. Fix: add 'mixes: {{read: [...]}}'")
-    if mix_name not in mixes:
-        raise MixError(f"{path}: no mix named {mix_name!r}. Fix: use one of {', '.join(map(str, mixes))}")
-    raw = mixes[mix_name]
-    if not isinstance(raw, list) or not raw:
-        raise MixError(f"{path}: mix {mix_name!r} is empty. Fix: list at least one request")
-    entries = []
-    for i, item in enumerate(raw):
-        try:
-            entries.append(MixEntry.model_validate(item))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise MixError(f"{path}: mix {mix_name!r} entry {i + 1} {('(' + where + ') ') if where else ''}"
-                           f"{first['msg']}. Fix: see the format in load/locust_base.py") from None
-    return entries
 
 
 def require_loopback(url: str, what: str) -> str:

@@ -14,7 +14,8 @@ class LoadUser(MixUser):
 
     def play(self, entry: MixEntry) -> None:
         path, body = entry.render(self.rng)
-        with self.client.request(entry.method, path, name=entry.label, json=body, catch_response=True) as resp:
+        with self.client.request(entry.method, path, name=entry.label, json=body, headers=entry.headers,
+                                 catch_response=True) as resp:
             if entry.accepts(resp.status_code):
                 resp.success()
             else:

@@ -93,7 +93,8 @@ class ParityUser(MixUser):
         again = None
         if reference is not None and entry.safe and self.rng.random() < state["noise_rate"]:
             again = self._ask(state["reference"] + path, entry, body, thresholds.REFERENCE_PREFIX + entry.label)
-        with self.client.request(entry.method, path, name=entry.label, json=body, catch_response=True) as resp:
+        with self.client.request(entry.method, path, name=entry.label, json=body, headers=entry.headers,
+                                 catch_response=True) as resp:
             candidate = Response.of(resp.status_code, resp.headers.items(), resp.content or b"")
             sent = resp.request.headers.items() if resp.request is not None else ()
             result = compare_exchange(
@@ -119,7 +120,8 @@ class ParityUser(MixUser):
                 resp.success()
 
     def _ask(self, url: str, entry: MixEntry, body: Any, name: str) -> Response | None:
-        with self.client.request(entry.method, url, name=name, json=body, catch_response=True) as resp:
+        with self.client.request(entry.method, url, name=name, json=body, headers=entry.headers,
+                                 catch_response=True) as resp:
             if not resp.status_code:
                 resp.failure(f"no answer: {resp.error}")
                 return None

@@ -152,6 +152,26 @@ def parse_template(path: str) -> PathTemplate:
     return PathTemplate(path, tuple(segments))
 
 
+def expand_env(text: str, what: str, show: bool = True) -> str:
+    """`${NAME}` / `${NAME:-default}` replaced from the environment (route-table URLs, mix-file headers); an
+    unset NAME without default is a validation error naming it. `show=False` keeps the text (a header that
+    may hold a secret) out of the message."""
+    if "${" not in text:
+        return text
+
+    def value(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(3)
+        found = os.environ.get(name)
+        if found:
+            return found
+        if default is not None:
+            return default
+        raise _problem("unset_env", f"{what} {text!r} uses ${{{name}}}, which is not set" if show else
+                       f"{what} uses ${{{name}}}, which is not set",
+                       f"export {name}, or give a default: ${{{name}:-VALUE}}")
+    return _ENV_REF.sub(value, text)
+
+
 # ---------------------------------------------------------------------------------------------- models
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -176,19 +196,7 @@ class Upstream(_Model):
     def _expand_env(cls, v: Any) -> Any:
         """`${NAME}` / `${NAME:-default}` in a URL read the environment, so one table follows the ports a
         supervisor chose (e.g. "http://127.0.0.1:${STRANGLER_PORT_CATALOG:-8101}")."""
-        if not isinstance(v, str) or "${" not in v:
-            return v
-
-        def value(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(3)
-            found = os.environ.get(name)
-            if found:
-                return found
-            if default is not None:
-                return default
-            raise _problem("unset_env", f"upstream url {v!r} uses ${{{name}}}, which is not set",
-                           f"export {name}, or give a default: ${{{name}:-VALUE}}")
-        return _ENV_REF.sub(value, v)
+        return expand_env(v, "upstream url") if isinstance(v, str) else v
 
     @field_validator("url")
     @classmethod

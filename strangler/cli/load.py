@@ -6,8 +6,10 @@ gevent; the CLI only builds the command, guards the targets (loopback only), alw
 """
 from __future__ import annotations
 
+import http.client
 import os
 import re
+import ssl
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
+from load.mix import MixError, load_mix
 from strangler.cli.app import app
 from strangler.procs import is_loopback
 from strangler.runstate import process_urls
@@ -26,6 +29,7 @@ from strangler.settings import get_settings
 LOAD_DIR = Path(__file__).resolve().parents[2] / "load"
 _RUN_TIME = re.compile(r"^(?:\d+h)?(?:\d+m)?(?:\d+s)?$")
 GRACE_S = 60  # Locust's own shutdown on top of --run-time before we kill it
+PREFLIGHT_S = 5.0
 
 
 @dataclass
@@ -103,10 +107,35 @@ def default_output(kind: str) -> tuple[Path, Path]:
     return out / kind, out / f"{kind}.html"
 
 
-def execute(run: LocustRun) -> int:
-    """Run Locust to completion (bounded by run-time + grace) and return its exit code."""
+def preflight(url: str, option: str) -> None:
+    """One request before the run: a target where nothing answers is one line now, not a run of failures."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    conn = (http.client.HTTPSConnection(parts.hostname, port, timeout=PREFLIGHT_S,
+                                        context=ssl._create_unverified_context())  # noqa: S323 - loopback only
+            if parts.scheme == "https" else http.client.HTTPConnection(parts.hostname, port, timeout=PREFLIGHT_S))
+    try:
+        conn.request("GET", parts.path or "/")
+        conn.getresponse().read(0)  # any HTTP answer will do, even 404: something listens
+    except (OSError, http.client.HTTPException) as exc:
+        reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else (str(exc) or type(exc).__name__)
+        raise fail(f"{option} {url}: nothing answers at {parts.hostname}:{port} ({reason}). Fix: start it "
+                   f"(`strangler up -d`, `strangler status`) or pass the right {option}") from None
+    finally:
+        conn.close()
+
+
+def execute(run: LocustRun, also: dict[str, str] | None = None) -> int:
+    """Validate the mix and ask each target once (`also`: option -> URL besides --host), then run Locust to
+    completion (bounded by run-time + grace) and return its exit code."""
     if not run.mix.exists():
         raise fail(f"mix file {run.mix} does not exist; pass --mix FILE (or create the project's config/load-mix.yaml)")
+    try:
+        load_mix(run.mix, run.mix_name)
+    except MixError as exc:
+        raise fail(str(exc)) from None
+    for option, url in {**(also or {}), "--host": run.host}.items():
+        preflight(url, option)
     run.csv.parent.mkdir(parents=True, exist_ok=True)
     run.html.parent.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True, soft_wrap=True)

@@ -133,7 +133,7 @@ def run(reference: Annotated[str, typer.Option("--reference", help="Legacy base 
                     check_run_time(run_time), processes, csv or default_csv, html or default_html,
                     mix or get_settings().mix_file, mix_name,
                     max_requests, extra)
-    code = execute(job)
+    code = execute(job, also={"--reference": extra["STRANGLER_PARITY_REFERENCE"]})
     shown = _shown(extra["STRANGLER_PARITY_STORE"])
     Console(stderr=True).print(f"details: strangler parity report {feature or 'adhoc'} --store {shown}",
                                highlight=False)
