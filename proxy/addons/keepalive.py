@@ -12,6 +12,9 @@ service's answer). So:
   before any byte is a real upstream failure: no retry.
 mitmproxy has no hook at that point (the stream turns the close into an error itself), so `install` wraps
 `HttpStream.handle_protocol_error`; without it (another mitmproxy) the façade works, minus the retry.
+The same wrapper marks a flow whose upstream connection could not be opened (mitmproxy's CONNECT_FAILED):
+the `error` hook only sees a message, and after a refused retry `flow.server_conn` still names the first,
+kept-alive connection, so "was a connection ever set up" alone would call the refusal a protocol error.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from mitmproxy import ctx, http
 
 log = logging.getLogger("strangler.facade")
 RETRIED_META = "strangler_retried"
+CONNECT_FAILED_META = "strangler_connect_failed"
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 CLOSED_MESSAGE = "server closed connection"  # mitmproxy's Http1Client: closed with no response byte read
 _installed = False
@@ -35,6 +39,12 @@ def reused(flow: http.HTTPFlow) -> bool:
 def stale(flow: http.HTTPFlow) -> bool:
     """The request failed only because a kept-alive connection was closed before any response byte."""
     return flow.error is not None and flow.error.msg == CLOSED_MESSAGE and flow.response is None and reused(flow)
+
+
+def connect_failed(flow: http.HTTPFlow) -> bool:
+    """No upstream connection could be opened for this attempt (refused, vetoed, unresolvable)."""
+    server = flow.server_conn
+    return CONNECT_FAILED_META in flow.metadata or server is None or server.timestamp_tcp_setup is None
 
 
 def retire(flow: http.HTTPFlow) -> None:
@@ -70,6 +80,8 @@ def install() -> bool:
                 and stream.server_state == stream.state_wait_for_response_headers and reused(flow))
 
     def handle_protocol_error(self, event):
+        if isinstance(event, ResponseProtocolError) and event.code is ErrorCode.CONNECT_FAILED:
+            self.flow.metadata[CONNECT_FAILED_META] = True  # (before the error hook runs, in `original`)
         if not retryable(self, event):
             yield from original(self, event)
             return

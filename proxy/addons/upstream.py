@@ -79,10 +79,9 @@ class UpstreamGuard:
             status, code = 502, "bad_gateway"
             text = (f"upstream {decision.upstream!r} closed a kept-alive connection before answering; "
                     f"{flow.request.method} is not retried (it may not be idempotent)")
-        else:
-            connected = flow.server_conn is not None and flow.server_conn.timestamp_tcp_setup is not None
-            decision.error_kind = "protocol" if connected else "connect"
-            status, code = 502, "upstream_unreachable" if not connected else "bad_gateway"
+        else:  # (a refused retry too: keepalive marks it, its flow still names the first connection)
+            decision.error_kind = "connect" if keepalive.connect_failed(flow) else "protocol"
+            status, code = 502, "upstream_unreachable" if decision.error_kind == "connect" else "bad_gateway"
             text = f"upstream {decision.upstream!r} failed: {message}"
         self.state.metrics.upstream_errors.labels(decision.upstream, decision.error_kind).inc()
         file_protocol_error(flow.client_conn.id, status,
