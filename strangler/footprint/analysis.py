@@ -2,6 +2,8 @@
 extraction order and per-feature views. The result is a plain dict (JSON-ready) so reports, the saved
 analysis and the flip gate all read the same thing.
 
+Ownership without config: a module whose name matches the table (strangler.footprint.naming), else the
+module that writes it most, else the one that reads it most; every guess is listed under "guessed_owners".
 Pseudo-modules — "(no request)" for statements outside any request (startup, jobs) and "(unknown)" for
 sources without attribution — are reported but never own tables and never count as coupling.
 """
@@ -12,6 +14,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from strangler.footprint.config import FootprintConfig
+from strangler.footprint.naming import owner_by_name
 from strangler.footprint.normalise import is_control
 from strangler.footprint.readers import Capture
 from strangler.footprint.sqlfacts import Facts, analyse
@@ -142,10 +145,15 @@ class _Aggregate:
         for declared in self.config.modules.values():
             for table in declared:
                 tables.setdefault(self.canon(table), _table_entry())
+        modules = sorted({m for m in self.modules if not is_pseudo(m)} | set(self.config.modules))
         for table, entry in tables.items():
             declared_owner = self.config.owner_of(table)
             if declared_owner:
                 entry.update(owner=declared_owner, owner_source="config")
+                continue
+            named = owner_by_name(table, modules, entry["writers"])
+            if named:
+                entry.update(owner=named, owner_source="inferred from name")
                 continue
             for basis, counts in (("writes", entry["writers"]), ("reads", entry["readers"])):
                 real = {m: c for m, c in counts.items() if not is_pseudo(m)}
@@ -227,12 +235,22 @@ class _Aggregate:
                           for (m, meth, ep), a in sorted(self.endpoints.items())],
             "tables": tables,
             "ownership_ties": {t: e["tie"] for t, e in tables.items() if "tie" in e},
+            "guessed_owners": _guessed(tables),
             "coupling": edges,
             "extraction_order": order,
             "features": features,
             "errors": errors[: self.config.max_errors],
             "bad_records": capture.bad_examples,
         }
+
+
+def _guessed(tables: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """module -> tables whose owner was guessed (not in the config): the reports say how to pin them."""
+    out: dict[str, list[str]] = {}
+    for table, entry in tables.items():
+        if entry["owner"] and entry["owner_source"] != "config":
+            out.setdefault(entry["owner"], []).append(table)
+    return dict(sorted(out.items()))
 
 
 def _table_entry() -> dict[str, Any]:

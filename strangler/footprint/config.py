@@ -1,7 +1,7 @@
 """The analysis config (config/footprint.yaml): who owns which table, which modules make up a feature.
 
-Everything here is optional: without it ownership is inferred from who writes, and every module is a
-feature of its own name. Errors name the file, the key and the fix — never a pydantic traceback.
+Everything here is optional: without it ownership is guessed (name match, then top writer: see analysis),
+and every module is a feature of its own name. Errors name the file, the key and the fix — never a pydantic traceback.
 """
 from __future__ import annotations
 

@@ -106,6 +106,8 @@ def markdown(analysis: dict[str, Any], feature: dict[str, Any] | None = None) ->
     for table, e in analysis["tables"].items():
         basis = e["owner_source"] + (f" (tie: {', '.join(e['tie'])})" if "tie" in e else "")
         out.append(f"| {table} | {e['owner'] or '-'} | {basis} | {_counts(e['writers'])} | {_counts(e['readers'])} |")
+    if analysis.get("guessed_owners"):
+        out += ["", pin_hint(analysis), "", "```yaml", pin_yaml(analysis), "```"]
     out += ["", "## Cross-module coupling", ""]
     if analysis["coupling"]:
         out += ["| module | table | owner | access | reads | writes | endpoints | example |",
@@ -126,6 +128,16 @@ def markdown(analysis: dict[str, Any], feature: dict[str, Any] | None = None) ->
             out.append(f"- {err['count']}× `{err['sql'][:200]}` — {err['error']}")
         out.append("")
     return "\n".join(out)
+
+
+def pin_hint(analysis: dict[str, Any]) -> str:
+    guessed = sum(len(t) for t in analysis["guessed_owners"].values())
+    return (f"{guessed} owner(s) guessed (basis above: name, then writes, then reads). Pin them under `modules:` "
+            "in the footprint config (the project's config/footprint.yaml, or --config FILE):")
+
+
+def pin_yaml(analysis: dict[str, Any]) -> str:
+    return "modules:\n" + "".join(f"  {m}: [{', '.join(ts)}]\n" for m, ts in analysis["guessed_owners"].items())
 
 
 def _feature_markdown(view: dict[str, Any]) -> list[str]:
@@ -171,6 +183,9 @@ def print_tables(analysis: dict[str, Any], console: Console, feature: dict[str, 
         basis = e["owner_source"] + (f" [yellow](tie: {', '.join(e['tie'])})[/]" if "tie" in e else "")
         owners.add_row(table, e["owner"] or "-", basis, _counts(e["writers"]), _counts(e["readers"]))
     console.print(owners)
+    if analysis.get("guessed_owners"):
+        console.print(pin_hint(analysis), highlight=False)
+        console.print(pin_yaml(analysis), highlight=False, markup=False)
     coupling = Table(title="Cross-module coupling", title_justify="left")
     for col in ("module", "table", "owner", "access", "reads", "writes", "endpoints"):
         coupling.add_column(col)
