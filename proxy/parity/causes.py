@@ -10,6 +10,7 @@ this order, and every report groups by it and folds the field differences undern
     content_type  the media type differs (application/json vs text/html)
     body          the bodies differ (field differences; a non-JSON body compared as text)
     headers       only allow-listed headers differ
+    noise         differs only on fields legacy also varies on (legacy asked twice; see proxy/parity/recent.py)
     normalised    equal, but only after a normaliser rule (instant, number, ...): a format change stays visible
     equal         equal as compared (ignore rules applied)
 
@@ -30,13 +31,14 @@ class Cause(StrEnum):
     CONTENT_TYPE = "content_type"
     BODY = "body"
     HEADERS = "headers"
+    NOISE = "noise"
     NORMALISED = "normalised"
     EQUAL = "equal"
 
     @property
     def differs(self) -> bool:
         """A cause that counts as a mismatch (normalised and equal do not)."""
-        return self not in (Cause.NORMALISED, Cause.EQUAL)
+        return self not in (Cause.NOISE, Cause.NORMALISED, Cause.EQUAL)
 
 
 ORDER = tuple(Cause)  # report order: the most telling cause first
@@ -97,7 +99,7 @@ def describe(cause: Cause | str, label: str, count: int) -> str:
     what = {Cause.ERROR: f"candidate error ({label})" if label else "candidate error",
             Cause.STATUS_CLASS: label, Cause.STATUS: label,
             Cause.CONTENT_TYPE: f"content type {label}", Cause.BODY: "body differs",
-            Cause.HEADERS: f"headers differ ({label})",
+            Cause.HEADERS: f"headers differ ({label})", Cause.NOISE: "differs only on noise fields",
             Cause.NORMALISED: f"equal after normalising ({label})", Cause.EQUAL: "equal"}[cause]
     return f"{what} on {count} request{'s' if count != 1 else ''}"
 
