@@ -11,10 +11,10 @@ import sys
 
 from strangler.cli.app import app
 
-MODULES = ("stack", "routes", "migrate", "analyze", "parity", "load", "export", "demo", "tls")
+MODULES = ("stack", "routes", "migrate", "analyze", "parity", "load", "export", "demo", "tls", "init", "add")
 OWNER = {"up": "stack", "down": "stack", "logs": "stack", "url": "stack", "routes": "routes", "flip": "routes",
          "ledger": "routes", "migrate": "migrate", "analyze": "analyze", "parity": "parity", "load": "load",
-         "export": "export", "demo": "demo", "tls": "tls"}
+         "export": "export", "demo": "demo", "tls": "tls", "init": "init", "add": "add"}
 # `status` shows the sections that other modules register (route states, data ownership)
 EXTRA = {"status": ("stack", "routes", "migrate")}
 
