@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from strangler.project import ENV as PROJECT_ENV
-from strangler.project import Project, ProjectError, find_project, load_project
+from strangler.project import Project, ProjectError, ProjectNotFound, find_project
 
 try:  # typer >= 0.20 runs its own copy of click; its contexts live there
     from typer._click.globals import get_current_context
@@ -66,13 +66,11 @@ class KitSettings:
         routes_file = Path(env[ROUTES_FILE_ENV]) if env.get(ROUTES_FILE_ENV) else None
         return cls(project, project_error=error, routes_file=routes_file, **paths)
 
-    @classmethod
-    def for_project(cls, root: Path, **paths: Path | None) -> KitSettings:
-        return cls(load_project(root), **paths)
-
     def require_project(self) -> Project:
         if self.project is None:
-            raise self.project_error or find_project(env={})
+            raise self.project_error or ProjectNotFound(
+                "No strangler project given, and this path has no explicit value. Fix: pass --project DIR, or "
+                "set the STRANGLER_* variable that names the file")
         return self.project
 
     def _path(self, name: str) -> Path:
