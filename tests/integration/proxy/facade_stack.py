@@ -10,7 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from strangler.gates import SPEC as KIT_GATES
 from strangler.procs import free_port, running, spawn, stop, wait_http
+
 
 ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
@@ -46,7 +48,8 @@ def facade_argv(legacy: int, port: int, routes: Path, admin: int, access_log: Pa
             "--set", "flow_detail=0", "--set", "termlog_verbosity=warn",
             "-s", str(ROOT / "proxy" / "facade.py"), "--set", f"strangler_routes={routes}",
             "--set", f"strangler_admin_port={admin}", "--set", f"strangler_access_log={access_log}",
-            "--set", "strangler_reload_ms=100"]
+            "--set", "strangler_reload_ms=100",
+            "--set", f"strangler_gates={KIT_GATES}"]  # as `strangler up` hands them (STRANGLER_GATES)
 
 
 @dataclass
