@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
@@ -21,7 +21,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 WRITE_OPTION = "legacy_write"
 ID_CEILING_OPTION = "legacy_id_ceiling"
 ID_CEILING_ENV = "LEGACY_ID_CEILING"
-#: the monolith's own ProductIds stay below this: the catalog service's default CATALOG_ID_START (catalog.models)
+#: the monolith's own ids (ProductId, OrderId) stay below this: the services' default *_ID_START (own_ids_below_ceiling)
 DEFAULT_ID_CEILING = 10_000_000
 
 
@@ -73,6 +73,25 @@ def id_ceiling() -> int:
     except ValueError:
         raise ValueError(f"{ID_CEILING_ENV}={raw!r} is not a whole number. Fix: set it to the services' "
                          f"smallest id range start (default {DEFAULT_ID_CEILING})") from None
+
+
+def own_ids_below_ceiling(model: type[Base]) -> None:
+    """SQLite only: a new row of `model` (single integer key) gets the highest id BELOW the id ceiling plus one,
+    not SQLite's max(rowid) + 1, which would jump into a service's id range once reverse sync has copied a
+    service row here. (PostgreSQL's serial sequence is not moved by explicit inserts.) Writes hold BEGIN
+    IMMEDIATE: no race."""
+    [key] = model.__table__.primary_key.columns
+    attribute = model.__mapper__.get_property_by_column(key).key
+
+    @event.listens_for(model, "before_insert")
+    def _own_id(_mapper: Any, connection: Connection, row: Any) -> None:
+        ceiling = connection.get_execution_options().get(ID_CEILING_OPTION)
+        if getattr(row, attribute) is not None or ceiling is None or connection.dialect.name != "sqlite":
+            return
+        highest = connection.scalar(select(func.max(key)).where(key < ceiling)) or 0
+        if highest + 1 >= ceiling:
+            raise RuntimeError(f"{model.__tablename__}: no {key.name} left below {ID_CEILING_ENV}={ceiling}")
+        setattr(row, attribute, highest + 1)
 
 
 def writer(engine: Engine) -> Engine:

@@ -4,7 +4,9 @@ An order is an aggregate (header + lines, total = sum of lines), but strangler.m
 one table with one unique sortable key. So there are two ways in:
 
 - `ORDERS` and `ORD_LINES` TableMappings for config/migrations.yaml (per-table; the header translator
-  checks the header alone). CAVEAT: ORD_LINES has a composite key (ORD_ID, LN_NO); the engine keysets on a
+  checks the header alone). Both directions: after `migrate handover orders --writes service` the reverse
+  sync writes the service's orders into ORDERS/ORD_LINES — those rows only: the saga already reserved their
+  stock through the monolith's inventory API, so STOCK is never touched here. CAVEAT: ORD_LINES has a composite key (ORD_ID, LN_NO); the engine keysets on a
   single column (`WHERE ORD_ID > last`), so lines of an order split across a batch boundary would be
   skipped — until the engine supports composite or parent/child keys (see the orders-service report),
   run it with --batch-size larger than the ORD_LINES row count, or use `backfill_orders`.
@@ -18,6 +20,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -26,18 +29,24 @@ from sqlalchemy.exc import IntegrityError
 from acl.common.conventions import (
     legacy_money_to_decimal,
     legacy_ts_to_utc,
+    minor_to_decimal,
     require_int,
+    utc_to_legacy_ts,
 )
 from acl.common.errors import TranslationError
 from acl.orders.translate import (
     DEFAULT_TZ,
     float_total,
     line_from_row,
+    line_to_row,
     order_from_rows,
     status_from_legacy,
+    status_to_legacy,
 )
+from new_services.orders.domain import InvalidOrder, OrderLine, OrderStatus
 from new_services.orders.models import Base, order_lines_table, orders_table
 from new_services.orders.repository import line_values, order_values, to_minor
+from new_services.orders.settings import ID_START_ENV, get_orders_id_start
 from strangler.migrate.engine import (
     BackfillReport,
     Progress,
@@ -45,7 +54,7 @@ from strangler.migrate.engine import (
     reset_sequence,
     upsert_statement,
 )
-from strangler.migrate.mapping import Row, TableMapping
+from strangler.migrate.mapping import IdRange, Row, TableMapping
 
 
 def legacy_tz() -> str:
@@ -73,10 +82,67 @@ def order_line_to_record(row: Mapping[str, Any]) -> dict[str, Any]:
     return line_values(require_int(row["ORD_ID"], "ORD_ID"), line_from_row(row))
 
 
+# reverse (service owns writes): service rows → legacy rows, at what legacy can hold
+
+def _positive(value: Any, field: str) -> int:
+    if require_int(value, field) < 1:
+        raise TranslationError(field, value, "must be a positive integer")
+    return value
+
+
+def order_record_to_header(row: Mapping[str, Any], tz: str | None = None) -> dict[str, Any]:
+    """One `orders` row → ORDERS values (reverse sync). Legacy keeps local minutes (ORD_DT), a float ORD_TOT
+    and no currency: seconds are dropped; another currency, or a total the float cannot hold exactly, is a
+    TranslationError (the row is quarantined, never written wrong)."""
+    if row["currency"] != "GBP":
+        raise TranslationError("currency", row["currency"], "legacy ORDERS holds GBP totals only")
+    total = minor_to_decimal(require_int(row["total_minor"], "total_minor"))
+    legacy_total = float(total)
+    if total < 0 or legacy_money_to_decimal(legacy_total, "total_minor") != total:
+        raise TranslationError("total_minor", row["total_minor"], "legacy ORD_TOT (a float) cannot hold it exactly")
+    placed_at = row["placed_at"]
+    if not isinstance(placed_at, datetime):
+        raise TranslationError("placed_at", placed_at, "expected a timestamp")
+    try:
+        status = OrderStatus(row["status"])
+    except ValueError:
+        raise TranslationError("status", row["status"], "not an order status") from None
+    return {"ORD_ID": _positive(row["id"], "id"), "CUST_ID": _positive(row["customer_id"], "customer_id"),
+            "ORD_STS": status_to_legacy(status), "ORD_DT": utc_to_legacy_ts(placed_at, tz or legacy_tz(), "placed_at"),
+            "ORD_TOT": legacy_total}
+
+
+def order_line_record_to_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One `order_lines` row → ORD_LINES values (reverse sync). The reservation id stays in the service:
+    legacy keeps none (its orders module reserved stock without records)."""
+    order_id = _positive(row["order_id"], "order_id")
+    try:
+        line = OrderLine(line_no=row["line_no"], product_id=row["product_id"], warehouse=row["warehouse"],
+                         quantity=row["quantity"],
+                         unit_price=minor_to_decimal(require_int(row["unit_price_minor"], "unit_price_minor")),
+                         reservation_id=row["reservation_id"])
+    except InvalidOrder as exc:
+        raise TranslationError(exc.field, exc.value, exc.reason) from None
+    return line_to_row(order_id, line)
+
+
+def order_record_domain(row: Mapping[str, Any]) -> dict[str, Any]:
+    """verify's form of an `orders` row: as legacy holds it, read forward (whole minutes)."""
+    return order_header_to_record(order_record_to_header(row))
+
+
+def order_line_record_domain(row: Mapping[str, Any]) -> dict[str, Any]:
+    """verify's form of an `order_lines` row: as legacy holds it, read forward (no reservation id)."""
+    return order_line_to_record(order_line_record_to_row(row))
+
+
 ORDERS = TableMapping(source_table="ORDERS", source_key="ORD_ID", target=orders_table,
-                      translate=order_header_to_record, target_key=("id",))
+                      translate=order_header_to_record, target_key=("id",), to_source=order_record_to_header,
+                      target_domain=order_record_domain,
+                      service_ids=IdRange(start=get_orders_id_start, setting=ID_START_ENV))
 ORD_LINES = TableMapping(source_table="ORD_LINES", source_key="ORD_ID", target=order_lines_table,
-                         translate=order_line_to_record, target_key=("order_id", "line_no"))
+                         translate=order_line_to_record, target_key=("order_id", "line_no"),
+                         to_source=order_line_record_to_row, target_domain=order_line_record_domain)
 
 
 # --- aggregate backfill ---------------------------------------------------------------------------------------

@@ -121,9 +121,13 @@ def order_to_rows(order: Order, tz: str = DEFAULT_TZ) -> tuple[dict[str, Any], l
     order_id = _id(order, ROW_FIELDS)
     header = {"ORD_ID": order_id, "CUST_ID": order.customer_id, "ORD_STS": status_to_legacy(order.status),
               "ORD_DT": utc_to_legacy_ts(order.placed_at, tz, "ORD_DT"), "ORD_TOT": float(order.total)}
-    lines = [{"ORD_ID": order_id, "LN_NO": ln.line_no, "PROD_ID": ln.product_id, "WH_CD": ln.warehouse,
-              "QTY": ln.quantity, "UNIT_PRC": ln.unit_price} for ln in order.lines]
-    return header, lines
+    return header, [line_to_row(order_id, ln) for ln in order.lines]
+
+
+def line_to_row(order_id: int, line: OrderLine) -> dict[str, Any]:
+    """One domain line → its ORD_LINES row (UNIT_PRC as Decimal; legacy has no reservation id to keep)."""
+    return {"ORD_ID": order_id, "LN_NO": line.line_no, "PROD_ID": line.product_id, "WH_CD": line.warehouse,
+            "QTY": line.quantity, "UNIT_PRC": line.unit_price}
 
 
 # --- legacy JSON (legacy-compatible API, parity) -------------------------------------------------------------

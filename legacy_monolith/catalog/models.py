@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import CHAR, CheckConstraint, Connection, Integer, Numeric, String, Text, event, func, select
+from sqlalchemy import CHAR, CheckConstraint, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped
 
-from legacy_monolith.db import ID_CEILING_OPTION, LEGACY_TABLE, Base, column
+from legacy_monolith.db import LEGACY_TABLE, Base, column, own_ids_below_ceiling
 
 
 class Product(Base):
@@ -25,15 +24,4 @@ class Product(Base):
     updated: Mapped[str] = column("UPD_DT", String(16))
 
 
-@event.listens_for(Product, "before_insert")
-def _own_id_below_ceiling(_mapper: Any, connection: Connection, product: Product) -> None:
-    """SQLite only: a new PROD_ID is the highest id BELOW the id ceiling plus one, not SQLite's max(rowid) + 1,
-    which would jump into the catalog service's range once reverse sync has copied a service product here.
-    (PostgreSQL's serial sequence is not moved by explicit inserts.) Writes hold BEGIN IMMEDIATE: no race."""
-    ceiling = connection.get_execution_options().get(ID_CEILING_OPTION)
-    if product.id is not None or ceiling is None or connection.dialect.name != "sqlite":
-        return
-    highest = connection.scalar(select(func.max(Product.id)).where(Product.id < ceiling)) or 0
-    if highest + 1 >= ceiling:
-        raise RuntimeError(f"PRODUCTS: no ProductId left below LEGACY_ID_CEILING={ceiling}")
-    product.id = highest + 1
+own_ids_below_ceiling(Product)

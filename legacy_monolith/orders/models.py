@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import CHAR, CheckConstraint, Float, ForeignKey, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, relationship
 
-from legacy_monolith.db import LEGACY_TABLE, Base, column
+from legacy_monolith.db import LEGACY_TABLE, Base, column, own_ids_below_ceiling
 
 
 class Order(Base):
@@ -33,3 +33,6 @@ class OrderLine(Base):
     warehouse: Mapped[str] = column("WH_CD", String(4))
     quantity: Mapped[int] = column("QTY", Integer)
     unit_price: Mapped[Decimal] = column("UNIT_PRC", Numeric(10, 2))
+
+
+own_ids_below_ceiling(Order)  # reverse sync copies the orders service's ids (ORDERS_ID_START up) here

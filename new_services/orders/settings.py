@@ -3,11 +3,26 @@ URL."""
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from new_services.common.settings import ServiceSettings, load_settings
 
+DEFAULT_ID_START = 10_000_000
+ID_START_ENV = "ORDERS_ID_START"
 
-class OrdersSettings(ServiceSettings):
+
+class OrdersIdRange(BaseSettings):
+    """ORDERS_ID_START alone: the data migration (acl.orders.mapping) reads it without the service's secrets."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    id_start: int = Field(
+        DEFAULT_ID_START, ge=1, le=2**31 - 1, validation_alias=AliasChoices(ID_START_ENV, "id_start"),
+        description="first id for orders placed by the service; must be above any id the monolith will ever "
+                    "hand out, so both sides can take orders at the same time (backfilled ids are kept)")
+
+
+class OrdersSettings(ServiceSettings, OrdersIdRange):
     database_url: str | None = Field(
         None, validation_alias=AliasChoices("ORDERS_DATABASE_URL", "database_url"),
         description="SQLAlchemy URL of the orders database, e.g. sqlite:///var/orders.db or "
@@ -15,10 +30,6 @@ class OrdersSettings(ServiceSettings):
     catalog_api_url: str | None = Field(
         None, validation_alias=AliasChoices("CATALOG_API_URL", "catalog_api_url"),
         description="base URL of the legacy-compatible products API used for prices (default: LEGACY_BASE_URL)")
-    id_start: int = Field(
-        10_000_000, ge=1, le=2**31 - 1, validation_alias=AliasChoices("ORDERS_ID_START", "id_start"),
-        description="first id for orders placed by the service; must be above any id the monolith will ever "
-                    "hand out, so both sides can take orders at the same time (backfilled ids are kept)")
     uncertain_window_s: float = Field(
         300.0, gt=0, validation_alias=AliasChoices("ORDERS_UNCERTAIN_WINDOW_S", "uncertain_window_s"),
         description="how long a reservation whose answer was lost is looked for before it counts as never made "
@@ -38,3 +49,7 @@ class OrdersSettings(ServiceSettings):
 
 def get_orders_settings(**overrides: object) -> OrdersSettings:
     return load_settings(OrdersSettings, **overrides)
+
+
+def get_orders_id_start() -> int:
+    return load_settings(OrdersIdRange).id_start
