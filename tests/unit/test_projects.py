@@ -150,3 +150,27 @@ def test_a_foreign_project_never_reads_the_demo_config(elsewhere: Path, monkeypa
     assert mix.exit_code != 0 and str(project.resolve() / "config" / "load-mix.yaml") in mix.output
     migrations = invoke("--project", str(project), "migrate", "status")
     assert migrations.exit_code == 2 and str(project.resolve() / "config" / "migrations.yaml") in migrations.output
+
+
+def test_demo_uses_the_kit_project_from_anywhere_and_keeps_its_files_in_var_dir(
+        elsewhere: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`strangler demo` run from another project: the document's shell works in the kit's demo project, and
+    --var-dir X holds everything the run writes (transcript included)."""
+    import strangler.cli.demo  # noqa: F401 - registers `demo`
+    from strangler.procs import free_port
+    from strangler.stack import load_stack, port_env_name
+
+    project = make_project(elsewhere / "gh")
+    monkeypatch.chdir(project)
+    env = {"STRANGLER_PROJECT": str(project), "STRANGLER_ADMIN_PORT": str(free_port())}
+    env.update({port_env_name(name): str(free_port())  # the demo's ports may be taken on a busy machine
+                for name in load_stack(KIT_DIR / "config" / "stack.yaml").config.processes})
+    document = elsewhere / "doc.md"
+    document.write_text("# t\n\n```bash\necho \"project=$STRANGLER_PROJECT pwd=$PWD\"\nstrangler routes check\n```\n"
+                        f"<!-- expect: project={KIT_DIR} pwd={KIT_DIR}$ -->\n<!-- expect: OK -->\n")
+    var_dir = elsewhere / "x"
+    before = files_under(project)
+    result = invoke("demo", "--document", str(document), "--var-dir", str(var_dir), env=env)
+    assert result.exit_code == 0, result.output
+    assert (var_dir / "transcript.log").is_file() and files_under(project) == before
+    assert not (elsewhere / "demo-transcript.log").exists()
