@@ -267,6 +267,16 @@ class RouteSpec(_Model):
         return parse_template(self.path)
 
 
+class NormaliseRule(StrEnum):
+    """How a `parity.normalise` path compares (proxy/parity/rules.py)."""
+
+    INSTANT = "instant"                    # the same instant however written (ISO-8601, instant_formats, zones)
+    NUMBER = "number"                      # 1 == 1.0 == "1"
+    CASE_INSENSITIVE = "case_insensitive"  # "Shipped" == "SHIPPED"
+    NULL_IS_EMPTY = "null_is_empty"        # null == ""
+    PRESENT = "present"                    # present on both sides; values may differ (ids, creation times)
+
+
 class ParityConfig(_Model):
     ignore: list[str] = []
     unordered: list[str] = []
@@ -278,6 +288,12 @@ class ParityConfig(_Model):
     noise_sample_rate: float = Field(0.1, ge=0, le=1)
     # in canary/new also send a copy to the side that did NOT serve, and compare (shadow always does)
     shadow_other_side: bool = False
+    # per-path normalisers beside ignore/unordered (proxy/parity/rules.py); reported as "equal after normalising"
+    normalise: dict[str, NormaliseRule] = {}
+    instant_formats: list[str] = []          # legacy strptime formats for `instant`, e.g. "%d/%m/%Y %H:%M"
+    instant_zone: str = "UTC"                # IANA zone of instants written without one
+    secret_headers: list[str] = []           # redacted like Authorization/Cookie in stored examples and exports
+    window: int = Field(500, ge=1)           # verdicts and rates over the last N comparisons per route
 
     @field_validator("ignore", "unordered")
     @classmethod
@@ -285,6 +301,24 @@ class ParityConfig(_Model):
         for p in v:
             if not p.startswith("$"):
                 raise _problem("bad_json_path", f"{p!r} is not a JSON path", "start it with '$', e.g. $.Items[*].Id")
+        return v
+
+    @field_validator("normalise")
+    @classmethod
+    def _normalise_paths(cls, v: dict[str, NormaliseRule]) -> dict[str, NormaliseRule]:
+        cls._json_paths(list(v))
+        return v
+
+    @field_validator("instant_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise _problem("bad_zone", f"instant_zone {v!r} is not a time zone", "write an IANA name such as "
+                           "UTC or Europe/Paris") from None
         return v
 
 

@@ -188,6 +188,11 @@
     box.append(el("p", null, el("span", { cls: `big ${rateCls}`, text: pct(p.parity_rate) }),
       ` equal over the last ${num(w.samples)} (${num(w.mismatches)} differing, ${num(w.errors)} errors); `,
       `${num(p.compared)} compared in total`));
+    if ((p.causes || []).length) {
+      box.append(table(["cause (recent, rules in force)", "fields"], p.causes.map((c) =>
+        el("tr", null, el("td", { cls: c.differs ? "bad" : "ok", text: c.headline }),
+          el("td", null, el("code", { text: c.fields.join(", ") })))), "compact"));
+    }
     if (p.top_fields.length) {
       box.append(table(["top differing field", "route", "raw", "verdict"], p.top_fields.map((fd) =>
         el("tr", null, el("td", null, el("code", { text: fd.field })), el("td", null, el("code", { text: fd.route })),

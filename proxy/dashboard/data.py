@@ -68,7 +68,7 @@ class DashboardData:
         snap = self.state.current
         table = snap.table
         span, traffic = self.window.stats()
-        parity, parity_note = self._parity(list(table.features))
+        parity, parity_note = self._parity({name: feat.parity for name, feat in table.features.items()})
         dry_run = self._dry_run()
         ownership, ownership_note = self._ownership()
         features = []
@@ -104,7 +104,11 @@ class DashboardData:
         }
 
     # ---------------------------------------------------------------------------------------- sources
-    def _parity(self, features: list[str]) -> tuple[dict[str, Any], str | None]:
+    def _parity(self, features: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """Per feature: the rollback window's rate, the recent comparisons grouped by cause under the rules in
+        force (proxy/parity/recent.py: the same grouping as `strangler parity report`), the top fields."""
+        from proxy.parity.recent import evaluate
+
         path = self.parity_path()
         if isinstance(path, Path) and not path.exists():
             return {}, "no parity store yet (shadow traffic or `strangler parity run` creates it)"
@@ -113,7 +117,7 @@ class DashboardData:
             routes = store.route_stats()
             fields = store.field_stats()
             out: dict[str, Any] = {}
-            for name in features:
+            for name, rules in features.items():
                 mine = [r for r in routes if r.feature == name]
                 if not mine:
                     continue
@@ -129,6 +133,9 @@ class DashboardData:
                                     "raw_rate": f.counts.raw_rate, "noise_rate": f.counts.noise_rate,
                                     "raw": f.counts.raw, "compared": f.counts.compared}
                                    for f in ranked[:TOP_FIELDS]],
+                    "causes": [{"cause": g.cause.value, "headline": g.headline(), "differs": g.cause.differs,
+                                "fields": [k for k, _ in g.fields.most_common(TOP_FIELDS)]}
+                               for g in evaluate(name, store.recent(name, rules.window), rules).groups[:TOP_FIELDS]],
                 }
             return out, None
         except Exception as exc:  # noqa: BLE001 - a broken store is shown on the page, the poll still answers

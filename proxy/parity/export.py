@@ -4,7 +4,12 @@ Both hit two base URLs taken from PARITY_REFERENCE_URL / PARITY_CANDIDATE_URL (d
 mismatch was recorded against) and refuse non-loopback targets. The test compares with the kit's own
 normaliser and the feature's parity rules, and asserts the recorded FIELD no longer differs: it fails
 while the mismatch exists and passes once fixed (unrelated noise fields do not make it fail).
-Secrets are never written out: Authorization/Cookie and the kit's signing headers are dropped.
+
+Every replayable header is kept. Secrets (proxy/parity/redact.py: Authorization, Cookie, configured
+`parity.secret_headers`) are written as named placeholders read from the environment at replay time
+(`Authorization: ${STRANGLER_REPLAY_AUTHORIZATION}`); both files name the redacted headers and say the
+mismatch may depend on them; the curl script stops and the pytest case skips, with that reason, while a
+placeholder is unset — a repro never "passes at once" because a credential was silently left out.
 """
 from __future__ import annotations
 
@@ -13,13 +18,12 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from proxy.parity.redact import Redactor
 from proxy.parity.store import Example
 from proxy.table import ParityConfig
 
 REFERENCE_ENV = "PARITY_REFERENCE_URL"
 CANDIDATE_ENV = "PARITY_CANDIDATE_URL"
-_DROP = {"host", "content-length", "connection", "transfer-encoding", "accept-encoding", "keep-alive",
-         "authorization", "cookie", "proxy-authorization", "te", "upgrade"}
 _SAFE = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -29,30 +33,41 @@ class ExportedFiles:
     test: Path
 
 
-def replay_headers(example: Example) -> dict[str, str]:
-    """The request headers worth replaying (no hop-by-hop, no credentials, no X-Strangler-* signatures)."""
-    headers: dict[str, str] = {}
-    for name, value in example.request.get("headers", []):
-        low = name.lower()
-        if low in _DROP or low.startswith("x-strangler-"):
-            continue
-        headers[name] = value
-    return headers
+def replay_headers(example: Example, parity: ParityConfig | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """(headers to replay, {redacted header: environment variable}): no hop-by-hop, no X-Strangler-*
+    signatures; secrets as ${STRANGLER_REPLAY_…} placeholders."""
+    redactor = Redactor.of((parity or ParityConfig()).secret_headers)
+    return redactor.replayable((name, value) for name, value in example.request.get("headers", []))
 
 
-def curl_script(example: Example) -> str:
+def redaction_note(redacted: dict[str, str]) -> str:
+    """What both files say about redacted headers ("" when none)."""
+    if not redacted:
+        return ""
+    names = ", ".join(redacted)
+    envs = " ".join(f"{env}=…" for env in redacted.values())
+    return (f"Redacted headers: {names} (secrets are never exported). The mismatch may depend on them: "
+            f"set {envs} to replay them.")
+
+
+def curl_script(example: Example, parity: ParityConfig | None = None) -> str:
     req = example.request
+    headers, redacted = replay_headers(example, parity)
     parts = ["curl", "-sS", "-i", "-X", req["method"]]
-    for name, value in replay_headers(example).items():
-        parts += ["-H", f"{name}: {value}"]
-    if req.get("body"):
-        parts += ["--data-binary", req["body"]]
     args = " ".join(shlex.quote(p) for p in parts)
+    for name, value in headers.items():  # a placeholder in double quotes: the shell reads it from the env
+        args += f' -H "{name}: ${{{redacted[name]}}}"' if name in redacted else f" -H {shlex.quote(f'{name}: {value}')}"
+    if req.get("body"):
+        args += " --data-binary " + shlex.quote(req["body"])
     path = shlex.quote(req["path"])
     warn = "" if req["method"] in _SAFE else (f"# WARNING: {req['method']} changes state on both servers when "
                                               "replayed.\n")
+    note = redaction_note(redacted)
+    needs = "".join(f': "${{{env}:?unset: {name} was redacted and the mismatch may depend on it; export {env}}}"\n'
+                    for name, env in redacted.items())
     return (f"#!/bin/sh\n# Parity mismatch #{example.id} — feature {example.feature}, route {example.route}\n"
-            f"# field {example.field}: {_summary(example)}\n{warn}set -eu\n"
+            f"# field {example.field}: {_summary(example)}\n{warn}" + (f"# {note}\n" if note else "") +
+            f"set -eu\n{needs}"
             f": \"${{{REFERENCE_ENV}:={example.reference_url or 'http://127.0.0.1:5000'}}}\"\n"
             f": \"${{{CANDIDATE_ENV}:={example.candidate_url or 'http://127.0.0.1:8080'}}}\"\n"
             f"echo '--- reference'\n{args} \"${REFERENCE_ENV}\"{path}\n"
@@ -63,11 +78,14 @@ def pytest_file(example: Example, parity: ParityConfig | None = None) -> str:
     req = example.request
     config = (parity or ParityConfig()).model_dump(mode="json")
     body = (req.get("body") or "").encode("utf-8")
+    headers, redacted = replay_headers(example, parity)
+    plain = {k: v for k, v in headers.items() if k not in redacted}
     return f'''r"""Parity mismatch #{example.id} — feature {_doc(example.feature)}, route {_doc(example.route)}.
 
 Field {_doc(example.field)}: {_doc(_summary(example))}
 Generated by `strangler parity export`. Fails while the candidate still differs on that field.
 Run: {REFERENCE_ENV}=http://127.0.0.1:PORT {CANDIDATE_ENV}=http://127.0.0.1:PORT python -m pytest THIS_FILE
+{_doc(redaction_note(redacted))}
 {"" if req["method"] in _SAFE else f"WARNING: {req['method']} changes state on both servers when replayed."}
 """
 import ipaddress
@@ -76,6 +94,7 @@ import os
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from proxy.parity.normalise import Normaliser, Response
 from proxy.table import ParityConfig
@@ -84,7 +103,8 @@ REFERENCE_URL = os.environ.get({REFERENCE_ENV!r}, {example.reference_url!r}).rst
 CANDIDATE_URL = os.environ.get({CANDIDATE_ENV!r}, {example.candidate_url!r}).rstrip("/")
 METHOD = {req["method"]!r}
 PATH = {req["path"]!r}
-HEADERS = {replay_headers(example)!r}
+HEADERS = {plain!r}
+REDACTED = {redacted!r}  # header -> environment variable holding its value (never exported)
 BODY = {body!r}
 FIELD = {example.field!r}
 PARITY = ParityConfig.model_validate(json.loads({json.dumps(config)!r}))
@@ -98,15 +118,24 @@ def _loopback(url: str) -> bool:
         return False
 
 
-def _ask(base: str) -> Response:
+def _headers() -> dict[str, str]:
+    unset = {{name: env for name, env in REDACTED.items() if not os.environ.get(env)}}
+    if unset:
+        pytest.skip("redacted header(s) " + ", ".join(unset) + " not set; the mismatch may depend on them: "
+                    "export " + " ".join(unset.values()))
+    return {{**HEADERS, **{{name: os.environ[env] for name, env in REDACTED.items()}}}}
+
+
+def _ask(base: str, headers: dict[str, str]) -> Response:
     assert base, f"set {REFERENCE_ENV} and {CANDIDATE_ENV} to the two base URLs"
     assert _loopback(base), f"refusing non-loopback target {{base}}: replay only against local servers"
-    answer = httpx.request(METHOD, base + PATH, headers=HEADERS, content=BODY or None, timeout=10)
+    answer = httpx.request(METHOD, base + PATH, headers=headers, content=BODY or None, timeout=10)
     return Response.of(answer.status_code, answer.headers.multi_items(), answer.content)
 
 
 def test_mismatch_{example.id}_on_{_ident(example.field)}() -> None:
-    differences = Normaliser(PARITY).compare(_ask(REFERENCE_URL), _ask(CANDIDATE_URL))
+    headers = _headers()
+    differences = Normaliser(PARITY).compare(_ask(REFERENCE_URL, headers), _ask(CANDIDATE_URL, headers))
     on_field = [d.to_dict() for d in differences if d.field == FIELD]
     assert not on_field, f"candidate still differs on {{FIELD}}: {{json.dumps(on_field, default=str)}}"
 '''
@@ -116,7 +145,7 @@ def export_example(example: Example, out_dir: Path, parity: ParityConfig | None 
     out_dir.mkdir(parents=True, exist_ok=True)
     curl = out_dir / f"mismatch_{example.id}.sh"
     test = out_dir / f"test_parity_mismatch_{example.id}.py"
-    curl.write_text(curl_script(example), encoding="utf-8")
+    curl.write_text(curl_script(example, parity), encoding="utf-8")
     curl.chmod(0o755)
     test.write_text(pytest_file(example, parity), encoding="utf-8")
     return ExportedFiles(curl, test)

@@ -5,7 +5,11 @@ Rules (from a feature's ParityConfig, compiled once per config):
 - only allow-listed headers are compared, names case-insensitive, values exactly (kind "header");
 - JSON bodies are compared as data: key order is irrelevant; `ignore` paths (wildcards, `..name`) are
   skipped; `unordered` lists are compared as multisets; numbers are equal within the tolerance;
-- other bodies are compared as bytes (shown as text).
+- `normalise` paths compare values by a rule (proxy/parity/rules.py); a pair equal only under its rule is
+  not a difference but is listed in `Comparison.normalised` ("equal after normalising (rule)");
+- differences at ignored paths are kept apart in `Comparison.ignored`, so a report can re-apply the rules
+  in force (adding or removing an ignore rule changes verdicts at once);
+- other bodies (not JSON on either side) are compared as text, never an error.
 
 Decisions worth knowing:
 - A numeric string is NOT equal to a number ("12.50" vs 12.5 is kind "type"): the wire contract differs
@@ -20,13 +24,14 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.parity.paths import EMPTY, PathSet, Segment, State, field_key, format_path
-from proxy.table import ParityConfig
+from proxy.parity.rules import ValueRules
+from proxy.table import NormaliseRule, ParityConfig
 
-KINDS = ("changed", "missing", "extra", "type", "status", "header")
+KINDS = ("changed", "missing", "extra", "type", "status", "header", "normalised")
 STATUS_PATH = "status"
 HEADER_PREFIX = "header:"
 _NO_JSON = object()
@@ -42,10 +47,35 @@ class Difference:
     reference: Any
     candidate: Any
     field: str
+    rule: str = ""     # kind "normalised": the normaliser rule under which the two values are equal
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "field": self.field, "kind": self.kind,
-                "reference": self.reference, "candidate": self.candidate}
+        out = {"path": self.path, "field": self.field, "kind": self.kind,
+               "reference": self.reference, "candidate": self.candidate}
+        return {**out, "rule": self.rule} if self.rule else out
+
+
+@dataclass(slots=True)
+class Comparison:
+    """Everything one comparison found: differences (rules applied), differences at ignored paths, pairs
+    equal only after a normaliser rule, and the normalise paths that matched any location."""
+
+    differences: list[Difference] = field(default_factory=list)
+    ignored: list[Difference] = field(default_factory=list)
+    normalised: list[Difference] = field(default_factory=list)
+    rules_matched: set[str] = field(default_factory=set)
+    limit: int = 200
+
+    def add(self, difference: Difference) -> None:
+        if len(self.differences) < self.limit:
+            self.differences.append(difference)
+
+    def full(self) -> bool:
+        return len(self.differences) >= self.limit
+
+    def ignoring(self) -> Comparison:
+        """A sink for an ignored subtree: its differences land in `ignored`, its normalisations nowhere."""
+        return Comparison(self.ignored, self.ignored, [], self.rules_matched, self.limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,113 +118,148 @@ class Normaliser:
         self.numeric_strings = numeric_strings
         self.headers = tuple(dict.fromkeys(h.lower() for h in config.headers))
         self.max_differences = max_differences
+        self.rule_paths = tuple(config.normalise)
+        self.rules = tuple(config.normalise.values())
+        self.normalise = PathSet(self.rule_paths)
+        self.values = ValueRules(config)
 
     # ------------------------------------------------------------------------------------------ public
     def compare(self, reference: Response, candidate: Response) -> list[Difference]:
         """Differences of `candidate` against `reference`, in a stable order."""
-        out: list[Difference] = []
+        return self.inspect(reference, candidate).differences
+
+    def inspect(self, reference: Response, candidate: Response) -> Comparison:
+        """The full comparison: differences, ignored differences, normalised pairs."""
+        out = Comparison(limit=self.max_differences)
         if reference.status != candidate.status:
-            out.append(Difference(STATUS_PATH, "status", reference.status, candidate.status, STATUS_PATH))
+            out.add(Difference(STATUS_PATH, "status", reference.status, candidate.status, STATUS_PATH))
         for name in self.headers:
             ref, cand = reference.header(name), candidate.header(name)
             if ref != cand:
                 path = HEADER_PREFIX + name
-                out.append(Difference(path, "header", ref, cand, path))
-        out.extend(self.compare_bodies(reference, candidate))
-        return out[: self.max_differences]
+                out.add(Difference(path, "header", ref, cand, path))
+        self._bodies(reference, candidate, out)
+        return out
 
     def compare_bodies(self, reference: Response, candidate: Response) -> list[Difference]:
-        if reference.body == candidate.body:
-            return []
-        if self.ignore.accepts(self.ignore.start):  # "$" ignores the whole body
-            return []
+        out = Comparison(limit=self.max_differences)
+        self._bodies(reference, candidate, out)
+        return out.differences
+
+    def _bodies(self, reference: Response, candidate: Response, out: Comparison) -> None:
+        if reference.body == candidate.body and not self.normalise:
+            return
+        sink = out.ignoring() if self.ignore.accepts(self.ignore.start) else out  # "$" ignores the whole body
         ref, cand = _json_or_missing(reference), _json_or_missing(candidate)
         if ref is _NO_JSON and cand is _NO_JSON:
-            return [Difference("$", "changed", _text(reference.body), _text(candidate.body), "$")]
-        if ref is _NO_JSON or cand is _NO_JSON:
+            if reference.body != candidate.body:
+                sink.add(Difference("$", "changed", _text(reference.body), _text(candidate.body), "$"))
+        elif ref is _NO_JSON or cand is _NO_JSON:
             ref_v = _text(reference.body) if ref is _NO_JSON else ref
             cand_v = _text(candidate.body) if cand is _NO_JSON else cand
-            return [Difference("$", "type", ref_v, cand_v, "$")]
-        return self.compare_json(ref, cand)
+            sink.add(Difference("$", "type", ref_v, cand_v, "$"))
+        else:
+            self._walk(ref, cand, (), self._start, sink)
 
     def compare_json(self, reference: Any, candidate: Any) -> list[Difference]:
         """Differences between two decoded JSON values."""
-        out: list[Difference] = []
-        self._walk(reference, candidate, (), self.ignore.start, self.unordered.start, out)
-        return out[: self.max_differences]
+        return self.inspect_json(reference, candidate).differences
+
+    def inspect_json(self, reference: Any, candidate: Any) -> Comparison:
+        out = Comparison(limit=self.max_differences)
+        self._walk(reference, candidate, (), self._start, out)
+        return out
+
+    @property
+    def _start(self) -> tuple[State, State, State]:
+        return self.ignore.start, self.unordered.start, self.normalise.start
+
+    def _step(self, st: tuple[State, State, State], key: Segment) -> tuple[State, State, State]:
+        return self.ignore.step(st[0], key), self.unordered.step(st[1], key), self.normalise.step(st[2], key)
+
+    def _ignored(self, state: State) -> bool:
+        return bool(state) and self.ignore.accepts(state)
+
+    def _rule(self, state: State, out: Comparison) -> NormaliseRule | None:
+        """The normaliser rule at this location (the first declared wins), noting the path as matched."""
+        found = self.normalise.accepted(state)
+        if not found:
+            return None
+        first = min(found)
+        out.rules_matched.update(self.rule_paths[i] for i in found)
+        return self.rules[first]
 
     def canonical(self, value: Any) -> str:
         """Canonical JSON text of a value under these rules (ignored paths dropped, unordered lists sorted)."""
         return self._canonical(value, self.ignore.start, self.unordered.start)
 
     # ------------------------------------------------------------------------------------------ walking
-    def _walk(self, ref: Any, cand: Any, path: tuple[Segment, ...], ign: State, uno: State,
-              out: list[Difference]) -> None:
-        if len(out) >= self.max_differences:
+    def _walk(self, ref: Any, cand: Any, path: tuple[Segment, ...], st: tuple[State, State, State],
+              out: Comparison) -> None:
+        if out.full():
+            return
+        rule = self._rule(st[2], out) if st[2] else None
+        if rule is not None and ref != cand and self.values.equal(rule, ref, cand):
+            out.normalised.append(Difference(format_path(path), "normalised", ref, cand, field_key(path), rule.value))
             return
         if isinstance(ref, dict) and isinstance(cand, dict):
             for key in [*ref, *(k for k in cand if k not in ref)]:
-                child_ign = self.ignore.step(ign, key)
-                if child_ign and self.ignore.accepts(child_ign):
-                    continue
-                child = (*path, key)
+                child, child_path = self._step(st, key), (*path, key)
+                sink = out.ignoring() if self._ignored(child[0]) else out
                 if key not in cand:
-                    out.append(_diff(child, "missing", ref[key], None))
+                    sink.add(_diff(child_path, "missing", ref[key], None))
                 elif key not in ref:
-                    out.append(_diff(child, "extra", None, cand[key]))
-                else:
-                    self._walk(ref[key], cand[key], child, child_ign, self.unordered.step(uno, key), out)
+                    sink.add(_diff(child_path, "extra", None, cand[key]))
+                elif sink is out or ref[key] != cand[key]:
+                    self._walk(ref[key], cand[key], child_path, child, sink)
             return
         if isinstance(ref, list) and isinstance(cand, list):
-            if uno and self.unordered.accepts(uno):
-                self._walk_unordered(ref, cand, path, ign, uno, out)
+            if st[1] and self.unordered.accepts(st[1]):
+                self._walk_unordered(ref, cand, path, st, out)
             else:
-                self._walk_ordered(ref, cand, path, ign, uno, out)
+                self._walk_ordered(ref, cand, path, st, out)
             return
         self._leaf(ref, cand, path, out)
 
-    def _walk_ordered(self, ref: list, cand: list, path: tuple[Segment, ...], ign: State, uno: State,
-                      out: list[Difference]) -> None:
+    def _walk_ordered(self, ref: list, cand: list, path: tuple[Segment, ...], st: tuple[State, State, State],
+                      out: Comparison) -> None:
         for i in range(max(len(ref), len(cand))):
-            child_ign = self.ignore.step(ign, i)
-            if child_ign and self.ignore.accepts(child_ign):
-                continue
+            child = self._step(st, i)
+            sink = out.ignoring() if self._ignored(child[0]) else out
             if i >= len(cand):
-                out.append(_diff((*path, i), "missing", ref[i], None))
+                sink.add(_diff((*path, i), "missing", ref[i], None))
             elif i >= len(ref):
-                out.append(_diff((*path, i), "extra", None, cand[i]))
-            else:
-                self._walk(ref[i], cand[i], (*path, i), child_ign, self.unordered.step(uno, i), out)
+                sink.add(_diff((*path, i), "extra", None, cand[i]))
+            elif sink is out or ref[i] != cand[i]:
+                self._walk(ref[i], cand[i], (*path, i), child, sink)
 
-    def _walk_unordered(self, ref: list, cand: list, path: tuple[Segment, ...], ign: State, uno: State,
-                        out: list[Difference]) -> None:
+    def _walk_unordered(self, ref: list, cand: list, path: tuple[Segment, ...], st: tuple[State, State, State],
+                        out: Comparison) -> None:
         """Multiset comparison: equal elements (canonical form) cancel out; leftovers are paired in sorted
         order and compared field by field, so a changed element reports its changed fields, not the list."""
         def keyed(items: list) -> list[tuple[str, int]]:
-            return [(self._canonical(v, self.ignore.step(ign, i), self.unordered.step(uno, i)), i)
-                    for i, v in enumerate(items)]
+            return [(self._canonical(v, *self._step(st, i)[:2]), i) for i, v in enumerate(items)]
 
         ref_k, cand_k = keyed(ref), keyed(cand)
         common = Counter(k for k, _ in ref_k) & Counter(k for k, _ in cand_k)
         left_ref, left_cand = _leftovers(ref_k, common), _leftovers(cand_k, common)
         for (_, ri), (_, ci) in zip(left_ref, left_cand):
-            self._walk(ref[ri], cand[ci], (*path, ri), self.ignore.step(ign, ri), self.unordered.step(uno, ri),
-                       out)
+            self._walk(ref[ri], cand[ci], (*path, ri), self._step(st, ri), out)
         for _, ri in left_ref[len(left_cand):]:
-            out.append(_diff((*path, ri), "missing", ref[ri], None))
+            out.add(_diff((*path, ri), "missing", ref[ri], None))
         for _, ci in left_cand[len(left_ref):]:
-            out.append(_diff((*path, ci), "extra", None, cand[ci]))
+            out.add(_diff((*path, ci), "extra", None, cand[ci]))
 
-    def _leaf(self, ref: Any, cand: Any, path: tuple[Segment, ...], out: list[Difference]) -> None:
+    def _leaf(self, ref: Any, cand: Any, path: tuple[Segment, ...], out: Comparison) -> None:
         ref_n, cand_n = self._number(ref), self._number(cand)
         if ref_n is not None and cand_n is not None:
             if not self._numbers_equal(ref_n, cand_n):
-                out.append(_diff(path, "changed", ref, cand))
+                out.add(_diff(path, "changed", ref, cand))
             return
         if _type_name(ref) != _type_name(cand):
-            out.append(_diff(path, "type", ref, cand))
+            out.add(_diff(path, "type", ref, cand))
         elif ref != cand:
-            out.append(_diff(path, "changed", ref, cand))
+            out.add(_diff(path, "changed", ref, cand))
 
     def _number(self, value: Any) -> float | int | None:
         if isinstance(value, bool):
@@ -318,6 +383,7 @@ __all__ = [
     "HEADER_PREFIX",
     "KINDS",
     "STATUS_PATH",
+    "Comparison",
     "Difference",
     "Normaliser",
     "Response",

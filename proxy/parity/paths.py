@@ -141,6 +141,21 @@ class PathSet:
     def accepts(self, state: State) -> bool:
         return any(s in self._accepting for s in state)
 
+    def accepted(self, state: State) -> set[int]:
+        """Which patterns (by position in `patterns`) match at this state."""
+        return {i for i, pos in state if (i, pos) in self._accepting}
+
+    def matches_field(self, key: str) -> bool:
+        """Does a stored field key ("$.Items[*].Created") fall under these patterns? `[*]` in the key stands for
+        every index: a wildcard pattern matches it, a single index ([3]) does not."""
+        if not key.startswith("$"):
+            return False
+        try:
+            segments = [-1 if t.key is None else t.key for t in compile_pattern(key)]
+        except PathPatternError:
+            return False
+        return self.matches(segments)
+
     def matches(self, segments: Iterable[Segment]) -> bool:
         """Whole-location test (used for one-off checks; the walker uses step/accepts)."""
         state = self.start

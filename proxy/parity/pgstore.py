@@ -33,6 +33,8 @@ CREATE INDEX IF NOT EXISTS parity_examples_field ON parity_examples (feature, ro
 CREATE TABLE IF NOT EXISTS parity_samples (id bigserial PRIMARY KEY, feature text, route text,
   ts double precision, error integer, latency_ms double precision, fields text);
 CREATE INDEX IF NOT EXISTS parity_samples_feature ON parity_samples (feature, id);
+ALTER TABLE parity_samples ADD COLUMN IF NOT EXISTS detail text;
+CREATE INDEX IF NOT EXISTS parity_samples_route ON parity_samples (feature, route, id);
 CREATE TABLE IF NOT EXISTS parity_dry_run_targets (upstream text PRIMARY KEY, state text, feature text, url text,
   reason text, first_answer_at double precision, marked_at double precision);
 """

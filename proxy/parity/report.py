@@ -1,5 +1,10 @@
 """Parity reports from the store: one data shape, rendered as a rich table, JSON or self-contained HTML.
 
+Causes first: each feature's recent window (the last `parity.window` comparisons per route, under the rules
+in force now — proxy/parity/recent.py) is grouped by cause ("200 → 403 on 117 requests, all carrying
+Authorization") with the fields folded under each group; the per-field rates and verdicts stay available
+(`--fields` in the CLI, always in JSON and HTML). History totals are kept beside the window.
+
 HTML embeds its CSS and escapes every value (field paths and bodies come from traffic), and loads nothing
 from a CDN, so the file can be attached to a change ticket and opened offline.
 """
@@ -7,6 +12,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -14,32 +20,38 @@ from rich.table import Table
 from rich.text import Text
 
 from proxy.parity.noise import Thresholds
+from proxy.parity.recent import evaluate
 from proxy.parity.store import TARGET_UNSAFE, UNSAFE_TEXT, ParityStore
+from proxy.table import ParityConfig
 
 _VERDICT_STYLE = {"real": "bold red", "noise": "yellow", "none": "dim"}
+_DEFAULT_RULES = ParityConfig()
 
 
-def build_report(store: ParityStore, feature: str | None = None, *,
-                 thresholds: Thresholds | None = None) -> dict[str, Any]:
-    """{"generated_at", "store", "thresholds", "features": {name: {totals, routes, fields, suggested_ignores}}}"""
+def build_report(store: ParityStore, feature: str | None = None, *, thresholds: Thresholds | None = None,
+                 rules: Mapping[str, ParityConfig] | None = None) -> dict[str, Any]:
+    """{"generated_at", "store", "thresholds", "features": {name: {history totals, groups, fields, ...}}}.
+    `rules` are the features' parity rules in force (default rules for a feature not given)."""
     thresholds = thresholds or store.thresholds
-    routes = store.route_stats(feature)
-    fields = store.field_stats(feature, thresholds=thresholds)
+    history = {(f.feature, f.route, f.field): f for f in store.field_stats(feature, thresholds=thresholds)}
     features: dict[str, Any] = {}
-    for r in routes:
-        feat = features.setdefault(r.feature, {"compared": 0, "errors": 0, "noise_samples": 0, "routes": [],
-                                               "fields": [], "real_fields": 0})
+    for r in store.route_stats(feature):
+        feat = features.setdefault(r.feature, {"compared": 0, "errors": 0, "noise_samples": 0, "routes": []})
         feat["compared"] += r.compared
         feat["errors"] += r.errors
         feat["noise_samples"] += r.noise_samples
         feat["routes"].append(r.to_dict())
-    for f in fields:
-        feat = features[f.feature]
-        feat["fields"].append(f.to_dict())
-        feat["real_fields"] += f.verdict.value == "real"
     for name, feat in features.items():
-        feat["suggested_ignores"] = store.noise_fields(name, thresholds=thresholds)
-        feat["window"] = store.window(name).to_dict()
+        config = (rules or {}).get(name) or _DEFAULT_RULES
+        recent = evaluate(name, store.recent(name, config.window), config, thresholds)
+        for f in recent.fields:
+            seen = history.get((name, f["route"], f["field"]))
+            f.update(examples=seen.examples if seen else 0, first_seen=seen.to_dict()["first_seen"] if seen else None,
+                     last_seen=seen.to_dict()["last_seen"] if seen else None)
+        feat.update(recent=recent.to_dict(), groups=recent.to_dict()["groups"], fields=recent.fields,
+                    rules_unmatched=recent.rules_unmatched, suggested_ignores=recent.noise_fields(),
+                    window=store.window(name).to_dict())
+        feat["real_fields"] = sum(f["verdict"] == "real" for f in recent.fields)
         feat["verdict"] = "mismatch" if feat["real_fields"] else "equal"
     targets = store.targets()
     for upstream, target in targets.items():
@@ -52,6 +64,23 @@ def build_report(store: ParityStore, feature: str | None = None, *,
             "features": features, "dry_run_targets": targets}
 
 
+def cause_lines(feat: dict[str, Any]) -> list[tuple[str, str]]:
+    """(text, style) lines: each cause's headline, its fields folded under it; then unmatched normalisers."""
+    verdicts = {f["field"]: f["verdict"] for f in feat["fields"]}
+    out = []
+    for g in feat["groups"]:
+        style = "bold red" if g["cause"] not in ("noise", "normalised", "equal") else "green"
+        out.append((g["headline"], style))
+        for name, n in list(g["fields"].items())[:8]:
+            out.append((f"    {name}: {n} of {g['count']}" + (f" ({verdicts[name]})" if name in verdicts else ""),
+                        "dim"))
+        if len(g["fields"]) > 8:
+            out.append((f"    … {len(g['fields']) - 8} more fields (--fields)", "dim"))
+    out.extend((f"normaliser path {p} matched nothing in the last comparisons: check the path", "yellow")
+               for p in feat.get("rules_unmatched", ()))
+    return out
+
+
 def unsafe_lines(report: dict[str, Any]) -> list[str]:
     """One line per dry-run target found unsafe: what every rendering shows first."""
     return [f"{name} (feature {t['feature']}): {UNSAFE_TEXT} — {t['reason']}"
@@ -62,7 +91,7 @@ def _pct(rate: float) -> str:
     return f"{rate * 100:.2f}%"
 
 
-def render_rich(report: dict[str, Any]) -> RenderableType:
+def render_rich(report: dict[str, Any], *, fields: bool = False) -> RenderableType:
     warnings = [Text(line, style="bold red") for line in unsafe_lines(report)]
     if not report["features"]:
         return Group(*warnings, Text(f"No comparisons recorded in {report['store']} yet (shadow traffic or "
@@ -70,20 +99,29 @@ def render_rich(report: dict[str, Any]) -> RenderableType:
     summary = Table(title=f"Parity — {report['store']}")
     for column in ("feature", "compared", "noise samples", "errors", "real fields", "verdict"):
         summary.add_column(column)
-    fields = Table(title="Fields that differed (raw = legacy vs candidate, noise = legacy vs legacy)")
-    for column in ("feature", "route", "field", "raw rate", "noise rate", "verdict", "examples", "first seen",
-                   "last seen"):
-        fields.add_column(column, overflow="fold")
+    parts: list[RenderableType] = [*warnings, summary]
     for name, feat in report["features"].items():
         verdict_style = "bold red" if feat["verdict"] == "mismatch" else "green"
         summary.add_row(name, str(feat["compared"]), str(feat["noise_samples"]), str(feat["errors"]),
                         str(feat["real_fields"]), Text(feat["verdict"], style=verdict_style))
-        for f in feat["fields"]:
-            fields.add_row(name, f["route"], f["field"], f"{_pct(f['raw_rate'])} ({f['raw']}/{f['compared']})",
-                           f"{_pct(f['noise_rate'])} ({f['noise']}/{f['noise_samples']})",
-                           Text(f["verdict"], style=_VERDICT_STYLE[f["verdict"]]), str(f["examples"]),
-                           f["first_seen"] or "-", f["last_seen"] or "-")
-    parts: list[RenderableType] = [*warnings, summary, fields]
+    for name, feat in report["features"].items():
+        recent = feat["recent"]
+        parts.append(Text(f"{name} — causes over the last {recent['compared'] + recent['errors']} comparisons "
+                          f"(up to {recent['window']} per route): {recent['mismatches']} mismatched "
+                          f"({_pct(recent['diff_rate'])})", style="bold"))
+        parts.extend(Text(text, style=style) for text, style in cause_lines(feat))
+    if fields:
+        table = Table(title="Fields that differed (raw = legacy vs candidate, noise = legacy vs legacy; recent window)")
+        for column in ("feature", "route", "field", "raw rate", "noise rate", "verdict", "examples", "first seen",
+                       "last seen"):
+            table.add_column(column, overflow="fold")
+        for name, feat in report["features"].items():
+            for f in feat["fields"]:
+                table.add_row(name, f["route"], f["field"], f"{_pct(f['raw_rate'])} ({f['raw']}/{f['compared']})",
+                              f"{_pct(f['noise_rate'])} ({f['noise']}/{f['noise_samples']})",
+                              Text(f["verdict"], style=_VERDICT_STYLE[f["verdict"]]), str(f["examples"]),
+                              f["first_seen"] or "-", f["last_seen"] or "-")
+        parts.append(table)
     for name, feat in report["features"].items():
         if feat["suggested_ignores"]:
             parts.append(Text(f"{name}: noise fields (`strangler parity suggest-ignores {name} --write`): "
@@ -118,6 +156,14 @@ def render_html(report: dict[str, Any]) -> str:
         out.append(f"<p>{feat['compared']} compared, {feat['noise_samples']} noise samples, {feat['errors']} "
                    f"errors; last {feat['window']['samples']}: diff rate {_pct(feat['window']['diff_rate'])}, "
                    f"error rate {_pct(feat['window']['error_rate'])}, p95 {e(feat['window']['p95_ms'])} ms.</p>")
+        out.append(f"<h3>Causes over the last {feat['recent']['window']} comparisons per route</h3><ul>")
+        for g in feat["groups"]:
+            folded = ", ".join(f"<code>{e(k)}</code> {v}" for k, v in g["fields"].items())
+            out.append(f"<li class='{'mismatch' if g['cause'] not in ('noise', 'normalised', 'equal') else 'equal'}'>"
+                       f"{e(g['headline'])}{': ' + folded if folded else ''}</li>")
+        out.extend(f"<li class='noise'>normaliser path <code>{e(p)}</code> matched nothing</li>"
+                   for p in feat.get("rules_unmatched", ()))
+        out.append("</ul>")
         out.append("<table><tr><th>route</th><th>field</th><th>raw rate</th><th>noise rate</th><th>verdict</th>"
                    "<th>examples</th><th>first seen</th><th>last seen</th></tr>")
         for f in feat["fields"]:

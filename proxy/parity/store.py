@@ -10,7 +10,9 @@ global key order keep that safe (WAL and a busy timeout in SQLite; row locks, no
 
 Tables: routes (compared, noise samples, errors per feature+route), fields (raw and noise differences per
 field), examples (up to N replayable exchanges per field; their id is the "mismatch id"), samples (the
-last `window_keep` exchanges per feature: the source of diff rate / error rate / p95 for auto-rollback),
+last `window_keep` exchanges per feature: the source of diff rate / error rate / p95 for auto-rollback;
+`detail` keeps each one's cause facts and ALL its differing fields, ignored ones included, so reports
+re-apply the rules in force — proxy/parity/recent.py),
 dry_run_targets (per upstream: has it proven it rolls shadowed writes back, or did it answer one without
 the acknowledgement — proxy/shadow/safety.py; written at once, not batched, and kept by `reset`).
 """
@@ -49,6 +51,7 @@ CREATE INDEX IF NOT EXISTS examples_field ON examples (feature, route, field);
 CREATE TABLE IF NOT EXISTS samples (id INTEGER PRIMARY KEY AUTOINCREMENT, feature TEXT, route TEXT, ts REAL,
   error INTEGER, latency_ms REAL, fields TEXT);
 CREATE INDEX IF NOT EXISTS samples_feature ON samples (feature, id);
+CREATE INDEX IF NOT EXISTS samples_route ON samples (feature, route, id);
 CREATE TABLE IF NOT EXISTS dry_run_targets (upstream TEXT PRIMARY KEY, state TEXT, feature TEXT, url TEXT,
   reason TEXT, first_answer_at REAL, marked_at REAL);
 """
@@ -124,6 +127,19 @@ class WindowStats:
 
 
 @dataclass(frozen=True, slots=True)
+class Sample:
+    """One recent exchange as stored: `detail` holds what proxy/parity/recent.py re-evaluates (cause facts,
+    differing / ignored / noise fields, normalised pairs, request header names — never values)."""
+
+    feature: str
+    route: str
+    ts: float
+    error: bool
+    latency_ms: float | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Example:
     id: int
     feature: str
@@ -187,6 +203,8 @@ class ParityStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._connect()
         self._db.executescript(SCHEMA)
+        if "detail" not in {row[1] for row in self._db.execute("PRAGMA table_info(samples)")}:
+            self._db.execute("ALTER TABLE samples ADD COLUMN detail TEXT")  # a store from before causes
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
@@ -306,8 +324,8 @@ class ParityStore:
                 cur.executemany(q("INSERT INTO {p}examples (feature, route, field, ts, difference, request, "
                                   "reference, candidate, reference_url, candidate_url) VALUES "
                                   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"), rows[: self.examples_per_field - have])
-        cur.executemany(q("INSERT INTO {p}samples (feature, route, ts, error, latency_ms, fields) VALUES "
-                          "(?, ?, ?, ?, ?, ?)"), plan.samples)
+        cur.executemany(q("INSERT INTO {p}samples (feature, route, ts, error, latency_ms, fields, detail) VALUES "
+                          "(?, ?, ?, ?, ?, ?, ?)"), plan.samples)
         for feature in sorted({s[0] for s in plan.samples}):
             cur.execute(q("DELETE FROM {p}samples WHERE feature = ? AND id <= (SELECT id FROM {p}samples WHERE "
                           "feature = ? ORDER BY id DESC LIMIT 1 OFFSET ?)"), (feature, feature, self.window_keep))
@@ -361,6 +379,14 @@ class ParityStore:
                          and any((r["route"], f) not in noisy for f in json.loads(r["fields"])))
         latencies = sorted(r["latency_ms"] for r in rows if r["latency_ms"] is not None)
         return WindowStats(len(rows), mismatches, sum(r["error"] for r in rows), _percentile(latencies, 0.95))
+
+    def recent(self, feature: str, per_route: int) -> list[Sample]:
+        """The feature's last `per_route` exchanges on each route, oldest first (what verdicts are over)."""
+        rows = self._rows("SELECT * FROM (SELECT id, route, ts, error, latency_ms, detail, ROW_NUMBER() OVER "
+                          "(PARTITION BY route ORDER BY id DESC) AS rn FROM {p}samples WHERE feature = ?) w "
+                          "WHERE rn <= ? ORDER BY id", (feature, per_route))
+        return [Sample(feature, r["route"], r["ts"], bool(r["error"]), r["latency_ms"],
+                       json.loads(r["detail"]) if r["detail"] else {}) for r in rows]
 
     def examples(self, feature: str | None = None, field: str | None = None, limit: int = 100) -> list[Example]:
         where, args = _where(feature)
@@ -421,7 +447,7 @@ class _Plan:
             sampled = 1 if (r.noise is not None and not error) else 0
             _add(plan.routes, (r.feature, r.route), (1 - error, sampled, error), r.ts)
             if error:
-                plan.samples.append((r.feature, r.route, r.ts, 1, r.latency_ms, "[]"))
+                plan.samples.append((r.feature, r.route, r.ts, 1, r.latency_ms, "[]", _detail(r)))
                 continue
             raw = {d.field: d for d in r.differences}
             noise = r.noise_fields() if r.noise is not None else set()
@@ -437,8 +463,22 @@ class _Plan:
                                  store._clip(r.reference.to_dict() if r.reference else None),
                                  store._clip(r.candidate.to_dict() if r.candidate else None), r.reference_url,
                                  r.candidate_url))
-            plan.samples.append((r.feature, r.route, r.ts, 0, r.latency_ms, _dump(sorted(raw.keys() - noise))))
+            plan.samples.append((r.feature, r.route, r.ts, 0, r.latency_ms, _dump(sorted(raw.keys() - noise)),
+                                 _detail(r)))
         return plan
+
+
+def _detail(r: ComparisonResult) -> str:
+    """What a report needs to re-evaluate this exchange under other rules (field keys, never values)."""
+    cause, ref, cand = r.classified(), r.reference, r.candidate
+    names = lambda diffs: sorted({d.field for d in diffs})
+    return _dump({"cause": cause.cause.value, "label": cause.label,
+                  "status": [ref.status if ref else None, cand.status if cand else None],
+                  "type": [ref.header("content-type") if ref else None, cand.header("content-type") if cand else None],
+                  "fields": names(r.differences), "ignored": names(r.ignored),
+                  "noise": names([*(r.noise or ()), *r.noise_ignored]) if r.noise is not None else None,
+                  "normalised": {d.field: d.rule for d in r.normalised}, "rules_matched": sorted(r.rules_matched),
+                  "headers": r.request.to_dict()["header_names"], "error": r.error})
 
 
 def _add(into: dict, key: tuple, counts: tuple[int, ...], ts: float) -> None:

@@ -45,7 +45,6 @@ log = logging.getLogger("strangler.shadow")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per shadow copy would flood the log
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 _COPY_DROP = frozenset({signing.HEADER.lower(), signing.ACK_HEADER.lower(), "x-strangler-mirror-feature"})
-_STORED_DROP = frozenset({"authorization", "cookie", "proxy-authorization"})
 Emit = Callable[[tuple], None]
 UNSAFE_COPY = "unsafe"  # an Outcome.error_kind: the target answered a signed write without acknowledging it
 
@@ -173,10 +172,9 @@ class Engine:
             reference, ref_url = copy.response, copy_up.url
             candidate, error, latency = got.response, None, got.latency_ms
             cand_url = table.upstreams[served_by].url
-        stored = [(k, v) for k, v in headers if k.lower() not in _STORED_DROP]
-        result = compare_exchange(
+        result = compare_exchange(  # classifies the cause first and redacts secrets before anything is stored
             normaliser_for(feature.parity), feature=job.feature, route=job.route,
-            request=RequestInfo.of(job.method, job.path, stored, job.body), reference=reference,
+            request=RequestInfo.of(job.method, job.path, headers, job.body), reference=reference,
             candidate=candidate, reference_again=again.response if again is not None else None,
             error=error, latency_ms=latency, reference_url=ref_url, candidate_url=cand_url)
         self.noise.observe(result)

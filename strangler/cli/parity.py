@@ -21,6 +21,7 @@ from proxy.flips import FlipError, default_actor, edit_table, feature_or_error
 from proxy.ledger import append_record, default_ledger_path
 from proxy.parity.export import export_example
 from proxy.parity.noise import Thresholds
+from proxy.parity.recent import evaluate, normaliser_proposals
 from proxy.parity.report import build_report, render_html, render_rich
 from proxy.parity.store import TARGET_PROVEN, UNSAFE_TEXT, ParityStore, open_store, parity_location
 from proxy.shadow.safety import probe_now, record_verdict
@@ -93,12 +94,16 @@ def _routes(path: Path | None) -> Path:
 
 
 def _parity_config(routes: Path, feature: str) -> ParityConfig | None:
+    return _parity_rules(routes).get(feature)
+
+
+def _parity_rules(routes: Path) -> dict[str, ParityConfig]:
+    """Every feature's parity rules in force (empty when the table cannot be read: default rules apply)."""
     try:
         table = load_table(routes)
     except (TableError, OSError):
-        return None
-    feat = table.features.get(feature)
-    return feat.parity if feat else None
+        return {}
+    return {name: feat.parity for name, feat in table.features.items()}
 
 
 @parity_app.command("run")
@@ -144,17 +149,21 @@ def run(reference: Annotated[str, typer.Option("--reference", help="Legacy base 
 def report(feature: Annotated[str | None, typer.Argument(help="Only this feature.")] = None,
            as_json: JsonOpt = False,
            html: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML file.")] = None,
-           store: StoreOpt = None, relative: RelOpt = 0.20, absolute: AbsOpt = 0.0003) -> None:
-    """Per feature, route and field: raw vs noise difference rates and the verdict (real / noise)."""
+           store: StoreOpt = None, relative: RelOpt = 0.20, absolute: AbsOpt = 0.0003, routes: RoutesOpt = None,
+           fields: Annotated[bool, typer.Option("--fields", help="Also list every field's raw and noise rates "
+                                                "and verdict.")] = False) -> None:
+    """Per feature: the recent comparisons grouped by cause (status class, content type, body, ...), fields
+    folded under each cause, under the parity rules in force; --fields adds per-field rates and verdicts."""
     with _open_store(store) as db:
-        data = build_report(db, feature, thresholds=Thresholds(relative, absolute))
+        data = build_report(db, feature, thresholds=Thresholds(relative, absolute),
+                            rules=_parity_rules(_routes(routes)))
     if html is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
         html.write_text(render_html(data), encoding="utf-8")
     if as_json:
         typer.echo(json.dumps(data, indent=2))
     else:
-        _out().print(render_rich(data))
+        _out().print(render_rich(data, fields=fields))
         if html is not None:
             _out().print(f"HTML report: {html}")
 
@@ -210,15 +219,19 @@ def suggest_ignores(feature: Annotated[str, typer.Argument(help="Feature name.")
                                                         "parity.ignore in the route table (ledgered).")] = False,
                     store: StoreOpt = None, routes: RoutesOpt = None, relative: RelOpt = 0.20,
                     absolute: AbsOpt = 0.0003, as_json: JsonOpt = False) -> None:
-    """Fields that differ legacy-vs-legacy (noise), as ignore rules; --write adds them to the table."""
+    """Fields that differ legacy-vs-legacy (noise), as ignore rules, and normalisers for fields whose values
+    are equal once normalised; --write adds the ignore rules to the table."""
     routes_path = _routes(routes)
     if write:
         try:
             feature_or_error(load_table(routes_path), feature, routes_path)
         except (TableError, FlipError) as exc:
             raise fail(str(exc), 1) from None
+    config = _parity_config(routes_path, feature) or ParityConfig()
     with _open_store(store) as db:
-        suggestions = db.noise_fields(feature, thresholds=Thresholds(relative, absolute))
+        recent = evaluate(feature, db.recent(feature, config.window), config, Thresholds(relative, absolute))
+        proposals = normaliser_proposals(db, feature, config)
+    suggestions = recent.noise_fields()
     added: list[str] = []
     if write and suggestions:
         try:
@@ -226,19 +239,35 @@ def suggest_ignores(feature: Annotated[str, typer.Argument(help="Feature name.")
         except FlipError as exc:
             raise fail(str(exc), 1) from None
     if as_json:
-        typer.echo(json.dumps({"feature": feature, "suggested": suggestions, "added": added}, indent=2))
+        typer.echo(json.dumps({"feature": feature, "suggested": suggestions, "added": added,
+                               "normalise": proposals, "noise_samples": recent.noise_samples}, indent=2))
         return
+    for line in _suggest_lines(feature, recent.noise_samples, suggestions, proposals):
+        _out().print(line, highlight=False)
     if not suggestions:
-        _out().print(f"No noise fields recorded for {feature!r} (noise needs legacy asked twice: shadow sampling "
-                     "or `strangler parity run`).")
         return
-    _out().print(f"# parity.ignore suggestions for {feature} (they differ legacy-vs-legacy):")
-    for rule in suggestions:
-        _out().print(f"- {json.dumps(rule)}", highlight=False)
     if write and added:
         _out().print(f"added {len(added)} rule(s) to {routes_path}; recorded in the ledger.")
     elif write:
         _out().print(f"all already in {routes_path}; nothing written.")
+
+
+def _suggest_lines(feature: str, noise_samples: int, suggestions: list[str], proposals: dict[str, str]) -> list[str]:
+    out = []
+    if not suggestions and not noise_samples:
+        out.append(f"No noise samples yet for {feature!r}: noise needs legacy asked twice (the feature's "
+                   "parity.noise_sample_rate in shadow, or `strangler parity run`).")
+    elif not suggestions:
+        out.append(f"No field varied between two legacy answers for {feature!r} ({noise_samples} noise samples "
+                   "in the recent window): nothing to ignore.")
+    else:
+        out.append(f"# parity.ignore suggestions for {feature} (they differ legacy-vs-legacy):")
+        out.extend(f"- {json.dumps(rule)}" for rule in suggestions)
+    if proposals:
+        out.append(f"# parity.normalise suggestions for {feature} (equal once normalised; a format change stays "
+                   "visible, unlike ignore):")
+        out.extend(f"{json.dumps(name)}: {rule}" for name, rule in proposals.items())
+    return out
 
 
 def add_ignore_rules(routes_path: Path, feature: str, rules: list[str], *, actor: str,

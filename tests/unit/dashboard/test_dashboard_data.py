@@ -85,6 +85,10 @@ def test_parity_rate_and_top_differing_fields_come_from_the_store(client):
     assert parity["parity_rate"] == 0.7
     top = parity["top_fields"][0]
     assert top["field"] == "$.Price" and top["raw"] == 3 and top["route"] == "/api/items/{id}"
+    body, equal = parity["causes"]  # grouped by cause, as `strangler parity report` does
+    assert body == {"cause": "body", "headline": "body differs on 3 requests, none carrying credentials",
+                    "differs": True, "fields": ["$.Price"]}
+    assert equal["headline"] == "equal on 7 requests" and not equal["differs"]
     assert feature(data, "files")["parity"] is None
 
 

@@ -64,7 +64,7 @@ def _fill(store_path: Path, legacy_url: str, service_url: str) -> None:
                                json.dumps({"Id": 7, "Price": "1.50", "ServerTime": f"c{i}"}))
             store.record(compare_exchange(n, feature="catalog", route="/api/items/{id}",
                                           request=RequestInfo.of("GET", "/api/items/7", {"Accept": "*/*",
-                                                                 "Authorization": "secret"}),
+                                                                 "Authorization": "tok-s3cr3t"}),
                                           reference=ref, candidate=cand, reference_again=again,
                                           reference_url=legacy_url, candidate_url=service_url))
 
@@ -102,15 +102,21 @@ def test_export_writes_curl_and_a_pytest_file_that_fails_on_the_mismatch(tmp_pat
     done = runner.invoke(app, ["parity", "export", str(price["id"]), "--out", str(out), "--store", str(store)])
     assert done.exit_code == 0, done.output
     curl = (out / f"mismatch_{price['id']}.sh").read_text()
-    assert "PARITY_REFERENCE_URL" in curl and "/api/items/7" in curl and "secret" not in curl
+    assert "PARITY_REFERENCE_URL" in curl and "/api/items/7" in curl and "tok-s3cr3t" not in curl
+    assert '"Authorization: ${STRANGLER_REPLAY_AUTHORIZATION}"' in curl and "Redacted headers: Authorization" in curl
     test_file = out / f"test_parity_mismatch_{price['id']}.py"
-    assert "secret" not in test_file.read_text()
-    replay = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file),
-                             "--rootdir", str(out)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert "tok-s3cr3t" not in test_file.read_text() and "Redacted headers: Authorization" in test_file.read_text()
+    pytest_cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(test_file),
+                  "--rootdir", str(out)]
+    env = {k: v for k, v in __import__("os").environ.items() if k != "STRANGLER_REPLAY_AUTHORIZATION"}
+    unset = subprocess.run(pytest_cmd, cwd=REPO, capture_output=True, text=True, timeout=60, env=env)
+    assert unset.returncode == 0 and "1 skipped" in unset.stdout, unset.stdout
+    assert "Authorization not set; the mismatch may depend on them" in unset.stdout, unset.stdout
+    env["STRANGLER_REPLAY_AUTHORIZATION"] = "tok-s3cr3t"
+    replay = subprocess.run(pytest_cmd, cwd=REPO, capture_output=True, text=True, timeout=60, env=env)
     assert replay.returncode == 1 and "candidate still differs on $.Price" in replay.stdout, replay.stdout
-    same = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file),
-                           "--rootdir", str(out)], cwd=REPO, capture_output=True, text=True, timeout=60,
-                          env={**__import__("os").environ, "PARITY_CANDIDATE_URL": legacy_url})
+    same = subprocess.run(pytest_cmd, cwd=REPO, capture_output=True, text=True, timeout=60,
+                          env={**env, "PARITY_CANDIDATE_URL": legacy_url})
     assert same.returncode == 0, same.stdout  # ServerTime noise does not fail it; only the exported field does
 
 
