@@ -32,6 +32,7 @@ from strangler.migrate.db import MigrationError
 from strangler.migrate.engine import DEFAULT_BATCH_SIZE, BackfillReport, backfill, quarantined_count
 from strangler.migrate.feature import SIDES, FeatureRuntime, open_feature
 from strangler.migrate.idrange import check_ranges
+from strangler.migrate.mapping import what_verify_proves
 from strangler.migrate.ownership import ownership_path, record_backfill
 from strangler.migrate.runner import (
     HandoverOptions,
@@ -157,8 +158,9 @@ def verify_command(feature: FeatureArg, config: ConfigOption = DEFAULT_CONFIG, a
     console = Console(stderr=as_json)
     with _feature(console, config, feature) as runtime:
         ok, reports = verify_feature(runtime, ownership_path(get_settings().var_dir), limit=limit, strict=strict)
+        proves = [what_verify_proves(m) for m in runtime.mappings]
     if as_json:
-        _echo_json({"feature": feature, "ok": ok, "tables": [r.as_dict() for r in reports]})
+        _echo_json({"feature": feature, "ok": ok, "tables": [r.as_dict() for r in reports], "proves": proves})
     else:
         table = Table(title=f"verify {feature}: {'[green]PASS[/green]' if ok else '[red]FAIL[/red]'}")
         for column in ("table", "legacy rows", "service rows", "matched", "differing", "missing", "extra",
@@ -180,6 +182,8 @@ def verify_command(feature: FeatureArg, config: ConfigOption = DEFAULT_CONFIG, a
             if r.first_difference:
                 console.print(f"  first difference: {json.dumps(r.first_difference, default=str)}",
                               highlight=False, markup=False)
+        for line in proves:
+            console.print(f"proves: {line}", highlight=False, markup=False)
     if not ok:
         raise typer.Exit(1)
 

@@ -71,6 +71,19 @@ class TableMapping:
         return (self.source_key,) if isinstance(self.source_key, str) else tuple(self.source_key)
 
 
+def what_verify_proves(mapping: TableMapping) -> str:
+    """One sentence for `migrate verify`: what its PASS means for this table, and how to make it mean more."""
+    if mapping.source_domain and mapping.target_domain:
+        return (f"{mapping.name}: compared as domain objects, source_domain(legacy row) == target_domain(service "
+                "row) for every key")
+    if mapping.target_domain:
+        return (f"{mapping.name}: compared as domain objects, translate(legacy row) == target_domain(service row); "
+                "add source_domain to read the legacy row independently of translate")
+    return (f"{mapping.name}: service row == translate(legacy row) for every key — this proves the copy is "
+            "complete and current, not that translate is right (a consistently wrong translator passes). Fix: "
+            "give the mapping source_domain and target_domain to compare domain objects")
+
+
 def encode_key(values: Sequence[Any]) -> str:
     """A key as stored in checkpoints, quarantine and change tables: a JSON array ('[42]', '[7, 1]')."""
     return json.dumps(list(values), default=str, separators=(",", ":"))
