@@ -79,7 +79,7 @@ def _load(path: Path) -> RouteTable:
     try:
         return load_table(path)
     except TableError as exc:
-        raise ScaffoldError(f"{str(exc).splitlines()[0]} (fix the table first)") from None
+        raise ScaffoldError(f"{str(exc).splitlines()[0]} (correct the table first)") from None
 
 
 def _edit(paths: list[Path], mutate: Any) -> None:
@@ -168,8 +168,8 @@ def feature(
         proposed = proposals.read(settings.routes_template.read_text(encoding="utf-8"))
         if not path and name not in proposed:
             known = ", ".join(proposed) or "none"
-            raise ScaffoldError(f"no routes for feature {name!r}: give --path TEMPLATE (proposed features in "
-                                f"{settings.routes_template}: {known})")
+            raise ScaffoldError(f"no routes for feature {name!r} (features proposed in {settings.routes_template}: "
+                                f"{known}). Fix: give --path TEMPLATE, or use a proposed feature's name")
         routes = [{"methods": wanted, "path": p} for p in path] if path else proposed[name]["routes"]
 
         def mutate(_table: RouteTable, doc: Any, table_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 import yaml
 
+from load.mix import MixEntry
 from proxy.flips import _atomic_write
 from proxy.table import TableError, parse_table
 from strangler.cli.app import app
@@ -52,6 +53,8 @@ def _check(rendered: dict[str, str]) -> None:
         parse_table(rendered["config/routes.yaml"], source="config/routes.yaml")
         StackConfig.model_validate(yaml.safe_load(rendered["config/stack.yaml"]))
         FootprintConfig.model_validate(yaml.safe_load(rendered["config/footprint.yaml"]))
+        for entry in yaml.safe_load(rendered["config/load-mix.yaml"])["mixes"]["read"]:
+            MixEntry.model_validate(entry)
     except (TableError, ValueError) as exc:
         raise ScaffoldError(f"init produced an invalid file ({str(exc).splitlines()[0]}). Fix: report this; "
                             "meanwhile pass fewer options (e.g. no --flask-app)") from None

@@ -75,7 +75,9 @@ def drop(doc: Any, lines: tuple[int, int], *, last: bool) -> None:
         """The token without the dropped lines, or None when nothing is left."""
         if not hasattr(token, "column"):
             return token
-        parts, line = token.value.splitlines(keepends=True), token.start_mark.line
+        parts = token.value.splitlines(keepends=True)
+        # the mark is the first comment's line; blank lines before it belong to earlier lines
+        line = token.start_mark.line - next((n for n, p in enumerate(parts) if p.lstrip().startswith("#")), 0)
         kept = [p for n, p in enumerate(parts) if not first <= line + n < end or (n == 0 and token.column)]
         if len(kept) != len(parts):
             token.value = "".join(kept)
