@@ -42,6 +42,12 @@ class RunResult:
     def ok(self) -> bool:
         return len(self.steps) == self.total_steps and all(s.ok for s in self.steps)
 
+    def failure_report(self, tail: int = 30) -> str:
+        """Each failed step with its problems and the last `tail` lines of its output ('' when none failed)."""
+        return "\n".join(f"step {s.step.number} ({s.step.title}, line {s.step.line}): {'; '.join(s.problems)}\n"
+                         + "\n".join("  | " + line for line in s.output.rstrip().splitlines()[-tail:])
+                         for s in self.steps if not s.ok)
+
 
 def check(step: Step, status: int | None, output: str) -> tuple[list[str], list[str]]:
     """(evidence lines, problems) for one block's outcome."""
