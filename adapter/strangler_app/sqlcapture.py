@@ -29,6 +29,7 @@ from typing import Any, Dict, Optional, Tuple
 
 ENV = "STRANGLER_SQL_CAPTURE"
 NO_REQUEST = "(no request)"
+_MARK = "_strangler_sqlcapture"
 
 _lock = threading.Lock()
 _state = {"installed": False, "fd": None, "pid": None, "path": None}  # type: Dict[str, Any]
@@ -87,8 +88,11 @@ def install(path: Optional[str] = None) -> bool:
 
     with _lock:
         _state["path"] = os.path.abspath(path)
-        if not _state["installed"]:
+        # one listener per process, even with two copies of this module (capture's sitecustomize loads one
+        # from the kit, the app may import its own): the mark lives on the Engine class they share
+        if not _state["installed"] and not getattr(Engine, _MARK, False):
             event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
+            setattr(Engine, _MARK, True)
             _state["installed"] = True
     return True
 
@@ -100,6 +104,7 @@ def uninstall() -> None:
     with _lock:
         if _state["installed"]:
             event.remove(Engine, "before_cursor_execute", _before_cursor_execute)
+            setattr(Engine, _MARK, False)
             _state["installed"] = False
         if _state["fd"] is not None and _state["pid"] == os.getpid():
             os.close(_state["fd"])

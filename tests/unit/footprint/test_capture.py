@@ -79,3 +79,17 @@ def test_capture_subcommand_runs_a_python_program(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text().splitlines()[-1]) == {"sql": "SELECT 42", "module": "(no request)",
                                                             "endpoint": None, "method": None}
+
+
+def test_two_copies_of_the_module_install_one_listener(capture_file):
+    """`analyze capture` loads sqlcapture.py from the kit while the app may install its own copy."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_other_sqlcapture", capture.__file__)
+    other = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(other)
+    assert other.install(str(capture_file))
+    engine = create_engine("sqlite://")
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 42"))
+    assert capture_file.read_text().count("SELECT 42") == 1
