@@ -1,14 +1,13 @@
 """The root Typer app; command modules attach themselves to it on import."""
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from proxy.env import VAR_DIR_ENV
+from proxy.env import var_dir_from
 from strangler.project import ProjectError
-from strangler.settings import KitSettings
+from strangler.settings import KitSettings, get_settings
 
 
 class KitGroup(TyperGroup):
@@ -17,7 +16,9 @@ class KitGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            # data-plane code run by the command (ledger, parity store; any thread) uses its var dir
+            with var_dir_from(lambda: (ctx.obj if isinstance(ctx.obj, KitSettings) else get_settings()).var_dir):
+                return super().invoke(ctx)
         except ProjectError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -40,8 +41,4 @@ def _group(ctx: typer.Context, project: Annotated[Path | None, typer.Option(
              "strangler.yaml from the current directory upwards.")] = None) -> None:
     # The one settings object of this invocation; commands read it with strangler.settings.get_settings().
     # (The callback also keeps `strangler` a command group when a call imports only one command module.)
-    settings = ctx.obj = KitSettings.load(project)
-    if settings.project is not None and not os.environ.get(VAR_DIR_ENV):
-        # the data plane's code run in this process (ledger, parity store; proxy.env) and the processes it
-        # starts find the project's var/ the way a façade under `strangler up` does: through the environment
-        os.environ[VAR_DIR_ENV] = str(settings.var_dir)
+    ctx.obj = KitSettings.load(project)

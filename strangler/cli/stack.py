@@ -110,7 +110,9 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object keyed by section.")] = False,
 ) -> None:
     """Show the stack's processes with a live health check, plus every registered status section."""
-    results = collect(get_settings())
+    settings = get_settings()
+    settings.var_dir  # noqa: B018 - outside a project (and without STRANGLER_VAR_DIR): exit 2 before any section
+    results = collect(settings)
     if as_json:
         typer.echo(json.dumps({name: data for name, _, data in results}, indent=2, default=str))
         return

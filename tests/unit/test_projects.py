@@ -82,7 +82,8 @@ def test_not_found_and_bad_markers_are_one_line(tmp_path: Path) -> None:
 
 def test_outside_a_project_exit_2_one_line_nothing_written(elsewhere: Path) -> None:
     before = files_under(elsewhere)
-    for args in (["routes", "init"], ["routes"], ["up"], ["analyze", "run"], ["migrate", "status"]):
+    for args in (["routes", "init"], ["routes"], ["up"], ["status"], ["ledger"], ["analyze", "run"],
+                 ["migrate", "status"]):
         result = invoke(*args)
         assert result.exit_code == 2, (args, result.output)
         lines = result.stderr.strip().splitlines()
