@@ -144,8 +144,9 @@ def capture(
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Capture file (default: var/footprint/capture.jsonl); appended to.")] = None,
 ) -> None:
-    """Run COMMAND (after `--`) with SQL capture on: any Python process using SQLAlchemy, e.g.
-    `strangler analyze capture -- gunicorn myapp.wsgi:app`. Exercise the app, stop it, then `strangler analyze`."""
+    """Run COMMAND (after `--`) with SQL capture on: any Python (>= 3.8) process using SQLAlchemy, in its own
+    virtualenv, e.g. `strangler analyze capture -- ../app/.venv/bin/gunicorn myapp.wsgi:app`. Exercise the app,
+    stop it, then `strangler analyze`."""
     command = list(ctx.args)
     if not command:
         raise _err("no command given. Fix: strangler analyze capture -- gunicorn your.wsgi:app -b 127.0.0.1:5000")

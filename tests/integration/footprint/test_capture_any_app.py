@@ -99,3 +99,15 @@ def test_capture_without_a_sitecustomize_to_chain_to(tmp_path):
     """The kit's interpreter has no sitecustomize of its own: ours stays, and nothing is printed."""
     facts = _assert_captured(*_capture(tmp_path, Path(sys.executable)))
     assert facts["sitecustomize"].endswith(os.path.join("strangler_app", "_capture", "sitecustomize.py"))
+
+
+def test_a_process_without_sqlalchemy_runs_untouched(tmp_path):
+    """Capture waits for `import sqlalchemy`; a program that never imports it (or lacks it) sees nothing."""
+    python = SYSTEM_PYTHON if SYSTEM_PYTHON.exists() else Path(sys.executable)
+    out = tmp_path / "capture.jsonl"
+    done = subprocess.run([str(KIT_STRANGLER), "analyze", "capture", "-o", str(out), "--", str(python), "-c",
+                           "import sys; print('sqlalchemy' in sys.modules)"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+    assert "Error in sitecustomize" not in done.stderr and "Traceback" not in done.stderr
+    assert "captured 0 statements" in done.stderr and "nothing captured" in done.stderr
