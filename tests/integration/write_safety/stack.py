@@ -208,7 +208,7 @@ def _demo_routes(timeout_s: float = 5.0) -> str:
     that re-probes after 1 s instead of 5 (the scenario waits for it after restarting the service)."""
     text = (ROOT / "config" / "routes.yaml").read_text(encoding="utf-8")
     breaker = "breaker: {failure_threshold: 5, open_seconds: 5}"
-    assert text.index(breaker) > text.index("STRANGLER_PORT_CATALOG"), "the catalog's breaker moved in config/routes.yaml"
+    assert text.index(breaker) > text.index("STRANGLER_PORT_CATALOG"), "catalog's breaker moved in config/routes.yaml"
     text = text.replace(breaker, "breaker: {failure_threshold: 5, open_seconds: 1}", 1)
     for name in ("LEGACY", "CATALOG"):
         url = f'url: "http://127.0.0.1:${{STRANGLER_PORT_{name}:-'
