@@ -20,6 +20,8 @@ EXTRA = {"status": ("stack", "routes", "migrate")}
 
 
 def modules_for(argv: list[str]) -> tuple[str, ...]:
+    if argv[:1] == ["--project"]:  # the root option's value is not a command
+        argv = argv[2:]
     command = next((arg for arg in argv if not arg.startswith("-")), None)
     if command in EXTRA:
         return EXTRA[command]

@@ -17,6 +17,8 @@ def test_every_command_has_an_owner_module_and_unknown_ones_load_everything() ->
     assert set(OWNER.values()) | {m for ms in EXTRA.values() for m in ms} <= set(MODULES)
     assert modules_for(["--help"]) == MODULES and modules_for(["nonsense"]) == MODULES
     assert modules_for(["flip", "catalog", "--to", "new"]) == ("routes",)
+    assert modules_for(["--project", "some/dir", "flip", "x"]) == ("routes",)
+    assert modules_for(["--project=some/dir", "up"]) == ("stack",)
 
 
 @pytest.mark.parametrize("command", ["demo", "load", "url", "flip", "migrate", "status", "tls"])
