@@ -546,6 +546,7 @@ def _issue(doc: Any, err: dict) -> TableIssue:
         return TableIssue(line, f"missing key {where!r}", f"add '{loc[-1]}:'")
     if kind == "enum":
         what, names = ("writes owner", [o.value for o in WritesOwner]) if loc[-1] == "writes_owner" else \
+            ("normaliser rule", [r.value for r in NormaliseRule]) if "normalise" in loc else \
             ("state", [s.value for s in State])
         return TableIssue(line, f"{where}: unknown {what} {value!r}{_did_you_mean(value, names)}",
                           f"use one of: {', '.join(names)}")
