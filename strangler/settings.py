@@ -35,6 +35,45 @@ FILES = {
 }
 ROUTES_FILE_ENV = "STRANGLER_ROUTES_FILE"
 
+# Every STRANGLER_* variable of the kit and the demo, in one place (tests/unit/test_projects.py fails on an
+# unlisted one). Paths are read here (FILES); the others where they act — the data plane (proxy/) and the apps
+# cannot import the CLI, so they get them from the environment the launcher (`strangler up`) sets.
+VARIABLES = {
+    "STRANGLER_PROJECT": "the project folder (else walk up from the current directory to strangler.yaml)",
+    "STRANGLER_VAR_DIR": "runtime folder (default: the project's var/); `strangler up` sets it for every process",
+    "STRANGLER_STACK_FILE": "stack file (default: the project's config/stack.yaml)",
+    "STRANGLER_ROUTES_FILE": "live route table (default: <var>/routes.yaml)",
+    "STRANGLER_ROUTES_TEMPLATE": "route-table template `routes init` copies (default: config/routes.yaml)",
+    "STRANGLER_LOAD_MIX": "request mix file (default: the project's config/load-mix.yaml)",
+    "STRANGLER_FOOTPRINT_CONFIG": "footprint config (default: the project's config/footprint.yaml)",
+    "STRANGLER_MIGRATIONS_FILE": "migrations file (default: the project's config/migrations.yaml)",
+    "STRANGLER_PORT_": "STRANGLER_PORT_<NAME>: a stack process's port (set for every process by `strangler up`)",
+    "STRANGLER_GATES": "flip gates the façade registers, NAME=module:function,… (set by `strangler up`)",
+    "STRANGLER_ADMIN_PORT": "the façade's admin API port",
+    "STRANGLER_ADMIN_TOKEN": "bearer token of the admin API (secret; generated into var/secrets.env)",
+    "STRANGLER_SHADOW_KEY": "HMAC key signing dry-run shadow requests (secret; generated into var/secrets.env)",
+    "STRANGLER_SHADOW_WINDOW_S": "how old a signed dry-run request may be (services)",
+    "STRANGLER_STORE_URL": "shared PostgreSQL store for route table, ledger and parity (several façades)",
+    "STRANGLER_PARITY_STORE": "parity store file or URL (default: <var>/parity.db)",
+    "STRANGLER_ACTOR": "who flips, for the ledger (default: the OS user)",
+    "STRANGLER_SQL_CAPTURE": "file the SQL capture hook appends to (unset: capture off)",
+    "STRANGLER_SYNC_MAX_LAG_S": "sync lag above which the data-ownership gate refuses",
+    "STRANGLER_SYNC_STALE_S": "sync heartbeat age above which the sync counts as stopped",
+    "STRANGLER_DB_BUSY_TIMEOUT_MS": "SQLite busy timeout of the services",
+    "STRANGLER_LOAD_MIX_NAME": "which mix of the mix file (Locust)",
+    "STRANGLER_LOAD_MAX_REQUESTS": "request cap of a load run (Locust)",
+    "STRANGLER_LOAD_WAIT": "seconds each Locust user waits between requests",
+    "STRANGLER_MAX_FAIL_RATIO": "load/parity threshold: failure fraction",
+    "STRANGLER_MAX_P95_MS": "load threshold: p95 latency",
+    "STRANGLER_MAX_MISMATCH_RATE": "parity threshold: mismatch fraction",
+    "STRANGLER_PARITY_REFERENCE": "parity run: the reference (legacy) base URL (set by `parity run`)",
+    "STRANGLER_PARITY_FEATURE": "parity run: the feature whose rules apply (set by `parity run`)",
+    "STRANGLER_PARITY_NOISE_RATE": "parity run: share of requests sent to the reference twice",
+    "STRANGLER_PARITY_WRITES": "parity run: also replay non-safe methods",
+    "STRANGLER_REPLAY_": "STRANGLER_REPLAY_<HEADER>: a redacted header's value when replaying an exported mismatch",
+    "STRANGLER_TEST_PG_URL": "PostgreSQL URL for the tests and benchmarks that need one",
+}
+
 
 class KitSettings:
     """Where the CLI reads and writes: explicit paths first, else the project's, else ProjectNotFound."""
@@ -48,6 +87,10 @@ class KitSettings:
         self.project_error = project_error
         self.routes_file = routes_file  # STRANGLER_ROUTES_FILE; default: the live table <var_dir>/routes.yaml
         self._paths = {name: Path(value) for name, value in paths.items() if value is not None}
+
+    @staticmethod
+    def known(name: str) -> bool:
+        return name in VARIABLES or any(name.startswith(p) for p in VARIABLES if p.endswith("_"))
 
     @classmethod
     def load(cls, project_dir: Path | None = None, env: Mapping[str, str] | None = None,

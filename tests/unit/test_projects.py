@@ -30,7 +30,8 @@ features:
     routes:
       - path: /beds/{id}
 """
-SCRIPT = "-- module: beds\nSELECT * FROM BEDS;\nUPDATE PLANTS SET N = 1;\n-- module: plants\nINSERT INTO PLANTS VALUES (1);\n"
+SCRIPT = ("-- module: beds\nSELECT * FROM BEDS;\nUPDATE PLANTS SET N = 1;\n"
+          "-- module: plants\nINSERT INTO PLANTS VALUES (1);\n")
 
 
 def make_project(root: Path, name: str = "greenhouse") -> Path:
@@ -175,3 +176,16 @@ def test_demo_uses_the_kit_project_from_anywhere_and_keeps_its_files_in_var_dir(
     assert result.exit_code == 0, result.output
     assert (var_dir / "transcript.log").is_file() and files_under(project) == before
     assert not (elsewhere / "demo-transcript.log").exists()
+
+
+def test_every_strangler_variable_is_known_to_the_settings() -> None:
+    """One place lists every STRANGLER_* variable the kit and the demo read (strangler.settings.VARIABLES)."""
+    import re
+
+    pattern = re.compile(r"(?<![A-Za-z0-9_])STRANGLER_[A-Z0-9_]+")
+    folders = ("strangler", "proxy", "load", "adapter/strangler_app", "new_services", "acl", "legacy_monolith")
+    found = {(name, str(path.relative_to(KIT_DIR))) for folder in folders for path in (KIT_DIR / folder).rglob("*.py")
+             for name in pattern.findall(path.read_text(encoding="utf-8"))}
+    unknown = sorted(f"{name} ({where})" for name, where in found if not KitSettings.known(name))
+    assert not unknown, "add these to strangler.settings.VARIABLES: " + ", ".join(unknown)
+    assert len({name for name, _ in found}) > 20  # the scan does see the kit's variables
