@@ -65,7 +65,15 @@ def legacy_domain(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def service_domain(row: Mapping[str, Any]) -> dict[str, Any]:
-    return _domain_dict(product_from_record(row))
+    """The service row as legacy can hold it: PRODUCTS keeps times to the minute (CRT_DT/UPD_DT), so a row the
+    service wrote at 18:22:50.028 reaches legacy through reverse sync as 18:22 — equal, not a difference."""
+    product = product_from_record(row)
+    return _domain_dict(dataclasses.replace(product, created_at=_to_minute(product.created_at),
+                                            updated_at=_to_minute(product.updated_at)))
+
+
+def _to_minute(value: Any) -> Any:
+    return value.replace(second=0, microsecond=0) if value is not None else None
 
 
 PRODUCTS = TableMapping(source_table="PRODUCTS", source_key="PROD_ID", target=products_table,
