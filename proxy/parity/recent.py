@@ -100,8 +100,10 @@ def evaluate(feature: str, samples: Iterable[Sample], rules: ParityConfig,
     with_json = False
     for s in samples:
         d = s.detail
-        if s.error or not d:
-            out.errors += int(s.error)
+        if not d and not s.error:
+            continue  # recorded before causes existed: no facts to re-evaluate
+        if s.error:
+            out.errors += 1
             rows.append((s, set(), None))
             continue
         diffs = {f for f in [*d.get("fields", ()), *d.get("ignored", ())] if not ignored(f)}

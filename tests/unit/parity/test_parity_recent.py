@@ -112,3 +112,34 @@ def test_suggest_ignores_says_why_there_is_nothing_and_proposes_normalisers(tmp_
     assert '"$.At": instant' in done.output and '"$.N": number' in done.output
     data = json.loads(suggest(db, tmp_path, "--json").output)
     assert data["normalise"] == {"$.At": "instant", "$.N": "number"} and data["suggested"] == []
+
+
+def test_a_store_from_before_causes_gains_the_detail_column(tmp_path: Path):
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as old:
+        old.execute("CREATE TABLE samples (id INTEGER PRIMARY KEY AUTOINCREMENT, feature TEXT, route TEXT, ts REAL, "
+                    "error INTEGER, latency_ms REAL, fields TEXT)")
+        old.execute("INSERT INTO samples (feature, route, ts, error, latency_ms, fields) VALUES "
+                    "('f', '/items/{id}', 1.0, 0, 5.0, '[\"$.Price\"]')")
+    with ParityStore(db, background=False) as store:
+        record(store, ParityConfig(), 2, price="2")
+        old_row, *new = store.recent("f", 10)
+        assert old_row.detail == {} and [s.detail["cause"] for s in new] == ["body", "body"]
+        assert evaluate("f", [old_row, *new], ParityConfig()).compared == 2  # no facts: not re-evaluated
+        assert [g.cause.value for g in evaluate("f", [old_row, *new], ParityConfig()).groups] == ["body"]
+
+
+def test_json_and_html_reports_group_by_cause_under_the_rules_given(tmp_path: Path):
+    from proxy.parity.report import build_report, render_html
+
+    with ParityStore(tmp_path / "p.db", background=False) as store:
+        record(store, ParityConfig(), 4, price="<b>2</b>", headers={"Cookie": "s=1"})
+        report = build_report(store, "f", rules={"f": ParityConfig(ignore=["$.ServerTime"])})
+    feat = report["features"]["f"]
+    (group,) = feat["groups"]
+    assert group["headline"] == "body differs on 4 requests, all carrying Cookie"
+    assert group["fields"] == {"$.Price": 4} and [f["field"] for f in feat["fields"]] == ["$.Price"]
+    page = render_html(report)
+    assert "body differs on 4 requests, all carrying Cookie" in page and "<b>2</b>" not in page

@@ -94,6 +94,23 @@ def test_window_rates_p95_and_pruning(opener: Opener) -> None:
         assert store.window("other").samples == 0
 
 
+def test_recent_window_per_route_keeps_cause_facts_and_ignored_fields(opener: Opener) -> None:
+    from proxy.parity.recent import evaluate
+    from proxy.table import ParityConfig
+
+    with opener(background=False) as store:
+        for i in range(12):
+            store.record(result(i, price="2.00" if i < 6 else "1.00", noise=True, error=i == 11))
+        store.flush()
+        recent = store.recent("f", 5)
+        assert [s.route for s in recent] == ["/items/{id}"] * 5 and recent[-1].error
+        assert recent[0].detail["cause"] == "body" and recent[0].detail["noise"] == ["$.T"]
+        assert recent[0].detail["status"] == [200, 200] and recent[0].detail["headers"] == []
+        old = evaluate("f", store.recent("f", 100), ParityConfig())
+        assert (old.compared, old.errors, old.mismatches) == (11, 1, 6)
+        assert evaluate("f", store.recent("f", 100), ParityConfig(ignore=["$.Price"])).mismatches == 0
+
+
 def test_bounded_queue_drops_and_counts(opener: Opener) -> None:
     with opener(max_pending=10, background=False) as store:
         for i in range(15):
