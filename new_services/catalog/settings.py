@@ -2,24 +2,20 @@
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from new_services.common.settings import ServiceSettings, load_settings
+from new_services.common.settings import DEFAULT_ID_START as DEFAULT_ID_START  # noqa: F401 - used by tests
+from new_services.common.settings import IdRangeSettings, ServiceSettings, id_start_field, load_settings
 
-DEFAULT_ID_START = 10_000_000
 ID_START_ENV = "CATALOG_ID_START"
 
 
-class CatalogIdRange(BaseSettings):
+class CatalogIdRange(IdRangeSettings):
     """CATALOG_ID_START alone: the data migration (acl.catalog.mapping) reads it without the service's secrets."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
-
-    id_start: int = Field(
-        DEFAULT_ID_START, ge=1, le=2**31 - 1, validation_alias=AliasChoices(ID_START_ENV, "id_start"),
-        description="first ProductId for products created by the service; must stay above every id the "
-                    "monolith hands out, so both sides can create products at the same time (backfilled ids "
-                    "are kept)")
+    id_start: int = id_start_field(
+        ID_START_ENV, "first ProductId for products created by the service; must stay above every id the "
+                      "monolith hands out, so both sides can create products at the same time (backfilled ids "
+                      "are kept)")
 
 
 class CatalogSettings(ServiceSettings, CatalogIdRange):

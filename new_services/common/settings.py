@@ -6,7 +6,7 @@ little. `load_settings` turns it into one line per problem naming the environmen
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -60,6 +60,24 @@ class ServiceSettings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/London)") from exc
         return value
+
+
+DEFAULT_ID_START = 10_000_000
+
+
+class IdRangeSettings(BaseSettings):
+    """A service's id range start alone (subclasses name its variable with `id_start_field`): the data
+    migration reads it without the service's secrets."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    id_start: int = DEFAULT_ID_START
+
+
+def id_start_field(env: str, description: str) -> Any:
+    """The `id_start` field read from `env`: the first id the service hands out itself."""
+    return Field(DEFAULT_ID_START, ge=1, le=2**31 - 1, validation_alias=AliasChoices(env, "id_start"),
+                 description=description)
 
 
 S = TypeVar("S", bound=BaseSettings)

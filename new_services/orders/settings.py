@@ -3,23 +3,18 @@ URL."""
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from new_services.common.settings import ServiceSettings, load_settings
+from new_services.common.settings import IdRangeSettings, ServiceSettings, id_start_field, load_settings
 
-DEFAULT_ID_START = 10_000_000
 ID_START_ENV = "ORDERS_ID_START"
 
 
-class OrdersIdRange(BaseSettings):
+class OrdersIdRange(IdRangeSettings):
     """ORDERS_ID_START alone: the data migration (acl.orders.mapping) reads it without the service's secrets."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
-
-    id_start: int = Field(
-        DEFAULT_ID_START, ge=1, le=2**31 - 1, validation_alias=AliasChoices(ID_START_ENV, "id_start"),
-        description="first id for orders placed by the service; must be above any id the monolith will ever "
-                    "hand out, so both sides can take orders at the same time (backfilled ids are kept)")
+    id_start: int = id_start_field(
+        ID_START_ENV, "first id for orders placed by the service; must be above any id the monolith will ever "
+                      "hand out, so both sides can take orders at the same time (backfilled ids are kept)")
 
 
 class OrdersSettings(ServiceSettings, OrdersIdRange):

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from legacy_monolith.db import make_engine
 from legacy_monolith.seed import seed
-from new_services.orders.settings import DEFAULT_ID_START
+from new_services.common.settings import DEFAULT_ID_START
 from strangler.migrate import capture
 from strangler.migrate.engine import backfill
 from strangler.migrate.feature import FeatureRuntime, open_feature

@@ -24,7 +24,7 @@ from acl.orders.mapping import (
     order_record_to_header,
 )
 from new_services.orders.domain import OrderStatus
-from new_services.orders.settings import DEFAULT_ID_START
+from new_services.common.settings import DEFAULT_ID_START
 from tests.unit.orders.test_orders_translate import legacy_orders
 
 
