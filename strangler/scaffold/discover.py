@@ -56,7 +56,8 @@ def app_python(legacy_argv: list[str], explicit: str | None) -> str:
     """--python, else the python next to the legacy command's executable (its virtualenv), else python3."""
     if explicit:
         return explicit
-    exe = legacy_argv[0] if legacy_argv else ""
+    words = [w for w in legacy_argv if "=" not in w and not w.startswith("-")]  # `env X=1 gunicorn …`
+    exe = words[1] if len(words) > 1 and Path(words[0]).name == "env" else words[0] if words else ""
     found = exe if "/" in exe else shutil.which(exe) if exe and "{" not in exe else None
     if found:
         for name in ("python", "python3"):

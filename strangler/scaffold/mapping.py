@@ -74,9 +74,11 @@ def skeleton(table: Table, *, feature: str, ref: str, source: str) -> str:
     source_key = repr(key[0]) if len(key) == 1 else repr(tuple(key))
     target_key = repr(tuple(k.lower() for k in key))
     imports = ", ".join(sorted({"Column", "MetaData", "Table", *types}))
-    return f'''"""Data-migration mapping of feature {feature!r}: legacy table {table.name} -> the service's table
-{table.name.lower()!r}. Written by `strangler add mapping` from the table's real columns ({source}) and registered
-in config/migrations.yaml as "{ref}". As written it copies every column unchanged: edit it.
+    return f'''"""Data-migration mapping of feature {feature!r}: legacy table {table.name} -> the service's table {table.name.lower()!r}.
+
+Written by `strangler add mapping` from the table's real columns, read from
+    {source}
+and registered in config/migrations.yaml as "{ref}". As written it copies every column unchanged: edit it.
 
 - TARGET is the service's table. `strangler migrate backfill {feature}` creates it in the target database when
   it does not exist yet; if your service creates it (its own migrations), keep these columns in step with it.

@@ -10,7 +10,14 @@ import pytest
 from proxy.flips import _dump, _round_trip
 from proxy.table import parse_table
 from strangler.scaffold import proposals
-from strangler.scaffold.discover import Route, ScaffoldError, _from_rules, flask_template, read_openapi
+from strangler.scaffold.discover import (
+    Route,
+    ScaffoldError,
+    _from_rules,
+    app_python,
+    flask_template,
+    read_openapi,
+)
 
 
 @pytest.mark.parametrize(("rule", "template", "params"), [
@@ -103,3 +110,14 @@ def test_a_used_proposal_leaves_the_comments_and_the_other_proposals() -> None:
     proposals.drop(doc, proposals.read(text)["b"]["lines"], last=True)
     text = _dump(yaml, doc)
     assert proposals.MARKER not in text and "#   b:" not in text and "# proposed prose" in text
+
+
+def test_the_apps_interpreter_is_the_python_next_to_its_command(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("gunicorn", "python"):
+        (bin_dir / name).write_text("")
+    gunicorn = str(bin_dir / "gunicorn")
+    assert app_python([gunicorn, "-b", "127.0.0.1:{port}", "wsgi:app"], None) == str(bin_dir / "python")
+    assert app_python(["env", "DB=x", gunicorn, "wsgi:app"], None) == str(bin_dir / "python")
+    assert app_python([gunicorn], "/opt/app/bin/python") == "/opt/app/bin/python"
