@@ -134,7 +134,7 @@ class DashboardData:
                                     "raw": f.counts.raw, "compared": f.counts.compared}
                                    for f in ranked[:TOP_FIELDS]],
                     "causes": [{"cause": g.cause.value, "headline": g.headline(), "differs": g.cause.differs,
-                                "fields": [k for k, _ in g.fields.most_common(TOP_FIELDS)]}
+                                "fields": [k for k, _ in g.top_fields(TOP_FIELDS)]}
                                for g in evaluate(name, store.recent(name, rules.window), rules).groups[:TOP_FIELDS]],
                 }
             return out, None

@@ -48,9 +48,13 @@ class Group:
             text += ", none carrying credentials"
         return text
 
+    def top_fields(self, n: int | None = None) -> list[tuple[str, int]]:
+        """Fields by how many of the group's requests differ on them (ties by name: a stable order)."""
+        return sorted(self.fields.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
     def to_dict(self) -> dict[str, Any]:
         return {"cause": self.cause.value, "label": self.label, "count": self.count, "headline": self.headline(),
-                "routes": dict(self.routes.most_common()), "fields": dict(self.fields.most_common()),
+                "routes": dict(self.routes.most_common()), "fields": dict(self.top_fields()),
                 "credentials": dict(self.credentials)}
 
 

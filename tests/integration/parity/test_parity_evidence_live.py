@@ -21,6 +21,7 @@ import pytest
 
 from strangler.procs import free_port, running
 from tests.integration.parity.conftest import CLI, REPO
+from tests.integration.proxy.facade_stack import facade_argv
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -82,11 +83,8 @@ def auth_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
                  str(port), "--log-level", "warning", "--no-access-log"], health_url=f"http://127.0.0.1:{port}/healthz",
                 env={"UPSTREAM_ROLE": role}, log_path=tmp / f"{role}.log"))
         stack.enter_context(running(
-            [str(BIN / "mitmdump"), "--mode", f"reverse:{legacy}@127.0.0.1:{facade_port}",
-             "--set", "connection_strategy=lazy", "--set", "keep_host_header=true", "--set", "flow_detail=0",
-             "--set", "termlog_verbosity=warn", "-s", str(REPO / "proxy" / "facade.py"),
-             "--set", f"strangler_routes={routes}", "--set", f"strangler_admin_port={admin_port}",
-             "--set", f"strangler_parity_db={tmp / 'parity.db'}", "--set", "strangler_reload_ms=100"],
+            [*facade_argv(legacy_port, facade_port, routes, admin_port, tmp / "access.log"),
+             "--set", f"strangler_parity_db={tmp / 'parity.db'}"],
             health_url=f"http://127.0.0.1:{admin_port}/healthz", env=env, cwd=REPO, log_path=tmp / "facade.log",
             timeout=40))
         s = AuthStack(tmp, f"http://127.0.0.1:{facade_port}", legacy, candidate, routes, tmp / "parity.db", env)
