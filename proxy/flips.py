@@ -17,6 +17,7 @@ import io
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,38 @@ from proxy.table import RouteTable, State, TableError, WritesOwner, parse_table
 Gate = Callable[[RouteTable, str, State], list[str]]  # reasons to refuse; empty list = allowed
 _REGISTERED_GATES: dict[str, Gate] = {}
 T = TypeVar("T")
+LADDER = (State.LEGACY, State.SHADOW, State.CANARY, State.NEW, State.RETIRED)
+
+
+@dataclass(frozen=True)
+class Move:
+    """The move gates judge, beyond the (table, feature, to) a Gate is called with: percents and the
+    feature's recent parity figures (proxy.evidence), read once per flip. `current_move()` while gates run."""
+
+    feature: str
+    from_state: State
+    from_percent: float | None
+    to_state: State
+    to_percent: float | None
+    figures: Any = None          # proxy.evidence.Figures, None when they could not be read
+    figures_problem: str = ""    # why not (fail closed in gates that need them)
+
+    @property
+    def promotes(self) -> bool:
+        """Up the ladder onto the target: to canary from below (or a higher percent), to new from below.
+        `retired` is not a promotion here: it is only reachable from `new` (retire_rule)."""
+        if self.to_state is State.CANARY:
+            return LADDER.index(self.from_state) < LADDER.index(State.CANARY) or (
+                self.from_state is State.CANARY and (self.to_percent or 0) > (self.from_percent or 0))
+        return self.to_state is State.NEW and LADDER.index(self.from_state) < LADDER.index(State.NEW)
+
+
+_MOVE: ContextVar[Move | None] = ContextVar("strangler_flip_move", default=None)
+
+
+def current_move() -> Move | None:
+    """The move being judged, for a gate called by flip_feature (None outside a flip)."""
+    return _MOVE.get()
 
 
 def register_gate(name: str, gate: Gate) -> None:
@@ -210,11 +243,14 @@ def _edit_shared(store: SharedStore, mutate: Callable[[RouteTable, Any], T],
 def flip_feature(routes_path: Path | SharedStore | str, feature: str, to: State | str | None, *,
                  percent: float | None = None, actor: str, reason: str = "", evidence: dict | None = None,
                  force: bool = False, gates: Sequence[Gate] = (), ledger_path: Path | None = None,
-                 writes_owner: WritesOwner | str | None = None) -> FlipRecord:
+                 writes_owner: WritesOwner | str | None = None, parity: str | Path | None = None,
+                 read_figures: bool = True) -> FlipRecord:
     """Move `feature` to state `to` (None: keep its state) and, with `writes_owner`, hand its writes to that
     side — routing and ownership in one edit under the table's lock, one ledger record; see module doc.
     Gates see the table with the new owner. With the table in the shared store the ledger record goes to the
-    store's ledger (same transaction)."""
+    store's ledger (same transaction). A state/percent change reads the feature's recent parity figures
+    from the parity store at `parity` (None: the configured one) for the gates and the ledger entry;
+    `read_figures=False` when the caller brings its own figures in `evidence` (auto-rollback)."""
     routes_path = routes_location(routes_path)
     to_state = parse_state(to) if to is not None else None
     to_owner = parse_writes_owner(writes_owner) if writes_owner is not None else None
@@ -242,9 +278,18 @@ def flip_feature(routes_path: Path | SharedStore | str, feature: str, to: State 
             record.changed = False
             return record
         seen = table if owner is current.writes_owner else _with_owner(table, feature, owner)
-        asked = (retire_rule, *gates) if (state, record.to_percent) != (current.state, record.from_percent) \
-            else (retire_rule,)  # an ownership-only change: the caller (handover) checks the data itself
-        refusals = [r for gate in asked for r in _ask(gate, seen, feature, state)]
+        moves = (state, record.to_percent) != (current.state, record.from_percent)
+        asked = (retire_rule, *gates) if moves else (retire_rule,)  # ownership only: handover checks the data
+        move = Move(feature, current.state, record.from_percent, state, record.to_percent)
+        if moves and read_figures:
+            move = _with_figures(move, parity, current.parity)
+            record.evidence = ({**move.figures.to_dict(), **record.evidence} if move.figures is not None
+                               else {"figures_unavailable": move.figures_problem, **record.evidence})
+        token = _MOVE.set(move)
+        try:
+            refusals = [r for gate in asked for r in _ask(gate, seen, feature, state)]
+        finally:
+            _MOVE.reset(token)
         if refusals and not force:
             raise FlipError(f"flip of {feature!r} {_shown(current.state, current.writes_owner, owner)} -> "
                             f"{_shown(state, owner, current.writes_owner)} refused:\n  - "
@@ -260,6 +305,17 @@ def flip_feature(routes_path: Path | SharedStore | str, feature: str, to: State 
     ledger = ledger_path or (routes_path if isinstance(routes_path, SharedStore) else default_ledger_path())
     edit = edit_table(routes_path, mutate, after_write=lambda rec: append_record(ledger, rec.to_dict()))
     return edit.value
+
+
+def _with_figures(move: Move, parity: str | Path | None, rules: Any) -> Move:
+    """The move with the feature's recent parity figures, or the reason they could not be read."""
+    from proxy.evidence import recent_figures
+    from proxy.parity.store import parity_location
+
+    try:
+        return dataclasses.replace(move, figures=recent_figures(parity_location(parity), move.feature, rules))
+    except Exception as exc:  # noqa: BLE001 - an unreadable store must not crash a flip; gates fail closed on it
+        return dataclasses.replace(move, figures_problem=f"{type(exc).__name__}: {exc}"[:300])
 
 
 def feature_or_error(table: RouteTable, feature: str, routes_path: Path) -> Any:

@@ -323,12 +323,27 @@ class ParityConfig(_Model):
 
 
 class RollbackConfig(_Model):
-    """Limits over the last `min_samples`; crossing one makes the façade step the feature back one state."""
+    """Limits over the last `min_samples`; crossing one makes the façade step the feature back one state.
+    Errors count only as regressions (not when legacy failed the same request: proxy/shadow/window.py), and
+    a limit acts only once `min_clients` distinct cohorts are behind it."""
 
     max_diff_rate: float | None = Field(None, ge=0, le=1)
     max_error_rate: float | None = Field(None, ge=0, le=1)
+    max_status_change_rate: float | None = Field(None, ge=0, le=1)  # status class differs from legacy's
     max_p95_ms: float | None = Field(None, gt=0)
     min_samples: int = Field(200, ge=1)
+    min_clients: int = Field(3, ge=1)
+
+
+class PromoteConfig(_Model):
+    """Evidence a move up the ladder needs: the feature's recent parity (its `parity.window`) within these
+    limits over at least `min_samples` comparisons (strangler/promote.py; `--force` overrides, ledgered).
+    A limit set to null is not checked; `min_samples: 0` allows a move with no comparisons."""
+
+    max_diff_rate: float | None = Field(0.01, ge=0, le=1)
+    max_error_rate: float | None = Field(0.01, ge=0, le=1)
+    max_p95_ms: float | None = Field(None, gt=0)
+    min_samples: int = Field(50, ge=0)
 
 
 class Feature(_Model):
@@ -339,6 +354,7 @@ class Feature(_Model):
     routes: list[RouteSpec] = Field(min_length=1)
     parity: ParityConfig = ParityConfig()
     rollback: RollbackConfig = RollbackConfig()
+    promote: PromoteConfig = PromoteConfig()
 
     @model_validator(mode="after")
     def _canary_needs_percent(self) -> Feature:

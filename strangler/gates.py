@@ -9,6 +9,7 @@ from __future__ import annotations
 GATES = {
     "footprint": "strangler.footprint.gate:footprint_gate",  # tables it writes are backfilled + verified
     "data-ownership": "strangler.migrate.gate:ownership_gate",  # while legacy owns writes, sync runs
+    "promote": "strangler.promote:promote_gate",  # moves up the ladder need recent parity within `promote:`
 }
 SPEC = ",".join(f"{name}={target}" for name, target in GATES.items())  # the value of $STRANGLER_GATES
 

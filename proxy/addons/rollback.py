@@ -5,8 +5,11 @@ What is counted, per feature, in a window of the last `rollback.min_samples` (pr
 - target outcomes: each request the target served (error = 5xx, connect error, timeout; latency), each
   shadow copy sent to the target, and each safe request the target's open breaker pushed back to legacy
   or that the façade refused because of it (an error without a latency);
-- parity verdicts: each comparison with a real difference (noise excluded), when `parity.shadow_other_side`
-  makes the façade compare in canary/new.
+- comparisons with legacy, when `parity.shadow_other_side` makes the façade compare in canary/new: a real
+  difference (noise excluded), a status-class change (200 → 403 counts; legacy's own 5xx does not).
+Regressions, not noise: a target-served request that is being compared is counted when its comparison
+arrives, so an error legacy also returned is not a regression (an uncompared error counts: legacy's answer
+is unknown). A limit acts only when `rollback.min_clients` distinct cohort keys are behind it.
 Hooks do O(1) bookkeeping only; a periodic task (every EVAL_SECONDS) judges the windows that changed, and
 a flip runs in a thread (file lock, atomic write, fsync'd ledger) with its task kept, then the façade
 reloads. Windows restart whenever the feature's state, percent or limits change, so a rollback is judged on
@@ -27,11 +30,13 @@ from mitmproxy import ctx, http
 from proxy.addons.routing import META, SAFE_METHODS, Decision
 from proxy.addons.shadow import Shadow
 from proxy.addons.snapshot import Snapshot
+from proxy.addons.shadow import JOB_META
 from proxy.addons.state import FacadeState
+from proxy.cohort import cohort_key
 from proxy.flips import FlipError, Gate, flip_feature
 from proxy.shadow.engine import Verdict
 from proxy.shadow.metrics import shadow_metrics
-from proxy.shadow.window import Breach, Window, evaluate, has_limits, step_back
+from proxy.shadow.window import Breach, Window, evaluate, has_limits, is_status_change, step_back
 from proxy.table import Feature, RouteTable, State
 
 log = logging.getLogger("strangler.facade")
@@ -39,6 +44,7 @@ EVAL_SECONDS = 0.25
 RETRY_SECONDS = 5.0
 ACTOR = "auto-rollback"
 WATCHED = (State.CANARY, State.NEW)
+COMPARED = "strangler.rollback.compared"  # flow metadata: its outcome arrives with its comparison
 
 
 class Rollback:
@@ -76,10 +82,15 @@ class Rollback:
 
     def request(self, flow: http.HTTPFlow) -> None:
         decision: Decision | None = flow.metadata.get(META)
-        if decision is not None and flow.response is not None and decision.refused_upstream is not None:
-            window, feature = self._watched(decision)
-            if window is not None and decision.refused_upstream == feature.target:
-                window.outcome(True, None)
+        if decision is None:
+            return
+        window, feature = self._watched(decision)
+        if window is None:
+            return
+        if flow.response is not None and decision.refused_upstream == feature.target:
+            window.outcome(True, None, self._client(flow))
+        elif JOB_META in flow.metadata and decision.upstream == feature.target:
+            flow.metadata[COMPARED] = True  # the shadow addon (before us) sent legacy a copy to compare
 
     def response(self, flow: http.HTTPFlow) -> None:
         decision: Decision | None = flow.metadata.get(META)
@@ -89,27 +100,35 @@ class Rollback:
         if window is None:
             return
         if decision.forwarded and decision.upstream == feature.target:
-            window.outcome(flow.response.status_code >= 500, (time.perf_counter() - decision.started) * 1000)
+            if not flow.metadata.get(COMPARED):
+                window.outcome(flow.response.status_code >= 500, (time.perf_counter() - decision.started) * 1000,
+                               self._client(flow))
         elif decision.fallback is not None and flow.request.method in SAFE_METHODS:
-            window.outcome(True, None)  # the target's breaker is open: it could not serve
+            window.outcome(True, None, self._client(flow))  # the target's breaker is open: it could not serve
 
     def error(self, flow: http.HTTPFlow) -> None:
         decision: Decision | None = flow.metadata.get(META)
         if decision is None or decision.error_kind is None or not decision.forwarded:
             return  # no error kind: the client went away, which says nothing about the target
         window, feature = self._watched(decision)
-        if window is not None and decision.upstream == feature.target:
-            window.outcome(True, (time.perf_counter() - decision.started) * 1000)
+        if window is not None and decision.upstream == feature.target:  # no answer: never compared
+            window.outcome(True, (time.perf_counter() - decision.started) * 1000, self._client(flow))
 
     def observe_comparison(self, verdict: Verdict) -> None:
-        """A comparison reported by the shadow worker (through the shadow addon's event batches)."""
+        """A comparison reported by the shadow worker (through the shadow addon's event batches); legacy is
+        its reference, the target its candidate, whichever side served the client."""
         window = self.windows.get(verdict.feature)
         if window is None:
             return
-        if verdict.copy_is_target:
-            window.outcome(verdict.is_error, verdict.latency_ms)
+        failed = verdict.is_error or (verdict.target_status is not None and verdict.target_status >= 500)
+        window.outcome(failed, verdict.latency_ms, verdict.client, regression=verdict.is_error)
         if not verdict.is_error:
-            window.parity(verdict.differs)
+            window.parity(verdict.differs, verdict.client,
+                          status_change=is_status_change(verdict.cause, verdict.legacy_status))
+
+    def _client(self, flow: http.HTTPFlow) -> str:
+        snap = self.state.current
+        return cohort_key(snap.table.cohort, flow.request.headers, flow.client_conn.peername[0]) if snap else ""
 
     # ---------------------------------------------------------------- windows
     def _watched(self, decision: Decision) -> tuple[Window | None, Feature | None]:
@@ -157,7 +176,7 @@ class Rollback:
             if feature is None or feature.state not in WATCHED:
                 continue
             breach, evidence = evaluate(feature.rollback, window)
-            for figure in ("error_rate", "diff_rate", "p95_ms"):
+            for figure in ("error_rate", "diff_rate", "status_change_rate", "p95_ms"):
                 if evidence[figure] is not None:
                     self.metrics.window.labels(name, figure).set(evidence[figure])
             if breach is not None:
@@ -176,7 +195,8 @@ class Rollback:
                     feature.state.value, to.value)
         task = asyncio.get_running_loop().create_task(
             asyncio.to_thread(flip_feature, self.state.routes_path, name, to, percent=percent, actor=ACTOR,
-                              reason=breach.reason(), evidence=evidence, gates=(_expect(feature.state),)),
+                              reason=breach.reason(), evidence=evidence, gates=(_expect(feature.state),),
+                              read_figures=False),
             name=f"strangler auto-rollback {name}")
         self.flips[name] = task
         task.add_done_callback(lambda t: self._flipped(name, breach, t))

@@ -36,6 +36,7 @@ from mitmproxy import ctx, http
 from proxy.addons.routing import META, SAFE_METHODS, Decision
 from proxy.addons.snapshot import Snapshot
 from proxy.addons.state import FacadeState
+from proxy.cohort import cohort_key
 from proxy.parity.store import parity_location
 from proxy.shadow.engine import Job, Verdict
 from proxy.shadow.link import WorkerLink
@@ -174,7 +175,8 @@ class Shadow:
             return None
         noise = safe and cfg.noise_sample_rate > 0 and self._rng.random() < cfg.noise_sample_rate
         return Job(name, decision.route or "-", method, req.path, req.headers.fields, body, decision.shadow_to,
-                   decision.upstream, noise, decision.timeout_s)
+                   decision.upstream, noise, decision.timeout_s,
+                   cohort_key(table.cohort, req.headers, flow.client_conn.peername[0]))
 
     # ---------------------------------------------------------------- the worker's side
     def _hello(self) -> list:

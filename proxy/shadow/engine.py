@@ -11,7 +11,8 @@ parity store and reports what happened as small event tuples through `emit`:
     ("sent", feature, kind, outcome)      kind copy|noise, outcome ok|timeout|connect|protocol
     ("drop", feature, reason)             not compared: served_side_failed, reference_copy_failed, ...
     ("compared", feature, result)         match | diff (real, noise excluded) | error
-    ("verdict", feature, is_error, latency_ms, differs, copy_is_target)   what auto-rollback judges
+    ("verdict", feature, is_error, latency_ms, differs, copy_is_target, cause, client, legacy_status,
+     target_status)                       what auto-rollback judges (see Verdict)
     ("dry_run", feature, status)          a mirrored write with no reference: only counted
     ("unsafe", feature, upstream, reason, seconds)   this process marked a dry-run target unsafe (ledger it)
 
@@ -64,6 +65,7 @@ class Job(NamedTuple):
     served_by: str | None  # upstream that served the client; None = not seen (nginx mirror): ask legacy
     noise: bool            # also ask legacy a second time (ignored for writes)
     served_timeout_s: float = 0.0
+    client: str = ""       # the client's cohort key (auto-rollback counts distinct clients behind regressions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,10 @@ class Verdict:
     latency_ms: float | None
     differs: bool          # a real difference (noise excluded)
     copy_is_target: bool   # legacy was the reference, so the copy went to the feature's target
+    cause: str = ""        # proxy.parity.causes.Cause value (status_class: the status class differs)
+    client: str = ""       # Job.client
+    legacy_status: int | None = None   # the reference's status (legacy is always the reference)
+    target_status: int | None = None   # the candidate's (None: no answer)
 
 
 class Engine:
@@ -181,7 +187,9 @@ class Engine:
         real = [] if result.is_error else self.noise.real_differences(result)
         self.emit(("compared", job.feature, "error" if result.is_error else ("diff" if real else "match")))
         self.store.record(result)
-        self.emit(("verdict", job.feature, result.is_error, result.latency_ms, bool(real), reference_is_served))
+        self.emit(("verdict", job.feature, result.is_error, result.latency_ms, bool(real), reference_is_served,
+                   result.classified().cause.value, job.client, reference.status if reference else None,
+                   candidate.status if candidate is not None and error is None else None))
 
     async def _checked(self, job: Job, upstream, signature: str, sending: Awaitable[Outcome]) -> Outcome:
         """The copy's outcome; a signed write answered without a valid acknowledgement marks the target unsafe

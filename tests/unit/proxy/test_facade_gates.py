@@ -58,7 +58,8 @@ def test_the_kit_gates_spec_names_importable_gates(fake_gate, monkeypatch):
     with taddons.context() as tctx:
         configure(tctx)
     names = {g.__qualname__ for g in registered_gates()}
-    assert names == {"strangler.footprint.gate.footprint_gate", "strangler.migrate.gate.ownership_gate"}
+    assert names == {"strangler.footprint.gate.footprint_gate", "strangler.migrate.gate.ownership_gate",
+                     "strangler.promote.promote_gate"}
     for qualname in names:
         module, _, function = qualname.rpartition(".")
         assert callable(getattr(importlib.import_module(module), function))

@@ -34,7 +34,8 @@ def test_flip_persists_keeps_comments_and_changes_only_the_state_line(routes_fil
     assert set(line) == {"ts", "actor", "feature", "from_state", "to_state", "from_percent", "to_percent",
                          "reason", "evidence", "forced", "from_writes_owner", "to_writes_owner"}
     assert (line["from_writes_owner"], line["to_writes_owner"]) == ("legacy", "legacy")
-    assert line["reason"] == "start shadowing" and line["evidence"] == {"ticket": "T-1"}
+    assert line["reason"] == "start shadowing" and line["evidence"]["ticket"] == "T-1"
+    assert {"samples", "diff_rate", "error_rate", "p95_ms"} <= set(line["evidence"])  # the figures it was made on
     assert datetime.fromisoformat(line["ts"]).utcoffset().total_seconds() == 0
 
 

@@ -37,10 +37,10 @@ def test_p95_is_nearest_rank_and_skips_missing_latencies() -> None:
 def test_no_decision_before_min_samples_then_the_limit_crossed() -> None:
     cfg = RollbackConfig(max_error_rate=0.2, max_p95_ms=50, max_diff_rate=0.1, min_samples=10)
     w = Window(cfg.min_samples)
-    for _ in range(9):
-        w.outcome(True, 5.0)
+    for i in range(9):
+        w.outcome(True, 5.0, f"client-{i % 3}")
     assert evaluate(cfg, w)[0] is None  # 9 < min_samples, however bad
-    w.outcome(True, 5.0)
+    w.outcome(True, 5.0, "client-0")
     breach, evidence = evaluate(cfg, w)
     assert (breach.limit, breach.value, breach.samples) == ("max_error_rate", 1.0, 10)
     assert evidence["errors"] == 10 and evidence["error_rate"] == 1.0
@@ -48,7 +48,7 @@ def test_no_decision_before_min_samples_then_the_limit_crossed() -> None:
 
 
 def test_latency_and_diff_limits() -> None:
-    cfg = RollbackConfig(max_p95_ms=50, max_diff_rate=0.25, min_samples=4)
+    cfg = RollbackConfig(max_p95_ms=50, max_diff_rate=0.25, min_samples=4, min_clients=1)
     w = Window(4)
     for ms in (10, 20, 30, 40):
         w.outcome(False, float(ms))
@@ -91,7 +91,7 @@ async def _wait_flip(rig: Rig) -> None:
 def test_errors_in_new_roll_back_to_canary_then_to_shadow_with_ledger_evidence(routes: Path, _isolated_var_dir) -> None:
     async def body(rig: Rig) -> None:
         for i in range(10):
-            f = rig.send(path=f"/api/items/{i}")
+            f = rig.send(path=f"/api/items/{i}", headers={"X-Strangler-Cohort": f"user-{i % 5}"})
             assert f.metadata["strangler"].upstream == "svc"
             rig.answer(f, status=500 if i % 2 else 200)
         assert rig.rollback.evaluate_now() == ["items"]
@@ -143,7 +143,8 @@ def test_parity_differences_in_canary_roll_back(tmp_path: Path, _isolated_var_di
 
     async def body(rig: Rig) -> None:
         for i in range(6):
-            rig.answer(rig.send(path=f"/api/items/{i}"), body={"id": 7, "price": "1.00" if i < 2 else "2.00"})
+            rig.answer(rig.send(path=f"/api/items/{i}", headers={"X-Strangler-Cohort": f"u{i}"}),
+                       body={"id": 7, "price": "1.00" if i < 2 else "2.00"})
         await rig.settle()
         assert rig.rollback.windows["items"].differences == 4
         assert rig.rollback.evaluate_now() == ["items"]
@@ -157,7 +158,7 @@ def test_parity_differences_in_canary_roll_back(tmp_path: Path, _isolated_var_di
 def test_rollback_never_undoes_a_newer_operator_flip(routes: Path) -> None:
     async def body(rig: Rig) -> None:
         for i in range(10):
-            rig.answer(rig.send(path=f"/api/items/{i}"), status=500)
+            rig.answer(rig.send(path=f"/api/items/{i}", headers={"X-Strangler-Cohort": f"u{i}"}), status=500)
         routes.write_text(table_text("legacy", 25, rollback="{max_error_rate: 0.3, min_samples: 10}"))
         assert rig.rollback.evaluate_now() == ["items"]  # judged on the old snapshot, file changed under it
         await _wait_flip(rig)
