@@ -1,0 +1,48 @@
+"""Headline figures of a benchmark, machine-readable: what `--json FILE` writes and load/bench_all reads.
+
+One shape for every benchmark so the table in docs/benchmarks.md is generated, never copied by hand:
+{"bench": name, "command": argv, "figures": [{"name", "value", "unit", "target", "verdict", "interval"?}], ...}.
+A verdict is "met", "missed", "inconclusive" (an interval straddles the target) or "info" (no target).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from load.stats import Interval, verdict
+
+VERDICTS = ("met", "missed", "inconclusive", "info")
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the headline figures to FILE (JSON)")
+
+
+def figure(name: str, value: float | int | str, unit: str = "", target: str = "", result: str = "info",
+           interval: Interval | None = None) -> dict[str, Any]:
+    if result not in VERDICTS:
+        raise ValueError(f"verdict {result!r} is not one of {VERDICTS}")
+    out = {"name": name, "value": value, "unit": unit, "target": target, "verdict": result}
+    if interval is not None:
+        out["interval"] = [interval.low, interval.high, round(interval.coverage, 4), interval.n]
+    return out
+
+
+def bounded(name: str, value: float, unit: str, target: float, higher_is_better: bool = True,
+            digits: int = 2) -> dict[str, Any]:
+    """A single measured figure against a target (>= target when higher is better, else <=)."""
+    sign = ">=" if higher_is_better else "<="
+    return figure(name, round(value, digits), unit, f"{sign} {target:g}{(' ' + unit) if unit else ''}",
+                  verdict(value, value, target, higher_is_better))
+
+
+def write(path: Path | None, bench: str, figures: list[dict[str, Any]], **extra: Any) -> None:
+    """Write the figures when --json was given (and nothing otherwise)."""
+    if path is None:
+        return
+    argv = [a for i, a in enumerate(sys.argv[1:]) if not a.startswith("--json") and sys.argv[i] != "--json"]
+    doc = {"bench": bench, "command": ["python", "-m", f"load.{bench}", *argv], "figures": figures, **extra}
+    path.write_text(json.dumps(doc, indent=1, default=str))
