@@ -1,12 +1,21 @@
-"""Throughput/latency of the façade vs bare mitmdump vs the backend alone, measured in one run with wrk.
+"""Does the façade decide its target? Façade vs bare mitmdump: paired short rounds and callgrind instructions.
 
-Run: python -m load.bench_facade [--rounds 3] [--seconds 5] [--connections 16]
-Alternates backend-direct, bare `mitmdump --mode reverse`, and the façade (500-route table, metrics and
-access log on) for several rounds and prints medians and ratios (targets: façade >= 0.90x bare mitmdump
-req/s, p50 added <= 1 ms). Generator, proxy and backend share this machine's CPU cores: the figures are
-relative, not absolute capacity. Because req/s swings from round to round on a shared machine, it also prints
-each process's CPU time per request (from /proc), the steadier measure of what the addons cost.
-Prints only; never asserts.
+Run: python -m load.bench_facade [--rounds 12] [--seconds 2] [--connections 16] [--calls 200] [--no-callgrind]
+                                 [--json FILE]
+1. Paired rounds (default 12 rounds of 2 s): in each round wrk measures bare `mitmdump --mode reverse` (with
+   the two mitmproxy options the façade sets: onboarding off, bodies over 4 MiB streamed) and the façade
+   (500-route table, metrics and access log on) next to each other, the order alternating; each round gives
+   one ratio façade/bare of req/s and of CPU time per request (from /proc) and one difference of p50 at
+   1 connection. Printed: the median of the paired figures and its distribution-free 95 % interval
+   (load/stats.py). Targets: req/s >= 0.90x of bare mitmdump, p50 added <= 1 ms. When the interval straddles
+   the target the verdict is "inconclusive", not a ratio: wrk, proxy and backend share this machine's cores
+   with whatever else runs, so a single ratio can land on either side.
+2. Instructions per request, counted with callgrind (`valgrind --tool=callgrind`, Debian package valgrind) for
+   each proxy: started with instrumentation off, --warm requests, then instrumentation on, a fixed count of
+   --calls requests on one keep-alive connection, a dump, and a second dump after an idle window as long
+   (what timers cost meanwhile, subtracted). Instruction counts do not depend on the machine's load, so
+   their ratio is the repeatable one; takes a few minutes (Python under callgrind runs ~50x slower).
+Prints and writes figures only; never asserts.
 """
 from __future__ import annotations
 
@@ -16,17 +25,25 @@ import os
 import random
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from strangler.procs import free_port, running
+import httpx
+
+from load import figures
+from load.stats import Interval, median_interval, paired_ratios
+from strangler.procs import free_port, running, spawn, stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 _BODY = b'{"ok": true, "served_by": "bench-backend"}'
+COMMON = ["--set", "connection_strategy=lazy", "--set", "flow_detail=0", "--set", "termlog_verbosity=warn"]
+# what the façade's guard addon sets in mitmproxy itself: bare mitmdump gets the same, so the difference is addons
+AS_FACADE = ["--set", "onboarding=false", "--set", "stream_large_bodies=4m"]
+RPS_TARGET, P50_ADDED_TARGET_MS = 0.90, 1.0
 
 
 async def backend_app(scope, receive, send):  # trivial ASGI backend, as fast as uvicorn gets
@@ -73,62 +90,162 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def proxies(tmp: Path, backend: int) -> tuple[str, dict[str, tuple[list[str], int, str]]]:
+    """(benchmarked path, {name: (mitmdump argv, proxy port, health URL)}) for bare mitmdump and the façade.
+    The façade's health is its admin /healthz: a proxied request during start-up would abort mitmdump."""
+    path = write_table(tmp / "routes.yaml", backend)
+    bare, facade, admin = free_port(), free_port(), free_port()
+    up = f"http://127.0.0.1:{backend}"
+    return path, {
+        "bare mitmdump": ([str(BIN / "mitmdump"), "--mode", f"reverse:{up}@127.0.0.1:{bare}", *COMMON, *AS_FACADE],
+                          bare, f"http://127.0.0.1:{bare}/"),
+        "façade": ([str(BIN / "mitmdump"), "--mode", f"reverse:{up}@127.0.0.1:{facade}", *COMMON,
+                    "--set", "keep_host_header=true", "-s", str(ROOT / "proxy" / "facade.py"),
+                    "--set", f"strangler_routes={tmp / 'routes.yaml'}", "--set", f"strangler_admin_port={admin}",
+                    "--set", f"strangler_access_log={tmp / 'access.jsonl'}"], facade,
+                   f"http://127.0.0.1:{admin}/healthz")}
+
+
+def paired_rounds(args: argparse.Namespace, tmp: Path, backend: int, env: dict) -> dict[str, Interval]:
+    path, procs = proxies(tmp, backend)
+    rounds: dict[str, list[dict]] = {name: [] for name in procs}
+    (bare_argv, _, bare_health), (facade_argv, _, facade_health) = procs["bare mitmdump"], procs["façade"]
+    with running(bare_argv, health_url=bare_health, log_path=tmp / "bare.log") as bare_proc, \
+            running(facade_argv, env=env, cwd=ROOT, health_url=facade_health, log_path=tmp / "facade.log") as facade:
+        pids = {"bare mitmdump": bare_proc.pid, "façade": facade.pid}
+        urls = {name: f"http://127.0.0.1:{port}{path}" for name, (_, port, _) in procs.items()}
+        for url in urls.values():  # warm-up
+            wrk(url, 1, args.connections)
+        for r in range(args.rounds):
+            for name in (list(urls) if r % 2 == 0 else list(reversed(urls))):
+                cpu_before = cpu_seconds(pids[name])
+                res = wrk(urls[name], args.seconds, args.connections)
+                res["cpu_us"] = 1e6 * (cpu_seconds(pids[name]) - cpu_before) / max(1.0, res["rps"] * args.seconds)
+                res["p50_c1_ms"] = wrk(urls[name], args.seconds, 1)["p50_ms"]  # latency without queueing
+                rounds[name].append(res)
+                print(f"round {r + 1:2d} {name:14s} {res['rps']:8.0f} req/s  p50 {res['p50_ms']:6.2f} ms  "
+                      f"non-2xx {res['non2xx']} | 1 connection: p50 {res['p50_c1_ms']:.2f} ms | "
+                      f"cpu {res['cpu_us']:.0f} us/req", flush=True)
+    f, b = rounds["façade"], rounds["bare mitmdump"]
+    return {"rps": median_interval(paired_ratios([x["rps"] for x in f], [x["rps"] for x in b])),
+            "cpu": median_interval(paired_ratios([x["cpu_us"] for x in f], [x["cpu_us"] for x in b])),
+            "p50_added_ms": median_interval([x["p50_c1_ms"] - y["p50_c1_ms"] for x, y in zip(f, b, strict=True)]),
+            "bare_rps": median_interval([x["rps"] for x in b]),
+            "bare_cpu_us": median_interval([x["cpu_us"] for x in b])}
+
+
+def _callgrind(command: str, pid: int) -> None:
+    subprocess.run(["callgrind_control", command, str(pid)], check=True, capture_output=True, timeout=300)
+
+
+def _total(dump: Path) -> int:
+    totals = re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.M)
+    if totals is None:
+        raise RuntimeError(f"no instruction total in {dump}. Fix: see valgrind's log next to it")
+    return int(totals.group(1))
+
+
+def callgrind_per_request(argv: list[str], port: int, health: str, path: str, args: argparse.Namespace,
+                          out: Path, env: dict) -> tuple[float, int]:
+    """(instructions per request, background instructions of an idle window as long as the measured one).
+
+    mitmdump starts under callgrind with instrumentation off (start-up is not counted and runs ~10x faster),
+    serves --warm requests, then `callgrind_control -i on`, --calls requests on one keep-alive connection and
+    a dump; a second dump after an idle window of the same length gives what timers cost meanwhile, which is
+    subtracted. Each dump zeroes the counters."""
+    log = out.with_suffix(".log")
+    proc = spawn(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", *argv],
+                 env=env, cwd=ROOT, log_path=log)
+    try:
+        wait_http(health, timeout=600, proc=proc, log_path=log)  # not counted: instrumentation is off
+        with httpx.Client(timeout=120) as client:  # one keep-alive connection
+            def serve(n: int) -> None:
+                for _ in range(n):
+                    if client.get(f"http://127.0.0.1:{port}{path}").status_code != 200:
+                        raise RuntimeError(f"a request under callgrind did not answer 200. Fix: see {log}")
+            serve(args.warm)
+            _callgrind("--instr=on", proc.pid)
+            started = time.monotonic()
+            serve(args.calls)
+            _callgrind("--dump", proc.pid)
+            time.sleep(time.monotonic() - started)
+            _callgrind("--dump", proc.pid)
+    finally:
+        stop(proc, grace=120)
+    busy, idle = _total(Path(f"{out}.1")), _total(Path(f"{out}.2"))
+    return (busy - idle) / args.calls, idle
+
+
+def instructions_per_request(args: argparse.Namespace, tmp: Path, backend: int, env: dict) -> dict[str, float]:
+    path, procs = proxies(tmp, backend)
+    per_request = {}
+    for name, (argv, port, health) in procs.items():
+        per_request[name], idle = callgrind_per_request(argv, port, health, path, args, tmp / f"callgrind-{port}.out",
+                                                        env)
+        print(f"callgrind {name:14s} {per_request[name]:,.0f} instructions/request ({args.calls} requests after "
+              f"{args.warm} uncounted; {idle:,} instructions of timers in an idle window as long, subtracted)",
+              flush=True)
+    return per_request
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=12, help="paired rounds (>= 6 for a 95 %% interval)")
+    ap.add_argument("--seconds", type=int, default=2, help="wrk seconds per arm and round")
     ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--calls", type=int, default=200, help="requests counted under callgrind")
+    ap.add_argument("--warm", type=int, default=20, help="requests of the baseline callgrind run")
+    ap.add_argument("--no-callgrind", action="store_true", help="skip the instruction count")
+    figures.add_json_option(ap)
     args = ap.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install -y wrk")
+    if not (1 <= args.rounds <= 50 and 1 <= args.seconds <= 60 and 1 <= args.connections <= 256
+            and 1 <= args.calls <= 5000 and 1 <= args.warm <= 1000):
+        ap.error("keep runs bounded: --rounds 1..50, --seconds 1..60, --connections 1..256, --calls 1..5000, "
+                 "--warm 1..1000")
+    for tool, needed in (("wrk", True), ("valgrind", not args.no_callgrind)):
+        if needed and shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed. Fix: apt-get install -y {tool}"
+                     + (" (or --no-callgrind)" if tool == "valgrind" else ""))
+    load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="bench-facade-"))
-    backend, bare, facade, admin = free_port(), free_port(), free_port(), free_port()
-    routes = tmp / "routes.yaml"
-    path = write_table(routes, backend)
-    common = ["--set", "connection_strategy=lazy", "--set", "flow_detail=0", "--set", "termlog_verbosity=warn"]
+    backend = free_port()
     env = {"STRANGLER_ADMIN_TOKEN": os.urandom(16).hex(), "STRANGLER_VAR_DIR": str(tmp / "var")}
-    results: dict[str, list[dict]] = {"backend": [], "bare mitmdump": [], "façade": []}
-    with (running([str(BIN / "uvicorn"), "load.bench_facade:backend_app", "--port", str(backend),
-                   "--log-level", "warning", "--no-access-log"], cwd=ROOT,
-                  health_url=f"http://127.0.0.1:{backend}/", log_path=tmp / "backend.log") as backend_proc,
-          running([str(BIN / "mitmdump"), "--mode", f"reverse:http://127.0.0.1:{backend}@127.0.0.1:{bare}", *common],
-                  health_url=f"http://127.0.0.1:{bare}/", log_path=tmp / "bare.log") as bare_proc,
-          running([str(BIN / "mitmdump"), "--mode", f"reverse:http://127.0.0.1:{backend}@127.0.0.1:{facade}",
-                   *common, "--set", "keep_host_header=true", "-s", str(ROOT / "proxy" / "facade.py"),
-                   "--set", f"strangler_routes={routes}", "--set", f"strangler_admin_port={admin}",
-                   "--set", f"strangler_access_log={tmp / 'access.jsonl'}"], env=env, cwd=ROOT,
-                  health_url=f"http://127.0.0.1:{admin}/healthz", log_path=tmp / "facade.log") as facade_proc):
-        targets = {"backend": backend, "bare mitmdump": bare, "façade": facade}
-        pids = {"backend": backend_proc.pid, "bare mitmdump": bare_proc.pid, "façade": facade_proc.pid}
-        for name, port in targets.items():  # warm-up
-            wrk(f"http://127.0.0.1:{port}{path}", 1, args.connections)
-        for r in range(args.rounds):
-            order = list(targets.items()) if r % 2 == 0 else list(reversed(targets.items()))
-            for name, port in order:
-                cpu_before = cpu_seconds(pids[name])
-                res = wrk(f"http://127.0.0.1:{port}{path}", args.seconds, args.connections)
-                res["cpu_us"] = 1e6 * (cpu_seconds(pids[name]) - cpu_before) / max(1.0, res["rps"] * args.seconds)
-                one = wrk(f"http://127.0.0.1:{port}{path}", args.seconds, 1)  # latency without queueing
-                res["p50_c1_ms"], res["p99_c1_ms"] = one["p50_ms"], one["p99_ms"]
-                results[name].append(res)
-                print(f"round {r + 1} {name:14s} {res['rps']:8.0f} req/s  p50 {res['p50_ms']:6.2f} ms  "
-                      f"p99 {res['p99_ms']:6.2f} ms  non-2xx {res['non2xx']} | 1 conn: p50 {res['p50_c1_ms']:.2f} ms "
-                      f"p99 {res['p99_c1_ms']:.2f} ms | cpu {res['cpu_us']:.0f} us/req", flush=True)
-    med = {n: {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50_ms", "p99_ms", "p50_c1_ms", "p99_c1_ms", "cpu_us")}
-           for n, rs in results.items()}
-    print(f"\nmedians over {args.rounds} rounds x {args.seconds}s, wrk -t1 -c{args.connections}, path {path} "
-          f"(500-route table, metrics + access log on), {os.cpu_count()} CPU cores shared by wrk, proxy and backend:")
-    for n, m in med.items():
-        print(f"  {n:14s} {m['rps']:8.0f} req/s  p50 {m['p50_ms']:6.2f} ms  p99 {m['p99_ms']:6.2f} ms   "
-              f"| 1 connection: p50 {m['p50_c1_ms']:.2f} ms  p99 {m['p99_c1_ms']:.2f} ms | cpu {m['cpu_us']:.0f} us/req")
-    f, b = med["façade"], med["bare mitmdump"]
-    print(f"  façade / bare mitmdump req/s = {f['rps'] / b['rps']:.2f}x (target >= 0.90x); "
-          f"p50 added at 1 connection = {f['p50_c1_ms'] - b['p50_c1_ms']:+.2f} ms (target <= 1 ms; at "
-          f"{args.connections} connections {f['p50_ms'] - b['p50_ms']:+.2f} ms, mostly queueing); "
-          f"bare mitmdump / backend = {b['rps'] / med['backend']['rps']:.2f}x")
-    print(f"  CPU per request, façade / bare mitmdump = {f['cpu_us'] / b['cpu_us']:.2f}x "
-          f"(+{f['cpu_us'] - b['cpu_us']:.0f} us: what the addons cost; 1 / this ratio is the throughput the façade "
-          "keeps when the proxy's core is the bottleneck)")
+    with running([str(BIN / "uvicorn"), "load.bench_facade:backend_app", "--port", str(backend),
+                  "--log-level", "warning", "--no-access-log"], cwd=ROOT,
+                 health_url=f"http://127.0.0.1:{backend}/", log_path=tmp / "backend.log"):
+        stats = paired_rounds(args, tmp, backend, env)
+        per_request = {} if args.no_callgrind else instructions_per_request(args, tmp, backend, env)
+    rps, cpu, added = stats["rps"], stats["cpu"], stats["p50_added_ms"]
+    rps_verdict = rps.verdict(RPS_TARGET)
+    print(f"\n{args.rounds} paired rounds x {args.seconds} s per arm, wrk -t1 -c{args.connections} (p50 added: -c1); "
+          f"500-route table, metrics + access log on; {os.cpu_count()} CPU cores shared by wrk, proxies, backend "
+          f"and anything else (load average {' '.join(f'{x:.2f}' for x in load_before)} before, "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after):")
+    print(f"  bare mitmdump: median {stats['bare_rps'].median:.0f} req/s, "
+          f"{stats['bare_cpu_us'].median:.0f} us CPU/request")
+    print(f"  req/s façade / bare mitmdump = {rps.text()}: "
+          + (f"{rps_verdict.upper()} (target >= {RPS_TARGET}x)" if rps_verdict != "inconclusive" else
+             f"INCONCLUSIVE: the interval straddles the target {RPS_TARGET}x; run more --rounds or on a quieter "
+             "machine"))
+    print(f"  CPU per request façade / bare mitmdump = {cpu.text()} (what the addons cost in the proxy's CPU)")
+    print(f"  p50 added at 1 connection (ms) = {added.text()}: {added.verdict(P50_ADDED_TARGET_MS, False)} "
+          f"(target <= {P50_ADDED_TARGET_MS:g} ms)")
+    out = [figures.figure("req/s façade / bare mitmdump (median of paired rounds)", round(rps.median, 3), "x",
+                          f">= {RPS_TARGET}x", rps_verdict, rps),
+           figures.figure("CPU per request façade / bare mitmdump", round(cpu.median, 3), "x", "", "info", cpu),
+           figures.figure("p50 added at 1 connection", round(added.median, 3), "ms", f"<= {P50_ADDED_TARGET_MS:g} ms",
+                          added.verdict(P50_ADDED_TARGET_MS, False), added)]
+    if per_request:
+        f, b = per_request["façade"], per_request["bare mitmdump"]
+        ratio = f / b
+        print(f"  instructions per request (callgrind, {args.calls} requests after {args.warm}): façade {f:,.0f}, "
+              f"bare mitmdump {b:,.0f}, ratio {ratio:.3f}x, addons {f - b:+,.0f} instructions/request; as a "
+              f"throughput bound when the proxy's core is the bottleneck: {b / f:.3f}x (target >= {RPS_TARGET}x)")
+        out += [figures.figure("instructions/request, bare mitmdump (callgrind)", round(b), "instr"),
+                figures.figure("instructions/request, façade (callgrind)", round(f), "instr"),
+                figures.bounded("throughput bound bare/façade instructions (callgrind)", b / f, "x", RPS_TARGET,
+                                digits=3)]
+    figures.write(args.json, "bench_facade", out)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

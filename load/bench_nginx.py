@@ -2,7 +2,8 @@
 
 One run, loopback only, alternating rounds (direct/nginx, then nginx/direct, ...): each round's nginx
 figure is divided by the direct figure measured next to it, so slow drift of this shared machine hits both
-sides of a pair alike; prints the median of those paired ratios (target >= 0.95x), their spread, the
+sides of a pair alike; prints the median of those paired ratios with its 95 % interval (load/stats.py;
+target >= 0.95x, "inconclusive" when the interval straddles it), the
 medians of req/s and each process's CPU time per request.
 
 Placement of the processes on the cores (`--placement`, default `both`, one after the other):
@@ -35,7 +36,7 @@ whose routes are the benchmarked path, so every request takes the full nginx pat
 
     .venv/bin/python load/bench_nginx.py [--backend monolith|trivial] [--placement pinned|shared|both]
                                          [--rounds 12] [--seconds 3]
-                                         [--worker sync|gthread] [--threads 1]
+                                         [--worker sync|gthread] [--threads 1] [--json FILE]
 """
 from __future__ import annotations
 
@@ -54,7 +55,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from load.bench_facade import cpu_seconds
+from load import figures
 from load.bench_monolith import GET_LUA, parse_wrk
+from load.stats import Interval, median_interval, paired_ratios
 from proxy.table import parse_table
 from strangler.export.nginx import NginxOptions, render
 from strangler.procs import free_port, running
@@ -74,6 +77,7 @@ TRIVIAL_ROUTES = '{methods: [GET], path: "/api/bench/{id}"}, {methods: [GET], pa
 MONOLITH_ROUTES = '{methods: [GET], path: "/api/products/{id}"}'
 SEED = {"products": 2000, "customers": 200, "orders": 500}
 SHARED_WORKERS = 2
+TARGET = 0.95
 
 
 def core_split() -> tuple[list[int], list[int]]:
@@ -201,19 +205,17 @@ def run_placement(args: argparse.Namespace, placement: str, tmp: Path) -> dict[s
     return results
 
 
-def summarise(args: argparse.Namespace, placement: str, results: dict) -> float:
-    """Print the medians and the paired ratios of one placement; returns the median paired ratio."""
-    pairs = [n["rps"] / d["rps"] for n, d in zip(results["nginx"], results["direct"])]
-    q1, _, q3 = statistics.quantiles(pairs, n=4) if len(pairs) > 1 else (pairs[0],) * 3
+def summarise(args: argparse.Namespace, placement: str, results: dict) -> Interval:
+    """Print the medians and the paired ratios of one placement; returns their median and interval."""
+    ratio = median_interval(paired_ratios([r["rps"] for r in results["nginx"]], [r["rps"] for r in results["direct"]]))
     med = {n: {k: statistics.median(r[k] for r in results[n]) for k in results[n][0] if k != "p50"}
            for n in ("direct", "nginx")}
     print(f"[{placement}] medians over {args.rounds} rounds ({args.backend} backend):")
     for name, m in med.items():
         print(f"  {name:6s} {m['rps']:7.0f} req/s | cpu us/req: backend {m['cpu_backend']:.0f}  "
               f"nginx {m['cpu_nginx']:.0f}  wrk {m['cpu_wrk']:.0f} | non-2xx {m['non2xx']:.0f}")
-    ratio = statistics.median(pairs)
-    print(f"  [{placement}] RATIO exported nginx / direct req/s = {ratio:.3f}x (median of {len(pairs)} paired "
-          f"rounds, quartiles {q1:.3f}-{q3:.3f}; target >= 0.95x)")
+    print(f"  [{placement}] RATIO exported nginx / direct req/s = {ratio.text()} of paired rounds: "
+          f"{ratio.verdict(TARGET)} (target >= {TARGET}x)")
     print(f"  nginx CPU per request = {med['nginx']['cpu_nginx']:.0f} us = "
           f"{med['nginx']['cpu_nginx'] / med['direct']['cpu_backend']:.3f}x the backend's own "
           f"{med['direct']['cpu_backend']:.0f} us/req; backend tracebacks during the run: {results['tracebacks']}")
@@ -230,6 +232,7 @@ def main() -> None:
     p.add_argument("--state", default="new", choices=["legacy", "new", "canary"])
     p.add_argument("--worker", default="sync", choices=["sync", "gthread"], help="gunicorn worker class (monolith)")
     p.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    figures.add_json_option(p)
     args = p.parse_args()
     if not (1 <= args.rounds <= 20 and 1 <= args.seconds <= 60 and 1 <= args.connections <= 256
             and 1 <= args.threads <= 64):
@@ -245,8 +248,11 @@ def main() -> None:
         seed(args, Path(tmp))
         for placement in placements:
             ratios[placement] = summarise(args, placement, run_placement(args, placement, Path(tmp)))
-    print("\nSUMMARY " + "; ".join(f"{pl}: {r:.3f}x" for pl, r in ratios.items())
-          + f" (target >= 0.95x; {os.cpu_count()} cores; pinned = backend on its own core(s) as in production, "
+    figures.write(args.json, "bench_nginx", [
+        figures.figure(f"req/s exported nginx / direct, {pl} ({args.backend})", round(r.median, 3), "x",
+                       f">= {TARGET}x", r.verdict(TARGET), r) for pl, r in ratios.items()])
+    print("\nSUMMARY " + "; ".join(f"{pl}: {r.text()}" for pl, r in ratios.items())
+          + f" (target >= {TARGET}x; {os.cpu_count()} cores; pinned = backend on its own core(s) as in production, "
             "shared = wrk, nginx and backend compete for every core)")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
