@@ -1,7 +1,7 @@
 """Benchmark (not a test): backfill rows/s and peak memory, SQLite → SQLite and PostgreSQL → PostgreSQL.
 
     .venv/bin/python load/bench_backfill.py [--rows 200000] [--small 20000] [--batch-size 2000]
-                                            [--pg-url postgresql+psycopg://root@127.0.0.1:5432/test]
+                                            [--pg-url postgresql+psycopg://root@127.0.0.1:5432/test] [--json FILE]
 
 Legacy PRODUCTS rows are generated directly with SQL (fast, varied timestamps so the time-zone translation is
 paid for every row). Each measured backfill runs in a fresh child process that reports its own peak RSS
@@ -27,9 +27,12 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from load import figures
+
 DDL = """CREATE TABLE PRODUCTS (PROD_ID INTEGER PRIMARY KEY, PROD_SKU VARCHAR(20) UNIQUE, PROD_NM VARCHAR(120),
 PROD_DESC TEXT, CAT_CD VARCHAR(10), UNIT_PRC NUMERIC(10,2), ACTV_FLG CHAR(1), CRT_DT VARCHAR(16),
 UPD_DT VARCHAR(16))"""
+ROWS_PER_S_TARGET = 20_000  # SQLite → SQLite on a 2-core machine
 CATEGORIES = ["ELEC", "TOOLS", "TOYS", "KITCHEN", "GARDEN", "BOOKS"]
 
 
@@ -114,6 +117,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2000)  # = the engine's default
     parser.add_argument("--pg-url", default=os.environ.get("STRANGLER_TEST_PG_URL"),
                         help="PostgreSQL server URL (default $STRANGLER_TEST_PG_URL); omitted = SQLite only")
+    figures.add_json_option(parser)
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,6 +144,15 @@ def main() -> None:
         print(f"{label}: memory ratio {args.rows:,} vs {args.small:,} rows = "
               f"{big['peak_rss_mb'] / small['peak_rss_mb']:.2f}x (1.0 = flat); batch size {args.batch_size}; "
               "2 shared CPU cores")
+    out = []
+    for label in dict.fromkeys(r["backend"] for r in results):
+        small, big = [r for r in results if r["backend"] == label]
+        out += [figures.bounded(f"backfill {label}, {big['rows']:,} rows", big["rows_per_s"], "rows/s",
+                                ROWS_PER_S_TARGET, digits=0) if label.startswith("sqlite") else
+                figures.figure(f"backfill {label}, {big['rows']:,} rows", big["rows_per_s"], "rows/s"),
+                figures.figure(f"peak memory {label}, {big['rows']:,} / {small['rows']:,} rows (1.0x = flat)",
+                               round(big["peak_rss_mb"] / small["peak_rss_mb"], 2), "x")]
+    figures.write(args.json, "bench_backfill", out)
 
 
 if __name__ == "__main__":

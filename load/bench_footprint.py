@@ -8,6 +8,7 @@ Target: 1,000,000 statements in <= 10 s. On this 2-core host other work shares t
 this machine at this moment, compare runs only within one session.
 
     .venv/bin/python -m load.bench_footprint [--statements 1000000] [--workers N] [--bound] [--keep FILE]
+                                             [--json FILE]
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from load import figures
 from strangler.footprint.analysis import analyse_capture
 from strangler.footprint.config import FootprintConfig
 from strangler.footprint.readers import read_sources
@@ -133,6 +135,7 @@ def main() -> None:
     parser.add_argument("--bound", action="store_true",
                         help="placeholders instead of inline literals (what the SQLAlchemy capture records)")
     parser.add_argument("--keep", type=Path, default=None, help="write the generated capture here and keep it")
+    figures.add_json_option(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "capture.jsonl"
@@ -162,6 +165,11 @@ def main() -> None:
           f"wall/CPU = {total / cpu:.2f} (≈ 1/workers when the cores are free, higher when others compete)")
     print(f"target 1,000,000 in <= 10 s: {'met' if total * 1_000_000 / max(stats['statements'], 1) <= 10 else 'MISSED'}"
           " (2 shared cores; other processes compete)")
+    per_million = total * 1_000_000 / max(stats["statements"], 1)
+    figures.write(args.json, "bench_footprint", [
+        figures.bounded(f"seconds per 1,000,000 statements (from {stats['statements']:,})", per_million, "s", 10,
+                        higher_is_better=False),
+        figures.figure("statements/s", round(stats["statements"] / total), "statements/s")])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Route-match micro-benchmark: 10,000 routes, p50/p99 per match (target p99 <= 20 µs).
 
-Run: python -m load.bench_match [--routes 10000] [--lookups 50000]
+Run: python -m load.bench_match [--routes 10000] [--lookups 50000] [--json FILE]
 Prints figures only; nothing here asserts (timings depend on the machine and its load).
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ import random
 import statistics
 import time
 
+from load import figures
 from proxy.matcher import Matcher
 from proxy.table import RouteTable
 
@@ -40,6 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--routes", type=int, default=10_000)
     ap.add_argument("--lookups", type=int, default=50_000)
+    figures.add_json_option(ap)
     args = ap.parse_args()
     rng = random.Random(1)
     t0 = time.perf_counter()
@@ -59,6 +61,9 @@ def main() -> None:
     print(f"routes={matcher.size} lookups={args.lookups} validate={t1 - t0:.2f}s compile={(t2 - t1) * 1000:.0f}ms")
     print(f"match p50={p(0.50):.2f}µs p99={p(0.99):.2f}µs mean={statistics.fmean(samples) / 1000:.2f}µs "
           f"(target p99 <= 20µs) — 2 shared CPU cores, other work running alongside")
+    figures.write(args.json, "bench_match", [
+        figures.bounded(f"route match p99, {matcher.size:,} routes", p(0.99), "µs", 20, higher_is_better=False),
+        figures.figure("route match p50", round(p(0.50), 2), "µs")])
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from load.figures import bounded, figure
 from load.reliability.episodes import broken_table_under_load, flips_under_load, killed_service, soak
 from load.reliability.fuzz import fuzz
 from load.reliability.probes import ForeignHost, open_proxy_probes, oversize_probe, smuggling_probes
@@ -134,7 +135,24 @@ def main() -> None:
     figures["seconds"] = round(time.monotonic() - started, 1)
     print(f"done in {figures['seconds']} s — {figures['end']}")
     if args.json:
+        figures |= {"bench": "bench_reliability", "figures": headlines(figures)}
         args.json.write_text(json.dumps(figures, indent=1, default=str))
+
+
+def headlines(f: dict) -> list[dict]:
+    """The figures docs/benchmarks.md shows (load/figures.py's shape); every one must be 0 but the info."""
+    zero = lambda name, value, unit: bounded(name, value, unit, 0, higher_is_better=False, digits=0)  # noqa: E731
+    return [zero("façade-made 5xx while fuzzing (all states)", sum(s["facade_5xx"] for s in f["fuzz"].values()),
+                 "responses"),
+            zero(f"failed requests during {f['flips']['flips']} flips", f["flips"]["failed"], "requests"),
+            zero("failed requests with a broken route table", f["broken_table"]["failed"], "requests"),
+            zero("open-proxy / smuggling probes forwarded", sum(not p["refused"] for p in f["probes"]["results"]),
+                 "probes"),
+            zero("connections reaching a foreign host", f["probes"]["foreign_hits"], "connections"),
+            figure("failed requests until the breaker opened", f["killed"]["failed_until_open"], "requests"),
+            figure("RSS growth in the soak, façade", f["soak"]["rss_growth_percent"]["facade"], "%"),
+            figure("12 MiB declared body answered", f["oversize"]["answer"], "", "413",
+                   "met" if f["oversize"]["answer"] == "413" else "missed")]
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Does shadowing cost the client anything? Client latency and throughput with shadow copies on vs off.
 
-Run: python -m load.bench_shadow [--rounds 3] [--seconds 5] [--connections 16]
+Run: python -m load.bench_shadow [--rounds 3] [--seconds 5] [--connections 16] [--json FILE]
 Four proxies in front of the same fast legacy backend, measured with wrk in alternating rounds:
 bare `mitmdump --mode reverse`, the façade with the feature in state `legacy` (shadow off), the façade
 in state `shadow` (every request copied to a target slowed by 100 ms, compared and stored by the façade's
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from load import figures
 from load.bench_facade import cpu_seconds, wrk
 from strangler.procs import free_port, running
 
@@ -109,6 +110,7 @@ def main() -> None:
                     help="SIGSTOP the shadow workers: the façades still decide and hand over every job (until the "
                          "pipe is full, then drop as worker_lagging); isolates the façade's own cost from CPU "
                          "contention with the worker on a small machine")
+    figures.add_json_option(ap)
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -184,7 +186,22 @@ def main() -> None:
         counted = [line for line in text.splitlines() if line.startswith((
             "strangler_shadow_dropped_total", "strangler_shadow_comparisons_total", "strangler_shadow_requests_total"))]
         print(f"  shadow counters ({name} façade):\n    " + "\n    ".join(counted))
+    shed, compared = (_counter(metrics["shadow on"], n) for n in ("strangler_shadow_dropped_total",
+                                                                  "strangler_shadow_comparisons_total"))
+    figures.write(args.json, "bench_shadow", [
+        figures.bounded("client p50 shadow on / off (1 connection)", on["p50_c1_ms"] / off["p50_c1_ms"], "x", 1.10,
+                        higher_is_better=False),
+        figures.bounded("client p50 target timing out / off (1 connection)", late["p50_c1_ms"] / off["p50_c1_ms"],
+                        "x", 1.10, higher_is_better=False),
+        figures.bounded("copies shed at sample rate 1.0 (shadow on)", 100 * shed / max(1.0, shed + compared), "%",
+                        1, higher_is_better=False, digits=1),
+        figures.figure("shadow worker CPU per request (shadow on)", round(on["worker_cpu_us"]), "µs")])
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _counter(text: str, name: str) -> float:
+    """Sum of a Prometheus counter's samples over all labels."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
 
 
 if __name__ == "__main__":

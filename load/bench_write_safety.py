@@ -3,6 +3,7 @@
     .venv/bin/python load/bench_write_safety.py [--clients 8] [--writes 10] [--rounds 2] [--products 500]
                                                 [--backend sqlite|postgres|both]
                                                 [--pg-url postgresql+psycopg://root@127.0.0.1:5432/test]
+                                                [--json FILE]
 
 Per backend: the whole stack on free loopback ports (gunicorn monolith, uvicorn catalog service, mitmdump
 façade, `strangler migrate sync catalog`), then CLIENTS threads create, update and deactivate products through
@@ -28,17 +29,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the scenario lives with the suite it extends
 
+from load import figures  # noqa: E402
 from tests.integration.write_safety.scenario import CYCLE, run_scenario, settle_and_check  # noqa: E402
 from tests.integration.write_safety.stack import databases, write_stack  # noqa: E402
 
 
-def bench(backend: str, args: argparse.Namespace) -> bool:
+def bench(backend: str, args: argparse.Namespace, out: list[dict]) -> bool:
     with tempfile.TemporaryDirectory(prefix=f"bench-ws-{backend}-") as tmp, \
             databases(backend, Path(tmp), args.pg_url) as dbs, write_stack(dbs, Path(tmp), args.products) as stack:
         run = run_scenario(stack, clients=args.clients, per_phase=args.writes, seed_products=args.products,
                            steps=CYCLE * args.rounds)
         counts = settle_and_check(stack, run)
         print(f"{counts.line(backend, run, len(run.outcomes))}; load average {os.getloadavg()[0]:.2f}", flush=True)
+        out += [figures.bounded(f"{backend}: writes lost + duplicated + on the wrong side",
+                                counts.lost + counts.duplicated + counts.foreign, "writes", 0, higher_is_better=False,
+                                digits=0),
+                figures.figure(f"{backend}: writes acknowledged / found", f"{counts.acknowledged} / {counts.found}"),
+                figures.figure(f"{backend}: writes/s through the whole cycle", round(len(run.outcomes) / run.seconds, 1)
+                               if run.seconds else 0, "writes/s")]
         for problem in counts.problems[:10]:
             print(f"  {problem}", flush=True)
         return counts.safe
@@ -57,6 +65,7 @@ def main() -> int:
     parser.add_argument("--pg-url", default=os.environ.get("STRANGLER_TEST_PG_URL"),
                         help="PostgreSQL server for --backend postgres/both (two databases are created and "
                              "dropped); default STRANGLER_TEST_PG_URL")
+    figures.add_json_option(parser)
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     if "postgres" in backends and not args.pg_url:
@@ -64,7 +73,10 @@ def main() -> int:
             parser.error("--backend postgres needs --pg-url or STRANGLER_TEST_PG_URL")
         print("PostgreSQL skipped: no --pg-url or STRANGLER_TEST_PG_URL", flush=True)
         backends.remove("postgres")
-    return 0 if all([bench(backend, args) for backend in backends]) else 1
+    out: list[dict] = []
+    safe = all([bench(backend, args, out) for backend in backends])
+    figures.write(args.json, "bench_write_safety", out)
+    return 0 if safe else 1
 
 
 if __name__ == "__main__":
