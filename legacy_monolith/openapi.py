@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from legacy_monolith.catalog.schemas import ProductCreate, ProductUpdate
 from legacy_monolith.customers.schemas import CustomerCreate, CustomerUpdate
 from legacy_monolith.inventory.schemas import (
+    MAX_AVAILABILITY_IDS,
     Adjustment,
     ReservationCreate,
     UntrackedStockMove,
@@ -63,6 +64,8 @@ RESPONSES: dict[str, dict[str, Any]] = {
                            Available={"type": "integer", "minimum": 0}),
     "Inventory": _obj(ProductId=INT, Warehouses={"type": "array", "items": _ref("WarehouseStock")},
                       TotalAvailable={"type": "integer", "minimum": 0}),
+    "ProductAvailability": _obj(ProductId=INT, TotalAvailable=INT),
+    "AvailabilityList": _obj(Availability={"type": "array", "items": _ref("ProductAvailability")}),
     "Reservation": _obj(ReservationId=INT, ProductId=INT, Warehouse=STR, Quantity=INT,
                         Status={"enum": ["A", "R", "C"], "description": "A active, R released, C consumed"},
                         Reference=_nullable(STR)),
@@ -131,6 +134,12 @@ def _paths() -> dict[str, Any]:
             "get": _op("order statistics of a customer", 200, "CustomerSummary", (), params=_id("id"))},
         "/api/inventory/{product_id}": {
             "get": _op("stock per warehouse", 200, "Inventory", (), params=_id("product_id"))},
+        "/api/inventory/availability": {
+            "get": _op(f"total available units of up to {MAX_AVAILABILITY_IDS} products at once (0 without stock "
+                       "rows); added for the catalog service's reads", 200, "AvailabilityList", (400,),
+                       params=[{**_param("ids", schema={"type": "string", "pattern": r"^\d+(,\d+)*$"}),
+                                "required": True, "description": f"comma-separated ProductIds, 1 to "
+                                                                 f"{MAX_AVAILABILITY_IDS}"}])},
         "/api/inventory/{product_id}/adjust": {
             "post": _op("change on-hand stock", 200, "Inventory", (400, 409, 422), "Adjustment",
                         _id("product_id"))},

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, Field, StrictInt
 
 from legacy_monolith.inventory.models import REFERENCE_MAX, Reservation, Stock
-from legacy_monolith.validation import Id, LegacyBody, PageQuery, Quantity, QueryId
+from legacy_monolith.validation import MAX_PAGE_SIZE, Id, LegacyBody, PageQuery, Quantity, QueryId
 
 WarehouseCode = Annotated[str, Field(min_length=1, max_length=4)]
 #: the caller's idempotency key: letters, digits and . _ : - (no spaces), at most 64 characters
@@ -38,6 +38,26 @@ class ReservationQuery(PageQuery):
     reference: ReferenceKey | None = None
     product_id: QueryId | None = None
     status: Literal["A", "R", "C"] | None = None
+
+
+#: at most one list page's worth of ids per batch call: a bounded query, a bounded answer
+MAX_AVAILABILITY_IDS = MAX_PAGE_SIZE
+
+
+def _comma_separated(value: object) -> object:
+    return value.split(",") if isinstance(value, str) else value
+
+
+class AvailabilityQuery(BaseModel):
+    """?ids=1,2,3 — the products whose total availability is asked for (duplicates answered once)."""
+    ids: Annotated[list[QueryId], BeforeValidator(_comma_separated),
+                   Field(min_length=1, max_length=MAX_AVAILABILITY_IDS)]
+
+
+def availability_json(totals: dict[int, int], ids: list[int]) -> dict[str, Any]:
+    """Every asked id in the asked order; an id without stock rows has 0 available."""
+    return {"Availability": [{"ProductId": pid, "TotalAvailable": totals.get(pid, 0)}
+                             for pid in dict.fromkeys(ids)]}
 
 
 def inventory_json(product_id: int, rows: list[Stock]) -> dict[str, Any]:

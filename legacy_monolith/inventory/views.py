@@ -1,4 +1,8 @@
-"""Inventory endpoints: stock per warehouse and adjustments (reservations: see reservations.py).
+"""Inventory endpoints: stock per warehouse, availability of many products at once, and adjustments
+(reservations: see reservations.py).
+
+GET /api/inventory/availability?ids=1,2,3 was added for the catalog service, which reads availability over
+this API: one bounded call per answer instead of one call per product.
 
 Every change to STOCK is a conditional UPDATE checked by rowcount, so concurrent requests can never drive
 availability below zero (the CHECK constraint on STOCK is the last line of defence).
@@ -8,12 +12,12 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from legacy_monolith.inventory.models import Stock, Warehouse
-from legacy_monolith.inventory.schemas import Adjustment, inventory_json
-from legacy_monolith.web import LegacyError, db, not_found, parse_body, transactional
+from legacy_monolith.inventory.schemas import Adjustment, AvailabilityQuery, availability_json, inventory_json
+from legacy_monolith.web import LegacyError, db, not_found, parse_body, parse_query, transactional
 
 bp = Blueprint("inventory", __name__, url_prefix="/api/inventory")
 log = logging.getLogger("legacy_monolith.inventory")
@@ -39,6 +43,14 @@ def _view(product_id: int) -> dict:
 def _insufficient(product_id: int, quantity: int) -> LegacyError:
     return LegacyError(409, "INSUFFICIENT_STOCK",
                        f"product {product_id}: fewer than {quantity} unit(s) available")
+
+
+@bp.get("/availability")
+def get_availability():  # type: ignore[no-untyped-def]
+    ids = parse_query(AvailabilityQuery).ids
+    totals = db().execute(select(Stock.product_id, func.sum(Stock.on_hand - Stock.reserved))
+                          .where(Stock.product_id.in_(ids)).group_by(Stock.product_id))
+    return availability_json({int(pid): int(total or 0) for pid, total in totals}, ids)
 
 
 @bp.get("/<id:product_id>")

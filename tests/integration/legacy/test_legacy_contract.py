@@ -94,6 +94,8 @@ def test_every_endpoint_matches_the_contract(api: tuple[httpx.Client, Contract])
                                                    "UnitPrice": 4}))["ProductId"]
     c(client.get("/api/inventory/1"))
     c(client.get("/api/inventory/99999"))
+    c(client.get("/api/inventory/availability", params={"ids": f"1,{stocked},99999"}))
+    c(client.get("/api/inventory/availability", params={"ids": "1,x"}))
     c(client.post(f"/api/inventory/{stocked}/adjust", json={"Warehouse": "LON1", "Delta": 3, "Reason": "count"}))
     c(client.post(f"/api/inventory/{stocked}/adjust", json={"Warehouse": "LON1", "Delta": -100000, "Reason": "lost"}))
     c(client.post(f"/api/inventory/{stocked}/adjust", json={"Warehouse": "NOPE", "Delta": 1, "Reason": "x"}))
