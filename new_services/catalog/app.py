@@ -33,7 +33,8 @@ def create_app(settings: CatalogSettings | None = None, *,
     settings = settings or get_catalog_settings()
     database = Database(settings.resolved_database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
     source = availability or LegacyInventoryAvailability(settings.legacy_base_url,
-                                                         timeout_s=settings.legacy_timeout_s)
+                                                         timeout_s=settings.legacy_timeout_s,
+                                                         ttl_s=settings.availability_ttl_s)
 
     check_id_range(database, settings.id_start)
 

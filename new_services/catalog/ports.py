@@ -10,8 +10,9 @@ from typing import Protocol
 
 
 class AvailabilitySource(Protocol):
-    def available(self, product_ids: Iterable[int]) -> dict[int, int]:
-        """Units available per product id (0 when none)."""
+    def available(self, product_ids: Iterable[int], *, fresh: bool = False) -> dict[int, int]:
+        """Units available per product id (0 when none). May be a few seconds stale (the adapter's cache)
+        unless `fresh`: answers to writes ask for it."""
         ...
 
     def close(self) -> None: ...

@@ -2,7 +2,8 @@
 catalog domain through acl/catalog. Same filters, paging, bodies, status codes and error envelope.
 
 Available: inventory stays in the monolith, so availability comes from the legacy inventory API through
-the AvailabilitySource port (one call per product, in parallel for list pages). When it cannot be read the
+the AvailabilitySource port: one batched call per answer; the reads (list, get) may serve it from a cache a
+few seconds old (CATALOG_AVAILABILITY_TTL_S), answers to writes read it fresh. When it cannot be read the
 answer is 503 INVENTORY_UNAVAILABLE — never a guessed number.
 """
 from __future__ import annotations
@@ -58,9 +59,9 @@ def _load(repo: RepositoryDep, product_id: int) -> Product:
         raise not_found("PRODUCT_NOT_FOUND", "product", product_id) from None
 
 
-def _one(product: Product, availability: AvailabilityDep, tz: str) -> dict[str, Any]:
+def _one(product: Product, availability: AvailabilityDep, tz: str, *, fresh: bool) -> dict[str, Any]:
     assert product.id is not None
-    return product_to_json(product, availability.available([product.id]).get(product.id, 0), tz)
+    return product_to_json(product, availability.available([product.id], fresh=fresh).get(product.id, 0), tz)
 
 
 @router.get("")
@@ -79,7 +80,7 @@ def list_products(request: Request, repo: RepositoryDep, availability: Availabil
 @router.get("/{product_id}")
 def get_product(product_id: str, request: Request, repo: RepositoryDep, availability: AvailabilityDep,
                 settings: SettingsDep) -> dict[str, Any]:
-    return _one(_load(repo, legacy_id(request, product_id)), availability, settings.legacy_tz)
+    return _one(_load(repo, legacy_id(request, product_id)), availability, settings.legacy_tz, fresh=False)
 
 
 @router.post("", status_code=201)
@@ -107,7 +108,7 @@ def update_product(product_id: str, request: Request, body: RawBodyDep, repo: Re
         raise domain_error(exc) from None
     except DuplicateSku as exc:
         raise _duplicate(exc.sku) from None
-    return _one(product, availability, settings.legacy_tz)
+    return _one(product, availability, settings.legacy_tz, fresh=True)
 
 
 @router.post("/{product_id}/deactivate")
@@ -118,7 +119,7 @@ def deactivate_product(product_id: str, request: Request, repo: RepositoryDep, a
         product = services.deactivate_product(repo, ident)
     except ProductNotFound:
         raise not_found("PRODUCT_NOT_FOUND", "product", ident) from None
-    return _one(product, availability, settings.legacy_tz)
+    return _one(product, availability, settings.legacy_tz, fresh=True)
 
 
 # --- errors in the legacy envelope ------------------------------------------------------------------------

@@ -2,9 +2,7 @@
 import httpx
 import pytest
 
-from acl.catalog.availability import LegacyInventoryAvailability
 from acl.common.legacy_client import LegacyClient, LegacyRejected, LegacyUnavailable
-from new_services.catalog.ports import AvailabilityUnavailable
 
 
 class Recorder:
@@ -52,27 +50,3 @@ def test_4xx_surfaces_the_legacy_envelope() -> None:
 def test_remote_hosts_are_refused() -> None:
     with pytest.raises(ValueError, match="loopback"):
         LegacyClient("http://example.com")
-
-
-def test_availability_reads_only_total_and_treats_missing_stock_as_zero() -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        pid = int(request.url.path.rsplit("/", 1)[1])
-        if pid == 3:
-            return httpx.Response(404, json={"Success": False, "ErrorCode": "STOCK_NOT_FOUND", "ErrorMessage": "-"})
-        return httpx.Response(200, json={"ProductId": pid, "TotalAvailable": pid * 10, "Extra": {"x": 1}})
-
-    source = LegacyInventoryAvailability("http://127.0.0.1:5000", transport=httpx.MockTransport(answer))
-    try:
-        assert source.available([1, 2, 3, 2]) == {1: 10, 2: 20, 3: 0}
-    finally:
-        source.close()
-
-
-def test_availability_failure_is_reported_not_guessed() -> None:
-    rec = Recorder(httpx.Response(200, json={"ProductId": 1}))
-    source = client(rec, LegacyInventoryAvailability)
-    try:
-        with pytest.raises(AvailabilityUnavailable, match="TotalAvailable"):
-            source.available([1])
-    finally:
-        source.close()

@@ -14,7 +14,7 @@ SHADOW_KEY = "unit-test-shadow-key-0123456789"
 class FixedAvailability:
     """Stands in for the legacy inventory (an outside system); every product has 7 units."""
 
-    def available(self, product_ids: Iterable[int]) -> dict[int, int]:
+    def available(self, product_ids: Iterable[int], *, fresh: bool = False) -> dict[int, int]:
         return {pid: 7 for pid in product_ids}
 
     def close(self) -> None:
