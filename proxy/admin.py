@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from proxy.dashboard.data import _option
 from proxy.dashboard.sessions import CSRF_HEADER, Sessions
 from proxy.dashboard.web import csrf_problem, dashboard_routes, secure, session_of
 from proxy.flips import FlipError, flip_feature, registered_gates
@@ -38,6 +39,7 @@ class FlipBody(BaseModel):
     to: str = Field(min_length=1)
     percent: float | None = None
     reason: str = ""
+    force: bool = False  # override gate refusals (promotion evidence, data gates): recorded in the ledger
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -100,11 +102,13 @@ def create_admin_app(state, token: str, *, sessions: Sessions | None = None) -> 
             problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
             return _error(422, "bad_flip", "invalid flip request: " + "; ".join(problems),
                           expected={"feature": "str", "to": "legacy|shadow|canary|new|retired",
-                                    "percent": "number (canary only)", "reason": "str"})
+                                    "percent": "number (canary only)", "reason": "str",
+                                    "force": "bool (override refusals; recorded)"})
         try:
             record = await asyncio.to_thread(
                 flip_feature, state.routes_path, body.feature, body.to, percent=body.percent,
-                actor=actor, reason=body.reason, gates=registered_gates())
+                actor=actor, reason=body.reason, gates=registered_gates(), force=body.force,
+                parity=_option("strangler_parity_db") or None)  # the store this façade's shadow writes
         except FlipError as exc:
             status = 409 if exc.reasons else 400
             return _error(status, "flip_refused" if exc.reasons else "bad_flip", str(exc), reasons=exc.reasons)

@@ -40,10 +40,14 @@ class Figures:
         return {**asdict(self), "diff_rate": round(self.diff_rate, 4), "error_rate": round(self.error_rate, 4)}
 
     def shown(self) -> str:
-        """"diff rate 88.0 %, error rate 0.0 %, 240 samples, p95 31 ms"."""
-        p95 = "no p95" if self.p95_ms is None else f"p95 {self.p95_ms:.0f} ms"
-        return (f"diff rate {self.diff_rate:.1%}, error rate {self.error_rate:.1%}, "
-                f"{self.samples} sample{'s' if self.samples != 1 else ''}, {p95}")
+        return shown(self.to_dict())
+
+
+def shown(evidence: dict[str, Any]) -> str:
+    """"diff rate 88.0%, error rate 0.0%, 240 samples, p95 31 ms" from figures or a ledger entry's evidence."""
+    p95, samples = evidence.get("p95_ms"), evidence.get("samples", 0)
+    return (f"diff rate {evidence.get('diff_rate') or 0:.1%}, error rate {evidence.get('error_rate') or 0:.1%}, "
+            f"{samples} sample{'s' if samples != 1 else ''}, " + ("no p95" if p95 is None else f"p95 {p95:.0f} ms"))
 
 
 def recent_figures(location: str | Path, feature: str, rules: ParityConfig) -> Figures:
@@ -67,4 +71,4 @@ def recent_figures(location: str | Path, feature: str, rules: ParityConfig) -> F
                    None if p95 is None else round(p95, 1), rules.window, shown)
 
 
-__all__ = ["Figures", "recent_figures"]
+__all__ = ["Figures", "recent_figures", "shown"]

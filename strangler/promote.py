@@ -37,15 +37,19 @@ def promote_gate(table: Any, feature: str, to_state: Any) -> list[str]:
             reasons.append(f"{name.removeprefix('max_').replace('_', ' ')} {shown} (promote.{name})")
     if not reasons:
         return []
+    too_few = f.samples < limits.min_samples
+    fix = _fix(feature, move.from_state.value, too_few, breached=len(reasons) > too_few)
     return [f"promotion of {feature!r} to {rung} is not backed by its recent parity ({f.shown()}): "
-            + "; ".join(reasons) + f". Fix: {_fix(feature, move.from_state.value, f.samples < limits.min_samples)}"]
+            + "; ".join(reasons) + f". Fix: {fix}"]
 
 
-def _fix(feature: str, from_state: str, too_few: bool) -> str:
-    where = "shadow it (`strangler flip " + feature + " --to shadow`) and send traffic" \
-        if from_state == "legacy" else "send more traffic through the façade (or `strangler parity run`)"
-    gather = f"{where}, then check `strangler parity report {feature}`"
+def _fix(feature: str, from_state: str, too_few: bool, breached: bool) -> str:
+    fixes = []
+    if breached:
+        fixes.append(f"fix the differences `strangler parity report {feature}` groups by cause (ignore or normalise "
+                     f"what is noise), or loosen features.{feature}.promote in the route table")
     if too_few:
-        return gather
-    return (f"fix the differences `strangler parity report {feature}` groups by cause (or add ignore/normalise "
-            f"rules for noise), then compare again; or loosen features.{feature}.promote in the route table")
+        fixes.append(("shadow it (`strangler flip " + feature + " --to shadow`) and send traffic"
+                      if from_state == "legacy" else "send more traffic through the façade (or `strangler parity "
+                      "run`)") + f" until `strangler parity report {feature}` has enough comparisons")
+    return "; then ".join(fixes)

@@ -176,7 +176,8 @@ class Rollback:
             if feature is None or feature.state not in WATCHED:
                 continue
             breach, evidence = evaluate(feature.rollback, window)
-            for figure in ("error_rate", "diff_rate", "status_change_rate", "p95_ms"):
+            for figure in ("samples", "errors", "regressions", "error_rate", "diff_rate", "status_change_rate",
+                           "p95_ms"):
                 if evidence[figure] is not None:
                     self.metrics.window.labels(name, figure).set(evidence[figure])
             if breach is not None:

@@ -17,6 +17,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from proxy.evidence import shown
 from proxy.flips import FlipError, default_actor, flip_feature, registered_gates
 from proxy.ledger import append_record, default_ledger_path, read_records
 from proxy.shared_store import URL_ENV, SharedStore, StoreError, configured_store, store_for
@@ -256,6 +257,8 @@ def flip(feature: Annotated[str, typer.Argument(help="Feature name from the rout
         _out().print(f"{feature} is already {after}; nothing to do (no ledger entry).")
     else:
         _out().print(Text.assemble((feature, "bold"), f": {before} → ", (after, "bold green")))
+        if "samples" in record.evidence:
+            _out().print(f"evidence: {shown(record.evidence)}", markup=False)
         if record.forced:
             _out().print(Text("forced over: " + "; ".join(record.evidence.get("overridden", [])), style="yellow"))
         where = path if isinstance(path, SharedStore) else default_ledger_path()
@@ -292,12 +295,14 @@ def ledger(feature: Annotated[str | None, typer.Argument(help="Only this feature
         _out().print(f"No flips recorded in {path}{f' for {feature!r}' if feature else ''}.")
         return
     table = Table(title=f"Ledger — {path}")
-    for column in ("time (UTC)", "actor", "feature", "change", "reason", "forced"):
+    for column in ("time (UTC)", "actor", "feature", "change", "reason", "evidence", "forced"):
         table.add_column(column)
     for rec in records:
         change = f"{_pct_label(rec, 'from')} → {_pct_label(rec, 'to')}"
+        evidence = rec.get("evidence") or {}
         table.add_row(str(rec.get("ts", "")), str(rec.get("actor", "")), str(rec.get("feature", "")), change,
-                      str(rec.get("reason") or ""), Text("FORCED", style="yellow") if rec.get("forced") else "")
+                      str(rec.get("reason") or ""), shown(evidence) if "samples" in evidence else "",
+                      Text("FORCED", style="yellow") if rec.get("forced") else "")
     _out().print(table)
 
 
