@@ -175,7 +175,9 @@ class Normaliser:
         return self.ignore.start, self.unordered.start, self.normalise.start
 
     def _step(self, st: tuple[State, State, State], key: Segment) -> tuple[State, State, State]:
-        return self.ignore.step(st[0], key), self.unordered.step(st[1], key), self.normalise.step(st[2], key)
+        ign, uno, nrm = st  # most locations are reached by no rule at all: skip the calls
+        return (self.ignore.step(ign, key) if ign else EMPTY, self.unordered.step(uno, key) if uno else EMPTY,
+                self.normalise.step(nrm, key) if nrm else EMPTY)
 
     def _ignored(self, state: State) -> bool:
         return bool(state) and self.ignore.accepts(state)
