@@ -38,11 +38,13 @@ features:
       - {{methods: [GET], path: "/status/{{code}}"}}
     parity: {{ignore: ["$.served_by"]}}
     rollback: {{max_error_rate: 0.9, min_samples: 50}}
+    promote: {{min_samples: 0, max_diff_rate: null, max_error_rate: null}}  # the page's flips, not parity evidence, are tested here
   widgets:
     target: svc
     state: legacy
     routes:
       - {{methods: [GET], path: "/api/widgets/{{id}}"}}
+    promote: {{min_samples: 0, max_diff_rate: null, max_error_rate: null}}
 """
 
 

@@ -116,8 +116,8 @@ def test_failing_target_in_new_is_rolled_back_by_the_facade(stack: Stack) -> Non
     with httpx.Client(timeout=10) as client:
         n = 0
         while time.monotonic() < end and load_table(stack.routes).features["flaky"].state is State.NEW:
-            for _ in range(10):
-                client.get(f"{stack.facade}/flaky/{n}")
+            for _ in range(10):  # several users: rollback.min_clients (3) keeps one client from rolling back
+                client.get(f"{stack.facade}/flaky/{n}", headers={"X-Strangler-Cohort": f"user-{n % 5}"})
                 n += 1
             time.sleep(0.05)
     assert load_table(stack.routes).features["flaky"].state is State.CANARY

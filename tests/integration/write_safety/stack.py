@@ -210,6 +210,9 @@ def _demo_routes(timeout_s: float = 5.0) -> str:
     breaker = "breaker: {failure_threshold: 5, open_seconds: 5}"
     assert text.index(breaker) > text.index("STRANGLER_PORT_CATALOG"), "catalog's breaker moved in config/routes.yaml"
     text = text.replace(breaker, "breaker: {failure_threshold: 5, open_seconds: 1}", 1)
+    rollback = "rollback: {max_diff_rate: 0.01, max_error_rate: 0.02, min_samples: 200}\n"  # catalog's (the first)
+    text = text.replace(rollback, rollback + "    promote: {min_samples: 0, max_diff_rate: null, max_error_rate: null}"
+                        "  # writes are tested here, not parity evidence\n", 1)
     for name in ("LEGACY", "CATALOG"):
         url = f'url: "http://127.0.0.1:${{STRANGLER_PORT_{name}:-'
         at = text.index(url)
