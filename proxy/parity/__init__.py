@@ -5,7 +5,10 @@ Public API (façade shadow addon, auto-rollback, Locust parity user, CLI):
 - result: RequestInfo, ComparisonResult, compare_exchange(...)
 - noise: Thresholds, Verdict, FieldCounts, verdict(), NoiseTracker
 - store: ParityStore(path).record(result) / .window(feature, last) / .field_stats() / .example(id)
-- report: build_report, render_rich, render_html; export: export_example
+- causes: Cause, classify (one cause per comparison, before its fields); recent: evaluate (causes, rates and
+  verdicts over the recent window under the rules in force); rules: the normaliser rules
+- redact: Redactor (the one redaction rule: secrets as named placeholders); export: export_example
+- report: build_report, render_rich, render_html
 """
 from proxy.parity.noise import FieldCounts, NoiseTracker, Thresholds, Verdict, verdict
 from proxy.parity.normalise import Difference, Normaliser, Response, normaliser_for
