@@ -298,9 +298,16 @@ class ParityConfig(_Model):
     @field_validator("ignore", "unordered")
     @classmethod
     def _json_paths(cls, v: list[str]) -> list[str]:
+        from proxy.parity.paths import PathPatternError, compile_pattern  # lazy: proxy.parity imports this module
+
         for p in v:
             if not p.startswith("$"):
                 raise _problem("bad_json_path", f"{p!r} is not a JSON path", "start it with '$', e.g. $.Items[*].Id")
+            try:
+                compile_pattern(p)
+            except PathPatternError as exc:
+                raise _problem("bad_json_path", str(exc).split("; ")[0], "write .name, ['name'], [N], [*], .* or "
+                               "..name") from None
         return v
 
     @field_validator("normalise")

@@ -79,3 +79,9 @@ def test_a_rule_typo_names_file_and_line(tmp_path: Path):
     text = str(err.value)
     assert f"{routes}:11" in text and "instant" in text, text
     json.dumps(text)
+
+
+@pytest.mark.parametrize("parity", [{"ignore": ["$.a["]}, {"normalise": {"$.a..": "instant"}}])
+def test_a_path_the_normaliser_cannot_read_fails_validation_not_the_facade(parity):
+    with pytest.raises(ValueError, match="bad_json_path"):
+        ParityConfig(**parity)
