@@ -44,6 +44,7 @@ features:
   items:
     target: svc
     state: STATE
+    writes_owner: OWNER
     canary_percent: PERCENT
     routes:
       - {methods: [GET, HEAD, POST, PUT], path: "/api/items/{id}"}
@@ -57,9 +58,10 @@ features:
 """
 
 
-def table_text(state: str = "shadow", percent: float = 0, parity: str = "{}", rollback: str = "{}") -> str:
-    return (TABLE.replace("STATE", state).replace("PERCENT", str(percent)).replace("PARITY", parity)
-            .replace("ROLLBACK", rollback))
+def table_text(state: str = "shadow", percent: float = 0, parity: str = "{}", rollback: str = "{}",
+               writes_owner: str = "legacy") -> str:
+    return (TABLE.replace("STATE", state).replace("OWNER", writes_owner).replace("PERCENT", str(percent))
+            .replace("PARITY", parity).replace("ROLLBACK", rollback))
 
 
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]

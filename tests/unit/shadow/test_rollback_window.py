@@ -170,6 +170,8 @@ def test_rollback_never_undoes_a_newer_operator_flip(routes: Path) -> None:
 
 
 def test_writes_refused_by_the_targets_open_breaker_count_as_errors(routes: Path) -> None:
+    routes.write_text(table_text("new", 25, rollback="{max_error_rate: 0.3, min_samples: 10}", writes_owner="service"))
+
     async def body(rig: Rig) -> None:
         rig.state.current.breakers["svc"].record_failure()
         for _ in range(5):

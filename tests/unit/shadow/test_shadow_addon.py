@@ -169,7 +169,8 @@ def test_field_that_differs_legacy_vs_legacy_is_cancelled_as_noise(routes: Path)
 
 
 def test_canary_with_shadow_other_side_compares_legacy_as_reference(routes: Path) -> None:
-    routes.write_text(table_text("canary", 100, parity="{shadow_other_side: true, noise_sample_rate: 0}"))
+    routes.write_text(table_text("canary", 100, parity="{shadow_other_side: true, noise_sample_rate: 0}",
+                                 writes_owner="service"))
 
     async def body(rig: Rig) -> None:
         rig.upstreams.bodies[LEGACY_PORT] = {"id": 7, "price": "5.00"}
