@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "own-monolith.md"
 PROCESSES = ("legacy", "plants", "facade")
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 # Variables that would change what the guide does if they leaked in from the developer's shell.
 _CLEARED = ("STRANGLER_PROJECT", "STRANGLER_VAR_DIR", "STRANGLER_ROUTES_FILE", "STRANGLER_STACK_FILE",
