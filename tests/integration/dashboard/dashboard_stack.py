@@ -38,7 +38,7 @@ features:
       - {{methods: [GET], path: "/status/{{code}}"}}
     parity: {{ignore: ["$.served_by"]}}
     rollback: {{max_error_rate: 0.9, min_samples: 50}}
-    promote: {{min_samples: 0, max_diff_rate: null, max_error_rate: null}}  # the page's flips, not parity evidence, are tested here
+    promote: {{min_samples: 0, max_diff_rate: null, max_error_rate: null}}  # flips tested, not parity evidence
   widgets:
     target: svc
     state: legacy

@@ -97,3 +97,13 @@ def test_promote_limits_are_per_feature(flip, routes_file, var_dir) -> None:
     routes_file.write_text(routes_file.read_text().replace(
         "    canary_percent: 25\n", "    canary_percent: 25\n    promote: {min_samples: 10, max_diff_rate: 0.25}\n"))
     assert flip("two", "--to", "canary", "--percent", "25").exit_code == 0
+
+
+def test_an_unreadable_parity_store_refuses_promotions_only(flip, var_dir) -> None:
+    var_dir.mkdir(parents=True, exist_ok=True)
+    (var_dir / "parity.db").write_bytes(b"not a database" * 100)
+    refused = " ".join(flip("two", "--to", "canary", "--percent", "25").output.split())
+    assert "needs 'two''s recent parity, which could not be read (DatabaseError" in refused and "Fix:" in refused
+    assert flip("two", "--to", "legacy").exit_code == 0  # a move down is never held up by the evidence
+    (entry,) = _ledger(var_dir)
+    assert entry["evidence"]["figures_unavailable"].startswith("DatabaseError")
