@@ -9,13 +9,19 @@ Cost: one call per answer, whatever the page size — GET /api/inventory/availab
 endpoint added to the monolith for this; at most MAX_BATCH ids per call, larger sets are split).
 
 Staleness (the rule the ACL docs state): the legacy-compatible READS — GET /api/products and
-GET /api/products/{id} — may answer with availability up to `ttl_s` old (default 2 s, CATALOG_AVAILABILITY_TTL_S;
+GET /api/products/{id} — may answer with availability up to `ttl_s` old (default 3 s, CATALOG_AVAILABILITY_TTL_S;
 0 turns the cache off). Age counts from when the call that fetched it was sent, so no value served is older
 than the TTL. Answers to writes (PUT, deactivate) ask `fresh=True`: always read now. The cache holds at most
 `max_entries` products (least recently used evicted), per service worker process.
+
+Refresh-ahead: products read in the last `keep_warm_s` are re-read in the background (batched, at most
+`warm_max` of the most recently read) once half their TTL has passed, so a hot working set is answered from
+the cache without a legacy call on the request path. A failed refresh is logged once and changes nothing: the
+entries expire as usual and the next read asks legacy itself (503 if it still cannot answer).
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -33,8 +39,11 @@ from new_services.catalog.ports import AvailabilityUnavailable
 
 PATH = "/api/inventory/availability"
 MAX_BATCH = 200  # the monolith's MAX_AVAILABILITY_IDS (one list page at the largest page size)
-DEFAULT_TTL_S = 2.0
+DEFAULT_TTL_S = 3.0
 DEFAULT_MAX_ENTRIES = 10_000
+DEFAULT_KEEP_WARM_S = 30.0
+DEFAULT_WARM_MAX = 2_000  # at most 10 batched calls per refresh sweep
+log = logging.getLogger("acl.catalog.availability")
 
 
 class AvailabilityCache:
@@ -49,7 +58,7 @@ class AvailabilityCache:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self.clock = clock
-        self._entries: OrderedDict[int, tuple[int, float]] = OrderedDict()
+        self._entries: OrderedDict[int, list[float]] = OrderedDict()  # id -> [units, fetched_at, last_read]
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -66,47 +75,109 @@ class AvailabilityCache:
                 if entry is None:
                     continue
                 if now - entry[1] < self.ttl_s:
-                    found[pid] = entry[0]
+                    found[pid] = int(entry[0])
+                    entry[2] = now
                     self._entries.move_to_end(pid)
                 else:
                     del self._entries[pid]
         return found
 
-    def put_many(self, values: Mapping[int, int], fetched_at: float) -> None:
-        """Store values read by a call sent at `fetched_at` (an older read never replaces a newer one)."""
+    def put_many(self, values: Mapping[int, int], fetched_at: float, *, read: bool = True) -> None:
+        """Store values read by a call sent at `fetched_at` (an older read never replaces a newer one).
+        `read=False` (a background refresh) keeps each entry's last read time and LRU place."""
         if not self.ttl_s:
             return
         with self._lock:
             for pid, units in values.items():
                 current = self._entries.get(pid)
-                if current is None or current[1] <= fetched_at:
-                    self._entries[pid] = (units, fetched_at)
+                if current is None:
+                    self._entries[pid] = [units, fetched_at, fetched_at]
+                elif current[1] <= fetched_at:
+                    current[0], current[1] = units, fetched_at
+                    if read:
+                        current[2] = fetched_at
+                if read:
                     self._entries.move_to_end(pid)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+
+    def due(self, keep_warm_s: float, limit: int) -> list[int]:
+        """Ids read within `keep_warm_s` whose value is at least half a TTL old: the most recently read first,
+        at most `limit`."""
+        now, found = self.clock(), []
+        with self._lock:
+            for pid in reversed(self._entries):  # most recently used first
+                _units, fetched_at, last_read = self._entries[pid]
+                if now - last_read > keep_warm_s:
+                    break  # LRU order: every entry after this one was read even longer ago
+                if now - fetched_at >= self.ttl_s / 2:
+                    found.append(pid)
+                    if len(found) >= limit:
+                        break
+        return found
 
 
 class LegacyInventoryAvailability(LegacyClient):
     """Implements the catalog service's AvailabilitySource port against the monolith's batch endpoint."""
 
     def __init__(self, base_url: str, *, ttl_s: float = DEFAULT_TTL_S, max_entries: int = DEFAULT_MAX_ENTRIES,
-                 clock: Callable[[], float] = time.monotonic, **kwargs: object) -> None:
+                 keep_warm_s: float = DEFAULT_KEEP_WARM_S, warm_max: int = DEFAULT_WARM_MAX,
+                 background: bool = True, clock: Callable[[], float] = time.monotonic, **kwargs: object) -> None:
+        """background=False: no refresh thread (tests drive `refresh_once` with their own clock)."""
         super().__init__(base_url, **kwargs)  # type: ignore[arg-type]
         self.cache = AvailabilityCache(ttl_s, max_entries, clock)
+        self.keep_warm_s = keep_warm_s
+        self.warm_max = min(warm_max, max_entries)
+        self.background = background
+        self._stop = threading.Event()
+        self._refresher: threading.Thread | None = None
+        self._start_lock = threading.Lock()
 
     def available(self, product_ids: Iterable[int], *, fresh: bool = False) -> dict[int, int]:
         """Units available per id; cached values (< ttl_s old) unless `fresh`. Any failure to read the
         missing ones → AvailabilityUnavailable (no guessing, no value older than the TTL)."""
         ids = list(dict.fromkeys(product_ids))
         found = {} if fresh else self.cache.get_many(ids)
-        missing = [pid for pid in ids if pid not in found]
-        for start in range(0, len(missing), MAX_BATCH):
-            chunk = missing[start:start + MAX_BATCH]
-            sent_at = self.cache.clock()
-            read = self._fetch(chunk)
-            self.cache.put_many(read, sent_at)
-            found.update(read)
+        found.update(self._read([pid for pid in ids if pid not in found], read=True))
+        if self.background and self.cache.ttl_s and self.keep_warm_s and self._refresher is None:
+            self._start_refresher()
         return {pid: found[pid] for pid in ids}
+
+    def refresh_once(self) -> int:
+        """One refresh-ahead sweep (the background thread calls it every ttl_s / 4); the number of ids re-read."""
+        due = self.cache.due(self.keep_warm_s, self.warm_max)
+        self._read(due, read=False)
+        return len(due)
+
+    def _read(self, ids: list[int], *, read: bool) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for start in range(0, len(ids), MAX_BATCH):
+            sent_at = self.cache.clock()
+            chunk = self._fetch(ids[start:start + MAX_BATCH])
+            self.cache.put_many(chunk, sent_at, read=read)
+            found.update(chunk)
+        return found
+
+    def _start_refresher(self) -> None:
+        """Started by the first read (not at import: uvicorn forks its workers after importing the app)."""
+        with self._start_lock:
+            if self._refresher is None and not self._stop.is_set():
+                self._refresher = threading.Thread(target=self._refresh_loop, name="availability-refresh",
+                                                   daemon=True)
+                self._refresher.start()
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(self.cache.ttl_s / 4):  # due at TTL/2: refreshed well before expiry
+            try:
+                self.refresh_once()
+            except AvailabilityUnavailable as exc:
+                log.warning("availability refresh-ahead failed; reads ask legacy themselves: %s", exc)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._refresher is not None:
+            self._refresher.join(timeout=self.cache.ttl_s + 5)
+        super().close()
 
     def _fetch(self, ids: list[int]) -> dict[int, int]:
         try:

@@ -1,4 +1,8 @@
-"""Typed dependencies of the catalog routers."""
+"""Typed dependencies of the catalog routers.
+
+Why `async def` for these plain look-ups: FastAPI runs a sync dependency on its thread pool — a thread hop
+per dependency per request, which cost more than the look-up itself on the legacy-compatible reads.
+Nothing here blocks."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -13,15 +17,15 @@ from new_services.common.deps import DryRunDep, SessionDep
 __all__ = ["AvailabilityDep", "DryRunDep", "RepositoryDep", "SessionDep", "SettingsDep"]
 
 
-def get_settings(request: Request) -> CatalogSettings:
+async def get_settings(request: Request) -> CatalogSettings:
     return request.app.state.settings
 
 
-def get_repository(session: SessionDep, request: Request) -> ProductRepository:
-    return ProductRepository(session, id_start=get_settings(request).id_start)
+async def get_repository(session: SessionDep, request: Request) -> ProductRepository:
+    return ProductRepository(session, id_start=request.app.state.settings.id_start)
 
 
-def get_availability(request: Request) -> AvailabilitySource:
+async def get_availability(request: Request) -> AvailabilitySource:
     return request.app.state.availability
 
 

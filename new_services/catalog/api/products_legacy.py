@@ -64,23 +64,26 @@ def _one(product: Product, availability: AvailabilityDep, tz: str, *, fresh: boo
     return product_to_json(product, availability.available([product.id], fresh=fresh).get(product.id, 0), tz)
 
 
-@router.get("")
+# The reads answer JSONResponse directly: their bodies are JSON-ready already (product_to_json), and FastAPI's
+# jsonable_encoder walk over a 50-product page was a measurable part of the list's CPU. Same bytes.
+@router.get("", response_class=JSONResponse)
 def list_products(request: Request, repo: RepositoryDep, availability: AvailabilityDep,
-                  settings: SettingsDep) -> dict[str, Any]:
+                  settings: SettingsDep) -> JSONResponse:
     query = parse_query(first_values(request), ProductListQuery)
     criteria = query.to_filter()
     total = repo.count(criteria)
     products = repo.page_by_offset(criteria, query.offset, query.page_size)
     stock = availability.available([p.id for p in products if p.id is not None])
     items = [product_to_json(p, stock.get(p.id or 0, 0), settings.legacy_tz) for p in products]
-    return {"Products": items, "Page": query.page, "PageSize": query.page_size, "Total": total,
-            "ServerTime": legacy_server_time(datetime.now(UTC), settings.legacy_tz)}
+    return JSONResponse({"Products": items, "Page": query.page, "PageSize": query.page_size, "Total": total,
+                         "ServerTime": legacy_server_time(datetime.now(UTC), settings.legacy_tz)})
 
 
-@router.get("/{product_id}")
+@router.get("/{product_id}", response_class=JSONResponse)
 def get_product(product_id: str, request: Request, repo: RepositoryDep, availability: AvailabilityDep,
-                settings: SettingsDep) -> dict[str, Any]:
-    return _one(_load(repo, legacy_id(request, product_id)), availability, settings.legacy_tz, fresh=False)
+                settings: SettingsDep) -> JSONResponse:
+    return JSONResponse(_one(_load(repo, legacy_id(request, product_id)), availability, settings.legacy_tz,
+                             fresh=False))
 
 
 @router.post("", status_code=201)

@@ -42,7 +42,7 @@ class Inventory:
 
 def source(peer: Inventory, clock: Clock, **kwargs: object) -> LegacyInventoryAvailability:
     return LegacyInventoryAvailability("http://127.0.0.1:5000", transport=httpx.MockTransport(peer), clock=clock,
-                                       backoff_s=0, **kwargs)
+                                       backoff_s=0, background=False, **kwargs)
 
 
 def test_a_page_is_one_call_and_duplicates_are_asked_once() -> None:
@@ -138,7 +138,8 @@ def test_a_malformed_answer_is_reported_not_guessed_nor_cached(answer: dict) -> 
         calls.append(request)
         return httpx.Response(200, json=answer)
 
-    with LegacyInventoryAvailability("http://127.0.0.1:5000", transport=httpx.MockTransport(peer)) as avail:
+    with LegacyInventoryAvailability("http://127.0.0.1:5000", transport=httpx.MockTransport(peer),
+                                     background=False) as avail:
         for _ in range(2):
             with pytest.raises(AvailabilityUnavailable):
                 avail.available([1, 2])
@@ -181,3 +182,58 @@ def test_ttl_zero_turns_caching_off() -> None:
 def test_bad_cache_settings_are_refused(ttl: float, size: int) -> None:
     with pytest.raises(ValueError, match="Fix:"):
         AvailabilityCache(ttl, size)
+
+
+def test_refresh_ahead_re_reads_recently_read_entries_before_they_expire() -> None:
+    clock, peer = Clock(), Inventory({1: 5, 2: 6, 3: 7})
+    with source(peer, clock, ttl_s=2.0, keep_warm_s=10.0) as avail:
+        avail.available([1, 2])
+        clock.now += 0.5
+        assert avail.refresh_once() == 0  # younger than half the TTL: nothing due
+        avail.available([3])
+        clock.now += 0.5
+        peer.stock[1] = 1
+        assert avail.refresh_once() == 2  # 1 and 2 are a TTL/2 old, 3 is not
+        assert sorted(peer.calls[-1]) == [1, 2]
+        clock.now += 1.9  # 1 was fetched 2.4 s ago, but refreshed 1.9 s ago: still served, now the new value
+        calls = len(peer.calls)
+        assert avail.available([1]) == {1: 1}
+        assert len(peer.calls) == calls
+
+
+def test_refresh_ahead_lets_unread_entries_go_and_is_bounded() -> None:
+    clock, peer = Clock(), Inventory()
+    with source(peer, clock, ttl_s=2.0, keep_warm_s=5.0, warm_max=3) as avail:
+        avail.available(range(1, 11))
+        clock.now += 1.0
+        assert avail.refresh_once() == 3  # at most warm_max per sweep
+        assert len(peer.calls[-1]) == 3
+        clock.now += 5.1  # nothing read for longer than keep_warm_s
+        assert avail.refresh_once() == 0
+
+
+def test_a_failed_refresh_never_extends_a_value_past_its_ttl() -> None:
+    clock, peer = Clock(), Inventory({1: 5})
+    with source(peer, clock, ttl_s=2.0, retries=0) as avail:
+        avail.available([1])
+        clock.now += 1.0
+        peer.down = True
+        with pytest.raises(AvailabilityUnavailable):
+            avail.refresh_once()
+        clock.now += 1.0
+        with pytest.raises(AvailabilityUnavailable):
+            avail.available([1])
+
+
+def test_the_background_refresher_runs_and_stops_on_close() -> None:
+    peer = Inventory({1: 5})
+    avail = LegacyInventoryAvailability("http://127.0.0.1:5000", transport=httpx.MockTransport(peer), ttl_s=0.02,
+                                        keep_warm_s=60)
+    avail.available([1])
+    for _ in range(3000):  # bounded: at most ~30 s
+        if len(peer.calls) > 1:
+            break
+        avail._stop.wait(0.01)
+    avail.close()
+    assert len(peer.calls) > 1, "no refresh-ahead call was made"
+    assert avail._refresher is not None and not avail._refresher.is_alive()
