@@ -12,8 +12,8 @@ Run: python -m load.bench_facade [--rounds 12] [--seconds 2] [--connections 16] 
    with whatever else runs, so a single ratio can land on either side.
 2. Instructions per request, counted with callgrind (`valgrind --tool=callgrind`, Debian package valgrind) for
    each proxy: started with instrumentation off, --warm requests, then instrumentation on, a fixed count of
-   --calls requests on one keep-alive connection, a dump, and a second dump after an idle window as long
-   (what timers cost meanwhile, subtracted). Instruction counts do not depend on the machine's load, so
+   --calls requests on one keep-alive connection, a dump, and a second dump after an idle window (what timers
+   cost meanwhile, scaled to the measured window's length and subtracted). Instruction counts do not depend on the machine's load, so
    their ratio is the repeatable one; takes a few minutes (Python under callgrind runs ~50x slower).
 Prints and writes figures only; never asserts.
 """
@@ -44,6 +44,7 @@ COMMON = ["--set", "connection_strategy=lazy", "--set", "flow_detail=0", "--set"
 # what the façade's guard addon sets in mitmproxy itself: bare mitmdump gets the same, so the difference is addons
 AS_FACADE = ["--set", "onboarding=false", "--set", "stream_large_bodies=4m"]
 RPS_TARGET, P50_ADDED_TARGET_MS = 0.90, 1.0
+IDLE_MAX_S = 20.0  # the idle window's timer instructions are scaled to the measured window's length
 
 
 async def backend_app(scope, receive, send):  # trivial ASGI backend, as fast as uvicorn gets
@@ -147,12 +148,12 @@ def _total(dump: Path) -> int:
 
 def callgrind_per_request(argv: list[str], port: int, health: str, path: str, args: argparse.Namespace,
                           out: Path, env: dict) -> tuple[float, int]:
-    """(instructions per request, background instructions of an idle window as long as the measured one).
+    """(instructions per request, timer instructions of an idle window scaled to the measured window's length).
 
     mitmdump starts under callgrind with instrumentation off (start-up is not counted and runs ~10x faster),
     serves --warm requests, then `callgrind_control -i on`, --calls requests on one keep-alive connection and
-    a dump; a second dump after an idle window of the same length gives what timers cost meanwhile, which is
-    subtracted. Each dump zeroes the counters."""
+    a dump; a second dump after an idle window (at most IDLE_MAX_S) gives what timers cost per second, which is
+    subtracted for the measured window's length. Each dump zeroes the counters."""
     log = out.with_suffix(".log")
     proc = spawn(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", *argv],
                  env=env, cwd=ROOT, log_path=log)
@@ -168,12 +169,15 @@ def callgrind_per_request(argv: list[str], port: int, health: str, path: str, ar
             started = time.monotonic()
             serve(args.calls)
             _callgrind("--dump", proc.pid)
-            time.sleep(time.monotonic() - started)
+            window = time.monotonic() - started
+            idle_started = time.monotonic()
+            time.sleep(min(window, IDLE_MAX_S))
             _callgrind("--dump", proc.pid)
+            idle_window = time.monotonic() - idle_started
     finally:
         stop(proc, grace=120)
-    busy, idle = _total(Path(f"{out}.1")), _total(Path(f"{out}.2"))
-    return (busy - idle) / args.calls, idle
+    busy, idle = _total(Path(f"{out}.1")), _total(Path(f"{out}.2")) * window / idle_window
+    return (busy - idle) / args.calls, round(idle)
 
 
 def instructions_per_request(args: argparse.Namespace, tmp: Path, backend: int, env: dict) -> dict[str, float]:
@@ -183,7 +187,7 @@ def instructions_per_request(args: argparse.Namespace, tmp: Path, backend: int, 
         per_request[name], idle = callgrind_per_request(argv, port, health, path, args, tmp / f"callgrind-{port}.out",
                                                         env)
         print(f"callgrind {name:14s} {per_request[name]:,.0f} instructions/request ({args.calls} requests after "
-              f"{args.warm} uncounted; {idle:,} instructions of timers in an idle window as long, subtracted)",
+              f"{args.warm} uncounted; {idle:,} instructions of timers over the same time, subtracted)",
               flush=True)
     return per_request
 
