@@ -4,6 +4,8 @@ fix; --force overrides and is ledgered; every ledger entry carries the figures."
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,9 @@ from typer.testing import CliRunner
 
 import strangler.cli.routes  # noqa: F401 - registers `flip` on the app
 from proxy.flips import Move
-from proxy.parity import ParityStore, RequestInfo, Response, compare_exchange, normaliser_for
+from proxy.evidence import recent_figures
+from proxy.parity import RequestInfo, Response, compare_exchange, normaliser_for
+from proxy.parity.store import open_store
 from proxy.table import ParityConfig, State, load_table
 from strangler.cli.app import app
 from strangler.promote import promote_gate
@@ -37,9 +41,10 @@ def flip(routes_file: Path, monkeypatch: pytest.MonkeyPatch):
     return lambda *args: runner.invoke(app, ["flip", *args, "--routes", str(routes_file)], env={"COLUMNS": "300"})
 
 
-def _record(var_dir: Path, feature: str, equal: int, forbidden: int = 0) -> None:
-    """`equal` comparisons alike, then `forbidden` where the candidate answered 403 to legacy's 200."""
-    store = ParityStore(var_dir / "parity.db", background=False)
+def _record(var_dir: Path | str, feature: str, equal: int, forbidden: int = 0) -> None:
+    """`equal` comparisons alike, then `forbidden` where the candidate answered 403 to legacy's 200 (in the
+    var dir's SQLite store, or the PostgreSQL one at a URL)."""
+    store = open_store(var_dir if isinstance(var_dir, str) else var_dir / "parity.db", background=False)
     ok = Response.of(200, {"content-type": "application/json"}, '{"id": 1}')
     denied = Response.of(403, {"content-type": "application/json"}, '{"error": "forbidden"}')
     for i in range(equal + forbidden):
@@ -107,3 +112,19 @@ def test_an_unreadable_parity_store_refuses_promotions_only(flip, var_dir) -> No
     assert flip("two", "--to", "legacy").exit_code == 0  # a move down is never held up by the evidence
     (entry,) = _ledger(var_dir)
     assert entry["evidence"]["figures_unavailable"].startswith("DatabaseError")
+
+
+@pytest.mark.postgres
+def test_the_figures_read_alike_from_the_postgresql_store() -> None:
+    base = os.environ.get("STRANGLER_TEST_PG_URL", "").strip()
+    if not base:
+        pytest.skip("STRANGLER_TEST_PG_URL is not set: the PostgreSQL parity store needs a server")
+    url = f"{base}{'&' if '?' in base else '?'}schema=u_{uuid.uuid4().hex[:12]}"
+    _record(url, "two", equal=45, forbidden=15)
+    figures = recent_figures(url, "two", ParityConfig())
+    try:
+        assert (figures.samples, figures.mismatches, figures.diff_rate, figures.p95_ms) == (60, 15, 0.25, 19.0)
+    finally:
+        store = open_store(url, background=False)
+        store.drop_tables()
+        store.close()
