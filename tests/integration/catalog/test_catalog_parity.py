@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from new_services.catalog.settings import DEFAULT_ID_START
 from strangler_app.protocol import DRY_RUN_RESPONSE_HEADER, HEADER, sign
 from strangler.procs import free_port, spawn, stop
 
@@ -84,14 +85,17 @@ def test_signed_dry_run_post_leaves_service_database_unchanged(stack: Stack) -> 
                           headers={HEADER: sign(stack.shadow_key, "POST", "/api/products", raw),
                                    "Content-Type": "application/json"})
     assert response.status_code == 201 and response.headers[DRY_RUN_RESPONSE_HEADER] == "1"
-    assert response.json()["ProductId"] == stack.products + 1
+    product_id = response.json()["ProductId"]
+    assert product_id >= DEFAULT_ID_START  # the service's own id range, never one legacy could allocate
     assert _catalog_rows(stack) == before
-    assert httpx.get(f"{stack.service}/api/products/{stack.products + 1}").status_code == 404
+    assert httpx.get(f"{stack.service}/api/products/{product_id}").status_code == 404
 
 
 def test_same_writes_on_both_sides_give_equal_answers(stack: Stack) -> None:
-    """Unsigned writes run for real on each side; the answers match (timestamps aside) and both stay in sync."""
+    """Unsigned writes run for real on each side; the answers match (timestamps aside, and the new product's id:
+    each side allocates from its own range, so a create never collides) and both stay in sync."""
     stamps = ("Created", "Updated", "ServerTime")
+    created: dict[str, int] = {}
     writes = [
         ("POST", "/api/products", {"Sku": "NEW-1", "Name": "New", "Category": "TOYS", "UnitPrice": "1.50"}),
         ("POST", "/api/products", {"Sku": "NEW-1", "Name": "Dup", "Category": "TOYS", "UnitPrice": "1.50"}),
@@ -104,10 +108,17 @@ def test_same_writes_on_both_sides_give_equal_answers(stack: Stack) -> None:
     ]
     for method, path, body in writes:
         legacy, service = both(stack, method, path, **({"json": body} if body is not None else {}))
-        assert canonical(legacy, stamps) == canonical(service, stamps), (method, path, body)
-    for path in ("/api/products/5", "/api/products/8", f"/api/products/{stack.products + 1}"):
+        if method == "POST" and legacy.status_code == 201:
+            created = {"legacy": legacy.json()["ProductId"], "service": service.json()["ProductId"]}
+            assert created["legacy"] < DEFAULT_ID_START <= created["service"]
+        assert canonical(legacy, (*stamps, "ProductId")) == canonical(service, (*stamps, "ProductId")), \
+            (method, path, body)
+    for path in ("/api/products/5", "/api/products/8"):
         legacy, service = both(stack, "GET", path)
         assert canonical(legacy, stamps) == canonical(service, stamps), path
+    legacy = httpx.get(f"{stack.legacy}/api/products/{created['legacy']}", timeout=10)
+    service = httpx.get(f"{stack.service}/api/products/{created['service']}", timeout=10)
+    assert canonical(legacy, (*stamps, "ProductId")) == canonical(service, (*stamps, "ProductId"))
 
 
 def test_missing_shadow_key_stops_start_up_with_a_clear_message(tmp_path: Path,
