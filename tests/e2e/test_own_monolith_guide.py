@@ -52,9 +52,13 @@ def test_own_monolith_guide_runs_as_written(tmp_path: Path, monkeypatch: pytest.
     busy = [f"{k}={v}" for k, v in env.items() if k.startswith("STRANGLER_PORT_") and port_in_use(int(v), "127.0.0.1")]
     assert not busy, f"ports still in use after teardown: {busy}"
 
-    # Everything the guide made lives in the user's folder, nothing in the kit's.
+    # Everything the guide made lives in the user's folder, nothing in the kit's: the fix edited the copy.
     projects = [p.parent for p in work.glob("*/strangler.yaml")]
     assert len(projects) == 1, projects
+    kit_schema = ROOT / "tests" / "fixtures" / "greenhouse_plants" / "plants_service" / "schemas.py"
+    assert "heightCm: Decimal" in kit_schema.read_text() and not kit_schema.with_suffix(".py.orig").exists()
+    assert "heightCm: float" in (work / "plants-service" / "plants_service" / "schemas.py").read_text()
+    assert not (ROOT / "tests" / "fixtures" / "greenhouse" / "greenhouse.db").exists()
     ledger = [json.loads(line) for line in (projects[0] / "var" / "ledger.jsonl").read_text().splitlines() if line]
     plants = [r for r in ledger if r.get("feature") == "plants"]
     moves = [(r["from_state"], r["to_state"]) for r in plants if r.get("from_state") != r.get("to_state")]
