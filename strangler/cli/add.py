@@ -98,6 +98,9 @@ def service(
     health: Annotated[str, typer.Option(help="Path it answers < 500 on when up.")] = "/healthz",
     port: Annotated[int | None, typer.Option(help="Port (default: one free now; STRANGLER_PORT_<NAME> "
                                                   "overrides it at `up`).")] = None,
+    dry_run_writes: Annotated[bool, typer.Option(
+        "--dry-run-writes", help="It runs the dry-run middleware (strangler_app): in shadow, send it signed "
+                                 "copies of writes too (upstream dry_run_writes: true).")] = False,
 ) -> None:
     """Add a process to the stack file and an upstream to the route table (template and live table)."""
     settings = get_settings()
@@ -132,7 +135,8 @@ def service(
 
         def mutate(_table: RouteTable, routes_doc: Any) -> None:
             _append(routes_doc["upstreams"], name, CommentedMap(
-                url=f"http://127.0.0.1:${{{port_env_name(name)}:-{chosen}}}", health=health))
+                url=f"http://127.0.0.1:${{{port_env_name(name)}:-{chosen}}}", health=health,
+                **({"dry_run_writes": True} if dry_run_writes else {})))
 
         _edit(_tables(settings), mutate)
     except (ScaffoldError, OSError) as exc:
