@@ -9,7 +9,7 @@ Cost: one call per answer, whatever the page size — GET /api/inventory/availab
 endpoint added to the monolith for this; at most MAX_BATCH ids per call, larger sets are split).
 
 Staleness (the rule the ACL docs state): the legacy-compatible READS — GET /api/products and
-GET /api/products/{id} — may answer with availability up to `ttl_s` old (default 3 s, CATALOG_AVAILABILITY_TTL_S;
+GET /api/products/{id} — may answer with availability up to `ttl_s` old (default 5 s, CATALOG_AVAILABILITY_TTL_S;
 0 turns the cache off). Age counts from when the call that fetched it was sent, so no value served is older
 than the TTL. Answers to writes (PUT, deactivate) ask `fresh=True`: always read now. The cache holds at most
 `max_entries` products (least recently used evicted), per service worker process.
@@ -39,7 +39,7 @@ from new_services.catalog.ports import AvailabilityUnavailable
 
 PATH = "/api/inventory/availability"
 MAX_BATCH = 200  # the monolith's MAX_AVAILABILITY_IDS (one list page at the largest page size)
-DEFAULT_TTL_S = 3.0
+DEFAULT_TTL_S = 5.0
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_KEEP_WARM_S = 30.0
 DEFAULT_WARM_MAX = 2_000  # at most 10 batched calls per refresh sweep
@@ -102,19 +102,17 @@ class AvailabilityCache:
                 self._entries.popitem(last=False)
 
     def due(self, keep_warm_s: float, limit: int) -> list[int]:
-        """Ids read within `keep_warm_s` whose value is at least half a TTL old: the most recently read first,
-        at most `limit`."""
+        """Of the `limit` most recently read ids (read within `keep_warm_s`), those at least half a TTL old,
+        oldest value first (so a slow sweep refreshes the nearest expiry first)."""
         now, found = self.clock(), []
         with self._lock:
-            for pid in reversed(self._entries):  # most recently used first
+            for seen, pid in enumerate(reversed(self._entries)):  # most recently used first
                 _units, fetched_at, last_read = self._entries[pid]
-                if now - last_read > keep_warm_s:
+                if seen >= limit or now - last_read > keep_warm_s:
                     break  # LRU order: every entry after this one was read even longer ago
                 if now - fetched_at >= self.ttl_s / 2:
-                    found.append(pid)
-                    if len(found) >= limit:
-                        break
-        return found
+                    found.append((fetched_at, pid))
+        return [pid for _fetched_at, pid in sorted(found)]
 
 
 class LegacyInventoryAvailability(LegacyClient):

@@ -25,7 +25,7 @@ class CatalogSettings(ServiceSettings, CatalogIdRange):
                     "postgresql+psycopg://user@127.0.0.1/catalog")
 
     availability_ttl_s: float = Field(
-        3.0, ge=0, le=10, validation_alias=AliasChoices("CATALOG_AVAILABILITY_TTL_S", "availability_ttl_s"),
+        5.0, ge=0, le=10, validation_alias=AliasChoices("CATALOG_AVAILABILITY_TTL_S", "availability_ttl_s"),
         description="seconds the legacy-compatible reads may serve cached stock availability (0 = always ask "
                     "the monolith); answers to writes always read it fresh")
 

@@ -237,3 +237,16 @@ def test_the_background_refresher_runs_and_stops_on_close() -> None:
     avail.close()
     assert len(peer.calls) > 1, "no refresh-ahead call was made"
     assert avail._refresher is not None and not avail._refresher.is_alive()
+
+
+def test_a_sweep_refreshes_the_oldest_values_first() -> None:
+    clock = Clock()
+    cache = AvailabilityCache(ttl_s=2.0, max_entries=10, clock=clock)
+    cache.put_many({3: 0}, clock.now)
+    clock.now += 0.5
+    cache.put_many({1: 0}, clock.now)
+    clock.now += 0.5
+    cache.put_many({2: 0}, clock.now)
+    clock.now += 1.0
+    assert cache.due(keep_warm_s=10.0, limit=10) == [3, 1, 2]
+    assert cache.due(keep_warm_s=10.0, limit=2) == [1, 2]  # only the 2 most recently read are kept warm
