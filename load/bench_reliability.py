@@ -4,7 +4,8 @@ Run: python -m load.bench_reliability [--examples 10] [--flips 40] [--soak-secon
 
 On loopback only, every loop bounded in count and time (default total: about five minutes):
   a. schemathesis fuzzes the legacy OpenAPI through the façade with catalog and orders in each state
-     (legacy, shadow, canary 50 %, new): 5xx of the façade's own making (must be 0) and 5xx by upstream;
+     (legacy, shadow, canary 50 %, new): 5xx of the façade's own making (must be 0), 5xx by upstream, and
+     requests that got no answer within the client's timeout (the façade's upstream timeout + 5 s);
   b. flips round the ladder under mixed read/write load: failed requests (must be 0);
   c. the catalog service SIGKILLed under load: failures and failures/s until the breaker opens, seconds
      until it serves again after its restart;
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from load.figures import bounded, figure
 from load.reliability.episodes import broken_table_under_load, flips_under_load, killed_service, soak
-from load.reliability.fuzz import fuzz
+from load.reliability.fuzz import client_timeout, fuzz
 from load.reliability.probes import ForeignHost, open_proxy_probes, oversize_probe, smuggling_probes
 from load.reliability.stack import demo_stack
 from load.reliability.traffic import demo_mix
@@ -77,12 +78,17 @@ def main() -> None:
         figures["fuzz"] = {}
         for state, percent in STATES:
             flip_all(state, percent)
-            r = fuzz(stack.url(), Path(tmp) / f"{state}.har", max_examples=args.examples)
+            r = fuzz(stack.url(), Path(tmp) / f"{state}.har", routes=stack.routes, max_examples=args.examples)
             figures["fuzz"][state] = {"requests": r.requests, "facade_5xx": r.facade_5xx,
-                                      "upstream_5xx": dict(r.upstream_5xx), "served_by": dict(r.served_by),
-                                      "examples": r.examples}
+                                      "upstream_5xx": dict(r.upstream_5xx), "no_answer": r.no_answer,
+                                      "no_answer_reasons": dict(r.no_answer_reasons),
+                                      "served_by": dict(r.served_by), "examples": r.examples}
             show(f"{state}: requests / façade-made 5xx", f"{r.requests} / {r.facade_5xx}", "requests")
             show(f"{state}: 5xx by upstream", dict(r.upstream_5xx) or "none")
+            show(f"{state}: no answer within the client's {client_timeout(stack.routes):g} s", r.no_answer,
+                 "requests")
+            for reason in r.no_answer_reasons:
+                print(f"    {reason}")
         flip_all("legacy", None)
 
         print("b. flips under mixed read/write load")
@@ -144,6 +150,8 @@ def headlines(f: dict) -> list[dict]:
     zero = lambda name, value, unit: bounded(name, value, unit, 0, higher_is_better=False, digits=0)  # noqa: E731
     return [zero("façade-made 5xx while fuzzing (all states)", sum(s["facade_5xx"] for s in f["fuzz"].values()),
                  "responses"),
+            figure("requests with no answer within the client's timeout while fuzzing (all states)",
+                   sum(s["no_answer"] for s in f["fuzz"].values()), "requests"),
             zero(f"failed requests during {f['flips']['flips']} flips", f["flips"]["failed"], "requests"),
             zero("failed requests with a broken route table", f["broken_table"]["failed"], "requests"),
             zero("open-proxy / smuggling probes forwarded", sum(not p["refused"] for p in f["probes"]["results"]),

@@ -23,13 +23,17 @@ def test_fuzzing_the_legacy_contract_through_the_facade_meets_no_5xx_of_its_own(
     state = "canary"
     flip_all(demo, state, 50.0)
     try:
-        result = fuzz(demo.url(), tmp_path / "run.har", max_examples=1, paths=FEATURE_PATHS, timeout_s=240)
+        result = fuzz(demo.url(), tmp_path / "run.har", routes=demo.routes, max_examples=1, paths=FEATURE_PATHS,
+                      timeout_s=240)
     finally:
         flip_all(demo, "legacy")
     print(f"{state}: {result.requests} requests, served by {dict(result.served_by)}, "
-          f"façade-made 5xx {result.facade_5xx}, upstream 5xx {dict(result.upstream_5xx)}")
+          f"façade-made 5xx {result.facade_5xx}, upstream 5xx {dict(result.upstream_5xx)}, "
+          f"no answer {result.no_answer} {dict(result.no_answer_reasons)}")
     assert all(result.served_by[side] > 0 for side in ("legacy", *FEATURES)), result
     assert result.facade_5xx == 0, result.examples
+    # no answer within the client's timeout (the façade's + a margin) is the busy machine's; a reset is not
+    assert all("Read timed out" in why for why in result.no_answer_reasons), result.no_answer_reasons
 
 
 def test_flips_under_mixed_read_write_load_fail_no_request(demo):
