@@ -119,7 +119,12 @@ class Database:
             with Session(engine, expire_on_commit=False) as session:
                 yield session
             return
-        with engine.connect() as connection:
+        # A dry run's outer transaction begins HERE, in the dependency's thread, before the handler has a thread
+        # of its own: with BEGIN IMMEDIATE it would hold SQLite's write lock while waiting for a pool thread that
+        # other writers hold while they wait for that lock — the service stalls. A deferred BEGIN takes the lock
+        # at the dry run's first write, inside the handler; if that lock is contended the copy answers 503
+        # DATABASE_BUSY (a shadow error), never a stalled service.
+        with self.engine.connect() as connection:
             outer = connection.begin()
             session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
             try:
