@@ -90,8 +90,11 @@ def test_with_the_adapter_the_probe_passes_and_copies_are_compared_then_rolled_b
         assert stack.metric("strangler_shadow_comparisons_total", feature="loans", result="diff") == 0
         assert stack.metric("strangler_shadow_dropped_total", feature="loans", reason="target_unsafe") == 0
         assert rows(stack.target_db) == 0 and rows(stack.legacy_db) == WRITES
+        def stored() -> int:  # the worker writes results to the store in batches, after the metric counts them
+            with ParityStore(stack.parity_db, background=False) as store:
+                return {r.route: r.compared for r in store.route_stats("loans")}.get("/loans", 0)
+        _wait(lambda: stored() >= WRITES, f"{WRITES} write comparisons stored")
         with ParityStore(stack.parity_db, background=False) as store:
             assert store.targets()["books"]["state"] == "proven"
-            assert {r.route: r.compared for r in store.route_stats("loans")}["/loans"] >= WRITES
         actions = [(r.get("evidence") or {}).get("action") for r in read_records(stack.ledger)]
         assert "dry_run.proven" in actions and "dry_run.unsafe" not in actions
