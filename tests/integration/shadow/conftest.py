@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -123,3 +124,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     legacy=legacy, service=service, routes=routes, parity_db=tmp / "parity.db",
                     ledger=tmp / "var" / "ledger.jsonl", legacy_db=tmp / "legacy.db", catalog_db=tmp / "catalog.db",
                     legacy_access_log=access_log)
+
+
+def wait_for(check, what: str, deadline: float = 30.0):
+    """Poll `check()` until it returns something truthy; bounded in time."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from strangler.gates import SPEC as KIT_GATES
 from strangler.procs import free_port, running
 from proxy.table import State, load_table
+from tests.integration.shadow.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
@@ -108,14 +109,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield Stack(f"http://127.0.0.1:{facade}", f"http://127.0.0.1:{admin}", routes, tmp / "var" / "ledger.jsonl")
 
 
-def wait_for(check, what: str, deadline: float = 30.0):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _ledger(stack: Stack) -> list[dict]:

@@ -13,21 +13,13 @@ from typer.testing import CliRunner
 
 from proxy.parity import ParityStore, Verdict
 from proxy.table import State, load_table
+from tests.integration.shadow.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 Stack = Any  # the `stack` fixture of conftest.py
 DEADLINE_S = 20.0
 
 
-def wait_for(check, what: str, deadline: float = DEADLINE_S):
-    """Poll `check()` until it returns something truthy; bounded in time."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def fields(stack: Stack, feature: str = "catalog") -> dict[tuple[str, str], Any]:
