@@ -16,6 +16,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from strangler.procs import free_port, running
+from tests.integration.shadow.conftest import facade_argv
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -89,11 +90,7 @@ def loans_stack(tmp: Path, target_app: str, state: str = "shadow") -> Iterator[S
                                         cwd=REPO, log_path=tmp / f"{name}.log"))
         legacy = f"http://127.0.0.1:{legacy_port}"
         stack.enter_context(running(
-            [str(BIN / "mitmdump"), "--mode", f"reverse:{legacy}@127.0.0.1:{facade_port}",
-             "--set", "connection_strategy=lazy", "--set", "keep_host_header=true", "--set", "flow_detail=0",
-             "--set", "termlog_verbosity=warn", "-s", str(REPO / "proxy" / "facade.py"),
-             "--set", f"strangler_routes={routes}", "--set", f"strangler_admin_port={admin_port}",
-             "--set", f"strangler_parity_db={tmp / 'parity.db'}", "--set", "strangler_reload_ms=100"],
+            facade_argv(legacy, facade_port, admin_port, routes, tmp / "parity.db"),
             health_url=f"http://127.0.0.1:{admin_port}/healthz", env=env, cwd=REPO, log_path=tmp / "facade.log",
             timeout=40))
         yield Stack(tmp=tmp, facade=f"http://127.0.0.1:{facade_port}", admin=f"http://127.0.0.1:{admin_port}",

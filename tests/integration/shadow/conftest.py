@@ -113,11 +113,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
              str(flaky_port), "--log-level", "warning", "--no-access-log"],
             health_url=f"http://127.0.0.1:{flaky_port}/healthz", log_path=tmp / "flaky.log"))
         stack.enter_context(running(
-            [str(BIN / "mitmdump"), "--mode", f"reverse:{legacy}@127.0.0.1:{facade_port}",
-             "--set", "connection_strategy=lazy", "--set", "keep_host_header=true", "--set", "flow_detail=0",
-             "--set", "termlog_verbosity=warn", "-s", str(REPO / "proxy" / "facade.py"),
-             "--set", f"strangler_routes={routes}", "--set", f"strangler_admin_port={admin_port}",
-             "--set", f"strangler_parity_db={tmp / 'parity.db'}", "--set", "strangler_reload_ms=100"],
+            facade_argv(legacy, facade_port, admin_port, routes, tmp / "parity.db"),
             health_url=f"http://127.0.0.1:{admin_port}/healthz", env=env, cwd=REPO, log_path=tmp / "facade.log",
             timeout=40))
         yield Stack(tmp=tmp, facade=f"http://127.0.0.1:{facade_port}", admin=f"http://127.0.0.1:{admin_port}",
@@ -135,3 +131,12 @@ def wait_for(check, what: str, deadline: float = 30.0):
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def facade_argv(legacy: str, facade_port: int, admin_port: int, routes: Path, parity_db: Path) -> list[str]:
+    """mitmdump running the kit's façade in front of `legacy`, reloading the table every 100 ms."""
+    return [str(BIN / "mitmdump"), "--mode", f"reverse:{legacy}@127.0.0.1:{facade_port}",
+            "--set", "connection_strategy=lazy", "--set", "keep_host_header=true", "--set", "flow_detail=0",
+            "--set", "termlog_verbosity=warn", "-s", str(REPO / "proxy" / "facade.py"),
+            "--set", f"strangler_routes={routes}", "--set", f"strangler_admin_port={admin_port}",
+            "--set", f"strangler_parity_db={parity_db}", "--set", "strangler_reload_ms=100"]
