@@ -125,6 +125,8 @@ class TargetSafety:
         if state == PROVEN:
             return None
         probing = self._probing.get(name)
+        if probing is None and (settled := self._cache.get(name, (None,))[0]) is not None:
+            return None if settled == PROVEN else "target_unsafe"  # a probe ended while this copy waited
         if probing is None:
             if time.monotonic() - self._probe_failed.get(name, -PROBE_RETRY_S) < PROBE_RETRY_S:
                 return "unproven"
@@ -171,10 +173,12 @@ class TargetSafety:
         cached = self._cache.get(name)
         if cached is not None and time.monotonic() - cached[1] < RECHECK_S:
             return cached[0]
+        asked = time.monotonic()
         targets = await asyncio.to_thread(self.store.targets)
-        now = time.monotonic()
-        for other, record in targets.items():
-            self._cache[other] = (record["state"], now)
-        state = targets.get(name, {}).get("state")
-        self._cache[name] = (state, now)
-        return state
+        # A probe or an unsafe answer judged while the store was being read is newer than what was read:
+        # never let the older read overwrite it (a burst would otherwise probe twice).
+        for other in {*targets, name}:
+            cached = self._cache.get(other)
+            if cached is None or cached[1] < asked:
+                self._cache[other] = (targets.get(other, {}).get("state"), asked)
+        return self._cache[name][0]
