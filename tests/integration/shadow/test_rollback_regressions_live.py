@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from strangler.gates import SPEC as KIT_GATES
 from strangler.procs import free_port, running
+from proxy.evidence import recent_figures
 from proxy.table import State, load_table
 from tests.integration.shadow.conftest import wait_for
 
@@ -66,6 +67,7 @@ class Stack:
     admin: str
     routes: Path
     ledger: Path
+    parity_db: Path
 
     def admin_call(self, method: str, path: str, **kw) -> httpx.Response:
         return httpx.request(method, self.admin + path, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10,
@@ -106,7 +108,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
              "--set", f"strangler_gates={KIT_GATES}"],
             health_url=f"http://127.0.0.1:{admin}/healthz", env=env, cwd=REPO, log_path=tmp / "facade.log",
             timeout=40))
-        yield Stack(f"http://127.0.0.1:{facade}", f"http://127.0.0.1:{admin}", routes, tmp / "var" / "ledger.jsonl")
+        yield Stack(f"http://127.0.0.1:{facade}", f"http://127.0.0.1:{admin}", routes, tmp / "var" / "ledger.jsonl",
+                    tmp / "parity.db")
 
 
 
@@ -136,6 +139,9 @@ def test_logged_in_403s_in_canary_roll_back_and_a_promotion_is_refused_then_forc
     assert evidence["status_change_rate"] > 0.2 and evidence["clients"] >= 3
     assert {"samples", "diff_rate", "error_rate", "p95_ms"} <= set(evidence)
 
+    rules = load_table(stack.routes).features["account"].parity  # comparisons reach the store in batches
+    wait_for(lambda: recent_figures(stack.parity_db, "account", rules).samples >= MIN_SAMPLES,
+             "the canary's comparisons in the parity store")
     body = {"feature": "account", "to": "canary", "percent": 50, "reason": "try again"}
     refused = stack.admin_call("POST", "/flip", json=body)
     print(f"refused promotion (admin API {refused.status_code}): {refused.json()['reasons']}")
