@@ -6,6 +6,7 @@ import typer
 from typer.core import TyperGroup
 
 from proxy.env import var_dir_from
+from strangler.cli.output import USAGE, CommandError, report
 from strangler.project import ProjectError
 from strangler.settings import KitSettings, get_settings
 
@@ -20,8 +21,9 @@ class KitGroup(TyperGroup):
             with var_dir_from(lambda: (ctx.obj if isinstance(ctx.obj, KitSettings) else get_settings()).var_dir):
                 return super().invoke(ctx)
         except ProjectError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+            raise report(exc, USAGE) from None
+        except CommandError as exc:
+            raise report(exc) from None
 
 
 app = typer.Typer(
