@@ -7,8 +7,6 @@ Path templates are parsed once here (`parse_template`) so the data plane never r
 """
 from __future__ import annotations
 
-import difflib
-import os
 import re
 import types
 import typing
@@ -29,10 +27,10 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-from ruamel.yaml import YAML
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError
 
+from proxy.common import yamlio
+from proxy.common.suggest import did_you_mean
+from proxy.common.yamlio import plain as _plain  # the name load/mix.py imports
 from proxy.net import is_loopback
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -118,7 +116,6 @@ def split_path(path: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}")
 _PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}$")
 
 
@@ -156,20 +153,9 @@ def expand_env(text: str, what: str, show: bool = True) -> str:
     """`${NAME}` / `${NAME:-default}` replaced from the environment (route-table URLs, mix-file headers); an
     unset NAME without default is a validation error naming it. `show=False` keeps the text (a header that
     may hold a secret) out of the message."""
-    if "${" not in text:
-        return text
-
-    def value(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(3)
-        found = os.environ.get(name)
-        if found:
-            return found
-        if default is not None:
-            return default
-        raise _problem("unset_env", f"{what} {text!r} uses ${{{name}}}, which is not set" if show else
-                       f"{what} uses ${{{name}}}, which is not set",
-                       f"export {name}, or give a default: ${{{name}:-VALUE}}")
-    return _ENV_REF.sub(value, text)
+    return yamlio.expand_env(text, lambda name: _problem(
+        "unset_env", f"{what} {text!r} uses ${{{name}}}, which is not set" if show else
+        f"{what} uses ${{{name}}}, which is not set", f"export {name}, or give a default: ${{{name}:-VALUE}}"))
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -397,7 +383,7 @@ class RouteTable(_Model):
         known = ", ".join(self.upstreams)
         if self.default not in self.upstreams:
             raise _problem("unknown_upstream", f"default names unknown upstream {self.default!r}",
-                           f"use one of: {known}{_did_you_mean(self.default, self.upstreams)}", at=("default",))
+                           f"use one of: {known}{did_you_mean(self.default, self.upstreams)}", at=("default",))
         if not self.allow_remote_upstreams:
             for name, up in self.upstreams.items():
                 if not is_loopback(up.host):
@@ -410,7 +396,7 @@ class RouteTable(_Model):
         for fname, feat in self.features.items():
             if feat.target not in self.upstreams:
                 raise _problem("unknown_upstream", f"feature {fname!r} targets unknown upstream {feat.target!r}",
-                               f"use one of: {known}{_did_you_mean(feat.target, self.upstreams)}",
+                               f"use one of: {known}{did_you_mean(feat.target, self.upstreams)}",
                                at=("features", fname, "target"))
             if feat.target == self.default:
                 raise _problem("target_is_default", f"feature {fname!r} targets the default upstream {feat.target!r}",
@@ -433,11 +419,6 @@ class RouteTable(_Model):
                 for method in route.methods:
                     by_method.setdefault(method, (fname, i))
         return self
-
-
-def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -507,46 +488,20 @@ def parse_table(text: str, source: str = "<string>") -> RouteTable:
 def load_yaml(text: str, source: str = "<string>") -> Any:
     """Round-trip parse (nodes keep their line numbers and comments); YAML errors become TableError."""
     try:
-        return YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = f"invalid YAML: {exc.problem or exc.context}"
-        fix = ("keep one of the duplicate keys" if isinstance(exc, DuplicateKeyError) else
-               "fix the YAML syntax at this line (indentation, ':' after keys, matching quotes/brackets)")
-        raise TableError(source, [TableIssue(line, problem, fix)]) from None
-    except Exception as exc:  # ruamel raises a few unmarked errors (e.g. bad unicode)
-        raise TableError(source, [TableIssue(None, f"invalid YAML: {exc}", "fix the YAML syntax")]) from None
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, bool) or node is None:
-        return node
-    for t in (str, int, float):
-        if isinstance(node, t):
-            return t(node)
-    return node
+        return yamlio.parse_yaml(text)
+    except yamlio.YamlSyntaxError as exc:
+        fix = ("keep one of the duplicate keys" if exc.duplicate_key else
+               "fix the YAML syntax at this line (indentation, ':' after keys, matching quotes/brackets)"
+               if exc.line else "fix the YAML syntax")
+        raise TableError(source, [TableIssue(exc.line, f"invalid YAML: {exc.problem}", fix)]) from None
 
 
 def line_of(doc: Any, loc: tuple) -> int | None:
-    """1-based line of the deepest node along `loc` that exists in the round-trip document."""
-    line, node = None, doc
-    for key in loc:
-        lc = getattr(node, "lc", None)
-        if isinstance(node, dict) and key in node:
-            line = lc.key(key)[0] + 1 if lc is not None else line
-            node = node[key]
-        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
-            line = lc.item(key)[0] + 1 if lc is not None else line
-            node = node[key]
-        else:
-            if line is None and lc is not None:
-                line = lc.line + 1
-            break
+    """1-based line of the deepest node along `loc` in the round-trip document; when not even `loc[0]` is
+    there, the line the document starts on (1 when unknown): a table error always has a line."""
+    line = yamlio.line_of(doc, loc)
+    if line is None and loc and getattr(doc, "lc", None) is not None:
+        line = doc.lc.line + 1
     return line if line is not None else 1
 
 
@@ -563,7 +518,7 @@ def _issue(doc: Any, err: dict) -> TableIssue:
         return TableIssue(line, problem, ctx["fix_hint"])
     if kind == "extra_forbidden":
         allowed = _allowed_keys(tuple(err["loc"])[:-1])
-        hint = _did_you_mean(str(loc[-1]), allowed)
+        hint = did_you_mean(str(loc[-1]), allowed)
         return TableIssue(line, f"unknown key {loc[-1]!r}{hint}", f"allowed keys here: {', '.join(allowed)}")
     if kind == "missing":
         return TableIssue(line, f"missing key {where!r}", f"add '{loc[-1]}:'")
@@ -571,7 +526,7 @@ def _issue(doc: Any, err: dict) -> TableIssue:
         what, names = ("writes owner", [o.value for o in WritesOwner]) if loc[-1] == "writes_owner" else \
             ("normaliser rule", [r.value for r in NormaliseRule]) if "normalise" in loc else \
             ("state", [s.value for s in State])
-        return TableIssue(line, f"{where}: unknown {what} {value!r}{_did_you_mean(value, names)}",
+        return TableIssue(line, f"{where}: unknown {what} {value!r}{did_you_mean(value, names)}",
                           f"use one of: {', '.join(names)}")
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return TableIssue(line, f"{where} = {value!r} is out of range ({err['msg'].lower()})",

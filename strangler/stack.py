@@ -21,10 +21,9 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.comments import CommentedMap
 
+from proxy.common.yamlio import YamlSyntaxError, expand_env, line_of, parse_yaml, plain
 from strangler.gates import SPEC as KIT_GATES
 from strangler.procs import is_loopback
 from strangler.project import ENV as PROJECT_ENV
@@ -34,7 +33,6 @@ from strangler.secrets import ensure_secrets
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 # {python} {bin} {host} {port} {var} {project} {kit} {port:NAME}; "${...}" is env expansion, not a placeholder.
 PLACEHOLDER_RE = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z0-9_-]+))?\}")
-ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 KNOWN_PLACEHOLDERS = ("python", "bin", "host", "port", "var", "project", "kit", "port:NAME")
 REMOVED_PLACEHOLDERS = {"root": "{project} (the project folder) or {kit} (the kit's folder, e.g. "
                                 "{kit}/proxy/facade.py)"}
@@ -127,7 +125,7 @@ class LoadedStack:
     tree: Any
 
     def line(self, *loc: str | int) -> int | None:
-        return _line_of(self.tree, loc)
+        return line_of(self.tree, loc)
 
     def where(self, *loc: str | int) -> str:
         line = self.line(*loc)
@@ -139,50 +137,24 @@ class LoadedStack:
         return next((f for f in (folder, *folder.parents) if (f / MARKER).is_file()), None)
 
 
-def _line_of(tree: Any, loc: Sequence[str | int]) -> int | None:
-    """1-based line of the deepest node of `loc` present in the round-trip YAML tree."""
-    node, line = tree, None
-    for key in loc:
-        if isinstance(node, CommentedMap) and key in node:
-            line = node.lc.key(key)[0]
-        elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
-            line = node.lc.item(key)[0]
-        else:
-            break
-        node = node[key]
-    return None if line is None else line + 1
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, Mapping):
-        return {str(k) if isinstance(k, str) else k: _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, str):
-        return str(node)
-    return node
-
-
 def load_stack(path: Path) -> LoadedStack:
     """Read and validate a stack file; every problem becomes one StackConfigError naming file:line and fix."""
     if not path.is_file():
         raise StackConfigError(f"stack file {path} not found — create the project with `strangler init DIR "
                                "--legacy …`, or point to a stack file with --stack PATH / STRANGLER_STACK_FILE")
     try:
-        tree = YAML(typ="rt").load(path.read_text())
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise StackConfigError(f"{where}: invalid YAML: {problem} — fix the syntax at that line") from None
+        tree = parse_yaml(path.read_text())
+    except YamlSyntaxError as exc:
+        where = f"{path}:{exc.line}" if exc.line else str(path)
+        raise StackConfigError(f"{where}: invalid YAML: {exc.problem} — fix the syntax at that line") from None
     if not isinstance(tree, CommentedMap):
         raise StackConfigError(f"{path}:1: the stack file must be a mapping with a `processes:` key")
     try:
-        config = StackConfig.model_validate(_plain(tree))
+        config = StackConfig.model_validate(plain(tree))
     except ValidationError as exc:
         lines: list[tuple[int, str]] = []
         for err in exc.errors():
-            line = _line_of(tree, err["loc"])
+            line = line_of(tree, err["loc"])
             dotted = ".".join(str(p) for p in err["loc"])
             msg = err["msg"].removeprefix("Value error, ")
             fix = _FIXES.get(err["type"])
@@ -290,17 +262,11 @@ def _substitute(text: str, values: Mapping[str, str], ports: Mapping[str, int], 
         raise StackConfigError(f"{where}: unknown placeholder {match.group(0)} — use one of "
                                + ", ".join("{" + p + "}" for p in KNOWN_PLACEHOLDERS))
 
-    def env_var(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        value = environ.get(name)
-        if value:
-            return value
-        if default is not None:
-            return default
-        raise StackConfigError(f"{where}: environment variable {name} is not set — export it, or give a "
-                               f"default: ${{{name}:-value}}")
+    def unset(name: str) -> StackConfigError:
+        return StackConfigError(f"{where}: environment variable {name} is not set — export it, or give a "
+                                f"default: ${{{name}:-value}}")
 
-    return ENV_RE.sub(env_var, PLACEHOLDER_RE.sub(placeholder, text))
+    return expand_env(PLACEHOLDER_RE.sub(placeholder, text), unset, environ)
 
 
 def resolve(stack: LoadedStack, *, var_dir: Path, names: Sequence[str] = (),

@@ -7,16 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from proxy.common.yamlio import YamlSyntaxError, parse_yaml, plain
+
 
 class ConfigError(ValueError):
     """A config problem the user can fix; the message says where and how."""
@@ -89,8 +83,8 @@ def load_config(path: Path | None, *, required: bool = False) -> FootprintConfig
                               "to infer ownership from who writes")
         return FootprintConfig()
     try:
-        data = YAML(typ="safe").load(path.read_text()) or {}
-    except YAMLError as exc:
+        data = plain(parse_yaml(path.read_text())) or {}
+    except YamlSyntaxError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}). Fix: correct the syntax") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with keys modules/features/dialect. Fix: see the "

@@ -25,8 +25,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+
+from proxy.common.yamlio import YamlSyntaxError, parse_yaml, plain
 
 from strangler.migrate.mapping import TableMapping
 from strangler.project import MARKER
@@ -154,8 +154,8 @@ def load_config(path: Path) -> dict[str, FeatureMigration]:
         raise MigrationConfigError(f"{path}: migrations file not found. Fix: pass --config or create it "
                                    "(format: README \"Data migration\"; `strangler add mapping TABLE` writes one)")
     try:
-        raw = YAML(typ="safe").load(path.read_text())
-    except YAMLError as exc:
+        raw = plain(parse_yaml(path.read_text()))
+    except YamlSyntaxError as exc:
         raise MigrationConfigError(f"{path}: invalid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise MigrationConfigError(f"{path}: expected a mapping of feature name → migration settings")
