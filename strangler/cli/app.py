@@ -3,12 +3,25 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from proxy.env import var_dir_from
 from strangler.cli.output import USAGE, CommandError, report
 from strangler.project import ProjectError
 from strangler.settings import KitSettings, get_settings
+
+
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
+    """A flag takes no value, so its help shows no type. Typer 0.29 renders the type column from
+    display_type_rich, which (unlike its own get_help_record) forgets `is_flag`: every flag read
+    `--force <bool>`, `--help <bool>` as if it took a value. Checked by tests/unit/test_cli_help.py."""
+    if self.is_flag or self.count:
+        return None
+    return _typed(self, ctx)
+
+
+_typed = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 
 class KitGroup(TyperGroup):

@@ -1,15 +1,36 @@
-"""How every command fails and what it says next: one error line on stderr and an exit code, one "Next:" line.
+"""How every command fails, what it says next, and how its tables fit the screen.
 
 Why one helper: five spellings of "print an error and exit" drifted apart (colour or not, "error:" or not,
 exit 1 or 2). A command raises `fail(...)` (or lets a CommandError out); the root group (strangler/cli/app.py)
 prints it once as "error: <problem>. Fix: <what to do>" and exits with its code.
+
+Why one table: rich wraps a cell it cannot fit ("/api/product s"), cuts a column to "208…" and renders 80
+columns when stdout is not a terminal. `FitTable` sizes itself at render time to the console's width: empty
+columns dropped, nothing wrapped, long values (paths, fields, URLs) shortened in the middle with "…" — the
+full value is always in the command's `--json`.
 """
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
 import typer
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.table import Table
+from rich.text import Text
+
+from proxy.common.clock import parse_stamp, utc_now
 
 USAGE = 2   # the command was given something it cannot use (a bad name, option, file or project)
 FAILED = 1  # the command ran and the thing it checks or does failed (a gate, a verify, a stack that won't start)
+PIPE_WIDTH = 120  # the width when stdout is no terminal and $COLUMNS is unset (rich would use 80)
+ELLIPSIS = "…"
 
 
 class CommandError(Exception):
@@ -36,4 +57,176 @@ def next_step(text: str) -> None:
     typer.echo(f"Next: {text}")
 
 
-__all__ = ["FAILED", "USAGE", "CommandError", "fail", "next_step", "report"]
+def note(text: str) -> None:
+    """A progress or side line on stderr, so stdout stays what the command answers (tables, JSON)."""
+    typer.echo(text, err=True)
+
+
+# ------------------------------------------------------------------------------------------- consoles
+
+def screen_width(stream: Any = None) -> int | None:
+    """The width to render for: None lets rich use the terminal or $COLUMNS; a pipe gets PIPE_WIDTH."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return None
+    stream = stream if stream is not None else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return None if isatty is not None and isatty() else PIPE_WIDTH
+
+
+def console(*, stderr: bool = False) -> Console:
+    """The console every command prints with: no highlighting guesses, long lines left whole, a sane width."""
+    return Console(stderr=stderr, width=screen_width(sys.stderr if stderr else sys.stdout), highlight=False,
+                   soft_wrap=True)
+
+
+# ------------------------------------------------------------------------------------------- cells
+
+def short_time(value: str | datetime | float | None, now: datetime | None = None) -> str:
+    """"14:03:07" for today (UTC), "12-05 09:41" for an older moment, "-" for none; the full stamp is in --json."""
+    if value is None or value == "":
+        return "-"
+    try:
+        moment = value if isinstance(value, datetime) else (
+            parse_stamp(value) if isinstance(value, str) else datetime.fromtimestamp(value, utc_now().tzinfo))
+    except (ValueError, OverflowError, OSError):
+        return str(value)
+    moment = moment.astimezone(utc_now().tzinfo)
+    today = (now or utc_now()).date()
+    return moment.strftime("%H:%M:%S") if moment.date() == today else moment.strftime("%m-%d %H:%M")
+
+
+def middle(text: str, width: int) -> str:
+    """`text` shortened to `width` cells by cutting its middle ("/api/pro…/items/{id}"): both ends of a path
+    or a dotted field name say more than either end alone."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[:width]
+    keep = width - 1
+    head, tail = text[: (keep + 1) // 2], text[len(text) - keep // 2:] if keep // 2 else ""
+    while cell_len(head) + cell_len(tail) > keep:  # wide characters: drop one at a time, bounded by len
+        head = head[:-1] if cell_len(head) >= cell_len(tail) else head
+        tail = tail[1:] if cell_len(tail) > cell_len(head) else tail
+        if not head and not tail:
+            break
+    return head + ELLIPSIS + tail
+
+
+def _plain(cell: str | Text) -> str:
+    return cell.plain if isinstance(cell, Text) else cell
+
+
+def _shorten(cell: str | Text, width: int) -> str | Text:
+    plain = _plain(cell)
+    if cell_len(plain) <= width:
+        return cell
+    cut = middle(plain, width)
+    return Text(cut, style=cell.style) if isinstance(cell, Text) else cut
+
+
+EMPTY = ("", "-")
+
+
+# ------------------------------------------------------------------------------------------- tables
+
+@dataclass
+class Col:
+    """A column: `squeeze` ones shorten first (paths, URLs, notes); `whole` ones (names, numbers) only when
+    nothing else is left to shorten; `keep` never drops it, even when empty."""
+
+    header: str
+    squeeze: bool = False
+    justify: Literal["left", "right"] = "left"
+    keep: bool = False
+    whole: bool = False
+    min_width: int = 8
+
+
+class FitTable:
+    """A table that fits the console it is printed on (see the module docstring). Build it like rich's:
+    `t = FitTable(Col("feature", keep=True), Col("url", squeeze=True), title=...); t.add_row(...)`."""
+
+    def __init__(self, *columns: Col | str, title: str | None = None, caption: str | None = None) -> None:
+        self.columns = [c if isinstance(c, Col) else Col(c) for c in columns]
+        self.columns[0].keep = True
+        self.title, self.caption = title, caption
+        self.rows: list[list[str | Text]] = []
+
+    def add_row(self, *cells: str | Text | None) -> None:
+        if len(cells) != len(self.columns):
+            raise ValueError(f"row has {len(cells)} cells for {len(self.columns)} columns")
+        self.rows.append(["" if c is None else c for c in cells])
+
+    def shown_columns(self) -> list[int]:
+        """Indexes of the columns worth a place: a column empty on every row is dropped."""
+        return [i for i, col in enumerate(self.columns)
+                if col.keep or not self.rows or any(_plain(row[i]).strip() not in EMPTY for row in self.rows)]
+
+    def widths(self, shown: list[int], max_width: int) -> list[int]:
+        """Each shown column's width so the table fits `max_width`: squeezable columns shrink first (widest
+        first), then the others, never below their header or min_width unless nothing else is left."""
+        natural = [max([cell_len(self.columns[i].header)] + [cell_len(_plain(r[i])) for r in self.rows])
+                   for i in shown]
+        widths = list(natural)
+        excess = sum(widths) + overhead(len(shown)) - max_width
+        for stage in ("squeeze", "other", "any"):
+            if excess <= 0:
+                break
+            for _ in range(sum(widths)):  # bounded: each pass narrows one column by one cell
+                if excess <= 0:
+                    break
+                candidates = [k for k, i in enumerate(shown) if widths[k] > self._floor(i, natural[k], stage)]
+                if not candidates:
+                    break
+                widest = max(candidates, key=lambda k: widths[k])
+                widths[widest] -= 1
+                excess -= 1
+        return widths
+
+    def _floor(self, index: int, natural: int, stage: str) -> int:
+        """How narrow column `index` may get at this stage (its natural width when the stage skips it)."""
+        col = self.columns[index]
+        if stage == "any":
+            return 1
+        if (stage == "squeeze" and not col.squeeze) or (stage == "other" and col.whole):
+            return natural
+        return min(natural, max(col.min_width, cell_len(col.header)))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        max_width = options.max_width
+        shown = self.shown_columns()
+        widths = self.widths(shown, max_width)
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=False,
+                      title=middle(self.title, max_width) if self.title else None,
+                      caption=middle(self.caption, max_width) if self.caption else None,
+                      title_justify="left", caption_justify="left", title_style="bold")
+        for k, i in enumerate(shown):
+            col = self.columns[i]
+            table.add_column(middle(col.header, widths[k]), justify=col.justify, no_wrap=True,
+                             overflow="ellipsis", width=widths[k])
+        for row in self.rows:
+            table.add_row(*(_shorten(row[i], widths[k]) for k, i in enumerate(shown)))
+        yield table
+
+
+def overhead(columns: int) -> int:
+    """Cells a FitTable spends outside its columns: one divider and two padding cells between columns."""
+    return 3 * (columns - 1) if columns else 0
+
+
+def lines_of(renderable: Any, width: int) -> list[str]:
+    """`renderable` as plain text lines at `width` columns (tests and transcripts)."""
+    cons = Console(width=width, record=True, file=open(os.devnull, "w"), color_system=None,  # noqa: SIM115
+                   highlight=False)
+    cons.print(renderable)
+    text = cons.export_text(styles=False)
+    cons.file.close()
+    return text.splitlines()
+
+
+def join(items: Iterable[str], empty: str = "-") -> str:
+    return ", ".join(items) or empty
+
+
+__all__ = ["FAILED", "PIPE_WIDTH", "USAGE", "Col", "CommandError", "FitTable", "console", "fail", "lines_of",
+           "middle", "next_step", "note", "report", "screen_width", "short_time"]
