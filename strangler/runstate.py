@@ -8,12 +8,38 @@ import os
 import signal
 import socket
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from proxy.common.files import atomic_write
+
 PID_FILE = "supervisor.pid"
 STATE_FILE = "stack.json"
+
+
+class StackStatus(StrEnum):
+    """The supervisor's `status` in stack.json (the text is what `strangler status` and scripts read)."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class ProcessStatus(StrEnum):
+    """One supervised process's `status` in stack.json."""
+
+    PENDING = "pending"
+    SETUP = "setup"
+    STARTING = "starting"
+    HEALTHY = "healthy"
+    RESTARTING = "restarting"
+    EXITED = "exited"
+    FAILED = "failed"
+    STOPPED = "stopped"
 
 
 # ---------------------------------------------------------------- pid + state files
@@ -54,10 +80,7 @@ def read_state(run_dir: Path) -> dict[str, Any] | None:
 
 def write_state(run_dir: Path, state: dict[str, Any]) -> None:
     """Atomic replace, so a reader never sees half a file."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / f".{STATE_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(state, indent=2))
-    os.replace(tmp, run_dir / STATE_FILE)
+    atomic_write(run_dir / STATE_FILE, json.dumps(state, indent=2))
 
 
 def running_supervisor(run_dir: Path) -> int | None:
@@ -73,10 +96,6 @@ def running_supervisor(run_dir: Path) -> int | None:
     return None
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def rotate_log(path: Path) -> None:
     """Keep one previous log so a failure's tail shows this run only."""
     if path.exists():
@@ -90,17 +109,24 @@ def accepts_connections(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def _terminate(pid: int, send: Callable[[int, int], None], grace: float) -> bool:
+    """SIGTERM, up to `grace` seconds for `pid` to go, then SIGKILL; True when it had to be killed."""
+    send(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not pid_alive(pid):
+        return False
+    send(pid, signal.SIGKILL)
+    return True
+
+
 def _kill_group(pid: int, grace: float) -> None:
     """Stop a leftover process group (its leader's pid is the group id, see procs.spawn)."""
     with contextlib.suppress(OSError):
         if os.getpgid(pid) != pid:
             return  # the pid was recycled by something that is not ours
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if pid_alive(pid):
-            os.killpg(pid, signal.SIGKILL)
+        _terminate(pid, os.killpg, grace)
 
 
 def stop_stack(var_dir: Path, *, timeout: float = 30.0) -> list[str]:
@@ -108,12 +134,7 @@ def stop_stack(var_dir: Path, *, timeout: float = 30.0) -> list[str]:
     run_dir, done = var_dir / "run", []
     pid = running_supervisor(run_dir)
     if pid:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        if _terminate(pid, os.kill, timeout):
             done.append(f"supervisor (pid {pid}) did not stop within {timeout:.0f}s — killed it")
         else:
             done.append(f"stopped the supervisor (pid {pid}) and its processes")
@@ -124,9 +145,9 @@ def stop_stack(var_dir: Path, *, timeout: float = 30.0) -> list[str]:
             if pid_alive(proc.get("pid")):
                 _kill_group(proc["pid"], grace=10)
                 done.append(f"stopped leftover '{name}' (pid {proc['pid']})")
-                proc["status"] = "stopped"
-        if state.get("status") not in ("stopped", "failed"):
-            state["status"] = "stopped"
+                proc["status"] = ProcessStatus.STOPPED
+        if state.get("status") not in (StackStatus.STOPPED, StackStatus.FAILED):
+            state["status"] = StackStatus.STOPPED
         write_state(run_dir, state)
     return done
 

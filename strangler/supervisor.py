@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from strangler.procs import ProcessFailed, log_tail, port_in_use, spawn, stop, wait_http
-from strangler.runstate import (PID_FILE, now_iso, rotate_log, accepts_connections, read_state,
-                                 running_supervisor, write_state)
-from strangler.stack import ResolvedProcess, StackPlan
+from proxy.common.clock import stamp
+from strangler.runstate import (PID_FILE, ProcessStatus, StackStatus, accepts_connections, read_state, rotate_log,
+                                running_supervisor, write_state)
+from strangler.stack import ResolvedProcess, StackPlan, port_env_name
 
 STABLE_AFTER_S = 60.0  # a process that ran this long before crashing gets its restart budget back
 TAIL_LINES = 30
@@ -47,7 +48,7 @@ def preflight(plan: StackPlan) -> None:
         if port_in_use(p.port, p.host):
             problems.append(f"port {p.port} for '{p.name}' is already in use — stop what runs there, or pick "
                             f"another port: --port {p.name}={p.port + 1} "
-                            f"(or STRANGLER_PORT_{p.name.upper().replace('-', '_')}={p.port + 1})")
+                            f"(or {port_env_name(p.name)}={p.port + 1})")
     if problems:
         raise StackError("\n".join(problems))
 
@@ -58,7 +59,7 @@ def preflight(plan: StackPlan) -> None:
 class Slot:
     spec: ResolvedProcess
     proc: subprocess.Popen | None = None
-    status: str = "pending"  # pending, setup, starting, healthy, restarting, exited, failed, stopped
+    status: ProcessStatus = ProcessStatus.PENDING
     restarts: int = 0
     started_at: float | None = None
     exit_code: int | None = None
@@ -74,10 +75,10 @@ class Supervisor:
         self.plan = plan
         self.slots = [Slot(p) for p in plan.processes]
         self.stop_event = stop_event or threading.Event()
-        self.started_at = now_iso()
-        self.status = "starting"
+        self.started_at = stamp()
+        self.status = StackStatus.STARTING
         self.error: str | None = None
-        self._log = log or (lambda msg: print(f"[supervisor {now_iso()}] {msg}", flush=True))
+        self._log = log or (lambda msg: print(f"[supervisor {stamp()}] {msg}", flush=True))
 
     @property
     def run_dir(self) -> Path:
@@ -122,7 +123,7 @@ class Supervisor:
             self._spawn(slot)
             self._wait_healthy(slot)
             self._log(f"'{slot.spec.name}' is healthy at {slot.spec.url} (pid {slot.proc.pid})")
-        self.status = "running"
+        self.status = StackStatus.RUNNING
         self.save()
 
     def _check_stop(self) -> None:
@@ -132,7 +133,7 @@ class Supervisor:
     def _run_setup(self, slot: Slot) -> None:
         spec = slot.spec
         for step in spec.setup:
-            slot.status = "setup"
+            slot.status = ProcessStatus.SETUP
             self.save()
             self._log(f"setup for '{spec.name}': {' '.join(step)}")
             try:
@@ -159,10 +160,10 @@ class Supervisor:
         try:
             slot.proc = spawn(spec.argv, env=spec.env, log_path=spec.log_path, cwd=spec.cwd)
         except OSError as exc:
-            slot.status = "failed"
+            slot.status = ProcessStatus.FAILED
             raise StackError(f"'{spec.name}' cannot start: {exc.strerror}: {spec.argv[0]} — fix `command:` of "
                              f"'{spec.name}' in {self.plan.stack_file}") from None
-        slot.status, slot.started_at, slot.exit_code = "starting", time.time(), None
+        slot.status, slot.started_at, slot.exit_code = ProcessStatus.STARTING, time.time(), None
         self.save()
 
     def _wait_healthy(self, slot: Slot) -> None:
@@ -174,11 +175,11 @@ class Supervisor:
         while True:
             self._check_stop()
             if proc.poll() is not None:
-                slot.status, slot.exit_code = "failed", proc.returncode
+                slot.status, slot.exit_code = ProcessStatus.FAILED, proc.returncode
                 raise StackError(f"'{spec.name}' exited with code {proc.returncode} before {target} answered"
                                  f"\n{self._tail(spec)}")
             if time.monotonic() > deadline:
-                slot.status = "failed"
+                slot.status = ProcessStatus.FAILED
                 raise StackError(f"'{spec.name}' did not become healthy within {spec.ready_timeout:g}s at "
                                  f"{target} ({last})\n{self._tail(spec)}")
             if spec.health_url is None:
@@ -191,7 +192,7 @@ class Supervisor:
                 break
             except ProcessFailed as exc:
                 last = str(exc).splitlines()[0].rsplit("(", 1)[-1].rstrip(")")
-        slot.status = "healthy"
+        slot.status = ProcessStatus.HEALTHY
         self.save()
 
     def _tail(self, spec: ResolvedProcess) -> str:
@@ -208,17 +209,18 @@ class Supervisor:
 
     def _check_slot(self, slot: Slot) -> None:
         spec = slot.spec
-        if slot.status in ("healthy", "starting") and slot.proc and slot.proc.poll() is not None:
+        exited = slot.proc is not None and slot.proc.poll() is not None
+        if slot.status in (ProcessStatus.HEALTHY, ProcessStatus.STARTING) and exited:
             slot.exit_code = code = slot.proc.returncode
             if spec.restart == "on-failure" and code != 0:
                 if time.time() - (slot.started_at or time.time()) > STABLE_AFTER_S:
                     slot.restarts = 0
                 self._schedule_restart(slot, f"exited with code {code}")
             else:
-                slot.status, slot.message = "exited", f"exited with code {code}"
+                slot.status, slot.message = ProcessStatus.EXITED, f"exited with code {code}"
             self._log(f"'{spec.name}' {slot.message}\n{self._tail(spec)}")
             self.save()
-        if slot.status == "restarting" and time.monotonic() >= slot.next_restart_at:
+        if slot.status == ProcessStatus.RESTARTING and time.monotonic() >= slot.next_restart_at:
             slot.restarts += 1
             self._log(f"restarting '{spec.name}' (restart {slot.restarts}/{spec.max_restarts})")
             try:
@@ -240,23 +242,23 @@ class Supervisor:
         spec = slot.spec
         if slot.restarts < spec.max_restarts:
             delay = min(spec.restart_backoff * 2 ** slot.restarts, 30.0)
-            slot.status, slot.next_restart_at = "restarting", time.monotonic() + delay
+            slot.status, slot.next_restart_at = ProcessStatus.RESTARTING, time.monotonic() + delay
             slot.message = f"{reason}; restart {slot.restarts + 1}/{spec.max_restarts} in {delay:.1f}s"
         else:
-            slot.status = "failed"
+            slot.status = ProcessStatus.FAILED
             slot.message = f"{reason}; gave up after {slot.restarts} restart(s)"
 
     # -- stop -------------------------------------------------------------
     def stop_all(self) -> None:
         """Stop every started process, last started first."""
-        self.status = "stopping"
+        self.status = StackStatus.STOPPING
         for slot in reversed(self.slots):
             if slot.proc is not None and slot.proc.poll() is None:
                 self._log(f"stopping '{slot.spec.name}' (pid {slot.proc.pid})")
                 slot.exit_code = stop(slot.proc)
-            if slot.status not in ("failed", "pending"):
-                slot.status = "stopped"
-        self.status = "failed" if self.error else "stopped"
+            if slot.status not in (ProcessStatus.FAILED, ProcessStatus.PENDING):
+                slot.status = ProcessStatus.STOPPED
+        self.status = StackStatus.FAILED if self.error else StackStatus.STOPPED
         with contextlib.suppress(OSError):
             self.save()
 
@@ -313,7 +315,7 @@ def start_detached(plan: StackPlan, cli_args: Sequence[str]) -> dict[str, Any]:
     while time.monotonic() < deadline:
         state = read_state(run_dir)
         mine = state is not None and state.get("supervisor_pid") == proc.pid
-        if mine and state["status"] == "running":
+        if mine and state["status"] == StackStatus.RUNNING:
             return state
         if proc.poll() is not None:
             error = state.get("error") if mine else None

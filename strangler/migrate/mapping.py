@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import Table
 
+from proxy.common.suggest import did_you_mean
+
 RowTranslator = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 Key = tuple[Any, ...]
 
@@ -93,15 +95,6 @@ def decode_key(text: str) -> Key:
     return tuple(json.loads(text))
 
 
-def _hint(word: str, choices: Iterable[str]) -> str:
-    """' (did you mean 'PROD_NM'?)', matched ignoring case (PostgreSQL folds legacy names), the real name shown."""
-    from proxy.table import _did_you_mean  # the kit's one "did you mean" helper (imported only on an error)
-    by_fold = {name.casefold(): name for name in choices}
-    hint = _did_you_mean(word.casefold(), by_fold)
-    return next((f" (did you mean {real!r}?)" for folded, real in by_fold.items()
-                 if hint == f" (did you mean {folded!r}?)"), hint)
-
-
 class MissingColumn(KeyError, ValueError):
     """A translator read a column the source row does not have. A ValueError, so the row is quarantined with
     this one-line reason (not a traceback); a KeyError, so `row.get(name)` and `name in row` still work."""
@@ -112,7 +105,7 @@ class MissingColumn(KeyError, ValueError):
 
     def __str__(self) -> str:
         return (f"translator reads column {self.key!r}, which the source row does not have"
-                f"{_hint(self.key, self.columns)}")
+                f"{did_you_mean(self.key, self.columns, ignore_case=True)}")
 
 
 class UnknownColumn(ValueError):
@@ -121,7 +114,7 @@ class UnknownColumn(ValueError):
 
     def __init__(self, key: str, table: str, columns: Iterable[str]) -> None:
         super().__init__(f"translator returned {key!r}, which is not a column of {table}"
-                         f"{_hint(key, list(columns))}; fix the translator")
+                         f"{did_you_mean(key, columns, ignore_case=True)}; fix the translator")
 
 
 class ColumnCheck:
