@@ -6,6 +6,9 @@ import; framework parts import their framework lazily).
 - strangler_app.wsgi      DryRunMiddleware for Flask / any WSGI app
 - strangler_app.sqla      SQLAlchemy hook: a dry-run request's sessions roll back
 - strangler_app.sqlcapture  SQL capture for `strangler analyze` (one JSON line per statement)
+- strangler_app.identity  remote identity: the signed X-Strangler-Identity header, Principal, the endpoint proof
+- strangler_app.flask_identity  RemoteIdentity: the monolith answers "who is this caller?" (Flask, Flask-Login)
+- strangler_app.fastapi_identity  IdentityMiddleware, CurrentUser / MaybeUser for FastAPI services
 """
 from __future__ import annotations
 
