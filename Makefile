@@ -3,7 +3,7 @@
 VENV  := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test venv clean
+.PHONY: demo test lint venv clean
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/find-python
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml scripts/find-python
 
 demo: $(STAMP)
 	$(VENV)/bin/strangler demo
+
+# The lint and type gate (docs/contributing.md): ruff's rules and mypy, strict on the kit's core (pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: $(STAMP)
 	@scripts/system-deps
