@@ -23,7 +23,10 @@ from locust.exception import StopUser
 from locust.runners import LocalRunner, MasterRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
+from load import locust_csv
 from load.mix import MixEntry, MixError, load_mix
+
+locust_csv.install()  # the CSV writer greenlet stops before Locust closes its files (no closed-file traceback)
 
 __all__ = ["MixEntry", "MixError", "MixUser", "load_mix", "project_file", "require_loopback", "take_request"]
 log = logging.getLogger("strangler.load")
