@@ -57,5 +57,5 @@ class IdConverter(IntegerConverter):
     """`<id:name>` in a route: digits up to MAX_ID, else the route does not match (404 NOT_FOUND, like
     '/api/products/abc' or '-1'). One rule for every id in a path, checked before any view runs."""
 
-    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002, ANN001 - werkzeug's signature
+    def __init__(self, map, *args, **kwargs) -> None:  # werkzeug's signature
         super().__init__(map, *args, **{**kwargs, "max": MAX_ID})

@@ -18,16 +18,16 @@ if __package__ in (None, ""):  # loaded by path via `mitmdump -s proxy/facade.py
     if root not in sys.path:
         sys.path.insert(0, root)
 
-from proxy.addons.admin_server import AdminServer  # noqa: E402
-from proxy.addons.gates import Gates  # noqa: E402
-from proxy.addons.guard import Guard  # noqa: E402
-from proxy.addons.rollback import Rollback  # noqa: E402
-from proxy.addons.pipeline import Pipeline  # noqa: E402
-from proxy.addons.routing import Router  # noqa: E402
-from proxy.addons.shadow import Shadow  # noqa: E402
-from proxy.addons.state import FacadeState  # noqa: E402
-from proxy.addons.telemetry import Telemetry  # noqa: E402
-from proxy.addons.upstream import UpstreamGuard  # noqa: E402
+from proxy.addons.admin_server import AdminServer
+from proxy.addons.gates import Gates
+from proxy.addons.guard import Guard
+from proxy.addons.rollback import Rollback
+from proxy.addons.pipeline import Pipeline
+from proxy.addons.routing import Router
+from proxy.addons.shadow import Shadow
+from proxy.addons.state import FacadeState
+from proxy.addons.telemetry import Telemetry
+from proxy.addons.upstream import UpstreamGuard
 
 
 def build_addons() -> list:

@@ -25,7 +25,7 @@ import json
 import os
 import sys
 import threading
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 ENV = "STRANGLER_SQL_CAPTURE"
 NO_REQUEST = "(no request)"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from strangler_app import asgi, protocol, scope, wsgi  # noqa: E402
-from strangler_app.protocol import ACK_HEADER, HEADER, PROBE_PATH  # noqa: E402
+from strangler_app import asgi, protocol, scope, wsgi
+from strangler_app.protocol import ACK_HEADER, HEADER, PROBE_PATH
 
 KEY = "adapter-test-key-0123456789abcdef"
 

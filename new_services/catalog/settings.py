@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, Field
 
-from new_services.common.settings import DEFAULT_ID_START as DEFAULT_ID_START  # noqa: F401 - used by tests
+from new_services.common.settings import DEFAULT_ID_START as DEFAULT_ID_START  # re-exported: tests
 from new_services.common.settings import IdRangeSettings, ServiceSettings, id_start_field, load_settings
 
 ID_START_ENV = "CATALOG_ID_START"

@@ -46,7 +46,7 @@ def is_busy(exc: BaseException) -> bool:
             or getattr(exc.orig, "sqlstate", None) in TRANSIENT_PG_STATES)
 
 
-def _begin_immediate(connection) -> None:  # noqa: ANN001
+def _begin_immediate(connection) -> None:
     for attempt in range(BEGIN_ATTEMPTS):
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -61,7 +61,7 @@ def _begin_immediate(connection) -> None:  # noqa: ANN001
 
 def _prepare_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI types
+    def _on_connect(dbapi_connection, _record) -> None:  # DBAPI types: untyped
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -71,7 +71,7 @@ def _prepare_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # noqa: ANN001
+    def _on_begin(connection) -> None:
         if connection.get_execution_options().get(WRITE_OPTION, False):
             _begin_immediate(connection)
         else:

@@ -85,7 +85,7 @@ class ErrorBoundary:
 
         try:
             await self.app(scope, receive, tracked)
-        except Exception as exc:  # noqa: BLE001 - the boundary: every bug becomes one 500 and one log line
+        except Exception as exc:  # the boundary: every bug becomes one 500 and one log line
             request = Request(scope)
             self.errors.unexpected(exc, method=request.method, path=request.url.path,
                                    request_id=request.headers.get(REQUEST_ID_HEADER))
