@@ -62,7 +62,7 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None = None, log_path
     full_env = {**os.environ, **(env or {})}
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        out = open(log_path, "ab")  # handed to the child, closed below
+        out = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
     else:
         out = subprocess.DEVNULL
     try:

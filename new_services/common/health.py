@@ -14,7 +14,7 @@ def health_router(service: str, database: Database) -> APIRouter:
     def healthz() -> JSONResponse:
         try:
             database.ping()
-        except Exception as exc:  # health reports any failure, never raises
+        except Exception as exc:  # noqa: BLE001 - health reports any failure, never raises
             return JSONResponse({"status": "degraded", "service": service,
                                  "database": f"error: {type(exc).__name__}"}, status_code=503)
         return JSONResponse({"status": "ok", "service": service, "database": "ok"})
