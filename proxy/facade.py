@@ -21,8 +21,8 @@ if __package__ in (None, ""):  # loaded by path via `mitmdump -s proxy/facade.py
 from proxy.addons.admin_server import AdminServer
 from proxy.addons.gates import Gates
 from proxy.addons.guard import Guard
-from proxy.addons.rollback import Rollback
 from proxy.addons.pipeline import Pipeline
+from proxy.addons.rollback import Rollback
 from proxy.addons.routing import Router
 from proxy.addons.shadow import Shadow
 from proxy.addons.state import FacadeState

@@ -14,6 +14,7 @@ from acl.orders.translate import (
     STATUS_TO_LEGACY,
     status_to_legacy,
 )
+from new_services.common.types import MAX_ID
 from new_services.orders.domain import (
     FORWARD,
     CustomerNotFound,
@@ -30,7 +31,6 @@ from new_services.orders.domain import (
     StockRefused,
 )
 from new_services.orders.repository import OrderFilter
-from new_services.common.types import MAX_ID
 from new_services.orders.saga import LineRequest
 
 MAX_LINES = 50

@@ -15,7 +15,8 @@ import json
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
-from strangler_app import protocol, scope as _scope
+from strangler_app import protocol
+from strangler_app import scope as _scope
 from strangler_app.protocol import (
     ACK_HEADER,
     DRY_RUN_RESPONSE_HEADER,

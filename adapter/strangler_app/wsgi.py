@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 from typing import Any, Callable, Iterable
 
-from strangler_app import protocol, scope as _scope
+from strangler_app import protocol
+from strangler_app import scope as _scope
 from strangler_app.asgi import Gate, path_with_query
 from strangler_app.protocol import PROBE_PATH, VALID, WRITE_METHODS
 

@@ -36,10 +36,10 @@ import time
 from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
-from mitmproxy.utils import human
-from prometheus_client import Counter
 from mitmproxy.net.http import url
 from mitmproxy.proxy import mode_specs, server_hooks
+from mitmproxy.utils import human
+from prometheus_client import Counter
 
 from proxy.addons import headers as hdr
 from proxy.addons.errors import ANSWERED_META, answer_at_once, error_body, file_protocol_error, forget, json_error

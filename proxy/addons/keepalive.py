@@ -64,8 +64,14 @@ def install() -> bool:
         return True
     try:
         from mitmproxy.proxy.layers.http import HttpStream, SendHttp
-        from mitmproxy.proxy.layers.http._events import (ErrorCode, RequestData, RequestEndOfMessage,
-                                                         RequestHeaders, RequestTrailers, ResponseProtocolError)
+        from mitmproxy.proxy.layers.http._events import (
+            ErrorCode,
+            RequestData,
+            RequestEndOfMessage,
+            RequestHeaders,
+            RequestTrailers,
+            ResponseProtocolError,
+        )
         original = HttpStream.handle_protocol_error
     except (ImportError, AttributeError) as exc:  # pragma: no cover - only on an incompatible mitmproxy
         log.warning("upstream retries unavailable with this mitmproxy (%s)", exc)

@@ -21,8 +21,8 @@ from new_services.catalog.schemas import (
     ProductUpdate,
 )
 from new_services.common.pagination import decode_cursor, encode_cursor
-from new_services.common.types import IdPath
 from new_services.common.problems import Problem
+from new_services.common.types import IdPath
 
 router = APIRouter(prefix="/v2/products", tags=["products"])
 
