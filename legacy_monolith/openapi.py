@@ -10,6 +10,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from legacy_monolith.catalog.schemas import ProductCreate, ProductUpdate
+from legacy_monolith.customers.auth import LoginBody
 from legacy_monolith.customers.schemas import CustomerCreate, CustomerUpdate
 from legacy_monolith.inventory.schemas import (
     MAX_AVAILABILITY_IDS,
@@ -21,7 +22,9 @@ from legacy_monolith.orders.schemas import OrderCreate, StatusChange
 from legacy_monolith.validation import MAX_PAGE_SIZE
 
 REQUEST_MODELS = (ProductCreate, ProductUpdate, CustomerCreate, CustomerUpdate, Adjustment, ReservationCreate,
-                  UntrackedStockMove, OrderCreate, StatusChange)
+                  UntrackedStockMove, OrderCreate, StatusChange, LoginBody)
+#: the orders endpoints need the session cookie POST /api/login sets (401 without it)
+SESSION = [{"session": []}]
 DATE = {"type": "string", "pattern": r"^\d{2}/\d{2}/\d{4} \d{2}:\d{2}$", "description": "DD/MM/YYYY HH:MM, LEGACY_TZ"}
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "decimal string, 2 places"}
 FLAG = {"type": "string", "enum": ["Y", "N"]}
@@ -74,6 +77,8 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "Order": _obj(OrderId=INT, CustomerId=INT, Status={"enum": ["N", "P", "S", "D", "C"]}, OrderDate=DATE,
                   Total={"type": "number"}, Lines={"type": "array", "items": _ref("OrderLine")}),
     "OrderList": _page("Orders", "Order"),
+    "LoginResult": _obj(Success={"const": True}, CustomerId=INT, Email=STR),
+    "LogoutResult": _obj(Success={"const": True}),
 }
 
 
@@ -104,6 +109,17 @@ def _idempotent(op: dict[str, Any]) -> dict[str, Any]:
     """A create that answers 200 with the earlier result when its Reference is replayed."""
     op["responses"]["200"] = {"description": "replay of a Reference already used: the row it created",
                               "content": {"application/json": {"schema": _ref("Reservation")}}}
+    return op
+
+
+def _login_required(op: dict[str, Any], *extra: int) -> dict[str, Any]:
+    """An operation behind the legacy session cookie: 401 without it (and `extra` statuses, e.g. 403)."""
+    op["security"] = SESSION
+    for status in (401, *extra):
+        op["responses"][str(status)] = {"description": "legacy error envelope (log in first)" if status == 401
+                                        else "legacy error envelope",
+                                        "content": {"application/json": {"schema": _ref("Error")}}}
+    op["responses"] = dict(sorted(op["responses"].items()))
     return op
 
 
@@ -162,15 +178,21 @@ def _paths() -> dict[str, Any]:
         "/api/inventory/reservations/{id}/consume": {
             "post": _op("consume a reservation on shipping (only from A)", 200, "Reservation", (409,),
                         params=_id("id"))},
+        "/api/login": {"post": _op("log in: sets the session cookie the orders endpoints need", 200,
+                                   "LoginResult", (400, 401), "LoginBody")},
+        "/api/logout": {"post": {"summary": "log out: clears the session", "responses": {"200": {
+            "description": "OK", "content": {"application/json": {"schema": _ref("LogoutResult")}}}}}},
         "/api/orders": {
-            "get": _op("list orders with lines", 200, "OrderList", (400,), params=[
-                *PAGING, _param("customer_id", schema=INT), _param("status")]),
-            "post": _op("place an order (reserves stock)", 201, "Order", (400, 409, 422), "OrderCreate")},
-        "/api/orders/{id}": {"get": _op("one order", 200, "Order", (), params=_id("id"))},
+            "get": _login_required(_op("list orders with lines", 200, "OrderList", (400,), params=[
+                *PAGING, _param("customer_id", schema=INT), _param("status")])),
+            "post": _login_required(_op("place an order for the logged-in customer (reserves stock)", 201,
+                                        "Order", (400, 409, 422), "OrderCreate"), 403)},
+        "/api/orders/{id}": {"get": _login_required(_op("one order", 200, "Order", (), params=_id("id")))},
         "/api/orders/{id}/cancel": {
-            "post": _op("cancel a new or paid order", 200, "Order", (409,), params=_id("id"))},
+            "post": _login_required(_op("cancel a new or paid order", 200, "Order", (409,), params=_id("id")))},
         "/api/orders/{id}/status": {
-            "post": _op("advance N→P→S→D", 200, "Order", (400, 409), "StatusChange", _id("id"))},
+            "post": _login_required(_op("advance N→P→S→D", 200, "Order", (400, 409), "StatusChange",
+                                        _id("id")))},
         "/openapi.json": {"get": {"summary": "this contract", "responses": {"200": {"description": "OK"}}}},
     }
 
@@ -186,5 +208,7 @@ def build_openapi() -> dict[str, Any]:
                                 "float), 'DD/MM/YYYY HH:MM' local times, page/total lists, legacy error envelope."},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "paths": _paths(),
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": {"session": {
+            "type": "apiKey", "in": "cookie", "name": "session",
+            "description": "Flask session cookie set by POST /api/login"}}},
     }

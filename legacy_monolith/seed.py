@@ -2,11 +2,14 @@
 
 Idempotent: a table that already has rows is left alone, so re-running inserts nothing. Stock is generated
 consistent with the orders: QTY_RSRVD equals the quantities of open (N/P) order lines in that warehouse.
+Customers are customer{CustomerId}@example.com; all share ONE password, LEGACY_SEED_PASSWORD, hashed once and
+reused (a scrypt hash per customer would make seeding minutes long). Unset, the seeded customers cannot log in.
 """
 from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Table, func, select
+from werkzeug.security import generate_password_hash
 
 from legacy_monolith.conventions import LEGACY_DATE_FORMAT, load_zone
 from legacy_monolith.db import init_db, load_models, reset_sequences, writer
@@ -34,6 +38,12 @@ FIRST_NAMES = ("Oliver", "Amelia", "George", "Isla", "Harry", "Ava", "Jack", "Mi
 LAST_NAMES = ("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Wright",
               "Robinson", "Walker", "Thompson", "Evans", "Khan", "Green", "Hughes", "Clarke", "Hall", "Wood")
 STATUS_WEIGHTS = {"N": 8, "P": 8, "S": 12, "D": 57, "C": 15}
+PASSWORD_ENV = "LEGACY_SEED_PASSWORD"
+
+
+def seed_email(customer_id: int) -> str:
+    """The seeded customers' login: a pattern a load mix can draw (customer{n}@example.com)."""
+    return f"customer{customer_id}@example.com"
 
 
 @dataclass
@@ -60,7 +70,8 @@ def _zone(name: str | None = None) -> ZoneInfo:
     return load_zone(name or os.environ.get("LEGACY_TZ", "Europe/London"))
 
 
-def generate(products: int, customers: int, orders: int, rng_seed: int = DEFAULT_RNG_SEED) -> SeedData:
+def generate(products: int, customers: int, orders: int, rng_seed: int = DEFAULT_RNG_SEED,
+             password_hash: str | None = None) -> SeedData:
     """All rows as dicts keyed by legacy column name; a pure function of its arguments."""
     rng = random.Random(rng_seed)
     data = SeedData()
@@ -79,7 +90,7 @@ def generate(products: int, customers: int, orders: int, rng_seed: int = DEFAULT
     for cid in range(1, customers + 1):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         data.customers.append({
-            "CUST_ID": cid, "CUST_EMAIL": f"{first}.{last}.{cid}@example.com".lower(), "CUST_FNM": first,
+            "CUST_ID": cid, "CUST_EMAIL": seed_email(cid), "CUST_FNM": first, "PWD_HASH": password_hash,
             "CUST_LNM": last, "CUST_PHONE": None if rng.random() < 0.3 else f"+44 7{rng.randrange(10**8, 10**9)}",
             "VIP_FLG": "Y" if rng.random() < 0.05 else "N", "CRT_DT": _stamp(rng.randrange(SPAN_MINUTES // 3)),
         })
@@ -114,8 +125,9 @@ def _count(conn: Any, table: Table) -> int:
 
 
 def seed(engine: Engine, products: int, customers: int, orders: int,
-         rng_seed: int = DEFAULT_RNG_SEED, batch: int = 5_000) -> dict[str, int]:
-    """Create the schema and insert the demo rows into every EMPTY table; returns rows inserted per table."""
+         rng_seed: int = DEFAULT_RNG_SEED, batch: int = 5_000, password: str | None = None) -> dict[str, int]:
+    """Create the schema and insert the demo rows into every EMPTY table; returns rows inserted per table.
+    `password` (default: $LEGACY_SEED_PASSWORD) is every seeded customer's; none: they cannot log in."""
     if orders and not (products and customers):
         raise ValueError("orders need at least one product and one customer")
     init_db(engine)
@@ -126,7 +138,9 @@ def seed(engine: Engine, products: int, customers: int, orders: int,
         empty = {name for name in names if not _count(conn, tables[name])}
         if not empty:
             return inserted
-        data = generate(products, customers, orders, rng_seed)
+        password = password or os.environ.get(PASSWORD_ENV) or None
+        hashed = generate_password_hash(password) if password and "CUSTOMERS" in empty else None  # ONE hash
+        data = generate(products, customers, orders, rng_seed, hashed)
         plan = [("PRODUCTS", data.products), ("CUSTOMERS", data.customers), ("STOCK", data.stock),
                 ("ORDERS", data.orders), ("ORD_LINES", data.lines)]
         for name, rows in plan:
@@ -147,4 +161,7 @@ def run_seed(engine: Engine, products: int, customers: int, orders: int, rng_see
     counts = ", ".join(f"{name}={count}" for name, count in inserted.items())
     verdict = "nothing to do (already seeded)" if not any(inserted.values()) else "inserted"
     print(f"seed: {verdict}: {counts} in {elapsed:.2f}s")
+    if inserted["CUSTOMERS"] and not os.environ.get(PASSWORD_ENV):
+        print(f"seed: note: {PASSWORD_ENV} is not set, so the seeded customers cannot log in. Fix: set it "
+              "(a per-install secret of config/stack.yaml) and seed an empty database", file=sys.stderr)
     return inserted

@@ -18,3 +18,5 @@ class Customer(Base):
     phone: Mapped[str | None] = column("CUST_PHONE", String(30), nullable=True)
     vip: Mapped[str] = column("VIP_FLG", CHAR(1), default="N")
     created: Mapped[str] = column("CRT_DT", String(16))
+    # werkzeug password hash; NULL = cannot log in (customers created without a Password). Never serialised.
+    password_hash: Mapped[str | None] = column("PWD_HASH", String(255), nullable=True)

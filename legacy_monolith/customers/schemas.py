@@ -11,6 +11,7 @@ from legacy_monolith.validation import Flag, LegacyBody, PageQuery
 EmailText = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 NameText = Annotated[str, Field(min_length=1, max_length=60)]
 PhoneText = Annotated[str, Field(min_length=3, max_length=30, pattern=r"^[0-9+() -]+$")]
+PasswordText = Annotated[str, Field(min_length=8, max_length=128)]
 
 
 class CustomerCreate(LegacyBody):
@@ -19,6 +20,7 @@ class CustomerCreate(LegacyBody):
     LastName: NameText
     Phone: PhoneText | None = None
     Vip: Flag = "N"
+    Password: PasswordText | None = None  # optional: a customer without one cannot log in
 
 
 class CustomerUpdate(LegacyBody):

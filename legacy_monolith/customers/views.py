@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
+from werkzeug.security import generate_password_hash
 
 from legacy_monolith.conventions import legacy_now, page_payload, sortable_key_to_legacy
 from legacy_monolith.customers.models import Customer
@@ -81,7 +82,8 @@ def create_customer():  # type: ignore[no-untyped-def]
     if session.scalar(select(Customer.id).where(Customer.email == body.Email)) is not None:
         raise _duplicate_email(body.Email)
     customer = Customer(email=body.Email, first_name=body.FirstName, last_name=body.LastName,
-                        phone=body.Phone, vip=body.Vip, created=legacy_now(zone()))
+                        phone=body.Phone, vip=body.Vip, created=legacy_now(zone()),
+                        password_hash=generate_password_hash(body.Password) if body.Password else None)
     session.add(customer)
     try:
         session.flush()

@@ -98,7 +98,8 @@ def test_order_reserves_ships_and_cancels_stock(client: FlaskClient, shop: dict[
 def test_failed_orders_leave_no_trace(client: FlaskClient, shop: dict[str, int]) -> None:
     cid, pid = shop["customer"], shop["product"]
     assert "any single warehouse" in _error(_order(client, cid, pid, 6), 409, "INSUFFICIENT_STOCK")
-    _error(_order(client, 999, pid, 1), 422, "CUSTOMER_NOT_FOUND")
+    # someone else's (here: no one's) CustomerId: orders are placed for the logged-in customer only
+    assert "not the logged-in customer" in _error(_order(client, 999, pid, 1), 403, "NOT_YOUR_CUSTOMER_ID")
     _error(_order(client, cid, 999, 1), 422, "PRODUCT_NOT_FOUND")
     two_lines = {"CustomerId": cid, "Lines": [{"ProductId": pid, "Quantity": 5}, {"ProductId": pid, "Quantity": 2},
                                               {"ProductId": pid, "Quantity": 1}]}
@@ -117,11 +118,11 @@ def test_failed_orders_leave_no_trace(client: FlaskClient, shop: dict[str, int])
     ({"json": {"CustomerId": 1, "Lines": [{"ProductId": 1, "Quantity": -1}]}}, "VALIDATION_ERROR"),
     ({"json": {"CustomerId": "one", "Lines": [{"ProductId": 1, "Quantity": 1}]}}, "VALIDATION_ERROR"),
 ])
-def test_bad_order_bodies_get_a_400_envelope(client: FlaskClient, kwargs: dict, code: str) -> None:
+def test_bad_order_bodies_get_a_400_envelope(client: FlaskClient, user: int, kwargs: dict, code: str) -> None:
     _error(client.post("/api/orders", **kwargs), 400, code)
 
 
-def test_unknown_routes_and_methods_use_the_envelope(client: FlaskClient) -> None:
+def test_unknown_routes_and_methods_use_the_envelope(client: FlaskClient, user: int) -> None:
     _error(client.get("/nowhere"), 404, "NOT_FOUND")
     _error(client.delete("/api/products/1"), 405, "METHOD_NOT_ALLOWED")
     _error(client.get("/api/orders/77"), 404, "ORDER_NOT_FOUND")

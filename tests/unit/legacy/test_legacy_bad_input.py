@@ -31,12 +31,12 @@ def _assert_envelope_4xx(response) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("path", PATHS + QUERIES)
-def test_bad_reads_are_4xx(client: FlaskClient, path: str) -> None:
+def test_bad_reads_are_4xx(client: FlaskClient, user: int, path: str) -> None:  # logged in: past the 401 gate
     _assert_envelope_4xx(client.get(path))
 
 
 @pytest.mark.parametrize(("method", "path", "body"), WRITES)
-def test_bad_writes_are_4xx(client: FlaskClient, method: str, path: str, body: dict | None) -> None:
+def test_bad_writes_are_4xx(client: FlaskClient, user: int, method: str, path: str, body: dict | None) -> None:
     _assert_envelope_4xx(getattr(client, method)(path, json=body))
 
 
