@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 
+from strangler.cli.output import Col, FitTable, short_time
 from strangler.settings import KitSettings
 from strangler.runstate import accepts_connections, pid_alive, read_state, running_supervisor
 
@@ -69,11 +69,10 @@ def _uptime(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def processes_table(state: dict[str, Any], *, title: str | None = None) -> Table:
+def processes_table(state: dict[str, Any], *, title: str | None = None) -> FitTable:
     """Name → URL → pid, as printed by `up` when the stack is healthy."""
-    table = Table(title=title)
-    for column in ("process", "url", "pid", "status"):
-        table.add_column(column, no_wrap=True)
+    table = FitTable(Col("process", whole=True), Col("url", squeeze=True), Col("pid", justify="right", whole=True),
+                     Col("status"), title=title)
     for name, proc in state.get("processes", {}).items():
         table.add_row(name, proc.get("url") or "-", str(proc.get("pid") or "-"), proc.get("status") or "-")
     return table
@@ -87,13 +86,13 @@ def processes_section(settings: KitSettings) -> tuple[RenderableType, dict[str, 
         return (Text("No stack has run here yet — start one with `strangler up`."),
                 {"running": False, "supervisor_pid": None, "processes": {}})
     now = time.time()
-    table = Table(title=(f"Stack (supervisor pid {supervisor}, since {state.get('started_at')})" if supervisor
-                         else f"Stack — not running (last status: {state.get('status')})"),
-                  caption=None if supervisor or not state.get("error") else
-                  "last error: " + state["error"].splitlines()[0])
-    for column in ("process", "pid", "url", "health", "uptime", "restarts"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("note", overflow="fold")
+    table = FitTable(Col("process", whole=True), Col("pid", justify="right", whole=True), Col("url", squeeze=True),
+                     Col("health"), Col("uptime", whole=True), Col("restarts", justify="right", whole=True),
+                     Col("note", squeeze=True),
+                     title=(f"Stack (supervisor pid {supervisor}, since {short_time(state.get('started_at'))})"
+                            if supervisor else f"Stack — not running (last status: {state.get('status')})"),
+                     caption=None if supervisor or not state.get("error") else
+                     "last error: " + state["error"].splitlines()[0])
     data: dict[str, Any] = {"running": supervisor is not None, "supervisor_pid": supervisor,
                             "status": state.get("status") if supervisor else "not running",
                             "stack_file": state.get("stack_file"), "processes": {}}
@@ -127,10 +126,8 @@ def dry_run_section(_settings: KitSettings) -> tuple[RenderableType, dict[str, A
         targets = store.targets()
     if not targets:
         return Text("Dry-run targets: none probed yet."), {"targets": {}}
-    table = Table(title="Dry-run targets (shadowed writes)")
-    for column in ("upstream", "feature", "state", "writes"):
-        table.add_column(column)
-    table.add_column("detail", overflow="fold")
+    table = FitTable(Col("upstream", whole=True), Col("feature", whole=True), Col("state"), Col("writes", squeeze=True),
+                     Col("detail", squeeze=True), title="Dry-run targets (shadowed writes)")
     for name, t in targets.items():
         unsafe = t["state"] == TARGET_UNSAFE
         says = UNSAFE_TEXT if unsafe else "acknowledged — writes shadowed"

@@ -18,10 +18,12 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console
 
 from load.mix import MixError, load_mix
+from proxy.common.clock import stamp
 from strangler.cli.app import app
+from strangler.cli.output import fail, note
+from strangler.cli.progress import LiveLine, stats_line
 from strangler.procs import is_loopback
 from strangler.runstate import process_urls
 from strangler.settings import get_settings
@@ -30,6 +32,7 @@ LOAD_DIR = Path(__file__).resolve().parents[2] / "load"
 _RUN_TIME = re.compile(r"^(?:\d+h)?(?:\d+m)?(?:\d+s)?$")
 GRACE_S = 60  # Locust's own shutdown on top of --run-time before we kill it
 PREFLIGHT_S = 5.0
+LIVE_EVERY_S = 5.0  # one progress line this often while Locust runs
 
 
 @dataclass
@@ -61,11 +64,6 @@ class LocustRun:
                "STRANGLER_LOAD_MAX_REQUESTS": str(self.max_requests), **self.extra_env}
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def loopback_url(url: str, option: str) -> str:
@@ -102,9 +100,31 @@ def seconds(run_time: str) -> int:
 
 
 def default_output(kind: str) -> tuple[Path, Path]:
+    """Per-run names, so a run never overwrites the last one: var/locust/<kind>-<UTC time>_stats.csv and
+    <kind>-<UTC time>.html; after the run `link_latest` points <kind>_stats.csv, <kind>.html … at the newest."""
     out = get_settings().var_dir / "locust"
     out.mkdir(parents=True, exist_ok=True)
-    return out / kind, out / f"{kind}.html"
+    run = f"{kind}-{stamp().replace('-', '').replace(':', '')}"
+    return out / run, out / f"{run}.html"
+
+
+LATEST_SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
+
+
+def link_latest(run: LocustRun, kind: str) -> list[Path]:
+    """Symlinks <kind>_stats.csv (…) and <kind>.html beside the per-run files, pointing at this run's."""
+    links = [(Path(f"{run.csv}{suffix}"), run.csv.parent / f"{kind}{suffix}") for suffix in LATEST_SUFFIXES]
+    links.append((run.html, run.html.parent / f"{kind}.html"))
+    made = []
+    for target, link in links:
+        if not target.exists():
+            continue
+        tmp = link.with_name(f".{link.name}.tmp")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(target.name if target.parent == link.parent else target.resolve())
+        os.replace(tmp, link)
+        made.append(link)
+    return made
 
 
 def preflight(url: str, option: str) -> None:
@@ -125,11 +145,13 @@ def preflight(url: str, option: str) -> None:
         conn.close()
 
 
-def execute(run: LocustRun, also: dict[str, str] | None = None) -> int:
+def execute(run: LocustRun, also: dict[str, str] | None = None, kind: str | None = None) -> int:
     """Validate the mix and ask each target once (`also`: option -> URL besides --host), then run Locust to
-    completion (bounded by run-time + grace) and return its exit code."""
+    completion (bounded by run-time + grace) with a live line every few seconds, and return its exit code.
+    `kind` (load, parity) links the run's files as the newest of that kind (default names only)."""
     if not run.mix.exists():
-        raise fail(f"mix file {run.mix} does not exist; pass --mix FILE (or create the project's config/load-mix.yaml)")
+        raise fail(f"mix file {run.mix} does not exist. Fix: pass --mix FILE, or create the project's "
+                   "config/load-mix.yaml")
     try:
         load_mix(run.mix, run.mix_name)
     except MixError as exc:
@@ -138,24 +160,36 @@ def execute(run: LocustRun, also: dict[str, str] | None = None) -> int:
         preflight(url, option)
     run.csv.parent.mkdir(parents=True, exist_ok=True)
     run.html.parent.mkdir(parents=True, exist_ok=True)
-    console = Console(stderr=True, soft_wrap=True)
-    console.print(f"locust: {run.users} users, {run.run_time}, max {run.max_requests} requests → {run.host}"
-                  f"{f' ({run.processes} processes)' if run.processes else ''}", highlight=False)
-    try:
-        done = subprocess.run(run.argv(), env=run.env(), timeout=seconds(run.run_time) + GRACE_S, check=False)
-    except subprocess.TimeoutExpired:
-        console.print("[red]locust did not stop in time; killed[/red]")
-        return 3
-    console.print(f"CSV: {run.csv}_stats.csv  HTML: {run.html}  exit code {done.returncode}", highlight=False)
-    return done.returncode
+    stats = Path(f"{run.csv}_stats.csv")
+    stats.unlink(missing_ok=True)  # the live line must not read a previous run's figures
+    note(f"locust: {run.users} users, {run.run_time}, max {run.max_requests} requests → {run.host}"
+         f"{f' ({run.processes} processes)' if run.processes else ''}; a line every {LIVE_EVERY_S:g} s")
+    with subprocess.Popen(run.argv(), env=run.env()) as proc, LiveLine(stats, every=LIVE_EVERY_S):
+        try:
+            code = proc.wait(timeout=seconds(run.run_time) + GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=GRACE_S)
+            raise fail(f"locust did not stop within --run-time + {GRACE_S} s; killed it. Fix: a shorter "
+                       "--run-time, or fewer --users", 3) from None
+    if kind:
+        link_latest(run, kind)
+    final = stats_line(stats, seconds(run.run_time))
+    note(f"result: {final.split('] ', 1)[-1] if final else 'no requests recorded'}; exit code {code}")
+    note(f"CSV: {stats}  HTML: {run.html}")
+    return code
 
 
 UsersOpt = Annotated[int, typer.Option("--users", "-u", min=1, max=1000, help="Concurrent users.")]
 RunTimeOpt = Annotated[str, typer.Option("--run-time", "-t", help="Duration, e.g. 20s, 2m (always bounded).")]
 ProcessesOpt = Annotated[int | None, typer.Option("--processes", min=1, max=64,
                                                   help="Locust worker processes (fork).")]
-CsvOpt = Annotated[Path | None, typer.Option("--csv", help="CSV prefix (default var/locust/<kind>).")]
-HtmlOpt = Annotated[Path | None, typer.Option("--html", help="HTML report (default var/locust/<kind>.html).")]
+CsvOpt = Annotated[Path | None, typer.Option(
+    "--csv", help="CSV prefix (default: var/locust/<kind>-<UTC time>, one per run; var/locust/<kind>_stats.csv "
+                  "links the newest).")]
+HtmlOpt = Annotated[Path | None, typer.Option(
+    "--html", help="HTML report (default: var/locust/<kind>-<UTC time>.html; var/locust/<kind>.html links the "
+                   "newest).")]
 MixOpt = Annotated[Path | None, typer.Option("--mix", envvar="STRANGLER_LOAD_MIX", show_default=False,
                                              help="Request mix YAML (default: the project's config/load-mix.yaml).")]
 MixNameOpt = Annotated[str, typer.Option("--mix-name", help="Which mix of the file (e.g. read, write).")]
@@ -181,4 +215,7 @@ def load(host: Annotated[str, typer.Option("--host", help="Base URL to load (loo
     run = LocustRun(LOAD_DIR / "locustfile_load.py", loopback_url(host, "--host"), users, check_run_time(run_time),
                     processes, csv or default_csv, html or default_html, mix or get_settings().mix_file, mix_name,
                     max_requests, extra)
-    raise typer.Exit(execute(run))
+    code = execute(run, kind="load" if csv is None and html is None else None)
+    if code:
+        raise fail(f"the load run failed its thresholds or errored (Locust exit code {code}). Fix: see the "
+                   f"summary above and {run.html}", code)

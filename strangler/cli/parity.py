@@ -7,22 +7,22 @@ report / examples / export / suggest-ignores work on either source.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 from strangler_app import protocol
 
-from proxy.flips import FlipError, default_actor, edit_table, feature_or_error
+from proxy.common.clock import stamp
+from proxy.common.suggest import did_you_mean
+from proxy.flips import FlipError, FlipRecord, default_actor, edit_table, feature_or_error
 from proxy.ledger import append_record, default_ledger_path
 from proxy.parity.export import export_example
 from proxy.parity.noise import Thresholds
 from proxy.parity.recent import evaluate, normaliser_proposals
-from proxy.parity.report import build_report, render_html, render_rich
+from proxy.parity.report import build_report, render_html
 from proxy.parity.store import TARGET_PROVEN, UNSAFE_TEXT, ParityStore, open_store, parity_location
 from proxy.shadow.safety import probe_now, record_verdict
 from proxy.shared_store import StoreError, is_store_url, store_for
@@ -42,9 +42,10 @@ from strangler.cli.load import (
     check_run_time,
     default_output,
     execute,
-    fail,
     loopback_url,
 )
+from strangler.cli.output import FAILED, USAGE, Col, FitTable, console, fail, next_step, note
+from strangler.cli.parity_view import render
 from strangler.secrets import secret
 from strangler.settings import get_settings
 
@@ -63,7 +64,7 @@ AbsOpt = Annotated[float, typer.Option("--absolute", min=0, max=1, help="Noise a
 
 
 def _out() -> Console:
-    return Console(soft_wrap=True)
+    return console()
 
 
 def _open_store(store: str | None, *, must_exist: bool = True) -> ParityStore:
@@ -72,8 +73,9 @@ def _open_store(store: str | None, *, must_exist: bool = True) -> ParityStore:
     if not is_store_url(str(target)):
         target = Path(target)
         if must_exist and not target.exists():
-            raise fail(f"no parity store at {target}; record comparisons first (`strangler parity run` or a "
-                       "façade feature in state shadow), or pass --store FILE|postgresql+psycopg://…", 1)
+            raise fail(f"no parity store at {target}: nothing compared yet. Fix: record comparisons first "
+                       "(`strangler flip FEATURE --to shadow` with traffic, or `strangler parity run`), or pass "
+                       "--store FILE|postgresql+psycopg://…", FAILED)
     try:
         return open_store(target, background=False)
     except StoreError as exc:
@@ -138,11 +140,13 @@ def run(reference: Annotated[str, typer.Option("--reference", help="Legacy base 
                     check_run_time(run_time), processes, csv or default_csv, html or default_html,
                     mix or get_settings().mix_file, mix_name,
                     max_requests, extra)
-    code = execute(job, also={"--reference": extra["STRANGLER_PARITY_REFERENCE"]})
+    code = execute(job, also={"--reference": extra["STRANGLER_PARITY_REFERENCE"]},
+                   kind="parity" if csv is None and html is None else None)
     shown = _shown(extra["STRANGLER_PARITY_STORE"])
-    Console(stderr=True).print(f"details: strangler parity report {feature or 'adhoc'} --store {shown}",
-                               highlight=False)
-    raise typer.Exit(code)
+    note(f"details: strangler parity report {feature or 'adhoc'} --store {shown}")
+    if code:
+        raise fail(f"parity run failed (Locust exit code {code}): differences, failures or errors above the "
+                   f"thresholds. Fix: see `strangler parity report {feature or 'adhoc'} --store {shown}`", code)
 
 
 @parity_app.command("report")
@@ -154,7 +158,10 @@ def report(feature: Annotated[str | None, typer.Argument(help="Only this feature
                                                 "and verdict.")] = False) -> None:
     """Per feature: the recent comparisons grouped by cause (status class, content type, body, ...), fields
     folded under each cause, under the parity rules in force; --fields adds per-field rates and verdicts."""
+    table = _table_or_none(_routes(routes))
     with _open_store(store) as db:
+        if feature is not None:
+            _check_reported(feature, table, db)
         data = build_report(db, feature, thresholds=Thresholds(relative, absolute),
                             rules=_parity_rules(_routes(routes)))
     if html is not None:
@@ -162,10 +169,51 @@ def report(feature: Annotated[str | None, typer.Argument(help="Only this feature
         html.write_text(render_html(data), encoding="utf-8")
     if as_json:
         typer.echo(json.dumps(data, indent=2))
+    elif not data["features"]:
+        raise fail(f"no comparisons recorded in {data['store']} yet. Fix: put a feature in shadow "
+                   "(`strangler flip FEATURE --to shadow`) and send it traffic, or `strangler parity run`", FAILED)
     else:
-        _out().print(render_rich(data, fields=fields))
+        _out().print(render(data, fields=fields))
         if html is not None:
             _out().print(f"HTML report: {html}")
+        hint = _report_next(data, table)
+        if hint:
+            next_step(hint)
+
+
+def _table_or_none(routes: Path) -> RouteTable | None:
+    try:
+        return load_table(routes)
+    except (TableError, OSError):
+        return None
+
+
+def _check_reported(feature: str, table: RouteTable | None, db: ParityStore) -> None:
+    """An unknown feature is a typo (exit 2, did-you-mean); a known one with no comparisons says its state
+    and what would record some (exit 1: there is nothing to report, which is not a pass)."""
+    recorded = set(db.features())
+    if feature in recorded:
+        return
+    known = sorted(recorded | set(table.features if table else ()))
+    if feature not in known:
+        raise fail(f"no feature {feature!r} in the route table or the parity store{did_you_mean(feature, known)}. "
+                   f"Fix: use one of: {', '.join(known) or '(none yet)'}", USAGE)
+    state = table.features[feature].state.value if table else "unknown"
+    produce = ("its shadow traffic records them: send requests through the façade" if state == "shadow" else
+               f"`strangler flip {feature} --to shadow` and send it traffic, or `strangler parity run --feature "
+               f"{feature} --reference legacy --candidate facade`")
+    raise fail(f"no comparisons recorded for {feature!r} (state {state}) in {db.path}. Fix: {produce}", FAILED)
+
+
+def _report_next(data: dict[str, Any], table: RouteTable | None) -> str | None:
+    """After a report where a shadowed feature is equal: its canary flip."""
+    if table is None:
+        return None
+    for name, feat in data["features"].items():
+        spec = table.features.get(name)
+        if feat["verdict"] == "equal" and spec is not None and spec.state is State.SHADOW:
+            return f"strangler flip {name} --to canary --percent 10"
+    return None
 
 
 @parity_app.command("reset")
@@ -187,9 +235,9 @@ def examples(feature: Annotated[str | None, typer.Argument(help="Only this featu
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in rows], indent=2, default=str))
         return
-    table = Table(title="Mismatch examples")
-    for column in ("id", "feature", "request", "field", "kind", "reference", "candidate"):
-        table.add_column(column, overflow="fold")
+    table = FitTable(Col("id", justify="right", whole=True), Col("feature", whole=True),
+                     Col("request", squeeze=True), Col("field", squeeze=True), Col("kind"),
+                     Col("reference", squeeze=True), Col("candidate", squeeze=True), title="Mismatch examples")
     for r in rows:
         d = r.difference
         table.add_row(str(r.id), r.feature, f"{r.request['method']} {r.request['path']}", r.field, str(d["kind"]),
@@ -206,7 +254,7 @@ def export(mismatch_id: Annotated[int, typer.Argument(help="Example id (see `str
     with _open_store(store) as db:
         example = db.example(mismatch_id)
     if example is None:
-        raise fail(f"no mismatch with id {mismatch_id}; list them with `strangler parity examples`", 1)
+        raise fail(f"no mismatch with id {mismatch_id}. Fix: list them with `strangler parity examples`", FAILED)
     files = export_example(example, out or get_settings().var_dir / "parity-export",
                            _parity_config(_routes(routes), example.feature))
     _out().print(f"curl:   {files.curl}\npytest: {files.test}\nrun: PARITY_REFERENCE_URL=… PARITY_CANDIDATE_URL=… "
@@ -284,16 +332,18 @@ def add_ignore_rules(routes_path: Path, feature: str, rules: list[str], *, actor
             if parity.get("ignore") is None:
                 parity["ignore"] = []
             parity["ignore"].extend(new)
-        return {"added": new, "state": current.state, "percent": current.canary_percent}
+        return {"added": new, "state": current.state, "percent": current.canary_percent,
+                "owner": current.writes_owner.value}
 
     def ledger(value: dict[str, Any]) -> None:
         state: State = value["state"]
         pct = float(value["percent"]) if state is State.CANARY else None
-        append_record(ledger_path or default_ledger_path(), {
-            "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"), "actor": actor,
-            "feature": feature, "from_state": state.value, "to_state": state.value, "from_percent": pct,
-            "to_percent": pct, "reason": f"parity ignore rules added: {', '.join(value['added'])}",
-            "evidence": {"action": "parity.ignore.add", "added": value["added"]}, "forced": False})
+        record = FlipRecord(ts=stamp(), actor=actor, feature=feature, from_state=state.value, to_state=state.value,
+                            from_percent=pct, to_percent=pct,
+                            reason=f"parity ignore rules added: {', '.join(value['added'])}",
+                            evidence={"action": "parity.ignore.add", "added": value["added"]},
+                            from_writes_owner=value["owner"], to_writes_owner=value["owner"])
+        append_record(ledger_path or default_ledger_path(), record.to_dict())
 
     return edit_table(routes_path, mutate, after_write=ledger).value["added"]
 
@@ -343,7 +393,7 @@ def probe_writes(feature: Annotated[str, typer.Argument(help="Feature whose targ
         raise fail(str(exc), 2) from None
     if as_json:
         typer.echo(json.dumps(result, indent=2))
-    else:
+    elif result["writes_shadowed"]:
         _out().print(probe_writes_line(result))
     if not result["writes_shadowed"]:
-        raise typer.Exit(1)
+        raise fail(probe_writes_line(result).plain, FAILED)

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console, Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from proxy.evidence import shown
@@ -23,6 +22,7 @@ from proxy.ledger import append_record, default_ledger_path, read_records
 from proxy.shared_store import URL_ENV, SharedStore, StoreError, configured_store, store_for
 from proxy.table import RouteTable, State, TableError, load_table, parse_table
 from strangler.cli.app import app
+from strangler.cli.output import FAILED, Col, FitTable, console, fail, next_step, short_time
 from strangler.settings import KitSettings, get_settings, init_routes
 
 routes_app = typer.Typer(help="Show the route table (features, states, upstreams) or check a table file.",
@@ -43,11 +43,11 @@ _STATE_STYLE = {State.LEGACY: "white", State.SHADOW: "cyan", State.CANARY: "yell
 
 
 def _out() -> Console:
-    return Console(soft_wrap=True)
+    return console()
 
 
 def _err() -> Console:
-    return Console(stderr=True, soft_wrap=True)
+    return console(stderr=True)
 
 
 def _routes_path(option: Path | None, store: str | None = None, as_json: bool = False) -> Path | SharedStore:
@@ -74,11 +74,10 @@ def _load_or_exit(path: Path | SharedStore, as_json: bool) -> RouteTable:
 
 
 def _fail(message: str, as_json: bool, **extra: Any) -> None:
+    """The command's one error (exit 1); with --json the same error is also the JSON answer on stdout."""
     if as_json:
         typer.echo(json.dumps({"ok": False, "error": message, **extra}, indent=2))
-    else:
-        _err().print(Text(message, style="red"))
-    raise typer.Exit(1)
+    raise fail(message, FAILED)
 
 
 def _issues(exc: TableError) -> list[dict[str, Any]]:
@@ -106,21 +105,20 @@ def table_summary(table: RouteTable, path: Path | SharedStore) -> dict[str, Any]
 
 
 def render_table(table: RouteTable, path: Path | SharedStore) -> RenderableType:
-    features = Table(title=f"Features — {path}")
-    for column in ("feature", "state", "canary", "target", "routes"):
-        features.add_column(column)
+    """Features then upstreams; each feature's target is named, its URL is in the upstreams table."""
+    features = FitTable(Col("feature", whole=True), Col("state", whole=True), Col("canary", justify="right"),
+                        Col("target", whole=True), Col("routes", justify="right", whole=True),
+                        title=f"Features — {path}")
     for name, feat in table.features.items():
         features.add_row(name, Text(feat.state.value, style=_STATE_STYLE[feat.state]),
-                         _percent(feat.state, feat.canary_percent),
-                         f"{feat.target} ({table.upstreams[feat.target].url})", str(len(feat.routes)))
+                         _percent(feat.state, feat.canary_percent), feat.target, str(len(feat.routes)))
     if not table.features:
         features.add_row("(no features: everything goes to the default)", "", "", "", "")
-    upstreams = Table(title="Upstreams")
-    for column in ("upstream", "url", "health", "dry-run writes"):
-        upstreams.add_column(column)
+    upstreams = FitTable(Col("upstream", whole=True), Col("url", squeeze=True), Col("health", squeeze=True),
+                         Col("dry-run writes"), title="Upstreams")
     for name, up in table.upstreams.items():
         label = f"{name} (default)" if name == table.default else name
-        upstreams.add_row(label, up.url, up.health or "-", "yes" if up.dry_run_writes else "no")
+        upstreams.add_row(label, up.url, up.health or "-", "yes" if up.dry_run_writes else "")
     return Group(features, upstreams)
 
 
@@ -148,9 +146,8 @@ def init(force: Annotated[bool, typer.Option("--force", help="Overwrite the live
     settings = get_settings()
     live = settings.routes_file or settings.var_dir / "routes.yaml"
     if not settings.routes_template.is_file():
-        _err().print(f"error: no route table template at {settings.routes_template}. Fix: write it (see "
-                     "`strangler init`), or point STRANGLER_ROUTES_TEMPLATE at one", markup=False)
-        raise typer.Exit(1)
+        raise fail(f"no route table template at {settings.routes_template}. Fix: write it (see `strangler init`), "
+                   "or point STRANGLER_ROUTES_TEMPLATE at one", FAILED)
     if init_routes(settings.routes_template, live, force=force):
         _out().print(f"created {live} from {settings.routes_template}", markup=False)
     else:
@@ -267,6 +264,17 @@ def flip(feature: Annotated[str, typer.Argument(help="Feature name from the rout
         from strangler.cli.parity import probe_writes_line
 
         _out().print(probe_writes_line(probe))
+    if record.changed and not as_json:
+        next_step(flip_next(feature, record.to_state, record.from_state, record.from_percent))
+
+
+def flip_next(feature: str, to_state: str, from_state: str, from_percent: float | None) -> str:
+    """After a flip: what shows whether it went well, and the command that undoes it."""
+    back = f"strangler flip {feature} --to {from_state}" + (f" --percent {from_percent:g}" if from_state == "canary"
+                                                            and from_percent is not None else "")
+    watch = {"shadow": f"strangler parity report {feature}", "canary": f"strangler parity report {feature}",
+             "new": "strangler status"}.get(to_state)
+    return f"{watch}   (roll back: {back})" if watch else f"roll back with {back}"
 
 
 def _probe_writes(path: Path | SharedStore, feature: str, as_json: bool) -> dict[str, Any]:
@@ -294,13 +302,13 @@ def ledger(feature: Annotated[str | None, typer.Argument(help="Only this feature
     if not records:
         _out().print(f"No flips recorded in {path}{f' for {feature!r}' if feature else ''}.")
         return
-    table = Table(title=f"Ledger — {path}")
-    for column in ("time (UTC)", "actor", "feature", "change", "reason", "evidence", "forced"):
-        table.add_column(column)
+    table = FitTable(Col("time (UTC)", whole=True), Col("actor"), Col("feature", whole=True), Col("change"),
+                     Col("reason", squeeze=True), Col("evidence", squeeze=True), Col("forced"),
+                     title=f"Ledger — {path}")
     for rec in records:
         change = f"{_pct_label(rec, 'from')} → {_pct_label(rec, 'to')}"
         evidence = rec.get("evidence") or {}
-        table.add_row(str(rec.get("ts", "")), str(rec.get("actor", "")), str(rec.get("feature", "")), change,
+        table.add_row(short_time(rec.get("ts")), str(rec.get("actor", "")), str(rec.get("feature", "")), change,
                       str(rec.get("reason") or ""), shown(evidence) if "samples" in evidence else "",
                       Text("FORCED", style="yellow") if rec.get("forced") else "")
     _out().print(table)
