@@ -1,7 +1,9 @@
-"""The mix file's schema (load/mix.py): FILE:LINE errors, headers with ${ENV}, and the README table that
-documents it, generated from the models. No Locust is imported here (load.mix is Locust-free on purpose)."""
+"""The mix file's schema (load/mix.py): FILE:LINE errors, headers with ${ENV}, and the docs site's mix-file
+reference that documents it, generated from the models (scripts/gen_reference.py). No Locust is imported
+here (load.mix is Locust-free on purpose)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,9 +66,14 @@ def test_unknown_mix_name_lists_the_names(tmp_path):
     assert "Fix: use one of read" in _error(tmp_path, MIX, "write")
 
 
-def test_readme_documents_every_key_of_the_schema():
-    readme = (REPO / "README.md").read_text()
-    assert "\n".join(schema_rows()) in readme, "README's mix-file table is stale: paste load.mix.schema_rows()"
+def test_the_mix_file_reference_documents_every_key_of_the_schema():
+    sys.path.insert(0, str(REPO / "scripts"))
+    import gen_reference
+
+    page = gen_reference.PAGES["reference/mix-file.md"]()
+    assert "\n".join(schema_rows()) in page, "the mix-file reference lacks load.mix.schema_rows()"
+    for key in ("name", "method", "path", "params", "headers", "json", "weight", "expect", "params.NAME.range"):
+        assert f"| `{key}` |" in page
 
 
 def test_the_demo_mix_validates():
