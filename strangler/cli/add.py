@@ -18,10 +18,12 @@ from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from sqlalchemy.engine import make_url
 
-from proxy.flips import FlipError, _atomic_write, _dump, _round_trip, edit_table
+from proxy.common.files import atomic_write as _atomic_write
+from proxy.table_edit import FlipError, edit_table
+from proxy.table_edit import dump_yaml as _dump, round_trip as _round_trip
 from proxy.table import ANY_METHOD, RouteTable, TableError, load_table
 from strangler.cli.app import app
-from strangler.cli.init import fail
+from strangler.cli.output import fail
 from strangler.migrate.config import MigrationConfigError, load_config
 from strangler.procs import free_port
 from strangler.scaffold import mapping, proposals

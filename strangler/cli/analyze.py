@@ -18,10 +18,10 @@ from typing import Annotated
 import click
 import typer
 from rich.console import Console
-from rich.text import Text
 from typer.core import TyperGroup
 
 from strangler.cli.app import app
+from strangler.cli.output import FAILED, console, fail, next_step, note
 import strangler_app
 from strangler_app.sqlcapture import ENV as SQLCAPTURE_ENV
 from strangler.footprint.analysis import analyse_capture, feature_view
@@ -49,11 +49,6 @@ analyze_app = typer.Typer(
     help="SQL footprint: tables read/written per module and endpoint, ownership, cross-module coupling, "
          "extraction order. `strangler analyze [SOURCES]` runs the analysis (subcommand `run`).")
 app.add_typer(analyze_app, name="analyze")
-
-
-def _err(message: str, code: int = 2) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(Text(message, style="red"))
-    return typer.Exit(code)
 
 
 def default_capture_path() -> Path:
@@ -91,14 +86,14 @@ def run(
     """Analyse captured SQL and report the footprint."""
     fmt = "json" if as_json else fmt
     if fmt not in FORMATS:
-        raise _err(f"unknown --format {fmt!r}. Fix: use one of {', '.join(FORMATS)}")
+        raise fail(f"unknown --format {fmt!r}. Fix: use one of {', '.join(FORMATS)}")
     paths = list(sources or [default_capture_path()])
     try:
         cfg = load_config(config or _project_config(), required=config is not None)
         if dialect:
             cfg = cfg.model_copy(update={"dialect": type(cfg).model_validate({"dialect": dialect}).dialect})
         started = time.perf_counter()
-        status = Console(stderr=True)
+        status = console(stderr=True)
         with status.status(f"reading {len(paths)} source(s)…"):
             captured = read_sources(paths, source_format, workers=workers)
         with status.status(f"analysing {len(captured.counts)} distinct statement groups…"):
@@ -106,9 +101,9 @@ def run(
         analysis["stats"]["seconds"] = round(time.perf_counter() - started, 3)
         view = feature_view(analysis, feature) if feature else None
     except (SourceError, ConfigError, ValueError) as exc:
-        raise _err(str(exc)) from None
+        raise fail(str(exc)) from None
     except KeyError as exc:
-        raise _err(exc.args[0]) from None
+        raise fail(exc.args[0]) from None
     if save:
         target = analysis_path(get_settings().var_dir)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -118,13 +113,13 @@ def run(
     try:
         _emit(analysis, fmt, out, view)
     except RenderError as exc:
-        raise _err(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _emit(analysis: dict, fmt: str, out: Path | None, view: dict | None) -> None:
     if fmt == "table":
         if out is None:
-            print_tables(analysis, Console(soft_wrap=False), view)
+            print_tables(analysis, Console(width=console().width, highlight=False), view)
             return
         with out.open("w") as f:
             print_tables(analysis, Console(file=f, width=160, color_system=None), view)
@@ -135,7 +130,7 @@ def _emit(analysis: dict, fmt: str, out: Path | None, view: dict | None) -> None
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
-        Console(stderr=True).print(f"wrote {fmt} report to {out}")
+        note(f"wrote {fmt} report to {out}")
 
 
 @analyze_app.command("capture", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -149,27 +144,29 @@ def capture(
     stop it, then `strangler analyze`."""
     command = list(ctx.args)
     if not command:
-        raise _err("no command given. Fix: strangler analyze capture -- gunicorn your.wsgi:app -b 127.0.0.1:5000")
+        raise fail("no command given. Fix: strangler analyze capture -- gunicorn your.wsgi:app -b 127.0.0.1:5000")
     path = (out or default_capture_path()).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     before = _count_lines(path)
     env = capture_env(os.environ, path)
-    err = Console(stderr=True)
-    err.print(f"capturing SQL to {path} while running: {' '.join(command)} (stop it with Ctrl-C)")
+    note(f"capturing SQL to {path} while running: {' '.join(command)} (stop it with Ctrl-C)")
     try:
         proc = subprocess.Popen(command, env=env)
     except OSError as exc:
-        raise _err(f"cannot start {command[0]!r}: {exc}") from None
+        raise fail(f"cannot start {command[0]!r}: {exc}") from None
     try:
         code = proc.wait()
     except KeyboardInterrupt:
         code = proc.wait()
     captured = _count_lines(path) - before
-    err.print(f"captured {captured} statements; next: strangler analyze {path}")
+    note(f"captured {captured} statements")
     if not captured:
-        err.print("nothing captured: the command must be a Python process that uses SQLAlchemy and honours "
-                  "PYTHONPATH (not `python -I`/`-E`). Fix: run the app itself, e.g. `-- .venv/bin/gunicorn app:app`")
-    raise typer.Exit(max(0, code))  # negative: stopped by the signal we were sent (Ctrl-C)
+        note("nothing captured: the command must be a Python process that uses SQLAlchemy and honours "
+             "PYTHONPATH (not `python -I`/`-E`). Fix: run the app itself, e.g. `-- .venv/bin/gunicorn app:app`")
+    else:
+        next_step(f"strangler analyze {path}")
+    if code > 0:  # negative: stopped by the signal we were sent (Ctrl-C), which is how a capture ends
+        raise fail(f"the captured command exited with code {code}. Fix: see its output above", code)
 
 
 def capture_env(environ: Mapping[str, str], path: Path) -> dict[str, str]:
@@ -207,12 +204,12 @@ def translate(
         try:
             Dialect.get_or_raise(name)
         except ValueError:
-            raise _err(f"unknown dialect {name!r}. Fix: use a sqlglot dialect name such as sqlite, postgres, "
+            raise fail(f"unknown dialect {name!r}. Fix: use a sqlglot dialect name such as sqlite, postgres, "
                        "mysql") from None
     inputs: list[tuple[str, str]] = []
     for path in files or []:
         if not path.is_file():
-            raise _err(f"{path}: no such file")
+            raise fail(f"{path}: no such file")
         inputs.append((str(path), path.read_text(errors="replace")))
     if sql:
         inputs.append(("--sql", sql))
@@ -220,12 +217,12 @@ def translate(
         try:
             inputs.append((f"--metadata {metadata}", metadata_ddl(metadata)))
         except ValueError as exc:
-            raise _err(str(exc)) from None
+            raise fail(str(exc)) from None
         read_dialect_for = {f"--metadata {metadata}": "sqlite"}
     else:
         read_dialect_for = {}
     if not inputs:
-        raise _err("nothing to translate. Fix: pass FILES, --sql TEXT or --metadata module:attr")
+        raise fail("nothing to translate. Fix: pass FILES, --sql TEXT or --metadata module:attr")
     results, chunks, failures = [], [], 0
     for name, text in inputs:
         for i, item in enumerate(translate_script(text, read_dialect_for.get(name, read), write), 1):
@@ -246,10 +243,12 @@ def translate(
         sys.stdout.write(text)
     else:
         out.write_text(text)
-    err = Console(stderr=True, soft_wrap=True)
     for r in results:
         if r["error"]:
             first = r["sql"].splitlines()[0][:100]
-            err.print(Text(f"{r['source']} #{r['statement']}: cannot translate `{first}`: {r['error']}", style="red"))
-    err.print(f"{len(results) - failures} of {len(results)} statements translated from {read} to {write}")
-    raise typer.Exit(1 if failures else 0)
+            note(f"{r['source']} #{r['statement']}: cannot translate `{first}`: {r['error']}")
+    summary = f"{len(results) - failures} of {len(results)} statements translated from {read} to {write}"
+    if failures:
+        raise fail(f"{summary}. Fix: rewrite the statements listed above by hand (they are kept, commented, in "
+                   "the output)", FAILED)
+    note(summary)

@@ -9,16 +9,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from proxy.table import TableError, load_table
 from strangler.cli.app import app
+from strangler.cli.output import fail, next_step, note
 from strangler.export.nginx import ExportError, NginxOptions, render
 from strangler.settings import get_settings
 
 export_app = typer.Typer(help="Export the route table to another data plane (nginx).", no_args_is_help=True)
 app.add_typer(export_app, name="export")
-_err = Console(stderr=True)
 
 
 @export_app.command("nginx")
@@ -38,8 +37,7 @@ def export_nginx(
         text = render(load_table(path), NginxOptions(listen=listen, comparator=comparator, standalone=standalone,
                                                      source=str(path)))
     except (TableError, ExportError) as exc:
-        _err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     if out is None:
         typer.echo(text, nl=False)
         return
@@ -47,5 +45,5 @@ def export_nginx(
     out.write_text(text, encoding="utf-8")
     if standalone:
         (out.parent / "tmp").mkdir(exist_ok=True)
-    _err.print(f"wrote {out} ({len(text.splitlines())} lines). Check: nginx -t -p {out.parent} -c {out.name}",
-               highlight=False)
+    note(f"wrote {out} ({len(text.splitlines())} lines)")
+    next_step(f"nginx -t -p {out.parent} -c {out.name}   (re-export after every flip)")

@@ -13,20 +13,15 @@ import typer
 import yaml
 
 from load.mix import MixEntry
-from proxy.flips import _atomic_write
+from proxy.common.files import atomic_write as _atomic_write
 from proxy.table import TableError, parse_table
 from strangler.cli.app import app
+from strangler.cli.output import fail
 from strangler.footprint.config import FootprintConfig
 from strangler.procs import free_port
 from strangler.scaffold.discover import Discovery, ScaffoldError, app_python, read_flask, read_openapi
 from strangler.scaffold.generate import Plan, files, parse_command
 from strangler.stack import StackConfig
-
-
-def fail(message: str) -> typer.Exit:
-    """One line on stderr, exit 2 (the caller raises the result)."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
 def _free_ports(names: tuple[str, ...]) -> dict[str, int]:

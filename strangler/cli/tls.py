@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from strangler.cli.app import app
+from strangler.cli.output import FAILED, fail
 
 tls_app = typer.Typer(help="TLS helpers for the façade (a self-signed development certificate).",
                       no_args_is_help=True)
@@ -68,8 +69,7 @@ def selfsigned(out: Annotated[Path, typer.Option("--out", help="Directory for ce
     hosts = host or ["127.0.0.1", "localhost"]
     cert_path, key_path = out / "cert.pem", out / "key.pem"
     if not force and (cert_path.exists() or key_path.exists()):
-        typer.echo(f"error: {cert_path} or {key_path} exists; use --force to replace them", err=True)
-        raise typer.Exit(1)
+        raise fail(f"{cert_path} or {key_path} exists. Fix: pass --force to replace them, or another --out", FAILED)
     cert_pem, key_pem = make_selfsigned(hosts, days)
     out.mkdir(parents=True, exist_ok=True)
     cert_path.write_bytes(cert_pem)
