@@ -5,7 +5,7 @@ set of conventions to translate.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -39,7 +39,7 @@ def money_str(value: Any) -> str:
 def legacy_datetime(moment: datetime, zone: ZoneInfo) -> str:
     """An aware datetime as legacy 'DD/MM/YYYY HH:MM' in the legacy zone (naive means UTC)."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(zone).strftime(LEGACY_DATE_FORMAT)
 
 
@@ -49,12 +49,12 @@ def parse_legacy_datetime(text: str, zone: ZoneInfo) -> datetime:
 
 
 def legacy_now(zone: ZoneInfo) -> str:
-    return legacy_datetime(datetime.now(timezone.utc), zone)
+    return legacy_datetime(datetime.now(UTC), zone)
 
 
 def server_time(zone: ZoneInfo) -> str:
     """The legacy debugging stamp on every list response; it differs on every call (a parity-noise source)."""
-    return datetime.now(timezone.utc).astimezone(zone).strftime(SERVER_TIME_FORMAT)
+    return datetime.now(UTC).astimezone(zone).strftime(SERVER_TIME_FORMAT)
 
 
 def sortable_key_to_legacy(key: str | None) -> str | None:

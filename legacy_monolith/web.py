@@ -7,7 +7,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, request
@@ -22,7 +22,6 @@ log = logging.getLogger("legacy_monolith")
 errors = TracebackBudget(log)
 BUSY_RETRY_AFTER_S = "1"
 BUSY_MESSAGE = "the database stayed locked by other writers; retry shortly"
-M = TypeVar("M", bound=BaseModel)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITE_ATTEMPTS = 4
 TRANSIENT_PG_STATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
@@ -117,7 +116,7 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_body(model: type[M]) -> M:
+def parse_body[M: BaseModel](model: type[M]) -> M:
     """The JSON body validated by `model`; malformed or invalid bodies become 400 legacy envelopes."""
     raw = request.get_data(cache=True)
     if not raw.strip():
@@ -133,7 +132,7 @@ def parse_body(model: type[M]) -> M:
         raise LegacyError(400, "VALIDATION_ERROR", _describe(exc)) from None
 
 
-def parse_query(model: type[M]) -> M:
+def parse_query[M: BaseModel](model: type[M]) -> M:
     try:
         return model.model_validate(request.args.to_dict())
     except ValidationError as exc:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from new_services.common.types import MAX_ID
-
-M = TypeVar("M", bound=BaseModel)
 
 
 class LegacyApiError(Exception):
@@ -47,7 +45,7 @@ def describe(error: ValidationError, limit: int = 5) -> str:
     return "; ".join(parts)
 
 
-def parse_json_body(raw: bytes, model: type[M]) -> M:
+def parse_json_body[M: BaseModel](raw: bytes, model: type[M]) -> M:
     """Validate a legacy JSON request body: empty, malformed, non-object and invalid bodies are 400s."""
     if not raw.strip():
         raise LegacyApiError(400, "INVALID_REQUEST", "request body is required: send a JSON object")
@@ -65,7 +63,7 @@ def parse_json_body(raw: bytes, model: type[M]) -> M:
         raise LegacyApiError(400, "VALIDATION_ERROR", describe(exc)) from None
 
 
-def parse_query(params: Mapping[str, str], model: type[M]) -> M:
+def parse_query[M: BaseModel](params: Mapping[str, str], model: type[M]) -> M:
     """Validate legacy query parameters (first value of each name, as the legacy app reads them)."""
     try:
         return model.model_validate(dict(params))

@@ -114,7 +114,7 @@ class ReplayGuard:
 
     def __init__(self, window_s: float = DEFAULT_WINDOW_S, max_entries: int = 100000):
         self.window_s, self.max_entries = window_s, max_entries
-        self._seen: "OrderedDict[str, float]" = OrderedDict()
+        self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
     def first_use(self, nonce: str, ts: int, now: Optional[float] = None) -> bool:

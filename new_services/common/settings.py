@@ -6,7 +6,7 @@ little. `load_settings` turns it into one line per problem naming the environmen
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -80,9 +80,6 @@ def id_start_field(env: str, description: str) -> Any:
                  description=description)
 
 
-S = TypeVar("S", bound=BaseSettings)
-
-
 def describe_errors(cls: type[BaseSettings], exc: ValidationError) -> str:
     """One readable line per invalid or missing variable, with the field's hint."""
     lines = [f"{cls.__name__}: configuration problem(s):"]
@@ -99,7 +96,7 @@ def describe_errors(cls: type[BaseSettings], exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_settings(cls: type[S], **overrides: object) -> S:
+def load_settings[S: BaseSettings](cls: type[S], **overrides: object) -> S:
     """Instantiate settings from env (+ overrides) or raise SettingsError with a readable message."""
     try:
         return cls(**overrides)
