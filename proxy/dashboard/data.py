@@ -9,10 +9,10 @@ never as a failed poll: the page must keep working while one part of the kit is 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
+from proxy.common.clock import stamp
 from proxy.dashboard.window import MetricsWindow
 from proxy.ledger import default_ledger_path, read_records
 from proxy.table import State
@@ -87,10 +87,10 @@ class DashboardData:
                 "rollback": feat.rollback.model_dump(),
             })
         return {
-            "generated_at": _iso(time.time()),
+            "generated_at": stamp(),
             "window_s": round(span, 1),
             "table": {"version": snap.version, "file": str(self.state.routes_path), "default": table.default,
-                      "loaded_at": _iso(snap.loaded_at), "last_error": self.state.last_error},
+                      "loaded_at": stamp(snap.loaded_at), "last_error": self.state.last_error},
             "states": [s.value for s in State],
             "features": features,
             "upstreams": [{"name": name, "url": up.url, "default": name == table.default,
@@ -218,7 +218,3 @@ def _upstream_traffic(upstream: str, traffic: dict) -> dict[str, Any]:
     mine = [v for (_, up), v in traffic.items() if up == upstream]
     return {"requests_total": sum(v["requests_total"] for v in mine),
             "rate_rps": sum(v["rate_rps"] for v in mine)}
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

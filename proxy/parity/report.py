@@ -11,7 +11,6 @@ from a CDN, so the file can be attached to a change ticket and opened offline.
 from __future__ import annotations
 
 import html
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +18,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from proxy.common.clock import stamp
 from proxy.parity.noise import Thresholds
 from proxy.parity.recent import evaluate
 from proxy.parity.store import TARGET_UNSAFE, UNSAFE_TEXT, ParityStore
@@ -59,7 +59,7 @@ def build_report(store: ParityStore, feature: str | None = None, *, thresholds: 
             target["says"] = UNSAFE_TEXT
             if target["feature"] in features:
                 features[target["feature"]].setdefault("dry_run_unsafe", []).append(upstream)
-    return {"generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "store": str(store.path),
+    return {"generated_at": stamp(), "store": str(store.path),
             "thresholds": {"relative": thresholds.relative, "absolute": thresholds.absolute},
             "features": features, "dry_run_targets": targets}
 

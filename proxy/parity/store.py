@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from proxy.common.clock import stamp
 from proxy.parity.noise import (
     FieldCounts,
     Thresholds,
@@ -84,7 +85,7 @@ class FieldStats:
         return {"feature": self.feature, "route": self.route, "field": self.field, "compared": c.compared,
                 "raw": c.raw, "noise_samples": c.noise_samples, "noise": c.noise, "raw_rate": c.raw_rate,
                 "noise_rate": c.noise_rate, "verdict": self.verdict.value, "examples": self.examples,
-                "first_seen": _iso(self.first_seen), "last_seen": _iso(self.last_seen)}
+                **_seen(self.first_seen, self.last_seen)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +100,7 @@ class RouteStats:
 
     def to_dict(self) -> dict[str, Any]:
         return {"feature": self.feature, "route": self.route, "compared": self.compared,
-                "noise_samples": self.noise_samples, "errors": self.errors,
-                "first_seen": _iso(self.first_seen), "last_seen": _iso(self.last_seen)}
+                "noise_samples": self.noise_samples, "errors": self.errors, **_seen(self.first_seen, self.last_seen)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +155,7 @@ class Example:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "feature": self.feature, "route": self.route, "field": self.field,
-                "ts": _iso(self.ts), "difference": self.difference, "request": self.request,
+                "ts": stamp(self.ts), "difference": self.difference, "request": self.request,
                 "reference": self.reference, "candidate": self.candidate,
                 "reference_url": self.reference_url, "candidate_url": self.candidate_url}
 
@@ -546,7 +546,6 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
 
 
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+def _seen(first: float | None, last: float | None) -> dict[str, str | None]:
+    """When a key was first and last compared, as clock.stamp text (None: never)."""
+    return {"first_seen": None if first is None else stamp(first), "last_seen": None if last is None else stamp(last)}

@@ -13,6 +13,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
+from proxy.common.clock import stamp
 from strangler.footprint.config import FootprintConfig
 from strangler.footprint.naming import owner_by_name
 from strangler.footprint.normalise import is_control
@@ -222,7 +223,7 @@ class _Aggregate:
         distinct = len({k[3] for k in capture.counts})
         return {
             "version": 1,
-            "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "generated_at": stamp(),
             "sources": capture.sources,
             "dialect": self.config.dialect,
             "stats": {"statements": capture.total, "distinct_shapes": distinct,

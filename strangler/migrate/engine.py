@@ -18,13 +18,13 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, Table, and_, func, select, true, tuple_
 from sqlalchemy.exc import IntegrityError
 
+from proxy.common import clock
 from strangler.migrate.bulk import BatchUpsert
 from strangler.migrate.db import (
     MigrationError,
@@ -52,10 +52,6 @@ MAX_REASONS = 10
 DEFAULT_FEATURE = "default"
 DEFAULT_BATCH_SIZE = 2000  # rows per target transaction: amortises the per-batch commit, memory stays flat
 Progress = Callable[["BackfillReport"], None]
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -108,7 +104,7 @@ def quarantine_rows(conn: Connection, feature: str, table: str, failures: Sequen
     """Upsert (key, reason, raw row) into _strangler_quarantine; first_seen kept, last_seen moved."""
     if not failures:
         return
-    stamp = now_iso()
+    stamp = clock.stamp()
     statement = dialect_insert(conn, quarantine)
     statement = statement.on_conflict_do_update(
         index_elements=["feature", "table_name", "row_key"],
@@ -210,7 +206,7 @@ def _load_checkpoint(engine: Engine, feature: str, table: str) -> Mapping[str, A
 
 def _save_checkpoint(conn: Connection, feature: str, report: BackfillReport, last: tuple | None,
                      started_at: str, done: bool, statement: Any = None) -> None:
-    stamp = now_iso()
+    stamp = clock.stamp()
     conn.execute(statement if statement is not None else upsert_statement(conn, checkpoints, ("feature", "table_name")),
                  [{"feature": feature, "table_name": report.source_table,
                    "last_key": None if last is None else encode_key(last), "rows_read": report.read,
@@ -264,7 +260,7 @@ def backfill(mapping: TableMapping, source: Engine, target: Engine, *, batch_siz
     quarantined_before = quarantined_count(target, feature, mapping.source_table)
 
     last: tuple | None = None
-    started_at = now_iso()
+    started_at = clock.stamp()
     checkpoint = None if restart else _load_checkpoint(target, feature, mapping.source_table)
     if checkpoint is not None:
         report.read, report.written = checkpoint["rows_read"] or 0, checkpoint["rows_written"] or 0

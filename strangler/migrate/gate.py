@@ -11,7 +11,6 @@ and verified, so this gate does not duplicate it.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from proxy.common.clock import parse_stamp, utc_now
+from proxy.table import WritesOwner
 from strangler.migrate.ownership import feature_state, load, ownership_path
 from strangler.settings import KitSettings, get_settings
 
@@ -30,15 +31,13 @@ DEFAULT_MAX_LAG_S = 30.0
 
 
 def _age_s(stamp: str | None) -> float | None:
+    """Seconds since a recorded stamp (old second-precision "+00:00" records read too); None when unreadable."""
     if not stamp:
         return None
     try:
-        moment = datetime.fromisoformat(stamp)
+        return (utc_now() - parse_stamp(stamp)).total_seconds()
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (datetime.now(UTC) - moment).total_seconds()
 
 
 def configured_limit(value: float | None, env: str, default: float) -> float:
@@ -77,7 +76,7 @@ def check(feature: str, to_state: Any, var_dir: Path, stale_s: float | None = No
     if state not in GATED_STATES:
         return []
     entry = feature_state(ownership_path(var_dir), feature)
-    if entry is None or (owner or entry.get("writes_owner")) != "legacy":
+    if entry is None or (owner or entry.get("writes_owner")) != WritesOwner.LEGACY:
         return []
     fix = (f"run `strangler migrate sync {feature}` (or its supervised process) so legacy writes keep flowing "
            f"to the service, or hand writes over first: `strangler migrate handover {feature} --writes service`")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
-import tempfile
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from proxy.common import clock
+from proxy.common.files import atomic_write
+from proxy.table import WritesOwner  # the same two sides as the route table's writes_owner
 
 FILE_NAME = "ownership.json"
 
@@ -25,12 +26,8 @@ def ownership_path(var_dir: Path) -> Path:
     return var_dir / FILE_NAME
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def _empty_feature() -> dict[str, Any]:
-    return {"writes_owner": "legacy", "tables": {},
+    return {"writes_owner": WritesOwner.LEGACY, "tables": {},
             "sync": {"direction": None, "lag_s": None, "updated_at": None}}
 
 
@@ -53,73 +50,61 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _write_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(tmp, path)
-
-
 def record_backfill(path: Path, feature: str, rows_per_table: Mapping[str, int],
                     when: str | None = None) -> dict[str, Any]:
     """Mark tables as backfilled (time, rows). writes_owner is left as is ('legacy' for a new feature)."""
-    stamp = when or now_iso()
-    with _locked(path):
-        data = load(path)
-        entry = data["features"].setdefault(feature, _empty_feature())
-        for key, value in _empty_feature().items():
-            entry.setdefault(key, value)
+    return _update(path, feature, _tables_change(rows_per_table, "backfilled_at", when or clock.stamp()))
+
+
+def _tables_change(rows_per_table: Mapping[str, int], field: str, at: str) -> Callable[[dict[str, Any]], None]:
+    def change(entry: dict[str, Any]) -> None:
         for table, rows in rows_per_table.items():
             record = entry["tables"].setdefault(table, {"backfilled_at": None, "verified_at": None, "rows": 0})
-            record.update(backfilled_at=stamp, rows=int(rows))
-        _write_atomic(path, data)
-    return data
+            record.update({field: at, "rows": int(rows)})
+    return change
 
 
-def _update(path: Path, feature: str, change) -> dict[str, Any]:  # noqa: ANN001 - fn(entry) -> None
+def _sync_record(direction: str | None, lag_s: float | None, when: str | None) -> dict[str, Any]:
+    return {"direction": direction, "lag_s": None if lag_s is None else round(float(lag_s), 3),
+            "updated_at": when or clock.stamp()}
+
+
+def _update(path: Path, feature: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Read-modify-write one feature's entry under the file lock; an atomic, fsynced replace."""
     with _locked(path):
         data = load(path)
         entry = data["features"].setdefault(feature, _empty_feature())
         for key, value in _empty_feature().items():
             entry.setdefault(key, value)
         change(entry)
-        _write_atomic(path, data)
+        atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return data
 
 
 def record_verified(path: Path, feature: str, rows_per_table: Mapping[str, int],
                     when: str | None = None) -> dict[str, Any]:
     """Mark tables as verified (a passing `migrate verify`), with the rows seen on the service side."""
-    stamp = when or now_iso()
-
-    def change(entry: dict[str, Any]) -> None:
-        for table, rows in rows_per_table.items():
-            record = entry["tables"].setdefault(table, {"backfilled_at": None, "verified_at": None, "rows": 0})
-            record.update(verified_at=stamp, rows=int(rows))
-    return _update(path, feature, change)
+    return _update(path, feature, _tables_change(rows_per_table, "verified_at", when or clock.stamp()))
 
 
 def record_sync(path: Path, feature: str, direction: str | None, lag_s: float | None,
                 when: str | None = None) -> dict[str, Any]:
     """The sync's direction and lag (age in seconds of the oldest unapplied change; 0 = caught up)."""
     def change(entry: dict[str, Any]) -> None:
-        entry["sync"] = {"direction": direction, "lag_s": None if lag_s is None else round(float(lag_s), 3),
-                         "updated_at": when or now_iso()}
+        entry["sync"] = _sync_record(direction, lag_s, when)
     return _update(path, feature, change)
 
 
-def record_writes_owner(path: Path, feature: str, owner: str, direction: str | None, lag_s: float | None,
+def record_writes_owner(path: Path, feature: str, owner: WritesOwner | str, direction: str | None, lag_s: float | None,
                         when: str | None = None) -> dict[str, Any]:
     """Handover's last step: who owns writes now, and the sync direction that follows from it (None: no
     sync, a service without a reverse translator)."""
-    if owner not in ("legacy", "service"):
+    if owner not in set(WritesOwner):
         raise ValueError(f"writes owner must be 'legacy' or 'service', not {owner!r}")
 
     def change(entry: dict[str, Any]) -> None:
-        entry["writes_owner"] = owner
-        entry["sync"] = {"direction": direction, "lag_s": None if lag_s is None else round(float(lag_s), 3),
-                         "updated_at": when or now_iso()}
+        entry["writes_owner"] = WritesOwner(owner)
+        entry["sync"] = _sync_record(direction, lag_s, when)
     return _update(path, feature, change)
 
 

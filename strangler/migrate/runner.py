@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from proxy.table import WritesOwner
 from strangler.migrate import capture
 from strangler.migrate.db import MigrationError, reset_sequence
 from strangler.migrate.engine import quarantined_count
@@ -22,12 +23,12 @@ from strangler.migrate.ownership import feature_state, record_sync, record_verif
 from strangler.migrate.sync import ApplyResult, Lag, applied_state, drain, lag
 from strangler.migrate.verify import TableVerification, verify_table
 
-OWNER_DIRECTION = {"legacy": "forward", "service": "reverse"}
+OWNER_DIRECTION = {WritesOwner.LEGACY: "forward", WritesOwner.SERVICE: "reverse"}
 
 
 def direction_for(ownership_file: Path, feature: str) -> str:
     entry = feature_state(ownership_file, feature) or {}
-    return OWNER_DIRECTION.get(entry.get("writes_owner", "legacy"), "forward")
+    return OWNER_DIRECTION.get(entry.get("writes_owner", WritesOwner.LEGACY), "forward")
 
 
 def check_capture(runtime: FeatureRuntime, direction: str) -> None:
@@ -115,7 +116,7 @@ def handover(runtime: FeatureRuntime, ownership_file: Path, writes: str, routes:
 
     if writes not in OWNER_DIRECTION:
         raise MigrationError(f"--writes must be 'legacy' or 'service', not {writes!r}")
-    old_owner = "legacy" if writes == "service" else "service"
+    old_owner = WritesOwner.LEGACY if writes == WritesOwner.SERVICE else WritesOwner.SERVICE
     old_direction, new_direction = OWNER_DIRECTION[old_owner], OWNER_DIRECTION[writes]
     table = _read_table(routes)
     feature = table.features.get(runtime.name)
@@ -141,7 +142,7 @@ def handover(runtime: FeatureRuntime, ownership_file: Path, writes: str, routes:
                                       "lag_s": round(before.oldest_age_s, 3) if before else None})
     except FlipError as exc:
         raise MigrationError(f"handover of {runtime.name} refused by the route table; nothing changed: {exc}") from None
-    old_upstream = table.default if old_owner == "legacy" else feature.target
+    old_upstream = table.default if old_owner == WritesOwner.LEGACY else feature.target
     quiet = options.quiet_s if options.quiet_s is not None else table.upstreams[old_upstream].timeout_s + 1.0
     drained = _drain_until_quiet(runtime, old_direction, quiet, options) if drains else 0
     _move_sequences(runtime, old_direction if drains else None)
@@ -188,7 +189,7 @@ def _handover_problems(runtime: FeatureRuntime, table: Any, entry: dict[str, Any
     if feature is None:
         problems.append(f"the route table has no feature {name!r}, so the façade cannot route its writes. "
                         f"Fix: add {name!r} to the route table (or use the route table's feature name)")
-    elif writes == "legacy" and feature.state.value == "retired":
+    elif writes == WritesOwner.LEGACY and feature.state.value == "retired":
         problems.append(f"{name} is retired: every write goes to the service. Fix: `strangler flip {name} --to new` "
                         "first")
     missing = [m.name for m in runtime.mappings if m.to_source is None]
@@ -272,5 +273,5 @@ def live_status(runtime: FeatureRuntime, ownership_file: Path) -> dict[str, Any]
             installed, current = {}, {"error": str(exc)}
         directions[direction] = {"capture": installed, **current,
                                  "checkpoint": applied_state(write_engine, runtime.name, direction)}
-    return {"feature": runtime.name, "writes_owner": entry.get("writes_owner", "legacy"),
+    return {"feature": runtime.name, "writes_owner": entry.get("writes_owner", WritesOwner.LEGACY),
             "tables": entry.get("tables", {}), "sync": entry.get("sync", {}), "live": directions}

@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy import Column, Connection, Engine, Table, and_, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
+from proxy.common import clock
 from strangler.migrate.db import (changes, ensure_bookkeeping, has_table, lock_feature, mark_applying,
                                   sync_state, unmark_applying, upsert_statement, writer)
-from strangler.migrate.engine import now_iso, quarantine_rows, reason_text, release_quarantine
+from strangler.migrate.engine import quarantine_rows, reason_text, release_quarantine
 from strangler.migrate.mapping import Row, decode_key
 
 DIRECTIONS = ("forward", "reverse")
@@ -133,7 +134,7 @@ def apply_once(feature: str, direction: str, routes: Sequence[Route], read_engin
             quarantine_rows(wconn, feature, name, items)
         result.changes = len(log)
         applied_seqs = [seq for seq, _n, _k in log]
-        stamp = now_iso()
+        stamp = clock.stamp()
         previous = wconn.execute(select(sync_state.c.applied_seq, sync_state.c.applied_count).where(
             sync_state.c.feature == feature, sync_state.c.direction == direction)).first()
         wconn.execute(upsert_statement(wconn, sync_state, ("feature", "direction")), [{
