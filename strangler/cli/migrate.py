@@ -21,10 +21,10 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from strangler.cli.app import app
+from strangler.cli.output import FAILED, Col, FitTable, console as make_console, fail, next_step
 from strangler.cli.routes import RoutesOpt, StoreOpt, _routes_path
 from strangler.migrate import capture, gate
 from strangler.migrate.config import MigrationConfigError
@@ -60,9 +60,9 @@ BatchOption = Annotated[int, typer.Option("--batch-size", min=1, max=100_000, he
 DEFAULT_CONFIG: Path | None = None  # the project's config/migrations.yaml (KitSettings.migrations_file)
 
 
-def _fail(console: Console, message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
+def _fail(_console: Console, message: str, code: int = 2) -> Exception:
+    """The command's one error line and exit code (output.fail; printed by the root group)."""
+    return fail(message, code)
 
 
 @contextlib.contextmanager
@@ -87,10 +87,11 @@ def _echo_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
-def _backfill_summary(reports: list[BackfillReport]) -> Table:
-    table = Table(title="backfill")
-    for column in ("source → target", "read", "written", "quarantined", "this run", "seconds", "rows/s", "note"):
-        table.add_column(column, justify="left" if column in ("source → target", "note") else "right")
+def _backfill_summary(reports: list[BackfillReport]) -> FitTable:
+    table = FitTable(Col("source → target", squeeze=True, min_width=16),
+                     *(Col(c, justify="right", whole=True) for c in ("read", "written", "quarantined", "this run",
+                                                                     "seconds", "rows/s")),
+                     Col("note", squeeze=True), title="backfill")
     for r in reports:
         note = "already complete (use --restart to redo)" if r.already_complete else \
             (f"resumed after key {r.resumed_from}" if r.resumed_from is not None else "")
@@ -110,7 +111,7 @@ def backfill_command(feature: FeatureArg, batch_size: BatchOption = DEFAULT_BATC
     Idempotent upserts; rows that cannot be translated go to _strangler_quarantine (the run goes on).
     Install change capture first (`migrate capture install`) so writes during the backfill are not missed.
     """
-    console = Console(stderr=as_json)
+    console = make_console(stderr=as_json)
     settings = get_settings()
     reports: list[BackfillReport] = []
     with _feature(console, config, feature) as runtime:
@@ -146,7 +147,10 @@ def backfill_command(feature: FeatureArg, batch_size: BatchOption = DEFAULT_BATC
                     console.print(f"  key {reason['key']}: {reason['reason']}", highlight=False, markup=False)
         console.print(f"recorded in {ledger}")
     if strict and any(r.quarantined for r in reports):
-        raise typer.Exit(1)
+        raise fail(f"{sum(r.quarantined for r in reports)} row(s) quarantined and --strict is set. Fix: see the "
+                   "reasons above (table _strangler_quarantine), correct the mapping, backfill again", FAILED)
+    if not as_json:
+        next_step(f"strangler migrate verify {feature}")
 
 
 @migrate_app.command("verify")
@@ -155,17 +159,18 @@ def verify_command(feature: FeatureArg, config: ConfigOption = DEFAULT_CONFIG, a
                    strict: Annotated[bool, typer.Option("--strict", help="quarantined rows fail too")] = False
                    ) -> None:
     """Compare both sides row by row in canonical domain form; exit 0 pass, 1 fail. Records verified_at."""
-    console = Console(stderr=as_json)
+    console = make_console(stderr=as_json)
     with _feature(console, config, feature) as runtime:
         ok, reports = verify_feature(runtime, ownership_path(get_settings().var_dir), limit=limit, strict=strict)
         proves = [what_verify_proves(m) for m in runtime.mappings]
     if as_json:
         _echo_json({"feature": feature, "ok": ok, "tables": [r.as_dict() for r in reports], "proves": proves})
     else:
-        table = Table(title=f"verify {feature}: {'[green]PASS[/green]' if ok else '[red]FAIL[/red]'}")
-        for column in ("table", "legacy rows", "service rows", "matched", "differing", "missing", "extra",
-                       "quarantined", "checksums"):
-            table.add_column(column, justify="left" if column in ("table", "checksums") else "right")
+        table = FitTable(Col("table", squeeze=True, min_width=16),
+                         *(Col(c, justify="right", whole=True) for c in ("legacy rows", "service rows", "matched",
+                                                                         "differing", "missing", "extra",
+                                                                         "quarantined")),
+                         Col("checksums", squeeze=True), title=f"verify {feature}: {'PASS' if ok else 'FAIL'}")
         for r in reports:
             same = r.source_checksum == r.target_checksum
             table.add_row(f"{r.source_table} → {r.target_table}", str(r.source_rows), str(r.target_rows),
@@ -185,7 +190,10 @@ def verify_command(feature: FeatureArg, config: ConfigOption = DEFAULT_CONFIG, a
         for line in proves:
             console.print(f"proves: {line}", highlight=False, markup=False)
     if not ok:
-        raise typer.Exit(1)
+        raise fail(f"verify {feature}: FAIL — the two sides differ (rows and keys above). Fix: correct the mapping "
+                   f"or the data, then `strangler migrate backfill {feature} --restart` and verify again", FAILED)
+    if not as_json:
+        next_step(f"strangler flip {feature} --to shadow   (compare the service's answers with legacy's)")
 
 
 def _capture_sides(side: str) -> tuple[str, ...]:
@@ -201,7 +209,7 @@ SideOption = Annotated[str, typer.Option("--side", help="legacy (forward sync), 
 def capture_install(feature: FeatureArg, side: SideOption = "both", config: ConfigOption = DEFAULT_CONFIG,
                     as_json: JsonOption = False) -> None:
     """Create _STRANGLER_CHANGES and AFTER INSERT/UPDATE/DELETE triggers (idempotent)."""
-    console = Console(stderr=as_json)
+    console = make_console(stderr=as_json)
     done: dict[str, list[str]] = {}
     with _feature(console, config, feature) as runtime:
         for which in _capture_sides(side):
@@ -220,7 +228,7 @@ def capture_install(feature: FeatureArg, side: SideOption = "both", config: Conf
 def capture_remove(feature: FeatureArg, side: SideOption = "both", config: ConfigOption = DEFAULT_CONFIG,
                    purge: Annotated[bool, typer.Option("--purge", help="also drop the change log")] = False) -> None:
     """Drop the capture triggers (and with --purge the change log)."""
-    console = Console()
+    console = make_console()
     with _feature(console, config, feature) as runtime:
         for which in _capture_sides(side):
             engine = runtime.source if which == "legacy" else runtime.target
@@ -242,7 +250,7 @@ def sync_command(feature: FeatureArg, config: ConfigOption = DEFAULT_CONFIG,
     """Apply captured changes continuously (Ctrl-C / SIGTERM stop it cleanly after the current round)."""
     from strangler.migrate.health import SyncHealth
 
-    console = Console(stderr=as_json)
+    console = make_console(stderr=as_json)
     health = SyncHealth(feature)
     if direction not in (None, "forward", "reverse"):
         raise _fail(console, f"--direction must be forward or reverse, not {direction!r}")
@@ -299,7 +307,7 @@ def handover_command(feature: FeatureArg,
     """Move FEATURE's writes to the other side: flip writes_owner in the route table (the façade sends writes
     there at once), drain the old sync direction until quiet, then turn the sync round. Refuses up front,
     changing nothing, without a reverse translator, with rows quarantined, or with a stale or lagging sync."""
-    console = Console(stderr=as_json)
+    console = make_console(stderr=as_json)
     options = HandoverOptions(timeout_s=timeout, quiet_s=quiet, max_lag_s=max_lag, allow_quarantined=allow_quarantined,
                               without_reverse_sync=without_reverse_sync, reason=reason)
     with _feature(console, config, feature) as runtime:
@@ -320,7 +328,7 @@ def status_command(feature: Annotated[str | None, typer.Argument(help="one featu
     """Ownership, verification, capture, pending changes and lag per feature, read live from the databases."""
     from strangler.migrate.config import load_config
 
-    console = Console(stderr=as_json)
+    console = make_console(stderr=as_json)
     try:
         names = [feature] if feature else sorted(load_config(config or get_settings().migrations_file))
     except MigrationConfigError as exc:
@@ -335,10 +343,10 @@ def status_command(feature: Annotated[str | None, typer.Argument(help="one featu
     if as_json:
         _echo_json({"features": results})
         return
-    table = Table(title="data migration")
-    for column in ("feature", "writes", "direction", "capture legacy/service", "pending fwd/rev", "lag fwd/rev",
-                   "quarantined fwd/rev", "verified", "id range"):
-        table.add_column(column, no_wrap=True)
+    table = FitTable(Col("feature", whole=True), Col("writes", whole=True), Col("direction"),
+                     Col("capture legacy/service"), Col("pending fwd/rev"), Col("lag fwd/rev"),
+                     Col("quarantined fwd/rev"), Col("verified", whole=True), Col("id range", squeeze=True),
+                     title="data migration")
     for item in results:
         live = item["live"]
 
