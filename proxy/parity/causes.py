@@ -93,6 +93,16 @@ def classify(reference_status: int | None, candidate_status: int | None, referen
     return Classified(Cause.EQUAL)
 
 
+ERROR_KINDS = ("timeout", "connect", "protocol", "5xx")  # an error comparison's kind, first word of its label
+TRANSIENT_ERRORS = frozenset({"timeout", "connect"})    # a busy or restarting machine, not the candidate's answer
+
+
+def error_label(kind: str, upstream: str, detail: str = "") -> str:
+    """An error comparison's label: kind first, then where — "timeout from catalog: ReadTimeout",
+    "5xx from orders: 200 → 503" (a grouping key: no elapsed time in it)."""
+    return f"{kind} from {upstream}" + (f": {detail}" if detail else "")
+
+
 def describe(cause: Cause | str, label: str, count: int) -> str:
     """A group's headline: "200 → 403 on 117 requests", "body differs on 3 requests"."""
     cause = Cause(cause)
@@ -104,4 +114,5 @@ def describe(cause: Cause | str, label: str, count: int) -> str:
     return f"{what} on {count} request{'s' if count != 1 else ''}"
 
 
-__all__ = ["ORDER", "Cause", "Classified", "classify", "describe", "media_type"]
+__all__ = ["ERROR_KINDS", "ORDER", "TRANSIENT_ERRORS", "Cause", "Classified", "classify", "describe",
+           "error_label", "media_type"]

@@ -36,12 +36,16 @@ class Group:
     routes: Counter = field(default_factory=Counter)
     fields: Counter = field(default_factory=Counter)
     credentials: Counter = field(default_factory=Counter)   # secret request headers carried (names only)
+    elapsed_ms: list[float] = field(default_factory=list)    # error groups: how long each failed exchange took
 
     def headline(self) -> str:
         """"200 → 403 on 117 requests, all carrying Authorization"."""
         text = describe(self.cause, self.label, self.count)
         carried = [f"{'all' if n == self.count else n} carrying {_title(name)}"
                    for name, n in sorted(self.credentials.items(), key=lambda kv: (-kv[1], kv[0]))]
+        if self.elapsed_ms:
+            low, high = min(self.elapsed_ms), max(self.elapsed_ms)
+            text += f", after {low:.0f} ms" if round(low) == round(high) else f", after {low:.0f}–{high:.0f} ms"
         if self.cause.differs and self.credentials:
             text += ", " + ", ".join(carried)
         elif self.cause.differs and self.count:
@@ -55,7 +59,8 @@ class Group:
     def to_dict(self) -> dict[str, Any]:
         return {"cause": self.cause.value, "label": self.label, "count": self.count, "headline": self.headline(),
                 "routes": dict(self.routes.most_common()), "fields": dict(self.top_fields()),
-                "credentials": dict(self.credentials)}
+                "credentials": dict(self.credentials),
+                "elapsed_ms": [min(self.elapsed_ms), max(self.elapsed_ms)] if self.elapsed_ms else None}
 
 
 @dataclass(slots=True)
@@ -138,6 +143,8 @@ def evaluate(feature: str, samples: Iterable[Sample], rules: ParityConfig,
         group.routes[s.route] += 1
         group.fields.update(real if cause.cause.differs else diffs)
         group.credentials.update(h for h in s.detail.get("headers", ()) if redactor.is_secret(h))
+        if s.error and s.latency_ms is not None:
+            group.elapsed_ms.append(s.latency_ms)
         out.mismatches += int(cause.cause.differs and not s.error)
     out.groups = sorted(groups.values(), key=lambda g: (ORDER.index(g.cause), -g.count, g.label))
     if with_json:
@@ -148,7 +155,7 @@ def evaluate(feature: str, samples: Iterable[Sample], rules: ParityConfig,
 def _cause(s: Sample, real: set[str], diffs: set[str]) -> Classified:
     d = s.detail
     if s.error or not d:
-        return Classified(Cause.ERROR, (d.get("error") or "no answer")[:80] if d else "no answer")
+        return Classified(Cause.ERROR, (d.get("label") or d.get("error") or "no answer")[:80] if d else "no answer")
     (ref_status, cand_status), (ref_type, cand_type) = d["status"], d["type"]
     found = classify(ref_status, cand_status, ref_type, cand_type, real, d.get("normalised", {}).values(),
                      d.get("error"))

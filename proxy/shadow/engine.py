@@ -39,6 +39,7 @@ from proxy.parity import (
     normaliser_for,
 )
 from proxy.shadow.clients import Outcome, UpstreamClients, copy_headers
+from proxy.shadow.errors import ErrorLog, ShadowError
 from proxy.shadow.safety import Probe, TargetSafety
 from proxy.table import RouteTable
 
@@ -48,6 +49,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 _COPY_DROP = frozenset({signing.HEADER.lower(), signing.ACK_HEADER.lower(), "x-strangler-mirror-feature"})
 Emit = Callable[[tuple], None]
 UNSAFE_COPY = "unsafe"  # an Outcome.error_kind: the target answered a signed write without acknowledging it
+STALE_CONNECTION = "Server disconnected without sending a response"  # httpcore: closed before any answer byte
 
 
 class Job(NamedTuple):
@@ -99,6 +101,7 @@ class Engine:
         self.emit = emit
         self.clients = UpstreamClients(transport)
         self.noise = NoiseTracker()
+        self.errors = ErrorLog()
         self.safety = TargetSafety(store, key, self._send_probe,
                                    lambda *unsafe: emit(("unsafe", *unsafe)))
 
@@ -134,7 +137,7 @@ class Engine:
         if not safe:
             signature = signing.sign(self.key, job.method, request.url.raw_path.decode("ascii"), job.body)
             request.headers[signing.HEADER] = signature
-        sends = [self._checked(job, copy_up, signature, self.clients.send(copy_up, request))]
+        sends = [self._checked(job, copy_up, signature, self._send_copy(copy_up, request, safe))]
         fetch_reference = job.served_by is None
         if fetch_reference:
             if not safe:  # nobody showed us legacy's answer to this write, and it is never asked twice
@@ -171,6 +174,7 @@ class Engine:
         if reference_is_served:
             reference, ref_url = got.response, table.upstreams[served_by].url
             candidate, error, latency, cand_url = copy.response, copy.error, copy.latency_ms, copy_up.url
+            cand_name = job.copy_to
         else:
             if copy.response is None:
                 self.emit(("drop", job.feature, "reference_copy_failed"))
@@ -178,11 +182,18 @@ class Engine:
             reference, ref_url = copy.response, copy_up.url
             candidate, error, latency = got.response, None, got.latency_ms
             cand_url = table.upstreams[served_by].url
+            cand_name = served_by
         result = compare_exchange(  # classifies the cause first and redacts secrets before anything is stored
             normaliser_for(feature.parity), feature=job.feature, route=job.route,
             request=RequestInfo.of(job.method, job.path, headers, job.body), reference=reference,
             candidate=candidate, reference_again=again.response if again is not None else None,
             error=error, latency_ms=latency, reference_url=ref_url, candidate_url=cand_url)
+        if result.is_error:  # its kind, upstream and elapsed time: the stored cause label, and one log line
+            failure = (ShadowError.no_answer(copy.error_kind or "protocol", cand_name, latency or 0.0, error)
+                       if error is not None or candidate is None else
+                       ShadowError.server_error(cand_name, latency or 0.0, reference.status, candidate.status))
+            result.cause = failure.classified()
+            self.errors.record(job.feature, job.method, job.route, failure)
         self.noise.observe(result)
         real = [] if result.is_error else self.noise.real_differences(result)
         self.emit(("compared", job.feature, "error" if result.is_error else ("diff" if real else "match")))
@@ -201,6 +212,17 @@ class Engine:
             return Outcome(None, outcome.latency_ms, UNSAFE_COPY, "no dry-run acknowledgement")
         return outcome
 
+    async def _send_copy(self, upstream, request: httpx.Request, safe: bool) -> Outcome:
+        """The copy. A safe one whose kept-alive connection the server closed before any answer byte (it timed
+        the idle connection out as the copy went out: a race of the pool, not the candidate's answer) is sent
+        once more (the pool has dropped that connection), as the façade does on the live path
+        (proxy/addons/keepalive.py); a second failure is the candidate's."""
+        outcome = await self.clients.send(upstream, request)
+        if safe and outcome.error_kind == "protocol" and STALE_CONNECTION in (outcome.error or ""):
+            again = await self.clients.send(upstream, request)
+            return Outcome(again.response, outcome.latency_ms + again.latency_ms, again.error_kind, again.error)
+        return outcome
+
     def _send_probe(self, upstream, probe: Probe) -> Awaitable[Outcome]:
         return self.clients.send(upstream, self.clients.build(upstream, probe.method, probe.path,
                                                               [(signing.HEADER, probe.signature)], b""))
@@ -213,6 +235,7 @@ class Engine:
         self.emit(("sent", feature, kind, outcome.error_kind or "ok"))
 
     async def aclose(self) -> None:
+        self.errors.close()
         await self.clients.aclose()
 
 
