@@ -14,9 +14,9 @@ from strangler_app.flask_identity import RemoteIdentity
 from strangler_app.identity import KEY_ENV as IDENTITY_KEY_ENV
 
 from legacy_monolith.catalog.views import bp as catalog_bp
+from legacy_monolith.conventions import load_zone, server_time
 from legacy_monolith.customers.auth import SECRET_KEY_ENV
 from legacy_monolith.customers.auth import bp as auth_bp
-from legacy_monolith.conventions import load_zone, server_time
 from legacy_monolith.customers.views import bp as customers_bp
 from legacy_monolith.db import DEFAULT_DATABASE_URL, init_db, make_engine, writer
 from legacy_monolith.inventory.views import bp as inventory_bp

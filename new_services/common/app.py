@@ -5,12 +5,12 @@ from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from strangler_app.asgi import DryRunMiddleware
 
 from new_services.common.db import Database
 from new_services.common.health import health_router
 from new_services.common.problems import EnvelopeRenderer, install_problem_handlers
 from new_services.common.settings import ServiceSettings
-from strangler_app.asgi import DryRunMiddleware
 
 
 def create_service_app(*, title: str, service: str, settings: ServiceSettings, database: Database,

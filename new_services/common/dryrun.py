@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-
 from strangler_app.asgi import is_dry_run as _is_dry_run
 
 __all__ = ["DryRunDep", "is_dry_run"]
