@@ -24,7 +24,7 @@ class BreakerState(IntEnum):
 
 
 class Breaker:
-    __slots__ = ("config", "_clock", "state", "failures", "opened_at", "probe_started", "opens")
+    __slots__ = ("_clock", "config", "failures", "opened_at", "opens", "probe_started", "state")
 
     def __init__(self, config: BreakerConfig, clock: Callable[[], float] = time.monotonic):
         self.config = config

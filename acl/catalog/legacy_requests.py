@@ -124,4 +124,4 @@ def domain_error(exc: DomainError) -> LegacyApiError:
     return LegacyApiError(400, "VALIDATION_ERROR", f"{JSON_FIELDS.get(exc.field, exc.field)}: {exc.reason}")
 
 
-__all__ = ["ProductCreateBody", "ProductListQuery", "ProductUpdateBody", "ProductStatus", "domain_error"]
+__all__ = ["ProductCreateBody", "ProductListQuery", "ProductStatus", "ProductUpdateBody", "domain_error"]

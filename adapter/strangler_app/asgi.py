@@ -125,8 +125,8 @@ class DryRunMiddleware:
                 # as the server would give) still acknowledges, so the façade does not take a bug for a
                 # target that ignores the protocol
                 log.exception("strangler dry-run: %s %s failed", method, path.split("?", 1)[0])
-                await _answer(send, (500, [("content-type", "text/plain; charset=utf-8")]
-                                     + self.gate.ack_headers(signature, 500), b"Internal Server Error"))
+                await _answer(send, (500, [("content-type", "text/plain; charset=utf-8"),
+                                           *self.gate.ack_headers(signature, 500)], b"Internal Server Error"))
         finally:
             _scope.leave(token)
             request_scope.close()

@@ -133,7 +133,7 @@ class AsgiMiddlewareTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertTrue(protocol.ack_valid(KEY, sig, 200, headers[ACK_HEADER.lower()]))
         for headers_ in ({}, {HEADER: sig}, {HEADER: protocol.sign("x" * 20, "POST", PROBE_PATH, b"")}):
-            status, headers, body = _asgi_call(self.mw, "POST", PROBE_PATH, b"", headers_)
+            status, headers, _ = _asgi_call(self.mw, "POST", PROBE_PATH, b"", headers_)
             self.assertEqual(status, 403, headers_)
             self.assertNotIn(ACK_HEADER.lower(), headers)
         self.assertEqual(_asgi_call(self.mw, "GET", PROBE_PATH, b"", {})[0], 403)
