@@ -39,7 +39,7 @@ class DryRunScope:
         for closer in reversed(closers):
             try:
                 closer()
-            except Exception as exc:  # every closer runs; the first failure is raised after
+            except Exception as exc:  # noqa: BLE001 - every closer runs; the first failure is raised after
                 error = error or exc
         if error is not None:
             raise error

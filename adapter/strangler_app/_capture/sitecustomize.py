@@ -24,7 +24,7 @@ def _load(name, path):
 if os.environ.get("STRANGLER_SQL_CAPTURE"):
     try:
         _load("_strangler_sqlcapture", os.path.join(os.path.dirname(_here), "sqlcapture.py")).install_when_imported()
-    except Exception as _exc:  # never stop the user's program from starting
+    except Exception as _exc:  # noqa: BLE001 - never stop the user's program from starting
         sys.stderr.write("strangler: SQL capture not installed: %s\n" % (_exc,))
 
 # The sitecustomize we shadow, if any: run it as `sitecustomize` (site.py imports only one).
