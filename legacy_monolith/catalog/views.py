@@ -95,9 +95,9 @@ def update_product(product_id: int):  # type: ignore[no-untyped-def]
     body = parse_body(ProductUpdate)
     product = _load(product_id)
     session = db()
-    if body.Sku is not None and body.Sku != product.sku:
-        if session.scalar(select(Product.id).where(Product.sku == body.Sku)) is not None:
-            raise _duplicate_sku(body.Sku)
+    if (body.Sku is not None and body.Sku != product.sku
+            and session.scalar(select(Product.id).where(Product.sku == body.Sku)) is not None):
+        raise _duplicate_sku(body.Sku)
     fields = {"Sku": "sku", "Name": "name", "Description": "description", "Category": "category",
               "UnitPrice": "unit_price", "Active": "active"}
     for key in body.model_fields_set:

@@ -98,9 +98,9 @@ def update_customer(customer_id: int):  # type: ignore[no-untyped-def]
     body = parse_body(CustomerUpdate)
     customer = _load(customer_id)
     session = db()
-    if body.Email is not None and body.Email != customer.email:
-        if session.scalar(select(Customer.id).where(Customer.email == body.Email)) is not None:
-            raise _duplicate_email(body.Email)
+    if (body.Email is not None and body.Email != customer.email
+            and session.scalar(select(Customer.id).where(Customer.email == body.Email)) is not None):
+        raise _duplicate_email(body.Email)
     fields = {"Email": "email", "FirstName": "first_name", "LastName": "last_name", "Phone": "phone",
               "Vip": "vip"}
     for key in body.model_fields_set:

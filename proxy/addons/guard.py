@@ -109,7 +109,7 @@ class Guard:
                 raise exceptions.OptionsError(f"strangler_stream_bytes={raw!r} is not a size; use e.g. 512k, "
                                               "4m, or 0 to disable streaming") from None
             self._stream_bytes = size
-            if "stream_large_bodies" in ctx.options.keys():  # (absent in bare unit-test option sets)
+            if "stream_large_bodies" in ctx.options:  # (absent in bare unit-test option sets)
                 ctx.options.update(stream_large_bodies=raw if size else None)
         if "onboarding" in updated and ctx.options.onboarding:
             # mitmproxy's onboarding app answers any request whose Host is mitm.it (and hands out its CA
@@ -182,7 +182,8 @@ class Guard:
 
     def _stream_request(self, flow: http.HTTPFlow, req: http.Request, length: str | None, limit: int | None) -> None:
         if not req.stream and length is None and "chunked" in req.headers.get("transfer-encoding", "").lower():
-            req.stream = _Limiter(limit, flow, self) if limit is not None else True  # size unknown: stream from the start
+            # size unknown: stream from the start
+            req.stream = _Limiter(limit, flow, self) if limit is not None else True
         if not req.stream:
             return
         self._router.request(flow)  # address it now: its headers leave right after this hook

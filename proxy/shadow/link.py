@@ -69,10 +69,8 @@ class WorkerLink:
         self._scheduled = False
         batch, self._batch = self._batch, []
         if batch and self.up:
-            try:
+            with contextlib.suppress(ConnectionError, RuntimeError):  # died meanwhile: the watcher restarts it
                 self.proc.stdin.write(frame(batch))
-            except (ConnectionError, RuntimeError):  # died meanwhile: the watcher restarts it
-                pass
 
     async def stop(self) -> None:
         """Close the worker's stdin (it finishes in-flight copies, flushes the store and its last events, exits);
@@ -90,10 +88,8 @@ class WorkerLink:
                 proc.kill()
                 await proc.wait()
         if self._watcher is not None:
-            try:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._watcher, 2.0)
-            except (TimeoutError, asyncio.CancelledError):
-                pass
             self._watcher = None
         self.proc = None
 
