@@ -83,7 +83,8 @@ def killed_service(stack: DemoStack, feature: str = "catalog", *, threads: int =
     return {**load.summary(), "failed_until_open": len(before_open), "seconds_to_open": round(window, 3),
             "failures_per_second_until_open": round(len(before_open) / window, 1) if window > 0 else None,
             "failed_while_open": sum(r.failed for r in after if opened_at is not None and opened_at < r.t < back_at),
-            "seconds_to_recover": round(back_at - healthy_at, 3), "failures_each_second": each_second, "opened": opened_at is not None}
+            "seconds_to_recover": round(back_at - healthy_at, 3), "failures_each_second": each_second,
+            "opened": opened_at is not None}
 
 
 def soak(stack: DemoStack, mix: Mix, *, seconds: float, warm_s: float = 10.0, threads: int = 4) -> dict:

@@ -122,7 +122,8 @@ class Product:
         if self.id is not None and (isinstance(self.id, bool) or not isinstance(self.id, int) or self.id < 1):
             raise DomainError("id", self.id, "must be a positive integer")
         if not isinstance(self.sku, str) or not SKU_PATTERN.fullmatch(self.sku):
-            raise DomainError("sku", self.sku, "must be 1-20 characters of A-Z, 0-9 and '-' with at least one letter or digit")
+            raise DomainError("sku", self.sku,
+                              "must be 1-20 characters of A-Z, 0-9 and '-' with at least one letter or digit")
         _check_text("name", self.name, NAME_MAX)
         if self.description is not None and (not isinstance(self.description, str)
                                              or len(self.description) > DESCRIPTION_MAX):

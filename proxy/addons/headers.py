@@ -4,8 +4,9 @@ Client-supplied X-Forwarded-*/Forwarded values are dropped and rewritten, becaus
 client address and scheme. The dry-run protocol's headers (X-Strangler-Shadow, X-Strangler-Dry-Run-Ack) are
 the façade's alone: dropped from client requests and from answers to clients. A client X-Request-ID is kept
 only when it looks like an id (bounded charset and length), so it cannot smuggle log-injection text.
-traceparent is continued (same trace id, a new span id for the façade's hop) or started when absent/invalid. Each message's header list is rebuilt in ONE pass
-over its raw fields (mitmproxy's per-header set/delete rescans the list every time; this is the hot path).
+traceparent is continued (same trace id, a new span id for the façade's hop) or started when absent/invalid.
+Each message's header list is rebuilt in ONE pass over its raw fields (mitmproxy's per-header set/delete rescans
+the list every time; this is the hot path).
 """
 from __future__ import annotations
 
