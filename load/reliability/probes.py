@@ -146,7 +146,7 @@ def _run(port: int, default_upstream: str | None, probes: dict[str, bytes]) -> l
     for name, data in probes.items():
         statuses, served = _statuses(raw(port, data))
         ok = len(statuses) <= 1 and all((400 <= s < 500 and by in ("facade", "")) or by == default_upstream
-                                        for s, by in zip(statuses, served))
+                                        for s, by in zip(statuses, served, strict=True))
         results.append(ProbeResult(name, ", ".join(str(s) for s in statuses), served, ok))
     return results
 
