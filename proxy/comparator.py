@@ -32,10 +32,10 @@ from proxy.parity.store import configured_store
 from proxy.shadow.engine import SAFE_METHODS, Engine, Job
 from proxy.shadow.safety import ledger_unsafe
 from proxy.table import RouteTable, TableError, load_table
+from strangler_app.protocol import KEY_ENV
 
 log = logging.getLogger("strangler.comparator")
 FEATURE_HEADER = "x-strangler-mirror-feature"
-KEY_ENV = "STRANGLER_SHADOW_KEY"
 
 
 class _Table:

@@ -43,9 +43,9 @@ from proxy.shadow.link import WorkerLink
 from proxy.shadow.metrics import shadow_metrics
 from proxy.shadow.safety import ledger_unsafe
 from proxy.table import Feature, RouteTable
+from strangler_app.protocol import KEY_ENV
 
 log = logging.getLogger("strangler.facade")
-KEY_ENV = "STRANGLER_SHADOW_KEY"
 JOB_META = "strangler_shadow_job"
 ACTOR = "shadow-worker"
 VerdictListener = Callable[[Verdict], None]
@@ -216,7 +216,8 @@ class Shadow:
         """The worker marked a dry-run target unsafe (once per target): say so and ledger it, off the loop."""
         snap = self.state.current
         task = asyncio.get_running_loop().create_task(asyncio.to_thread(
-            ledger_unsafe, snap.table if snap else None, feature, upstream, reason, seconds, actor=ACTOR))
+            ledger_unsafe, snap.table if snap else None, feature, upstream, reason, seconds, actor=ACTOR,
+            ledger=self.state.store))
         self._ledger_tasks.add(task)
         task.add_done_callback(self._ledgered)
 
@@ -237,4 +238,4 @@ class Shadow:
     def parity_db(self) -> str | Path:
         """The store the worker records in: option, $STRANGLER_PARITY_STORE, the shared store, var/parity.db
         (a method, not a property: mitmproxy getattr()s every attribute while registering an addon)."""
-        return parity_location(self._db_path or None)
+        return parity_location(self._db_path or None, shared=self.state.store_url)

@@ -30,9 +30,9 @@ from proxy.parity import Response
 from proxy.parity.store import open_store
 from proxy.shadow.engine import Engine, Job, Served
 from proxy.table import RouteTable
+from strangler_app.protocol import KEY_ENV
 
 log = logging.getLogger("strangler.shadow")
-KEY_ENV = "STRANGLER_SHADOW_KEY"
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
 FLUSH_S = 0.01     # how long events may wait to be batched back to the façade
