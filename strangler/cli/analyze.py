@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from proxy.common.files import atomic_write
 from strangler.cli.app import app
 from strangler.cli.output import FAILED, console, fail, next_step, note
 import strangler_app
@@ -105,11 +106,7 @@ def run(
     except KeyError as exc:
         raise fail(exc.args[0]) from None
     if save:
-        target = analysis_path(get_settings().var_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(analysis, indent=1))
-        os.replace(tmp, target)
+        atomic_write(analysis_path(get_settings().var_dir), json.dumps(analysis, indent=1))
     try:
         _emit(analysis, fmt, out, view)
     except RenderError as exc:
