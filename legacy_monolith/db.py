@@ -35,6 +35,8 @@ column = functools.partial(mapped_column, quote=False)
 LEGACY_TABLE: dict[str, Any] = {"quote": False}
 
 
+# The kit has the same SQLite set-up in strangler/migrate/db.py (open_engine); this demo monolith keeps its own
+# copy on purpose: it stands for a team's legacy app, which never imports the kit (import-linter contract).
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # the driver must not BEGIN by itself: _sqlite_on_begin does
     cursor = dbapi_connection.cursor()

@@ -48,8 +48,10 @@ def _safe(minutes: int) -> int:
 
 
 def generate(url: str, rows: int) -> None:
+    from strangler.migrate.db import open_engine  # the kit's one engine set-up (SQLite pragmas, BEGIN)
+
     rng = random.Random(7)
-    engine = create_engine(url)
+    engine = open_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS PRODUCTS"))
         conn.execute(text(DDL))
