@@ -10,20 +10,16 @@ domain Product, so migrated data obeys the same invariants as API writes:
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from acl.catalog.translate import DEFAULT_TZ, product_from_row, product_to_row
+from acl.catalog.translate import product_from_row, product_to_row
 from new_services.catalog.domain import DomainError, Product, ProductStatus
 from new_services.catalog.models import products_table
 from new_services.catalog.repository import minor_to_price, record_values
 from new_services.catalog.settings import ID_START_ENV, get_catalog_id_start
+from new_services.common.settings import legacy_tz
 from strangler.migrate.mapping import IdRange, TableMapping
-
-
-def legacy_tz() -> str:
-    return os.environ.get("LEGACY_TZ", DEFAULT_TZ)
 
 
 def product_row_to_record(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,6 @@ one table with one unique sortable key. So there are two ways in:
 """
 from __future__ import annotations
 
-import os
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -35,7 +34,6 @@ from acl.common.conventions import (
 )
 from acl.common.errors import TranslationError
 from acl.orders.translate import (
-    DEFAULT_TZ,
     float_total,
     line_from_row,
     line_to_row,
@@ -46,6 +44,7 @@ from acl.orders.translate import (
 from new_services.orders.domain import InvalidOrder, OrderLine, OrderStatus
 from new_services.orders.models import Base, order_lines_table, orders_table
 from new_services.orders.repository import line_values, order_values, to_minor
+from new_services.common.settings import legacy_tz
 from new_services.orders.settings import ID_START_ENV, get_orders_id_start
 from strangler.migrate.engine import (
     BackfillReport,
@@ -55,10 +54,6 @@ from strangler.migrate.engine import (
     upsert_statement,
 )
 from strangler.migrate.mapping import IdRange, Row, TableMapping
-
-
-def legacy_tz() -> str:
-    return os.environ.get("LEGACY_TZ", DEFAULT_TZ)
 
 
 # --- per-table mappings (engine protocol) --------------------------------------------------------------------

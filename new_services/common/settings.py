@@ -5,6 +5,8 @@ little. `load_settings` turns it into one line per problem naming the environmen
 """
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,7 +26,36 @@ class SettingsError(RuntimeError):
     """Settings are missing or invalid; the message names each variable and the fix."""
 
 
-class ServiceSettings(BaseSettings):
+class LegacyTime(BaseSettings):
+    """LEGACY_TZ alone: the ACL's data-migration translators read it without the services' secrets."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    legacy_tz: str = Field("Europe/London", validation_alias=AliasChoices("LEGACY_TZ", "legacy_tz"),
+                           description="IANA time zone of the legacy local timestamps, e.g. Europe/London")
+
+    @field_validator("legacy_tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/London)") from exc
+        return value
+
+
+def legacy_tz() -> str:
+    """The services' LEGACY_TZ setting (validated; SettingsError names a bad zone)."""
+    return _legacy_tz(os.environ.get("LEGACY_TZ"))
+
+
+@functools.lru_cache(maxsize=8)
+def _legacy_tz(_value: str | None) -> str:
+    """Keyed on the variable's text: validated once per value, not once per translated row."""
+    return load_settings(LegacyTime).legacy_tz
+
+
+class ServiceSettings(LegacyTime):
     """Settings every service needs. Subclasses add their own database URL and upstreams."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -42,23 +73,12 @@ class ServiceSettings(BaseSettings):
         5000, ge=1, le=60_000, validation_alias=AliasChoices("STRANGLER_DB_BUSY_TIMEOUT_MS", "db_busy_timeout_ms"),
         description="how long a SQLite write waits for the lock (ms) before a retry; "
                     "after the retries the answer is 503 DATABASE_BUSY")
-    legacy_tz: str = Field("Europe/London", validation_alias=AliasChoices("LEGACY_TZ", "legacy_tz"),
-                           description="IANA time zone of the legacy local timestamps, e.g. Europe/London")
 
     @field_validator("shadow_key")
     @classmethod
     def _key_long_enough(cls, value: SecretStr) -> SecretStr:
         if len(value.get_secret_value()) < MIN_SHADOW_KEY_LENGTH:
             raise ValueError(f"must be at least {MIN_SHADOW_KEY_LENGTH} characters")
-        return value
-
-    @field_validator("legacy_tz")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/London)") from exc
         return value
 
 
