@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.text import Text
 from strangler_app import protocol
 
-from proxy.common.clock import stamp
 from proxy.common.suggest import did_you_mean
-from proxy.flips import FlipError, FlipRecord, default_actor, edit_table, feature_or_error
-from proxy.ledger import append_record, default_ledger_path
+from proxy.flips import FlipError, default_actor, feature_or_error
+from proxy.ledger import default_ledger_path
 from proxy.parity.export import export_example
+from proxy.parity.ignore import add_ignore_rules
 from proxy.parity.noise import Thresholds
 from proxy.parity.recent import evaluate, normaliser_proposals
 from proxy.parity.report import build_report, render_html
@@ -316,36 +316,6 @@ def _suggest_lines(feature: str, noise_samples: int, suggestions: list[str], pro
                    "visible, unlike ignore):")
         out.extend(f"{json.dumps(name)}: {rule}" for name, rule in proposals.items())
     return out
-
-
-def add_ignore_rules(routes_path: Path, feature: str, rules: list[str], *, actor: str,
-                     ledger_path: Path | None = None) -> list[str]:
-    """Append `rules` missing from FEATURE's parity.ignore (comments kept, table validated, ledgered)."""
-    def mutate(table: RouteTable, doc: Any) -> dict[str, Any]:
-        current = feature_or_error(table, feature, routes_path)
-        new = [r for r in rules if r not in current.parity.ignore]
-        if new:
-            node = doc["features"][feature]
-            if node.get("parity") is None:
-                node["parity"] = {"ignore": []}
-            parity = node["parity"]
-            if parity.get("ignore") is None:
-                parity["ignore"] = []
-            parity["ignore"].extend(new)
-        return {"added": new, "state": current.state, "percent": current.canary_percent,
-                "owner": current.writes_owner.value}
-
-    def ledger(value: dict[str, Any]) -> None:
-        state: State = value["state"]
-        pct = float(value["percent"]) if state is State.CANARY else None
-        record = FlipRecord(ts=stamp(), actor=actor, feature=feature, from_state=state.value, to_state=state.value,
-                            from_percent=pct, to_percent=pct,
-                            reason=f"parity ignore rules added: {', '.join(value['added'])}",
-                            evidence={"action": "parity.ignore.add", "added": value["added"]},
-                            from_writes_owner=value["owner"], to_writes_owner=value["owner"])
-        append_record(ledger_path or default_ledger_path(), record.to_dict())
-
-    return edit_table(routes_path, mutate, after_write=ledger).value["added"]
 
 
 def probe_writes_of(table: RouteTable, feature: str, source: str, store: str | None = None) -> dict[str, Any]:
