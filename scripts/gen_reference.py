@@ -359,6 +359,33 @@ def environment_page() -> str:
             "files.\n\n" + "\n".join(rows) + "\n")
 
 
+class _OptionRecorder:
+    """Stands in for mitmproxy's loader: records what each addon's `load()` declares."""
+
+    def __init__(self) -> None:
+        self.options: list[tuple[str, Any, Any, str]] = []
+
+    def add_option(self, name: str, typespec: Any, default: Any, help: str, choices: Any = None) -> None:
+        self.options.append((name, typespec, default, help))
+
+
+def facade_options_page() -> str:
+    from proxy.facade import build_addons
+
+    loader = _OptionRecorder()
+    for addon in build_addons():
+        if hasattr(addon, "load"):
+            addon.load(loader)
+    rows = ["| option | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for name, typespec, default, text in sorted(loader.options):
+        shown = json.dumps(default) if default != "" else "empty"
+        rows.append(f"| `{name}` | {getattr(typespec, '__name__', typespec)} | `{shown}` | {_cell(text)} |")
+    return (f"{GENERATED}\n# Façade options\n\n"
+            "The façade's own mitmdump options (`--set NAME=VALUE`), as its addons declare them (`proxy/addons/`). "
+            "`strangler up` sets them from the stack file; how to run the façade by hand, its admin API and its "
+            "answers: [Façade, admin API and answers](facade.md).\n\n" + "\n".join(rows) + "\n")
+
+
 PAGES: dict[str, Callable[[], str]] = {
     "reference/cli.md": cli_page,
     "reference/route-table.md": route_table_page,
@@ -367,6 +394,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "reference/footprint-config.md": footprint_page,
     "reference/migrations-config.md": migrations_page,
     "reference/environment.md": environment_page,
+    "reference/facade-options.md": facade_options_page,
 }
 
 

@@ -116,3 +116,13 @@ def test_every_relative_link_of_the_readme_resolves() -> None:
     assert relative, "README.md links nowhere: it should point into docs/"
     broken = [link for link in relative if not (REPO / link.split("#")[0]).exists()]
     assert not broken, f"README.md links to missing files: {broken}"
+
+
+def test_every_facade_option_the_pages_set_exists() -> None:
+    """Hand-written pages say `--set strangler_x=…`: each must be an option the façade's addons declare."""
+    declared = set(re.findall(r"\| `(strangler_[a-z_]+)` \|", gen_reference.facade_options_page()))
+    assert {"strangler_routes", "strangler_admin_port", "strangler_parity_db"} <= declared
+    used = {(page.name, name) for page in (REPO / "docs").rglob("*.md")
+            for name in re.findall(r"--set (strangler_[a-z_]+)=", page.read_text())}
+    unknown = sorted(f"{page}: {name}" for page, name in used if name not in declared)
+    assert used and not unknown, f"pages set façade options that do not exist: {unknown}"
