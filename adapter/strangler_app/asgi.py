@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from strangler_app import protocol
 from strangler_app import scope as _scope
@@ -31,6 +31,12 @@ log = logging.getLogger("strangler_app")
 _HEADER_BYTES = HEADER.lower().encode("latin-1")
 STATE_KEY = "dry_run"
 Message = Dict[str, Any]
+Scope = Dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = List[Tuple[str, str]]
+Answer = Tuple[int, Headers, bytes]
 
 
 def path_with_query(raw_path: str, query: str) -> str:
@@ -55,7 +61,7 @@ class Gate:
     def verdict(self, method: str, path: str, body: bytes, signature: Optional[str]) -> str:
         return protocol.check(self.key, method, path, body, signature, self.guard)
 
-    def refused(self, method: str, path: str, verdict: str) -> Tuple[int, list, bytes]:
+    def refused(self, method: str, path: str, verdict: str) -> Answer:
         """403 with a problem body; one log line (never the body or the header value)."""
         detail = protocol.refusal(verdict)
         log.warning("strangler dry-run: refused %s %s: %s", method, path.split("?", 1)[0], verdict)
@@ -63,22 +69,22 @@ class Gate:
                            "detail": detail}).encode("utf-8")
         return 403, [("content-type", "application/problem+json"), ("content-length", str(len(body)))], body
 
-    def ack_headers(self, signature: str, status: int) -> list:
+    def ack_headers(self, signature: str, status: int) -> Headers:
         return [(DRY_RUN_RESPONSE_HEADER, "1"), (ACK_HEADER, protocol.ack(self.key, signature, status))]
 
     @staticmethod
-    def probe_answer() -> Tuple[int, list, bytes]:
+    def probe_answer() -> Answer:
         body = b'{"dry_run":true}'
         return 200, [("content-type", "application/json"), ("content-length", str(len(body)))], body
 
 
 class DryRunMiddleware:
-    def __init__(self, app: Callable[..., Awaitable[None]], key: str, window_s: float = protocol.DEFAULT_WINDOW_S,
+    def __init__(self, app: ASGIApp, key: str, window_s: float = protocol.DEFAULT_WINDOW_S,
                  sessions: Any = None, engine: Any = None) -> None:
         self.app = app
         self.gate = Gate(key, window_s, sessions, engine)
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -103,7 +109,7 @@ class DryRunMiddleware:
         signature = header.decode("latin-1") if header is not None else None
         verdict = self.gate.verdict(method, path, bytes(body), signature) if method in WRITE_METHODS \
             else protocol.ABSENT
-        if verdict != VALID:
+        if verdict != VALID or signature is None:  # (VALID needs a signature)
             await _answer(send, self.gate.refused(method, path, verdict))
             return
         scope["state"][STATE_KEY] = True
@@ -114,7 +120,7 @@ class DryRunMiddleware:
                 status, headers, content = self.gate.probe_answer()
                 await _answer(send, (status, headers + self.gate.ack_headers(signature, status), content))
                 return
-            started: list = []
+            started: List[bool] = []
             try:
                 await self.app(scope, _replay(bytes(body), receive), _acknowledge(self.gate, signature, send,
                                                                                   started))
@@ -132,7 +138,7 @@ class DryRunMiddleware:
             request_scope.close()
 
 
-def _replay(body: bytes, receive: Callable) -> Callable[[], Awaitable[Message]]:
+def _replay(body: bytes, receive: Receive) -> Receive:
     sent = False
 
     async def replay() -> Message:
@@ -145,7 +151,7 @@ def _replay(body: bytes, receive: Callable) -> Callable[[], Awaitable[Message]]:
     return replay
 
 
-def _acknowledge(gate: Gate, signature: str, send: Callable, started: list) -> Callable:
+def _acknowledge(gate: Gate, signature: str, send: Send, started: List[bool]) -> Send:
     """Adds the ack to the answer. The rollback happens when the app is done (its rows were never committed,
     so no other connection can see them meanwhile)."""
 
@@ -160,7 +166,7 @@ def _acknowledge(gate: Gate, signature: str, send: Callable, started: list) -> C
     return acknowledged
 
 
-async def _answer(send: Callable, answer: Tuple[int, list, bytes]) -> None:
+async def _answer(send: Send, answer: Answer) -> None:
     status, headers, body = answer
     await send({"type": "http.response.start", "status": status,
                 "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]})

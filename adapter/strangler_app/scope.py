@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from typing import Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
-_current: contextvars.ContextVar = contextvars.ContextVar("strangler_dry_run", default=None)
+_current: contextvars.ContextVar[Optional[DryRunScope]] = contextvars.ContextVar("strangler_dry_run", default=None)
 
 
 class DryRunScope:
@@ -21,7 +21,7 @@ class DryRunScope:
         self.closed = False
         self._closers: List[Callable[[], None]] = []
         self._lock = threading.Lock()
-        self.state: dict = {}  # hooks keep per-request objects here (e.g. the pinned connection)
+        self.state: Dict[str, Any] = {}  # hooks keep per-request objects here (e.g. the pinned connection)
 
     def on_close(self, closer: Callable[[], None]) -> None:
         with self._lock:
@@ -35,7 +35,7 @@ class DryRunScope:
                 return
             self.closed = True
             closers, self._closers = self._closers, []
-        error = None
+        error: Optional[Exception] = None
         for closer in reversed(closers):
             try:
                 closer()
@@ -56,9 +56,9 @@ def is_dry_run() -> bool:
     return current() is not None
 
 
-def enter(scope: DryRunScope) -> contextvars.Token:
+def enter(scope: DryRunScope) -> contextvars.Token[Optional[DryRunScope]]:
     return _current.set(scope)
 
 
-def leave(token: contextvars.Token) -> None:
+def leave(token: contextvars.Token[Optional[DryRunScope]]) -> None:
     _current.reset(token)

@@ -25,14 +25,14 @@ import json
 import os
 import sys
 import threading
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 ENV = "STRANGLER_SQL_CAPTURE"
 NO_REQUEST = "(no request)"
 _MARK = "_strangler_sqlcapture"
 
 _lock = threading.Lock()
-_state = {"installed": False, "fd": None, "pid": None, "path": None}  # type: Dict[str, Any]
+_state: Dict[str, Any] = {"installed": False, "fd": None, "pid": None, "path": None}
 
 
 def _fd(path: str) -> int:
@@ -44,7 +44,8 @@ def _fd(path: str) -> int:
                 if directory:
                     os.makedirs(directory, exist_ok=True)
                 _state.update(fd=os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), pid=pid, path=path)
-    return _state["fd"]
+    fd: int = _state["fd"]
+    return fd
 
 
 def _request_labels() -> Tuple[str, Optional[str], Optional[str]]:

@@ -7,10 +7,12 @@ the command line, or call `strangler_app.sqlcapture.install()` from your own gun
 """
 from __future__ import annotations
 
+from typing import Any
+
 from strangler_app import sqlcapture
 
 sqlcapture.install()
 
 
-def post_fork(server, worker) -> None:  # gunicorn hook signature
+def post_fork(server: Any, worker: Any) -> None:  # gunicorn hook signature
     sqlcapture.install()

@@ -9,35 +9,38 @@ and is acknowledged; forged, stale or replayed signatures are refused (403); the
 from __future__ import annotations
 
 import io
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional
 
 from strangler_app import protocol
 from strangler_app import scope as _scope
-from strangler_app.asgi import Gate, path_with_query
+from strangler_app.asgi import Answer, Gate, Headers, path_with_query
 from strangler_app.protocol import PROBE_PATH, VALID, WRITE_METHODS
 
 ENVIRON_KEY = "strangler.dry_run"
 _STATUS_TEXT = {200: "200 OK", 403: "403 Forbidden"}
+Environ = Dict[str, Any]
+StartResponse = Callable[..., Callable[[bytes], Any]]  # (status, headers, exc_info=None) -> write
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
 class DryRunMiddleware:
-    def __init__(self, app: Callable, key: str, window_s: float = protocol.DEFAULT_WINDOW_S, sessions: Any = None,
+    def __init__(self, app: WSGIApp, key: str, window_s: float = protocol.DEFAULT_WINDOW_S, sessions: Any = None,
                  engine: Any = None) -> None:
         self.app = app
         self.gate = Gate(key, window_s, sessions, engine)
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         environ[ENVIRON_KEY] = False
         method = environ.get("REQUEST_METHOD", "GET").upper()
         probe = environ.get("PATH_INFO", "") == PROBE_PATH
-        signature = environ.get("HTTP_X_STRANGLER_SHADOW")
+        signature: Optional[str] = environ.get("HTTP_X_STRANGLER_SHADOW")
         if not probe and (signature is None or method not in WRITE_METHODS):
             return self.app(environ, start_response)
         body = _read_body(environ)
         raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")  # gunicorn / uWSGI: the path as sent
         path = raw if raw else path_with_query(_wsgi_path(environ), environ.get("QUERY_STRING", ""))
         verdict = self.gate.verdict(method, path, body, signature) if method in WRITE_METHODS else protocol.ABSENT
-        if verdict != VALID:
+        if verdict != VALID or signature is None:  # (VALID needs a signature)
             return _answer(start_response, self.gate.refused(method, path, verdict))
         environ[ENVIRON_KEY] = True
         request_scope = _scope.DryRunScope()
@@ -50,9 +53,11 @@ class DryRunMiddleware:
                 _scope.leave(token)
                 request_scope.close()
 
-        def acknowledged(status: str, headers: list, exc_info: Any = None) -> Callable:
+        sig = signature
+
+        def acknowledged(status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], Any]:
             code = int(status.split(" ", 1)[0])
-            return start_response(status, list(headers) + self.gate.ack_headers(signature, code), exc_info)
+            return start_response(status, list(headers) + self.gate.ack_headers(sig, code), exc_info)
 
         try:
             result = self.app(environ, acknowledged)
@@ -70,7 +75,7 @@ class _Closing:
     def __init__(self, result: Iterable[bytes], request_scope: _scope.DryRunScope) -> None:
         self.result, self.request_scope = result, request_scope
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self.result)
 
     def close(self) -> None:
@@ -82,7 +87,7 @@ class _Closing:
             self.request_scope.close()
 
 
-def _read_body(environ: dict) -> bytes:
+def _read_body(environ: Environ) -> bytes:
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -94,17 +99,17 @@ def _read_body(environ: dict) -> bytes:
     return body
 
 
-def _wsgi_path(environ: dict) -> str:
-    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+def _wsgi_path(environ: Environ) -> str:
+    path: str = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     return path.encode("latin-1").decode("latin-1")
 
 
-def _answer(start_response: Callable, answer: Any) -> Iterable[bytes]:
+def _answer(start_response: StartResponse, answer: Answer) -> Iterable[bytes]:
     status, headers, body = answer
     start_response(_STATUS_TEXT.get(status, str(status)), headers)
     return [body]
 
 
-def is_dry_run(environ: dict) -> bool:
+def is_dry_run(environ: Environ) -> bool:
     """True when this WSGI request is a verified shadow copy (in Flask: is_dry_run(request.environ))."""
     return bool(environ.get(ENVIRON_KEY))

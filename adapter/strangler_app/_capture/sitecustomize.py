@@ -9,12 +9,15 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import types
 
 _here = os.path.dirname(os.path.abspath(__file__))
 
 
-def _load(name, path):
+def _load(name: str, path: str) -> types.ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError("no module at %s" % (path,))
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -30,7 +33,7 @@ if os.environ.get("STRANGLER_SQL_CAPTURE"):
 # The sitecustomize we shadow, if any: run it as `sitecustomize` (site.py imports only one).
 _rest = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
 _spec = importlib.machinery.PathFinder.find_spec("sitecustomize", _rest)
-if _spec is not None and _spec.origin != os.path.abspath(__file__):
+if _spec is not None and _spec.loader is not None and _spec.origin != os.path.abspath(__file__):
     _other = importlib.util.module_from_spec(_spec)
     sys.modules["sitecustomize"] = _other  # the import machinery keeps whatever is here after we return
     _spec.loader.exec_module(_other)
