@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from strangler.cli.app import app
+from strangler.cli.output import fail, next_step
 from strangler.procs import port_in_use
 from strangler.project import ENV as PROJECT_ENV
 from strangler.project import KIT_DIR, ProjectError, demo_project
@@ -42,9 +43,15 @@ def busy_ports(stack_file: Path, environ: dict[str, str]) -> list[str]:
 
 
 def _start(step: Step, total: int) -> None:
-    out.rule(f"[bold]{step.number}/{total} {step.title}[/]", align="left")
+    out.rule(f"[bold]{step.progress}[/]", align="left")
     for line in step.code.rstrip().splitlines():
         out.print(f"  $ {line}" if line and not line.startswith(" ") else f"    {line}", markup=False)
+
+
+def _tick(step: Step, elapsed: float, last: str) -> None:
+    """A live line while a long step runs: its time so far, and the last thing it printed."""
+    now = f"  … {elapsed:.0f}s in step {step.section or step.number}"
+    out.print(now + (f" — {last[:100]}" if last else ""), markup=False, style="dim")
 
 
 def _done(result: StepResult) -> None:
@@ -66,6 +73,7 @@ def demo(
     var_dir: Annotated[Path, typer.Option("--var-dir", help="Runtime dir of the demo (wiped at start).")] =
         KIT_DIR / "var" / "demo",
     keep_going: Annotated[bool, typer.Option(help="Run the remaining steps after a failed one.")] = False,
+    tick: Annotated[float, typer.Option(help="Seconds between the live lines of a running step.", min=1)] = 5.0,
 ) -> None:
     """The kit's main job: migrate the demo monolith (catalog, then orders) by running migration_plan.md,
     checking every step's evidence; the stack is stopped at the end. Exit 1 if any evidence is wrong."""
@@ -74,16 +82,13 @@ def demo(
     try:
         project = demo_project()
     except ProjectError as exc:
-        out.print(f"[red]error:[/] {exc}", markup=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     try:
         busy = busy_ports(project.stack_file, environ)
     except Exception as exc:  # a broken stack file is reported by `strangler up` too; say it once here
-        out.print(f"[red]error:[/] cannot read {project.stack_file}: {exc}")
-        raise typer.Exit(2) from None
+        raise fail(f"cannot read {project.stack_file}: {exc}. Fix: `strangler up` names the problem") from None
     if busy:
-        out.print("[red]The demo needs these ports:[/]\n  " + "\n  ".join(busy), markup=True)
-        raise typer.Exit(2)
+        raise fail("the demo needs these ports:\n  " + "\n  ".join(busy))
     var_dir = var_dir.resolve()
     if var_dir.exists():
         shutil.rmtree(var_dir)
@@ -94,10 +99,9 @@ def demo(
         result = run_walkthrough(document, root=project.root,
                                  env={"STRANGLER_VAR_DIR": str(var_dir), PROJECT_ENV: str(project.root)},
                                  on_step_start=_start, on_step_done=_done, transcript=transcript,
-                                 stop_on_failure=not keep_going)
+                                 stop_on_failure=not keep_going, on_tick=_tick, tick_s=tick)
     except DocumentError as exc:
-        out.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     except KeyboardInterrupt:
         out.print(f"\ninterrupted — the stack was stopped; wall time {time.monotonic() - started:.0f}s")
         raise typer.Exit(130) from None
@@ -106,7 +110,9 @@ def demo(
               markup=False)
     passed = sum(1 for s in result.steps if s.ok)
     verdict = "[green]PASSED[/]" if result.ok else "[red]FAILED[/]"
-    out.print(f"{verdict}: {passed}/{result.total_steps} steps with their evidence; "
+    out.print(f"{verdict}: {passed}/{result.total_steps} blocks of {document.name} with their evidence; "
               f"total wall time {time.monotonic() - started:.0f}s")
     if not result.ok:
+        next_step(f"each step's full output is in {transcript}; fix what it names, then `strangler demo` again")
         raise typer.Exit(1)
+    next_step("the same on your own monolith: docs/own-monolith.md")

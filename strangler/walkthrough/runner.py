@@ -69,7 +69,29 @@ def check(step: Step, status: int | None, output: str) -> tuple[list[str], list[
         match = re.search(pattern, output, re.MULTILINE)
         if match is not None:
             problems.append(f"output must not match /{pattern}/ — found {match.group(0)!r}")
+    for pattern, limit in step.expect_ratio:
+        line, problem = _ratio(pattern, limit, output)
+        if line:
+            evidence.append(line)
+        if problem:
+            problems.append(problem)
     return evidence, problems
+
+
+def _ratio(pattern: str, limit: float, output: str) -> tuple[str, str]:
+    """(evidence line, problem) of one expect-ratio: the first match's part/whole must be at most `limit`."""
+    match = re.search(pattern, output, re.MULTILINE)
+    if match is None:
+        return "", f"expected output matching /{pattern}/ — not found"
+    part, whole = int(match.group("part")), int(match.group("whole"))
+    start = output.rfind("\n", 0, match.start()) + 1
+    end = output.find("\n", match.end())
+    line = output[start:end if end >= 0 else None].strip()
+    ratio = part / whole if whole else (0.0 if part == 0 else float("inf"))
+    said = f"{line}  [{part}/{whole} = {ratio:.1%} ≤ {limit:.1%}]"
+    if ratio > limit:
+        return "", f"{part}/{whole} = {ratio:.1%} is over the tolerated {limit:.1%} (/{pattern}/): {line}"
+    return said, ""
 
 
 def session_env(root: Path, extra: Mapping[str, str]) -> dict[str, str]:
@@ -93,9 +115,11 @@ def teardown(root: Path, env: Mapping[str, str]) -> str:
 def run_walkthrough(document: Path, *, root: Path, env: Mapping[str, str],
                     on_step_start: Callable[[Step, int], None] | None = None,
                     on_step_done: Callable[[StepResult], None] | None = None,
-                    transcript: Path | None = None, stop_on_failure: bool = True) -> RunResult:
+                    transcript: Path | None = None, stop_on_failure: bool = True,
+                    on_tick: Callable[[Step, float, str], None] | None = None, tick_s: float = 5.0) -> RunResult:
     """Run every bash block of `document` in one bash session; the stack is stopped afterwards, whatever happens
-    (failure, timeout, KeyboardInterrupt — which is re-raised after the teardown)."""
+    (failure, timeout, KeyboardInterrupt — which is re-raised after the teardown). `on_tick(step, elapsed,
+    last output line)` is called every `tick_s` while a block runs (progress for a long step)."""
     steps = parse_document(document)
     full_env = session_env(root, env)
     results: list[StepResult] = []
@@ -106,12 +130,13 @@ def run_walkthrough(document: Path, *, root: Path, env: Mapping[str, str],
         for step in steps:
             if on_step_start:
                 on_step_start(step, len(steps))
-            outcome = session.run(step.code, step.timeout_s)
+            tick = (lambda elapsed, last, step=step: on_tick(step, elapsed, last)) if on_tick else None
+            outcome = session.run(step.code, step.timeout_s, on_tick=tick, tick_s=tick_s)
             evidence, problems = check(step, outcome.status, outcome.output)
             result = StepResult(step, outcome.status, outcome.seconds, outcome.output, evidence, problems)
             results.append(result)
             if log:
-                log.write(f"\n===== step {step.number}: {step.title} (line {step.line}) =====\n{step.code}"
+                log.write(f"\n===== step {step.progress} (block {step.number}, line {step.line}) =====\n{step.code}"
                           f"----- output ({outcome.seconds:.1f}s, status {outcome.status}) -----\n{outcome.output}"
                           + "".join(f"!! {p}\n" for p in problems))
                 log.flush()

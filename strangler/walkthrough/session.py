@@ -11,6 +11,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,9 @@ class BashSession:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def run(self, code: str, timeout_s: float) -> BlockOutcome:
+    def run(self, code: str, timeout_s: float, *, on_tick: Callable[[float, str], None] | None = None,
+            tick_s: float = 5.0) -> BlockOutcome:
+        """Run one block; `on_tick(elapsed s, last output line)` every `tick_s` while it runs."""
         self._count += 1
         script = self._dir / f"block{self._count}.sh"
         output = self._dir / f"block{self._count}.out"
@@ -49,12 +52,20 @@ class BashSession:
             f"trap - ERR; echo {_SENTINEL} $__wt_rc \"$PWD\"\n")
         self._proc.stdin.flush()
         deadline = started + timeout_s
+        next_tick = started + tick_s
         status: int | None = None
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._proc.stdout], [], [], left)[0]:
+            now = time.monotonic()
+            left = deadline - now
+            if left <= 0:
                 self.kill()
                 break
+            wait = min(left, next_tick - now) if on_tick else left
+            if not select.select([self._proc.stdout], [], [], max(wait, 0))[0]:
+                if on_tick and time.monotonic() >= next_tick:
+                    next_tick += tick_s
+                    on_tick(time.monotonic() - started, last_line(output))
+                continue
             line = self._proc.stdout.readline()
             if not line:
                 break  # bash exited (e.g. the block ran `exit`)
@@ -86,3 +97,15 @@ class BashSession:
         for path in self._dir.glob("*"):
             path.unlink(missing_ok=True)
         self._dir.rmdir()
+
+
+def last_line(path: Path, tail: int = 4096) -> str:
+    """The last non-empty line a running block wrote so far ("" when none): what it is doing now."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - tail))
+            lines = handle.read().decode("utf-8", errors="replace").replace("\r", "\n").splitlines()
+    except OSError:
+        return ""
+    return next((line.strip() for line in reversed(lines) if line.strip()), "")
