@@ -20,6 +20,7 @@ from load import thresholds
 from load.locust_base import MixEntry, MixError, MixUser, project_file, require_loopback
 from proxy.parity import NoiseTracker, RequestInfo, Response, compare_exchange, normaliser_for
 from proxy.parity.store import open_store
+from proxy.shadow.errors import ErrorLog, ShadowError, kind_of
 from proxy.table import ParityConfig, TableError, load_table, parse_template
 
 log = logging.getLogger("strangler.parity")
@@ -63,7 +64,7 @@ def _setup(environment: Any) -> dict[str, Any]:
     store_path = options.parity_store or None
     _STATE.update(reference=require_loopback(options.reference, "reference URL"),
                   feature=options.feature or "adhoc", normaliser=normaliser_for(config), routes=routes,
-                  tracker=NoiseTracker(), store=open_store(store_path), reported=set(),
+                  tracker=NoiseTracker(), store=open_store(store_path), reported=set(), errors=ErrorLog(),
                   noise_rate=max(0.0, min(1.0, options.noise_sample_rate)), writes=options.parity_writes)
     return _STATE
 
@@ -97,13 +98,21 @@ class ParityUser(MixUser):
                                  catch_response=True) as resp:
             candidate = Response.of(resp.status_code, resp.headers.items(), resp.content or b"")
             sent = resp.request.headers.items() if resp.request is not None else ()
+            elapsed = resp.elapsed.total_seconds() * 1000 if resp.status_code else resp.request_meta["response_time"]
             result = compare_exchange(
                 state["normaliser"], feature=state["feature"], route=entry.route,
                 request=RequestInfo.of(entry.method, path, sent, resp.request.body if resp.request else b""),
                 reference=reference, candidate=candidate, reference_again=again,
                 error=None if resp.status_code else f"no answer: {resp.error}",
-                latency_ms=resp.elapsed.total_seconds() * 1000 if resp.status_code else None,
+                latency_ms=elapsed,
                 reference_url=state["reference"], candidate_url=self.host.rstrip("/"))
+            if result.is_error:  # its kind, upstream and elapsed time, as the shadow engine says it
+                failure = (ShadowError.no_answer(kind_of(resp.error), self.host, result.latency_ms or 0.0,
+                                                 f"{type(resp.error).__name__}: {resp.error}") if not resp.status_code
+                           else ShadowError.server_error(self.host, result.latency_ms or 0.0,
+                                                         reference.status if reference else None, resp.status_code))
+                result.cause = failure.classified()
+                state["errors"].record(state["feature"], entry.method, entry.route, failure)
             state["tracker"].observe(result)
             state["store"].record(result)
             real = state["tracker"].real_differences(result) if reference is not None else []

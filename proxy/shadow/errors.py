@@ -14,12 +14,14 @@ not written is said when the window ends.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 
 from proxy.parity.causes import Cause, Classified, error_label
 
 log = logging.getLogger("strangler.shadow")
+_QUERY = re.compile(r"\?[^\s'\")]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,7 @@ class ShadowError:
 
     @classmethod
     def no_answer(cls, kind: str, upstream: str, elapsed_ms: float, message: str | None) -> ShadowError:
-        text = (message or "no answer").replace("\n", " ")
+        text = _QUERY.sub("?…", (message or "no answer").replace("\n", " "))  # a URL's query may carry secrets
         return cls(kind, upstream, elapsed_ms, text.split(":", 1)[0].strip()[:40], text[:200])
 
     @classmethod
@@ -44,6 +46,18 @@ class ShadowError:
 
     def classified(self) -> Classified:
         return Classified(Cause.ERROR, error_label(self.kind, self.upstream, self.detail))
+
+
+def kind_of(exc: BaseException) -> str:
+    """timeout | connect | protocol for a client library's exception (httpx or requests, by class name: the
+    Locust parity user meets requests' exceptions, the engine httpx's)."""
+    names, text = {c.__name__ for c in type(exc).__mro__}, repr(exc)
+    if names & {"TimeoutException", "Timeout", "TimeoutError"}:
+        return "timeout"
+    if names & {"ConnectError", "ConnectionRefusedError"} or "NewConnectionError" in text \
+            or "Connection refused" in text:
+        return "connect"
+    return "protocol"
 
 
 @dataclass
