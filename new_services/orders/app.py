@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from strangler_app.fastapi_identity import IdentityMiddleware, LoginRequired
 
 from acl.common.envelope import (
     LegacyApiError,
@@ -17,6 +18,7 @@ from new_services.common.app import create_service_app
 from new_services.common.db import Database
 from new_services.orders.api import orders_legacy, orders_v2
 from new_services.orders.api.problems import DOMAIN_ERRORS, domain_problem
+from new_services.orders.identity import on_login_required
 from new_services.orders.models import Base
 from new_services.orders.repository import ensure_id_counter
 from new_services.orders.saga import Collaborators, OrderSaga
@@ -48,6 +50,8 @@ def create_app(settings: OrdersSettings | None = None, *, collaborators: Collabo
         routers=[orders_v2.router, orders_legacy.router], envelope=legacy_envelope,
         on_startup=start, on_shutdown=parts.close)
     app.state.collaborators = parts
+    # outermost: a forged/expired/replayed identity header is refused before anything else runs
+    app.add_middleware(IdentityMiddleware, key=settings.identity_key.get_secret_value())
 
     async def on_domain_error(request: Request, exc: Exception) -> Response:
         if is_legacy_path(request.url.path):
@@ -59,4 +63,5 @@ def create_app(settings: OrdersSettings | None = None, *, collaborators: Collabo
     for error in DOMAIN_ERRORS:
         app.add_exception_handler(error, on_domain_error)
     app.add_exception_handler(LegacyApiError, on_legacy_error)
+    app.add_exception_handler(LoginRequired, on_login_required)
     return app

@@ -22,7 +22,8 @@ class OrderLineCreate(BaseModel):
 class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: Annotated[int, Field(gt=0, le=MAX_ID, strict=True)]
+    customer_id: Annotated[int | None, Field(
+        gt=0, le=MAX_ID, strict=True, description="default: the logged-in customer (the only one allowed)")] = None
     lines: Annotated[list[OrderLineCreate], Field(min_length=1, max_length=MAX_LINES)]
 
     def line_requests(self) -> list[LineRequest]:

@@ -2,7 +2,9 @@
 URL."""
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from strangler_app.identity import KEY_ENV as IDENTITY_KEY_ENV
+from strangler_app.identity import MIN_KEY_CHARS
 
 from new_services.common.settings import IdRangeSettings, ServiceSettings, id_start_field, load_settings
 
@@ -29,9 +31,20 @@ class OrdersSettings(ServiceSettings, OrdersIdRange):
         300.0, gt=0, validation_alias=AliasChoices("ORDERS_UNCERTAIN_WINDOW_S", "uncertain_window_s"),
         description="how long a reservation whose answer was lost is looked for before it counts as never made "
                     "(longer than the monolith's worker timeout)")
+    identity_key: SecretStr = Field(
+        validation_alias=AliasChoices(IDENTITY_KEY_ENV, "identity_key"),
+        description="HMAC key of the façade's signed X-Strangler-Identity header (who is logged in); no default: "
+                    "the same value as the façade's (config/stack.yaml generates it per install)")
     test_faults: bool = Field(
         False, validation_alias=AliasChoices("ORDERS_TEST_FAULTS", "test_faults"),
         description="test-only: honour the X-Orders-Test-Fault header (never enable in production)")
+
+    @field_validator("identity_key")
+    @classmethod
+    def _identity_key_long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_KEY_CHARS:
+            raise ValueError(f"must be at least {MIN_KEY_CHARS} characters")
+        return value
 
     @property
     def resolved_database_url(self) -> str:

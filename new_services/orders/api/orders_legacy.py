@@ -1,5 +1,6 @@
 """Legacy-compatible orders endpoints (/api/orders...): the monolith's contract, served from the orders
-domain through acl/orders. Same bodies, paging, status codes and error envelope as the monolith.
+domain through acl/orders. Same bodies, paging, status codes and error envelope as the monolith — also for
+who may call them (new_services/orders/identity.py: logged in via the façade's signed identity).
 """
 from __future__ import annotations
 
@@ -26,13 +27,14 @@ from acl.orders.legacy_requests import (
 from acl.orders.translate import order_to_json
 from new_services.orders.deps import RepositoryDep, SagaDep, SessionDep, SettingsDep
 from new_services.orders.domain import OrderNotFound
+from new_services.orders.identity import LegacyUser, own_customer_legacy
 
 PREFIX = "/api/orders"
 router = APIRouter(prefix=PREFIX, tags=["legacy-compatible"])
 
 
 @router.get("")
-def list_orders(request: Request, repo: RepositoryDep, settings: SettingsDep) -> dict[str, Any]:
+def list_orders(_user: LegacyUser, request: Request, repo: RepositoryDep, settings: SettingsDep) -> dict[str, Any]:
     query = parse_query(first_values(request), OrderListQuery)
     criteria = query.to_filter()
     total = repo.count(criteria)
@@ -43,7 +45,8 @@ def list_orders(request: Request, repo: RepositoryDep, settings: SettingsDep) ->
 
 
 @router.get("/{order_id}")
-def get_order(order_id: str, request: Request, repo: RepositoryDep, settings: SettingsDep) -> dict[str, Any]:
+def get_order(_user: LegacyUser, order_id: str, request: Request, repo: RepositoryDep,
+              settings: SettingsDep) -> dict[str, Any]:
     ident = legacy_id(request, order_id)
     order = repo.get(ident)
     if order is None:
@@ -52,21 +55,23 @@ def get_order(order_id: str, request: Request, repo: RepositoryDep, settings: Se
 
 
 @router.post("", status_code=201)
-def place_order(body: RawBodyDep, saga: SagaDep, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+def place_order(user: LegacyUser, body: RawBodyDep, saga: SagaDep, session: SessionDep,
+                settings: SettingsDep) -> dict[str, Any]:
     command = parse_json_body(body, OrderCreateBody)
+    own_customer_legacy(user, command.CustomerId)
     order = saga.place(session, command.CustomerId, command.line_requests())
     return order_to_json(order, settings.legacy_tz)
 
 
 @router.post("/{order_id}/cancel")
-def cancel_order(order_id: str, request: Request, saga: SagaDep, session: SessionDep,
+def cancel_order(_user: LegacyUser, order_id: str, request: Request, saga: SagaDep, session: SessionDep,
                  settings: SettingsDep) -> dict[str, Any]:
     return order_to_json(saga.cancel(session, legacy_id(request, order_id)), settings.legacy_tz)
 
 
 @router.post("/{order_id}/status")
-def change_status(order_id: str, request: Request, body: RawBodyDep, saga: SagaDep, session: SessionDep,
-                  settings: SettingsDep) -> dict[str, Any]:
+def change_status(_user: LegacyUser, order_id: str, request: Request, body: RawBodyDep, saga: SagaDep,
+                  session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     ident = legacy_id(request, order_id)
     command = parse_json_body(body, StatusChangeBody)
     return order_to_json(saga.transition(session, ident, command.target), settings.legacy_tz)

@@ -4,6 +4,7 @@ LEGACY_BASE_URL points at the proxy. Shared by the folder; every process is stop
 from __future__ import annotations
 
 import http.server
+import os
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ from strangler.migrate.db import reflect_table
 from strangler.migrate.engine import open_engine
 from strangler.migrate.mapping import Row
 from strangler.procs import free_port, running
+from tests.identity_auth import LEGACY_ENV, PASSWORD, SERVICE_ENV, SignedIdentity, log_in
 
 SHADOW_KEY = "orders-test-shadow-key-0123456789"
 LEGACY_TIMEOUT_S = 0.8
@@ -109,7 +111,7 @@ class Stack:
 def _seed(database_url: str) -> None:
     subprocess.run([sys.executable, "-m", "legacy_monolith", "seed", "--database-url", database_url,
                     "--products", "20", "--customers", "8", "--orders", "40"],
-                   check=True, capture_output=True, timeout=60)
+                   check=True, capture_output=True, timeout=60, env={**os.environ, **LEGACY_ENV})
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +129,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     legacy_url = f"http://127.0.0.1:{legacy_port}"
     gunicorn = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{legacy_port}",
                 "legacy_monolith.wsgi:app"]
-    with running(gunicorn, health_url=f"{legacy_url}/healthz", env={"LEGACY_DATABASE_URL": legacy_db},
+    with running(gunicorn, health_url=f"{legacy_url}/healthz", env={"LEGACY_DATABASE_URL": legacy_db, **LEGACY_ENV},
                  log_path=work / "gunicorn.log", timeout=30, expect_status=200), \
             httpx.Client(base_url=legacy_url, timeout=10) as upstream:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
@@ -137,7 +139,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         thread = threading.Thread(target=server.serve_forever, name="fault-proxy", daemon=True)
         thread.start()
         env = {"ORDERS_DATABASE_URL": orders_db, "LEGACY_BASE_URL": proxy.url, "STRANGLER_SHADOW_KEY": SHADOW_KEY,
-               "ORDERS_TEST_FAULTS": "1", "LEGACY_TIMEOUT_S": str(LEGACY_TIMEOUT_S)}
+               "ORDERS_TEST_FAULTS": "1", "LEGACY_TIMEOUT_S": str(LEGACY_TIMEOUT_S), **SERVICE_ENV}
         uvicorn = [sys.executable, "-m", "uvicorn", "new_services.orders.main:app", "--host", "127.0.0.1",
                    "--port", str(orders_port)]
         try:
@@ -187,7 +189,7 @@ class Seeded:
 def seeded(stack: Stack) -> Seeded:
     with httpx.Client(base_url=stack.legacy_url, timeout=10) as legacy:
         customer = legacy.post("/api/customers", json={"Email": "saga.tester@example.com", "FirstName": "Saga",
-                                                       "LastName": "Tester"})
+                                                       "LastName": "Tester", "Password": PASSWORD})
         assert customer.status_code == 201, customer.text
         stocked = []
         for product in legacy.get("/api/products", params={"active": "Y", "page_size": 200}).json()["Products"]:
@@ -201,8 +203,17 @@ def seeded(stack: Stack) -> Seeded:
 
 
 @pytest.fixture
-def orders_client(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.orders_url, timeout=15) as client:
+def orders_client(stack: Stack, seeded: Seeded) -> Iterator[httpx.Client]:
+    """The orders service, called as the façade would for the logged-in saga tester (signed identity)."""
+    with httpx.Client(base_url=stack.orders_url, timeout=15, auth=SignedIdentity(seeded.customer_id)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def legacy_client(stack: Stack, seeded: Seeded) -> Iterator[httpx.Client]:
+    """The monolith, logged in as the saga tester (session cookie)."""
+    with httpx.Client(base_url=stack.legacy_url, timeout=15) as client:
+        log_in(client, "saga.tester@example.com")
         yield client
 
 

@@ -89,12 +89,13 @@ def test_bad_signatures_are_refused(variant, orders_client, seeded, snap) -> Non
     assert snap() == before
 
 
-def test_dry_run_ship_and_untracked_cancel_touch_no_stock(orders_client, stack, seeded, snap, calls) -> None:
+def test_dry_run_ship_and_untracked_cancel_touch_no_stock(orders_client, legacy_client, stack, seeded, snap,
+                                                          calls) -> None:
     order = orders_client.post("/api/orders", json={"CustomerId": seeded.customer_id,
                                                     "Lines": [{"ProductId": seeded.low, "Quantity": 1}]}).json()
     assert orders_client.post(f"/api/orders/{order['OrderId']}/status", json={"Status": "P"}).status_code == 200
-    legacy = httpx.post(f"{stack.legacy_url}/api/orders", json={"CustomerId": seeded.customer_id,
-                                                                "Lines": [{"ProductId": seeded.high, "Quantity": 1}]})
+    legacy = legacy_client.post("/api/orders", json={"CustomerId": seeded.customer_id,
+                                                     "Lines": [{"ProductId": seeded.high, "Quantity": 1}]})
     backfill_one(stack, legacy.json()["OrderId"])  # placed before "migration": no reservation id
     before, sent = snap(), calls()
     ship = signed_post(orders_client, f"/api/orders/{order['OrderId']}/status", {"Status": "S"})

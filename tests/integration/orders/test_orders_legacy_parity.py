@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.identity_auth import SignedIdentity, log_in, seeded_email
+
 pytestmark = pytest.mark.integration
 
 
@@ -16,6 +18,16 @@ def without_server_time(response: httpx.Response) -> tuple[int, dict]:
 
 @pytest.fixture(scope="module")
 def both(stack):
+    """Both sides as the same logged-in customer 1: the monolith by its cookie, the service by the signed
+    identity the façade would send."""
+    with httpx.Client(base_url=stack.legacy_url, timeout=10) as legacy, \
+            httpx.Client(base_url=stack.orders_url, timeout=10, auth=SignedIdentity(1)) as service:
+        log_in(legacy, seeded_email(1))
+        yield legacy, service
+
+
+@pytest.fixture(scope="module")
+def anonymous(stack):
     with httpx.Client(base_url=stack.legacy_url, timeout=10) as legacy, \
             httpx.Client(base_url=stack.orders_url, timeout=10) as service:
         yield legacy, service
@@ -71,4 +83,32 @@ def test_status_change_errors_match(both) -> None:
         new = service.post(f"/api/orders/{delivered}/status", json=body)
         assert (new.status_code, new.json()) == (old.status_code, old.json()), body
     old, new = legacy.post(f"/api/orders/{delivered}/cancel"), service.post(f"/api/orders/{delivered}/cancel")
+    assert (new.status_code, new.json()) == (old.status_code, old.json())
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/api/orders/1", None), ("GET", "/api/orders?customer_id=1", None),
+    ("POST", "/api/orders", {"CustomerId": 1, "Lines": [{"ProductId": 1, "Quantity": 1}]}),
+    ("POST", "/api/orders/1/cancel", None), ("POST", "/api/orders/1/status", {"Status": "P"})])
+def test_not_logged_in_is_the_same_401_on_both_sides(anonymous, method, path, body, snap) -> None:
+    legacy, service = anonymous
+    before = snap()
+    old, new = legacy.request(method, path, json=body), service.request(method, path, json=body)
+    assert old.status_code == 401 and old.json()["ErrorCode"] == "LOGIN_REQUIRED"
+    assert (new.status_code, new.json()) == (old.status_code, old.json())
+    assert snap() == before
+
+
+def test_placing_for_another_customer_is_the_same_403_and_reading_theirs_is_allowed(both, snap) -> None:
+    """Legacy behaviour, kept by the service: orders are placed for yourself; reads are not scoped."""
+    legacy, service = both
+    body = {"CustomerId": 2, "Lines": [{"ProductId": 1, "Quantity": 1}]}
+    before = snap()
+    old, new = legacy.post("/api/orders", json=body), service.post("/api/orders", json=body)
+    assert old.status_code == 403 and old.json()["ErrorCode"] == "NOT_YOUR_CUSTOMER_ID"
+    assert (new.status_code, new.json()) == (old.status_code, old.json())
+    assert snap() == before
+    theirs = legacy.get("/api/orders", params={"customer_id": 2}).json()["Orders"][0]["OrderId"]
+    old, new = legacy.get(f"/api/orders/{theirs}"), service.get(f"/api/orders/{theirs}")
+    assert old.status_code == 200 and old.json()["CustomerId"] == 2
     assert (new.status_code, new.json()) == (old.status_code, old.json())

@@ -102,12 +102,12 @@ def test_shipping_stopped_midway_stays_paid_and_resumes(orders_client, stack, se
     assert calls()[CONSUME] - sent[CONSUME] == 1  # line 1 was not consumed twice
 
 
-def test_legacy_order_backfilled_then_cancelled_restores_reserved_stock(orders_client, stack, seeded, snap,
-                                                                        calls) -> None:
+def test_legacy_order_backfilled_then_cancelled_restores_reserved_stock(orders_client, legacy_client, stack, seeded,
+                                                                        snap, calls) -> None:
     product = seeded.low
     reserved_before = {wh: r for wh, (_, r) in stock_of(stack, product).items()}
-    legacy = httpx.post(f"{stack.legacy_url}/api/orders", json={"CustomerId": seeded.customer_id,
-                                                                "Lines": [{"ProductId": product, "Quantity": 3}]})
+    legacy = legacy_client.post("/api/orders", json={"CustomerId": seeded.customer_id,
+                                                     "Lines": [{"ProductId": product, "Quantity": 3}]})
     assert legacy.status_code == 201
     order = legacy.json()
     assert order["OrderId"] < ID_START  # the monolith keeps its own sequence
@@ -129,13 +129,14 @@ def test_legacy_order_backfilled_then_cancelled_restores_reserved_stock(orders_c
     assert {wh: r for wh, (_, r) in stock_of(stack, product).items()} == reserved_before
 
 
-def test_legacy_order_backfilled_then_shipped_consumes_untracked_stock(orders_client, stack, seeded) -> None:
+def test_legacy_order_backfilled_then_shipped_consumes_untracked_stock(orders_client, legacy_client, stack,
+                                                                       seeded) -> None:
     product = seeded.high
-    legacy = httpx.post(f"{stack.legacy_url}/api/orders", json={"CustomerId": seeded.customer_id,
-                                                                "Lines": [{"ProductId": product, "Quantity": 2}]})
+    legacy = legacy_client.post("/api/orders", json={"CustomerId": seeded.customer_id,
+                                                     "Lines": [{"ProductId": product, "Quantity": 2}]})
     order = legacy.json()
     warehouse = order["Lines"][0]["Warehouse"]
-    assert httpx.post(f"{stack.legacy_url}/api/orders/{order['OrderId']}/status", json={"Status": "P"}).status_code == 200
+    assert legacy_client.post(f"/api/orders/{order['OrderId']}/status", json={"Status": "P"}).status_code == 200
     backfill_one(stack, order["OrderId"])
     on_hand, reserved = stock_of(stack, product)[warehouse]
     shipped = orders_client.post(f"/api/orders/{order['OrderId']}/status", json={"Status": "S"})
@@ -145,10 +146,10 @@ def test_legacy_order_backfilled_then_shipped_consumes_untracked_stock(orders_cl
     assert legacy_rows(stack, "SELECT RSV_STS, QTY FROM STOCK_RSV WHERE RSV_REF = :r", r=ref) == [("C", 2)]
 
 
-def test_service_ids_come_from_their_own_range(orders_client, stack, seeded) -> None:
+def test_service_ids_come_from_their_own_range(orders_client, legacy_client, stack, seeded) -> None:
     first = place(orders_client, seeded.customer_id, (seeded.low, 1)).json()["OrderId"]
-    legacy = httpx.post(f"{stack.legacy_url}/api/orders", json={"CustomerId": seeded.customer_id,
-                                                                "Lines": [{"ProductId": seeded.low, "Quantity": 1}]})
+    legacy = legacy_client.post("/api/orders", json={"CustomerId": seeded.customer_id,
+                                                     "Lines": [{"ProductId": seeded.low, "Quantity": 1}]})
     second = place(orders_client, seeded.customer_id, (seeded.low, 1)).json()["OrderId"]
     assert ID_START <= first < second
     assert legacy.json()["OrderId"] < ID_START  # legacy keeps its own sequence

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from new_services.orders.app import create_app as create_orders_app
 from new_services.orders.settings import OrdersSettings
+from tests.identity_auth import IDENTITY_KEY, SignedIdentity
 from tests.unit.catalog.conftest import SHADOW_KEY
 
 HUGE, BEYOND, GIANT = str(2**63), str(2**31), "9" * 5000
@@ -38,8 +39,9 @@ ORDERS = ([("get", f"/api/orders/{i}", None) for i in IDS]
 def orders_client(tmp_path: Path) -> Iterator[TestClient]:
     # Collaborators point at a closed port: none of these requests may get as far as calling them.
     settings = OrdersSettings(shadow_key=SHADOW_KEY, database_url=f"sqlite:///{tmp_path}/orders.db",
-                              var_dir=tmp_path, legacy_base_url="http://127.0.0.1:9")
+                              var_dir=tmp_path, legacy_base_url="http://127.0.0.1:9", identity_key=IDENTITY_KEY)
     with TestClient(create_orders_app(settings)) as client:
+        client.auth = SignedIdentity(1)  # logged in: the bad input must get past the 401, as from the façade
         yield client
 
 

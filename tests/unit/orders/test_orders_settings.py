@@ -8,6 +8,22 @@ from new_services.common.settings import SettingsError
 from new_services.orders.settings import get_orders_settings
 
 KEY = "k" * 32
+IDENTITY_KEY = "i" * 32
+
+
+@pytest.fixture(autouse=True)
+def _identity_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRANGLER_IDENTITY_KEY", IDENTITY_KEY)
+
+
+def test_identity_key_is_required_and_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRANGLER_SHADOW_KEY", KEY)
+    monkeypatch.delenv("STRANGLER_IDENTITY_KEY")
+    with pytest.raises(SettingsError, match="STRANGLER_IDENTITY_KEY is required"):
+        get_orders_settings()
+    monkeypatch.setenv("STRANGLER_IDENTITY_KEY", "short")
+    with pytest.raises(SettingsError, match="STRANGLER_IDENTITY_KEY"):
+        get_orders_settings()
 
 
 def test_shadow_key_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
