@@ -2,7 +2,7 @@
 
 `strangler load` and `strangler parity run` validate the mix with `load_mix` BEFORE starting Locust, so a
 bad file is one line "FILE:LINE: problem. Fix: …" and no run; the Locust users (load/locust_base.py) read
-it the same way. Format (README "Mix file" lists every key; `schema_rows()` generates that table):
+it the same way. Format (the docs' mix-file reference lists every key; `schema_rows()` generates that table):
 
     mixes:
       read:
@@ -169,14 +169,14 @@ def load_mix(path: Path | str, mix_name: str = "read") -> list[MixEntry]:
             where = ".".join(str(p) for p in loc)
             ctx = first.get("ctx") or {}
             problem = ctx.get("problem") or first["msg"]
-            fix = ctx.get("fix_hint") or "see the mix file format in README.md (\"Mix file\")"
+            fix = ctx.get("fix_hint") or "see the mix file format in docs/how-to/parity-and-load.md (\"The mix file\")"
             raise MixError(f"{path}:{line}: mix {mix_name!r} entry {i + 1}{f' ({where})' if where else ''}: "
                            f"{problem}. Fix: {fix}") from None
     return entries
 
 
 def schema_rows() -> list[str]:
-    """The README's table of mix-entry keys, generated from the models (a test keeps the two equal)."""
+    """The table of mix-entry keys of the docs' mix-file reference (scripts/gen_reference.py), from the models."""
     rows = ["| key | default | meaning |", "| --- | --- | --- |"]
     for model, prefix in ((MixEntry, ""), (ParamSpec, "params.NAME.")):
         for name, field in model.model_fields.items():

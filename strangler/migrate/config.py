@@ -152,7 +152,7 @@ def _where(exc: Exception) -> str:
 def load_config(path: Path) -> dict[str, FeatureMigration]:
     if not path.exists():
         raise MigrationConfigError(f"{path}: migrations file not found. Fix: pass --config or create it "
-                                   "(format: README \"Data migration\"; `strangler add mapping TABLE` writes one)")
+                                   "(format: docs/how-to/migrate-data.md; `strangler add mapping TABLE` writes one)")
     try:
         raw = plain(parse_yaml(path.read_text()))
     except YamlSyntaxError as exc:

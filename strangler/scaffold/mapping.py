@@ -89,7 +89,7 @@ and registered in config/migrations.yaml as "{ref}". As written it copies every 
   column values) so reverse sync keeps legacy readers working.
 - verify: without `source_domain`/`target_domain` it proves only that TARGET == translate(legacy row) — a
   translate that is consistently wrong passes. Give both (either side's row -> the same domain dict) to
-  compare domain objects instead. Reference: README, "Data migration".
+  compare domain objects instead. Reference: docs/how-to/migrate-data.md.
 """
 from __future__ import annotations
 
