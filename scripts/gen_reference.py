@@ -51,7 +51,7 @@ def _param_row(param: Any, ctx: Any) -> str:
     stable interface): names with metavar, then help with default, range, env var and [required]."""
     record = param.get_help_record(ctx)
     names, text = record if record else (param.name or "", "")
-    return f"| `{_cell(names)}` | {_cell(text)} |"
+    return f"| `{' '.join(names.split()).replace('|', '\\|')}` | {_cell(text)} |"
 
 
 def _command_section(cmd: Any, path: list[str], out: list[str]) -> None:

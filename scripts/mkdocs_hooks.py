@@ -11,7 +11,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gen_reference  # noqa: E402  (scripts/ is not a package)
+import gen_reference  # scripts/ is not a package: imported by path
 
 
 def on_files(files: Files, config: Any) -> Files:

@@ -36,11 +36,11 @@ def _text(html_file: Path) -> str:
 def test_the_strict_build_renders_every_generated_page_and_the_walkthrough(site: Path) -> None:
     for rel in gen_reference.PAGES:
         assert (site / rel).with_suffix(".html").is_file(), f"{rel} missing from the built site"
-    first_heading = next(line for line in (REPO / "migration_plan.md").read_text().splitlines() if line.startswith("# "))
-    assert first_heading[2:].strip() in _text(site / "tutorials" / "walkthrough.html")
-    # the last step too: the whole file is included, not its beginning
-    last_heading = [line for line in (REPO / "migration_plan.md").read_text().splitlines() if line.startswith("## ")][-1]
-    assert last_heading[3:].strip() in _text(site / "tutorials" / "walkthrough.html")
+    plan = (REPO / "migration_plan.md").read_text().splitlines()
+    page = _text(site / "tutorials" / "walkthrough.html")
+    first_heading = next(line for line in plan if line.startswith("# "))
+    last_step = [line for line in plan if line.startswith("## ")][-1]  # the whole file, not its beginning
+    assert first_heading[2:].strip() in page and last_step[3:].strip() in page
 
 
 def test_the_cli_reference_has_every_command_with_its_options() -> None:
@@ -102,7 +102,8 @@ def test_a_committed_copy_of_a_generated_page_fails_the_build(tmp_path: Path) ->
     (docs / "index.md").write_text("# x\n")
     (docs / "reference" / "cli.md").write_text("# stale\n")
     config = tmp_path / "mkdocs.yml"
-    config.write_text(f"site_name: t\ndocs_dir: {docs}\nstrict: true\nhooks: [{REPO / 'scripts' / 'mkdocs_hooks.py'}]\n")
+    hook = REPO / "scripts" / "mkdocs_hooks.py"
+    config.write_text(f"site_name: t\ndocs_dir: {docs}\nstrict: true\nhooks: [{hook}]\n")
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(config),
                            "-d", str(tmp_path / "site")], cwd=tmp_path, capture_output=True, text=True, timeout=240,
                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
