@@ -152,7 +152,7 @@ def test_a_connection_closed_unanswered_is_retried_once_not_an_error(tmp_path: P
 
 
 def test_transient_kinds_are_timeout_and_connect_only() -> None:
-    assert TRANSIENT_ERRORS == {"timeout", "connect"}
+    assert {"timeout", "connect"} == TRANSIENT_ERRORS
     assert ShadowError.no_answer("timeout", "svc", 10.0, "ReadTimeout: no answer in 10s").classified().label \
         == "timeout from svc: ReadTimeout"
 
@@ -166,3 +166,19 @@ def test_error_log_is_bounded_and_says_how_many_it_skipped(caplog: pytest.LogCap
     errors.close()
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 3 and lines[-1].startswith("shadow error: 3 5xx from svc more not logged")
+
+
+def test_kind_of_reads_httpx_and_requests_exceptions() -> None:
+    import httpx
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    from proxy.shadow.errors import kind_of
+
+    refused = requests.exceptions.ConnectionError(NewConnectionError(None, "Connection refused"))
+    assert [kind_of(e) for e in (httpx.ReadTimeout("x"), httpx.ConnectError("x"), httpx.RemoteProtocolError("x"),
+                                 requests.exceptions.ReadTimeout("x"), requests.exceptions.ConnectTimeout("x"),
+                                 refused, requests.exceptions.ConnectionError("Connection aborted."))] \
+        == ["timeout", "connect", "protocol", "timeout", "timeout", "connect", "protocol"]
+    said = ShadowError.no_answer("connect", "svc", 1.0, "ConnectionError: url: /api/items/7?token=abc (refused)")
+    assert "abc" not in said.message and said.message.endswith("?… (refused)")
