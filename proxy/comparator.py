@@ -26,6 +26,7 @@ import random
 from collections import Counter
 from pathlib import Path
 
+from proxy.common.asgi import read_body
 from proxy.matcher import Matcher
 from proxy.parity import ParityStore
 from proxy.parity.store import configured_store
@@ -80,12 +81,7 @@ class Comparator:
             return
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         feature = next((v for k, v in headers if k.lower() == FEATURE_HEADER), None)
         if feature is None and scope["path"] in ("/healthz", "/stats"):

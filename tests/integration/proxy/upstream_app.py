@@ -11,6 +11,8 @@ import json
 import os
 from urllib.parse import parse_qs
 
+from proxy.common.asgi import read_body
+
 NAME = os.environ.get("UPSTREAM_NAME", "upstream")
 received: list[dict] = []
 
@@ -18,12 +20,7 @@ received: list[dict] = []
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
-    body = b""
-    while True:
-        msg = await receive()
-        body += msg.get("body", b"")
-        if not msg.get("more_body"):
-            break
+    body = await read_body(receive)
     path = scope["path"]
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     status, payload = 200, {"served_by": NAME, "method": scope["method"], "path": path}
