@@ -74,12 +74,30 @@ def _command_section(cmd: Any, path: list[str], out: list[str]) -> None:
             _command_section(sub, [*path, name], out)
 
 
+def _conventions() -> list[str]:
+    """What every command shares (strangler/cli/output.py): the numbers come from the code."""
+    from strangler.cli import output
+
+    return ["## Conventions\n",
+            "- **Errors** are one line on stderr, `error: <problem>. Fix: <what to do>`, printed once by the root "
+            "command.",
+            f"- **Exit codes:** `0` done; `{output.FAILED}` the command ran and what it checks or does failed (a "
+            f"gate refused, a verify failed, the stack did not start); `{output.USAGE}` it was given something it "
+            "cannot use (an unknown name, a bad option, file or project).",
+            "- **Next steps:** a command that changes state ends with one line `Next: …`, the command or URL to "
+            "go on with.",
+            f"- **Tables** fit the terminal (`{output.PIPE_WIDTH}` columns when the output is not a terminal and "
+            "`$COLUMNS` is unset): empty columns are dropped and long values shortened in the middle with "
+            f"`{output.ELLIPSIS}`; `--json` always carries the full values.\n"]
+
+
 def cli_page() -> str:
     root = _cli_root()
     out = [GENERATED, "# CLI reference\n",
            "Every command of `strangler`, with its help, arguments and options, read from the CLI itself "
-           "(`strangler COMMAND --help` prints the same). Every command takes the root option `--project DIR`.\n"]
-    out.append("| command | what it does |\n| --- | --- |")
+           "(`strangler COMMAND --help` prints the same). Every command takes the root option `--project DIR`.\n",
+           *_conventions()]
+    out.append("## Commands\n\n| command | what it does |\n| --- | --- |")
     for name, sub in sorted(root.commands.items()):
         if not sub.hidden:
             out.append(f"| [`{name}`](#strangler-{name}) | {_cell(sub.get_short_help_str(limit=110))} |")
