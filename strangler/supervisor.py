@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from strangler.procs import ProcessFailed, log_tail, port_in_use, spawn, stop, wait_http
+from strangler.procs import ProcessFailed, free_port, log_tail, port_in_use, spawn, stop, wait_http
 from proxy.common.clock import stamp
 from strangler.runstate import (PID_FILE, ProcessStatus, StackStatus, accepts_connections, read_state, rotate_log,
                                 running_supervisor, write_state)
@@ -39,6 +39,7 @@ class StopRequested(StackError):
 def preflight(plan: StackPlan) -> None:
     """Refuse to start anything when a port is taken or used twice — before any process is spawned."""
     problems, seen = [], {}
+    claimed = {p.port for p in plan.processes}  # a suggestion never lands on another process of the stack
     for p in plan.processes:
         if p.port in seen:
             problems.append(f"port {p.port} is set for both '{seen[p.port]}' and '{p.name}' — give one of them "
@@ -46,11 +47,22 @@ def preflight(plan: StackPlan) -> None:
             continue
         seen[p.port] = p.name
         if port_in_use(p.port, p.host):
+            spare = spare_port(p.port, p.host, claimed)
+            claimed.add(spare)
             problems.append(f"port {p.port} for '{p.name}' is already in use — stop what runs there, or pick "
-                            f"another port: --port {p.name}={p.port + 1} "
-                            f"(or {port_env_name(p.name)}={p.port + 1})")
+                            f"another port: --port {p.name}={spare} "
+                            f"(or {port_env_name(p.name)}={spare})")
     if problems:
         raise StackError("\n".join(problems))
+
+
+def spare_port(after: int, host: str, claimed: set[int], tries: int = 50) -> int:
+    """The first port above `after` that is free now and claimed by no process of the stack (the OS's pick
+    when none of the next `tries` is)."""
+    for port in range(after + 1, min(after + 1 + tries, 65536)):
+        if port not in claimed and not port_in_use(port, host):
+            return port
+    return next(port for port in iter(lambda: free_port(host), None) if port not in claimed)
 
 
 # ---------------------------------------------------------------- the supervisor
@@ -299,8 +311,10 @@ def run_foreground(plan: StackPlan, *, on_ready: Callable[[dict[str, Any]], None
                 (run_dir / PID_FILE).unlink()
 
 
-def start_detached(plan: StackPlan, cli_args: Sequence[str]) -> dict[str, Any]:
-    """Run `strangler up <cli_args>` in the background and wait until it reports healthy or failed."""
+def start_detached(plan: StackPlan, cli_args: Sequence[str], *,
+                   on_healthy: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run `strangler up <cli_args>` in the background and wait until it reports healthy or failed;
+    `on_healthy(name, process state)` is called once per process as it becomes healthy (progress)."""
     run_dir, log_path = plan.var_dir / "run", plan.var_dir / "logs" / "supervisor.log"
     other = running_supervisor(run_dir)
     if other:
@@ -312,9 +326,14 @@ def start_detached(plan: StackPlan, cli_args: Sequence[str]) -> dict[str, Any]:
     proc = spawn(argv, env=env, log_path=log_path, cwd=Path.cwd())
     budget = 30.0 + sum(p.ready_timeout + p.setup_timeout * len(p.setup) for p in plan.processes)
     deadline = time.monotonic() + budget
+    told: set[str] = set()
     while time.monotonic() < deadline:
         state = read_state(run_dir)
         mine = state is not None and state.get("supervisor_pid") == proc.pid
+        for name, entry in (state["processes"].items() if mine and on_healthy else ()):
+            if entry.get("status") == ProcessStatus.HEALTHY and name not in told:
+                told.add(name)
+                on_healthy(name, entry)
         if mine and state["status"] == StackStatus.RUNNING:
             return state
         if proc.poll() is not None:

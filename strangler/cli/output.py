@@ -74,9 +74,9 @@ def screen_width(stream: Any = None) -> int | None:
 
 
 def console(*, stderr: bool = False) -> Console:
-    """The console every command prints with: no highlighting guesses, long lines left whole, a sane width."""
-    return Console(stderr=stderr, width=screen_width(sys.stderr if stderr else sys.stdout), highlight=False,
-                   soft_wrap=True)
+    """The console every command prints with: no highlighting guesses, a sane width; prose wraps between
+    words, tables (FitTable) never wrap."""
+    return Console(stderr=stderr, width=screen_width(sys.stderr if stderr else sys.stdout), highlight=False)
 
 
 # ------------------------------------------------------------------------------------------- cells
@@ -132,13 +132,15 @@ EMPTY = ("", "-")
 @dataclass
 class Col:
     """A column: `squeeze` ones shorten first (paths, URLs, notes); `whole` ones (names, numbers) only when
-    nothing else is left to shorten; `keep` never drops it, even when empty."""
+    nothing else is left to shorten; `optional` ones are dropped (last first) before that happens. A column
+    empty on every row is dropped, unless `keep` (default: only the first column is kept)."""
 
     header: str
     squeeze: bool = False
     justify: Literal["left", "right"] = "left"
-    keep: bool = False
+    keep: bool | None = None
     whole: bool = False
+    optional: bool = False
     min_width: int = 8
 
 
@@ -148,7 +150,6 @@ class FitTable:
 
     def __init__(self, *columns: Col | str, title: str | None = None, caption: str | None = None) -> None:
         self.columns = [c if isinstance(c, Col) else Col(c) for c in columns]
-        self.columns[0].keep = True
         self.title, self.caption = title, caption
         self.rows: list[list[str | Text]] = []
 
@@ -158,18 +159,31 @@ class FitTable:
         self.rows.append(["" if c is None else c for c in cells])
 
     def shown_columns(self) -> list[int]:
-        """Indexes of the columns worth a place: a column empty on every row is dropped."""
+        """Indexes of the columns worth a place: a column empty on every row is dropped (unless `keep`)."""
         return [i for i, col in enumerate(self.columns)
-                if col.keep or not self.rows or any(_plain(row[i]).strip() not in EMPTY for row in self.rows)]
+                if (col.keep if col.keep is not None else i == 0) or not self.rows
+                or any(_plain(row[i]).strip() not in EMPTY for row in self.rows)]
 
-    def widths(self, shown: list[int], max_width: int) -> list[int]:
-        """Each shown column's width so the table fits `max_width`: squeezable columns shrink first (widest
-        first), then the others, never below their header or min_width unless nothing else is left."""
+    def layout(self, max_width: int) -> tuple[list[int], list[int]]:
+        """(shown columns, their widths) fitting `max_width`: squeezable columns shrink first (widest first),
+        then the others but `whole`, never below header or min_width; if that is not enough, optional columns
+        go (last first); only then does anything shrink further."""
+        shown = self.shown_columns()
+        while True:
+            widths, excess = self.widths(shown, max_width, ("squeeze", "other"))
+            optional = [i for i in shown if self.columns[i].optional]
+            if excess <= 0 or not optional:
+                break
+            shown.remove(optional[-1])
+        return shown, self.widths(shown, max_width, ("squeeze", "other", "any"))[0]
+
+    def widths(self, shown: list[int], max_width: int, stages: tuple[str, ...]) -> tuple[list[int], int]:
+        """Each shown column's width after the shrinking `stages`, and the cells still too many."""
         natural = [max([cell_len(self.columns[i].header)] + [cell_len(_plain(r[i])) for r in self.rows])
                    for i in shown]
         widths = list(natural)
         excess = sum(widths) + overhead(len(shown)) - max_width
-        for stage in ("squeeze", "other", "any"):
+        for stage in stages:
             if excess <= 0:
                 break
             for _ in range(sum(widths)):  # bounded: each pass narrows one column by one cell
@@ -181,7 +195,7 @@ class FitTable:
                 widest = max(candidates, key=lambda k: widths[k])
                 widths[widest] -= 1
                 excess -= 1
-        return widths
+        return widths, excess
 
     def _floor(self, index: int, natural: int, stage: str) -> int:
         """How narrow column `index` may get at this stage (its natural width when the stage skips it)."""
@@ -194,8 +208,7 @@ class FitTable:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         max_width = options.max_width
-        shown = self.shown_columns()
-        widths = self.widths(shown, max_width)
+        shown, widths = self.layout(max_width)
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=False,
                       title=middle(self.title, max_width) if self.title else None,
                       caption=middle(self.caption, max_width) if self.caption else None,

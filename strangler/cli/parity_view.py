@@ -23,7 +23,7 @@ def _pct(rate: float) -> str:
 
 def summary_table(report: dict[str, Any]) -> FitTable:
     table = FitTable(Col("feature", whole=True), Col("compared", justify="right", whole=True),
-                     Col("noise samples", justify="right", whole=True), Col("errors", justify="right", whole=True),
+                     Col("noise", justify="right", whole=True), Col("errors", justify="right", whole=True),
                      Col("real fields", justify="right", whole=True), Col("verdict", whole=True),
                      title=f"Parity — {report['store']}")
     for name, feat in report["features"].items():
@@ -33,16 +33,23 @@ def summary_table(report: dict[str, Any]) -> FitTable:
     return table
 
 
+def _rate(rate: float, part: int, whole: int) -> str:
+    return f"{rate * 100:.3g}% ({part}/{whole})"
+
+
 def fields_table(report: dict[str, Any]) -> FitTable:
-    table = FitTable(Col("feature", whole=True), Col("route", squeeze=True, min_width=12),
-                     Col("field", squeeze=True, min_width=12), Col("raw rate"), Col("noise rate"),
-                     Col("verdict", whole=True), Col("examples", justify="right", whole=True),
-                     Col("first seen", whole=True), Col("last seen", whole=True),
+    """Per field: raw and noise rates and verdict; the feature column only when several are reported."""
+    several = len(report["features"]) > 1
+    table = FitTable(Col("feature", whole=True, keep=False), Col("route", squeeze=True, min_width=12),
+                     Col("field", squeeze=True, min_width=12), Col("raw", whole=True), Col("noise", whole=True),
+                     Col("verdict", whole=True), Col("examples", justify="right", whole=True, optional=True),
+                     Col("first seen", whole=True, optional=True), Col("last seen", whole=True, optional=True),
                      title="Fields that differed (raw = legacy vs candidate, noise = legacy vs legacy; recent window)")
     for name, feat in report["features"].items():
         for f in feat["fields"]:
-            table.add_row(name, f["route"], f["field"], f"{_pct(f['raw_rate'])} ({f['raw']}/{f['compared']})",
-                          f"{_pct(f['noise_rate'])} ({f['noise']}/{f['noise_samples']})",
+            table.add_row(name if several else "", f["route"], f["field"],
+                          _rate(f["raw_rate"], f["raw"], f["compared"]),
+                          _rate(f["noise_rate"], f["noise"], f["noise_samples"]),
                           Text(f["verdict"], style=_VERDICT_STYLE.get(f["verdict"], "")), str(f["examples"]),
                           short_time(f["first_seen"]), short_time(f["last_seen"]))
     return table

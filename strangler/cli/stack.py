@@ -2,24 +2,26 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from strangler.cli.app import app
+from strangler.cli.output import FAILED, USAGE, console, fail, next_step, note
+from proxy.common.suggest import did_you_mean
 from strangler.procs import log_tail
+from strangler.secrets import secrets_path
 from strangler.settings import KitSettings, get_settings
 from strangler.stack import StackConfigError, StackPlan, load_stack, parse_port_overrides, resolve
 from strangler.status import collect, processes_table
 from strangler.runstate import process_urls, stop_stack
 from strangler.supervisor import StackError, StopRequested, run_foreground, start_detached
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 StackOpt = Annotated[Path | None, typer.Option(
     "--stack", help="Stack file (default: $STRANGLER_STACK_FILE, else the project's config/stack.yaml).",
@@ -35,14 +37,11 @@ def _operator_errors() -> Iterator[None]:
     try:
         yield
     except StackConfigError as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(2) from None
+        raise fail(str(exc), USAGE) from None
     except StopRequested:
-        err.print("interrupted while starting — stopped everything that had started", markup=False)
-        raise typer.Exit(130) from None
+        raise fail("interrupted while starting — stopped everything that had started", 130) from None
     except StackError as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(1) from None
+        raise fail(str(exc), FAILED) from None
 
 
 def build_plan(settings: KitSettings, stack: Path | None, names: list[str] | None,
@@ -55,8 +54,28 @@ def build_plan(settings: KitSettings, stack: Path | None, names: list[str] | Non
 
 
 def print_ready(state: dict[str, Any], footer: str) -> None:
-    out.print(processes_table(state, title="Stack is up"))
-    out.print(footer, markup=False)
+    console().print(processes_table(state, title="Stack is up"))
+    console().print(footer, markup=False)
+
+
+def dashboard_hint(plan: StackPlan) -> str | None:
+    """"<dashboard URL> (admin token: …)" when a process runs the façade's admin API; the token itself is
+    never printed, only where it is."""
+    for proc in plan.processes:
+        port = next((arg.split("=", 1)[1] for arg in proc.argv if arg.startswith("strangler_admin_port=")), None)
+        if port and port.isdigit() and int(port) > 0:
+            host = f"[{proc.host}]" if ":" in proc.host else proc.host
+            where = ("STRANGLER_ADMIN_TOKEN in your environment" if os.environ.get("STRANGLER_ADMIN_TOKEN")
+                     else f"STRANGLER_ADMIN_TOKEN in {secrets_path(plan.var_dir)}")
+            return f"open the dashboard http://{host}:{port}/ui (admin token: {where})"
+    return None
+
+
+def healthy_line(began: float) -> Callable[[str, dict[str, Any]], None]:
+    """`up -d` progress: one line per process as it becomes healthy, with the time since `up` began."""
+    def show(name: str, proc: dict[str, Any]) -> None:
+        note(f"  {name} healthy at {proc.get('url') or '-'} after {time.monotonic() - began:.1f} s")
+    return show
 
 
 def start_stack(settings: KitSettings, *, stack: Path | None = None, names: list[str] | None = None,
@@ -67,9 +86,13 @@ def start_stack(settings: KitSettings, *, stack: Path | None = None, names: list
     if detach:
         args = ["--stack", str((stack or settings.stack_file).resolve())]
         args += [f"--port={p}" for p in ports or []] + list(names or [])
-        state = start_detached(plan, args)
+        note(f"starting {len(plan.processes)} process(es): {', '.join(plan.names)} "
+             f"(logs: {plan.var_dir / 'logs'})")
+        state = start_detached(plan, args, on_healthy=healthy_line(time.monotonic()))
         (on_ready or (lambda s: print_ready(s, "Stop it with `strangler down`; logs: `strangler logs NAME`.")))(
             state)
+        if on_ready is None:
+            next_step(dashboard_hint(plan) or "strangler status")
         return state
     run_foreground(plan, on_ready=on_ready or (
         lambda s: print_ready(s, "Supervising — press Ctrl-C (or run `strangler down`) to stop.")))
@@ -102,7 +125,7 @@ def down(
     """Stop the running stack (every process, in reverse start order) and wait until all are gone."""
     with _operator_errors():
         done = stop_stack(get_settings().var_dir, timeout=timeout)
-    out.print("\n".join(done) if done else "Nothing is running.", markup=False)
+    console().print("\n".join(done) if done else "Nothing is running.", markup=False)
 
 
 @app.command()
@@ -117,7 +140,7 @@ def status(
         typer.echo(json.dumps({name: data for name, _, data in results}, indent=2, default=str))
         return
     for _, renderable, _ in results:
-        out.print(renderable)
+        console().print(renderable)
 
 
 @app.command()
@@ -127,9 +150,8 @@ def url(name: Annotated[str, typer.Argument(help="Process name, e.g. facade.")])
     Every kit command that takes a URL also takes the process name itself (e.g. `--host facade`)."""
     urls = process_urls(get_settings().var_dir)
     if name not in urls:
-        known = ", ".join(sorted(urls)) or "none — run `strangler up -d`"
-        err.print(f"error: no stack process named {name!r} (known: {known})", markup=False)
-        raise typer.Exit(1)
+        raise fail(f"no stack process named {name!r}{did_you_mean(name, urls)}. Fix: use one of: "
+                   f"{', '.join(sorted(urls)) or 'none — start the stack with `strangler up -d`'}", FAILED)
     typer.echo(urls[name])
 
 
@@ -143,7 +165,6 @@ def logs(
     path = log_dir / f"{name}.log"
     if not path.is_file():
         known = sorted(p.stem for p in log_dir.glob("*.log")) if log_dir.is_dir() else []
-        err.print(f"error: no log for {name!r} in {log_dir} — known: {', '.join(known) or 'none yet (run `strangler up`)'}",
-                  markup=False)
-        raise typer.Exit(1)
+        raise fail(f"no log for {name!r} in {log_dir}{did_you_mean(name, known)}. Fix: use one of: "
+                   f"{', '.join(known) or 'none yet (run `strangler up`)'}", FAILED)
     typer.echo(log_tail(path, lines))
