@@ -33,6 +33,7 @@ from proxy.addons.snapshot import Snapshot
 from proxy.addons.shadow import JOB_META
 from proxy.addons.state import FacadeState
 from proxy.cohort import cohort_key
+from proxy.common.background import Background
 from proxy.flips import FlipError, Gate, flip_feature
 from proxy.shadow.engine import Verdict
 from proxy.shadow.metrics import shadow_metrics
@@ -56,7 +57,7 @@ class Rollback:
         self.flips: dict[str, asyncio.Task] = {}  # feature -> flip in progress (one at a time per feature)
         self.history: list[dict] = []  # rollbacks done by this process (for logs/tests)
         self._retry_after: dict[str, float] = {}  # feature -> monotonic time; backs off after a failed flip
-        self._task: asyncio.Task | None = None
+        self._loop_task = Background("strangler auto-rollback", self._loop)
         state.on_swap(self._on_swap)
         if state.current is not None:
             self._on_swap(state.current)
@@ -69,13 +70,10 @@ class Rollback:
                           "Flip a feature back one state when it crosses its rollback limits.")
 
     def running(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="strangler auto-rollback")
+        self._loop_task.start()
 
     async def done(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self._loop_task.stop()
         pending = [t for t in self.flips.values() if not t.done()]
         if pending:  # a flip thread cannot be cancelled; let it finish so the file and ledger stay whole
             await asyncio.wait(pending, timeout=10)

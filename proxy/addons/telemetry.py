@@ -15,6 +15,7 @@ from mitmproxy import ctx, http
 from proxy.addons.errors import ANSWERED_META
 from proxy.addons.routing import META
 from proxy.addons.state import FacadeState
+from proxy.common.background import Background
 
 FLUSH_SECONDS = 1.0
 _ERROR_STATUS = {"timeout": 504, "connect": 502, "protocol": 502, "stale": 502}  # else 499: the client left
@@ -25,7 +26,7 @@ class Telemetry:
         self.state = state
         self._log = None
         self._log_path: str = ""
-        self._flusher: asyncio.Task | None = None
+        self._flusher = Background("strangler log flush", self._flush_loop)
 
     def configure(self, updated: set[str]) -> None:
         if "strangler_access_log" in updated:
@@ -38,13 +39,10 @@ class Telemetry:
                 self._log_path = path
 
     def running(self) -> None:
-        if self._flusher is None:
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop(), name="strangler log flush")
+        self._flusher.start()
 
     async def done(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-            self._flusher = None
+        self._flusher.stop()
         self._close()
 
     def response(self, flow: http.HTTPFlow) -> None:

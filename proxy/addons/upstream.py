@@ -19,6 +19,7 @@ from proxy.addons import keepalive
 from proxy.addons.errors import error_body, file_protocol_error, install
 from proxy.addons.routing import META
 from proxy.addons.state import FacadeState
+from proxy.common.background import Background
 
 log = logging.getLogger("strangler.facade")
 SWEEP_SECONDS = 0.1
@@ -29,19 +30,16 @@ class UpstreamGuard:
     def __init__(self, state: FacadeState):
         self.state = state
         self.in_flight: dict[str, tuple[float, http.HTTPFlow]] = {}
-        self._sweeper: asyncio.Task | None = None
+        self._sweeper = Background("strangler timeouts", self._sweep)
         state.on_swap(self._publish_breakers)
 
     def running(self) -> None:
         install()
         keepalive.install()
-        if self._sweeper is None:
-            self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="strangler timeouts")
+        self._sweeper.start()
 
     async def done(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        self._sweeper.stop()
 
     def request(self, flow: http.HTTPFlow) -> None:
         decision = flow.metadata.get(META)
