@@ -24,9 +24,9 @@ from starlette.routing import Route
 from proxy.dashboard.data import _option
 from proxy.dashboard.sessions import CSRF_HEADER, Sessions
 from proxy.dashboard.web import csrf_problem, dashboard_routes, secure, session_of
-from proxy.flips import FlipError, flip_feature, registered_gates
-from proxy.ledger import default_ledger_path, read_records
+from proxy.flips import FlipError, flip_feature
 from proxy.metrics import CONTENT_TYPE
+from proxy.parity.store import parity_location
 
 MIN_TOKEN_LENGTH = 16
 TOKEN_HINT = ("set STRANGLER_ADMIN_TOKEN to a secret of at least 16 characters, e.g. "
@@ -107,8 +107,8 @@ def create_admin_app(state, token: str, *, sessions: Sessions | None = None) -> 
         try:
             record = await asyncio.to_thread(
                 flip_feature, state.routes_path, body.feature, body.to, percent=body.percent,
-                actor=actor, reason=body.reason, gates=registered_gates(), force=body.force,
-                parity=_option("strangler_parity_db") or None)  # the store this façade's shadow writes
+                actor=actor, reason=body.reason, gates=state.gates, force=body.force,  # the same parity
+                parity=parity_location(_option("strangler_parity_db") or None, shared=state.store_url))  # as shadow
         except FlipError as exc:
             status = 409 if exc.reasons else 400
             return _error(status, "flip_refused" if exc.reasons else "bad_flip", str(exc), reasons=exc.reasons)
@@ -126,8 +126,7 @@ def create_admin_app(state, token: str, *, sessions: Sessions | None = None) -> 
                 raise ValueError
         except ValueError:
             return _error(400, "bad_limit", f"limit must be a positive integer (got {limit_raw!r})")
-        records = await asyncio.to_thread(read_records, default_ledger_path(),
-                                          request.query_params.get("feature"), limit)
+        records = await asyncio.to_thread(state.store.read_ledger, request.query_params.get("feature"), limit)
         return JSONResponse({"records": records})
 
     async def metrics(request: Request) -> Response:

@@ -34,7 +34,7 @@ def build_addons() -> list:
     state = FacadeState()
     shadow = Shadow(state)  # after the router: acts on its decision (copy + compare, never on the client path)
     # Gates: the flip gates the launcher names (admin-API flips face the same gates as `strangler flip`)
-    return [Gates(), Pipeline(state, Guard(state), Router(state), UpstreamGuard(state), Telemetry(state),
+    return [Gates(state), Pipeline(state, Guard(state), Router(state), UpstreamGuard(state), Telemetry(state),
                               AdminServer(state), shadow, Rollback(state, shadow))]
 
 

@@ -1,6 +1,7 @@
 """Flip gates named by the launcher (`NAME=module:function,…`), so the façade's admin-API flips face the
 same gates as `strangler flip` while proxy/ imports nothing of the operator CLI: it only knows the Gate
 protocol of proxy.flips and the names it is handed (addon: proxy.addons.gates; the kit's: strangler.gates).
+The gates are resolved from the spec and handed to the flip that uses them; nothing is registered globally.
 
 Each module is imported when a flip first asks its gate, not at start-up (a gate may pull in SQLAlchemy); a
 gate that cannot be imported refuses the flip (fail closed: proxy.flips reports a failing gate as a reason).
@@ -8,10 +9,11 @@ gate that cannot be imported refuses the flip (fail closed: proxy.flips reports 
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from typing import Any
 
-from proxy.flips import Gate, register_gate
+from proxy.flips import Gate
 
 GATES_ENV = "STRANGLER_GATES"
 ENTRY_RE = re.compile(r"^([a-z][a-z0-9_-]*)=([A-Za-z_][\w.]*):([A-Za-z_]\w*)$")
@@ -38,9 +40,6 @@ def parse_gates(spec: str) -> dict[str, Gate]:
     return gates
 
 
-def register_gates(spec: str) -> list[str]:
-    """Register every gate of `spec`; the names registered."""
-    gates = parse_gates(spec)
-    for name, gate in gates.items():
-        register_gate(name, gate)
-    return list(gates)
+def gates_from(spec: str | None = None) -> list[Gate]:
+    """The gates of `spec` (None: $STRANGLER_GATES, read now), in order; ValueError for a malformed entry."""
+    return list(parse_gates(os.environ.get(GATES_ENV, "") if spec is None else spec).values())

@@ -1,88 +1,42 @@
-"""Append-only flip ledger: one JSON object per line (who, when, from -> to, why, evidence).
+"""The append-only flip ledger (who, when, from -> to, why, evidence), wherever it lives.
 
-JSON lines because appends never rewrite earlier history, a torn last line (power loss) damages only
-itself, and `tail`/`jq` read it without the kit. Each append is flushed and fsynced before we return.
-With a shared store configured (STRANGLER_STORE_URL, or the façade's `strangler_store`) the ledger is its
-append-only table instead: every function here accepts the store (or its URL) where it takes a path.
+The ledger is part of the TableStore (proxy/stores): JSON lines next to the table file, or the shared store's
+append-only table in PostgreSQL. These functions take any location the resolver understands (a store, a
+postgresql URL, a JSONL path, None for the one in force) for callers that hold a location, not a store.
+Records are built in one place: proxy.flips.FlipRecord (a flip) and FlipRecord.note (an entry that moves no
+traffic).
 """
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import json
 import os
-from collections import deque
-from pathlib import Path
 from typing import Any
 
+from proxy.stores import Ledger, open_ledger
 
-def default_ledger_path() -> Any:
-    """The shared store when one is configured (its ledger table), else STRANGLER_VAR_DIR/ledger.jsonl."""
-    from proxy.shared_store import configured_store
-
-    store = configured_store()
-    if store is not None:
-        return store
-    from proxy.env import var_dir
-
-    return var_dir() / "ledger.jsonl"
+Location = Ledger | str | os.PathLike[str] | None
 
 
-def _shared(path: Any) -> Any:
-    from proxy.shared_store import SharedStore, is_store_url, store_for
-
-    if isinstance(path, SharedStore):
-        return path
-    return store_for(path) if is_store_url(path) else None
+def default_ledger_path() -> Ledger:
+    """The ledger in force: the shared store's when $STRANGLER_STORE_URL is set, else var/ledger.jsonl."""
+    return open_ledger(None)
 
 
-def append_record(path: Any, record: Any) -> None:
-    """Append one record (an object with to_dict(), a dataclass or a dict) as a JSON line, durably."""
+def record_data(record: Any) -> dict[str, Any]:
+    """A record (an object with to_dict(), a dataclass or a mapping) as the JSON object the ledger stores."""
     if hasattr(record, "to_dict"):
-        data = record.to_dict()
-    elif dataclasses.is_dataclass(record) and not isinstance(record, type):
-        data = dataclasses.asdict(record)
-    else:
-        data = dict(record)
-    store = _shared(path)
-    if store is not None:
-        store.append_ledger(data)
-        return
-    line = (json.dumps(data, default=str, ensure_ascii=False) + "\n").encode("utf-8")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # writers in other processes never interleave partial lines
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line  # a torn last line stays alone (and skipped) instead of swallowing ours
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)  # closing releases the lock
+        return dict(record.to_dict())
+    if dataclasses.is_dataclass(record) and not isinstance(record, type):
+        return dataclasses.asdict(record)
+    return dict(record)
 
 
-def read_records(path: Any, feature: str | None = None, limit: int | None = None) -> list[dict]:
-    """Records oldest -> newest, optionally only one feature's, and only the last `limit` of them.
+def append_record(location: Location, record: Any) -> None:
+    """Append one record durably (fsynced line, or a committed row)."""
+    open_ledger(location).append_ledger(record_data(record))
 
-    Lines that are not valid JSON objects (e.g. a torn write) are skipped rather than failing the read.
-    """
-    store = _shared(path)
-    if store is not None:
-        return store.read_ledger(feature, limit)
-    path = Path(path)
-    if not path.exists():
-        return []
-    keep: deque[dict] = deque(maxlen=limit if limit and limit > 0 else None)
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for raw in fh:
-            try:
-                rec = json.loads(raw)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(rec, dict):
-                continue
-            if feature is None or rec.get("feature") == feature:
-                keep.append(rec)
-    return list(keep)
+
+def read_records(location: Location, feature: str | None = None, limit: int | None = None) -> list[dict]:
+    """Records oldest -> newest, optionally only one feature's, and only the last `limit` of them. Torn lines
+    of a JSONL ledger are skipped rather than failing the read."""
+    return open_ledger(location).read_ledger(feature, limit)

@@ -7,23 +7,29 @@ the same comment-keeping round trip as the file), stored in one row with a versi
 ledger row and a NOTIFY; instances LISTEN and reload within milliseconds, with a slow poll of the version as a
 fallback for a lost connection. Configure with ONE setting: STRANGLER_STORE_URL (or the façade option
 `strangler_store`), e.g. postgresql+psycopg://user@127.0.0.1:5432/db?schema=strangler. Unset: the files.
+SharedStore is the PostgreSQL TableStore (proxy/stores): open it with proxy.stores.open_table_store(url).
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-import os
+import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-URL_ENV = "STRANGLER_STORE_URL"
+from proxy.stores import URL_ENV, StoreError, TableDoc, digest, is_store_url, shared_url
+
+if TYPE_CHECKING:
+    from proxy.table import RouteTable
+
+log = logging.getLogger("strangler.facade")
 CHANNEL = "strangler_routes"
 DEFAULT_SCHEMA = "strangler"
-_SCHEMES = ("postgresql", "postgresql+psycopg", "postgres")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _DDL = """
 CREATE TABLE IF NOT EXISTS route_table (name text PRIMARY KEY, version bigint NOT NULL, document text NOT NULL,
@@ -33,14 +39,6 @@ CREATE TABLE IF NOT EXISTS flip_ledger (id bigserial PRIMARY KEY, ts timestamptz
 CREATE INDEX IF NOT EXISTS flip_ledger_feature ON flip_ledger (feature, id);
 """
 _ROW = "routes"
-
-
-class StoreError(ValueError):
-    """A shared-store problem, with what to do about it."""
-
-
-def is_store_url(value: object) -> bool:
-    return isinstance(value, str) and value.split(":", 1)[0].lower() in _SCHEMES
 
 
 @dataclass
@@ -53,6 +51,7 @@ class TableRow:
 class SharedStore:
     """One PostgreSQL schema holding the route table document, the ledger (and parity tables)."""
 
+    pushes_changes = True  # LISTEN/NOTIFY: every façade hears of a flip at once; the poll is a fallback
     url: str
     conninfo: str = field(init=False)
     schema: str = field(init=False)
@@ -79,6 +78,10 @@ class SharedStore:
         port = f":{parts.port}" if parts.port else ""
         return f"postgresql://{user}{host}{port}{parts.path}?schema={self.schema}"  # never the password
 
+    @property
+    def ledger_name(self) -> str:
+        return str(self)
+
     # ------------------------------------------------------------------ connections
     def connect(self, *, autocommit: bool = False):
         import psycopg
@@ -104,11 +107,27 @@ class SharedStore:
         self._ready = True
 
     # ------------------------------------------------------------------ the table document
-    def read(self) -> TableRow | None:
+    def row(self) -> TableRow | None:
+        """The stored row, None when no table was pushed yet."""
         self.ensure_schema()
         with contextlib.closing(self.connect(autocommit=True)) as conn:
             row = conn.execute("SELECT version, document FROM route_table WHERE name = %s", (_ROW,)).fetchone()
         return TableRow(row[0], row[1]) if row else None
+
+    def read(self) -> TableDoc:
+        row = self.row()
+        if row is None:
+            raise self._empty()
+        return TableDoc(row.document, digest(row.document.encode("utf-8")), row.version)
+
+    def load(self) -> RouteTable:
+        from proxy.table import parse_table
+
+        return parse_table(self.read_text(), source=str(self))
+
+    def _empty(self) -> StoreError:
+        return StoreError(f"the shared store {self} holds no route table yet; seed it with "
+                          "`strangler routes push config/routes.yaml --store URL`")
 
     def version(self) -> int | None:
         self.ensure_schema()
@@ -117,11 +136,7 @@ class SharedStore:
         return row[0] if row else None
 
     def read_text(self) -> str:
-        row = self.read()
-        if row is None:
-            raise StoreError(f"the shared store {self} holds no route table yet; seed it with "
-                             "`strangler routes push config/routes.yaml --store URL`")
-        return row.document
+        return self.read().text
 
     def push(self, document: str, *, actor: str) -> int:
         """Replace the whole document (seeding or `routes push`); the caller validated it. New version."""
@@ -137,25 +152,59 @@ class SharedStore:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[_Edit]:
-        """A transaction holding the table row locked: read `edit.row`, then `edit.write(text)` (CAS on the
-        version). Ledger appends from this thread inside the block join the same transaction."""
-        self.ensure_schema()
-        with contextlib.closing(self.connect()) as conn:
-            with conn.transaction():
-                row = conn.execute("SELECT version, document FROM route_table WHERE name = %s FOR UPDATE",
-                                   (_ROW,)).fetchone()
-                if row is None:
-                    raise StoreError(f"the shared store {self} holds no route table yet; seed it with "
-                                     "`strangler routes push FILE --store URL`")
-                edit = _Edit(self, conn, TableRow(row[0], row[1]))
-                self._local.conn = conn
-                try:
-                    yield edit
-                finally:
-                    self._local.conn = None
+        """A transaction holding the table row locked: read `edit.text`, then `edit.write(text)` (CAS on the
+        version). Ledger appends from this thread inside the block join the same transaction; a database
+        error anywhere in the block rolls it all back and becomes a StoreError."""
+        import psycopg
+
+        try:
+            self.ensure_schema()
+            with contextlib.closing(self.connect()) as conn:
+                with conn.transaction():
+                    row = conn.execute("SELECT version, document FROM route_table WHERE name = %s FOR UPDATE",
+                                       (_ROW,)).fetchone()
+                    if row is None:
+                        raise StoreError(f"the shared store {self} holds no route table yet; seed it with "
+                                         "`strangler routes push FILE --store URL`")
+                    edit = _Edit(self, conn, TableRow(row[0], row[1]))
+                    self._local.conn = conn
+                    try:
+                        yield edit
+                    finally:
+                        self._local.conn = None
+        except psycopg.Error as exc:
+            raise StoreError(f"the shared store {self} failed; nothing written: {exc}") from None
 
     def _notify(self, conn, version: int) -> None:
         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.schema}:{version}"))
+
+    async def watch(self, changed: Callable[[], None], poll_s: Callable[[], float]) -> None:
+        """LISTEN for flips made by any instance (reconnecting after a pause when the connection drops), and
+        poll every `poll_s()` in case a notification was lost with a connection."""
+        await asyncio.gather(self._listen(changed), self._poll(changed, poll_s))
+
+    async def _listen(self, changed: Callable[[], None]) -> None:
+        import psycopg
+
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    changed()  # catch up with whatever changed while we were not listening
+                    async for note in conn.notifies():
+                        if note.payload.split(":", 1)[0] == self.schema:
+                            changed()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep listening; the poll covers the gap
+                log.warning("shared store LISTEN connection lost (%s); retrying in 1 s", exc)
+                await asyncio.sleep(1)
+
+    @staticmethod
+    async def _poll(changed: Callable[[], None], poll_s: Callable[[], float]) -> None:
+        while True:
+            await asyncio.sleep(poll_s())
+            changed()
 
     # ------------------------------------------------------------------ the ledger
     def append_ledger(self, data: dict[str, Any]) -> None:
@@ -199,7 +248,11 @@ class _Edit:
     row: TableRow
     written: int | None = None
 
-    def write(self, document: str, actor: str = "") -> int:
+    @property
+    def text(self) -> str:
+        return self.row.document
+
+    def write(self, document: str, actor: str = "") -> int | None:
         cur = self.conn.execute(
             "UPDATE route_table SET version = version + 1, document = %s, updated_at = now(), updated_by = %s "
             "WHERE name = %s AND version = %s RETURNING version", (document, actor, _ROW, self.row.version))
@@ -211,15 +264,8 @@ class _Edit:
         return self.written
 
 
-# ---------------------------------------------------------------------- process-wide configuration
-_configured: SharedStore | None = None
-_by_url: dict[str, SharedStore] = {}
-
-
-def configure(store: SharedStore | None) -> None:
-    """Make `store` this process's shared store (the façade does this from its `strangler_store` option)."""
-    global _configured
-    _configured = store
+# ---------------------------------------------------------------------- resolution
+_by_url: dict[str, SharedStore] = {}  # one object per URL: its schema is created once per process
 
 
 def store_for(url: str) -> SharedStore:
@@ -229,8 +275,10 @@ def store_for(url: str) -> SharedStore:
 
 
 def configured_store() -> SharedStore | None:
-    """The store in force: configure()d, else $STRANGLER_STORE_URL, else None (the files)."""
-    if _configured is not None:
-        return _configured
-    url = os.environ.get(URL_ENV, "").strip()
+    """The store $STRANGLER_STORE_URL names (read now), else None (the files)."""
+    url = shared_url()
     return store_for(url) if url else None
+
+
+__all__ = ["CHANNEL", "URL_ENV", "SharedStore", "StoreError", "TableRow", "configured_store", "is_store_url",
+           "store_for"]

@@ -1,10 +1,15 @@
 """The kit's flip gates, named in one place so `strangler flip` and the façade's admin API refuse the same
-flips for the same reasons. proxy/ stays generic: the CLI registers these in its own process, and hands
-them to the façade as $STRANGLER_GATES (set by `strangler up` for every process; see proxy.gates).
+flips for the same reasons. proxy/ stays generic: the CLI passes these to its flips, and hands them to the
+façade as $STRANGLER_GATES (set by `strangler up` for every process; see proxy.gates).
 
-Each gate's module is imported when a flip asks it, not at start-up: every `strangler` call registers the
-gates, and the data-migration gate pulls in SQLAlchemy."""
+Each gate's module is imported when a flip asks it, not at start-up: the data-migration gate pulls in
+SQLAlchemy."""
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from proxy.flips import Gate
 
 GATES = {
     "footprint": "strangler.footprint.gate:footprint_gate",  # tables it writes are backfilled + verified
@@ -14,8 +19,8 @@ GATES = {
 SPEC = ",".join(f"{name}={target}" for name, target in GATES.items())  # the value of $STRANGLER_GATES
 
 
-def register_kit_gates() -> None:
-    """Idempotent: registering again replaces the gate of the same name."""
-    from proxy.gates import register_gates
+def kit_gates() -> list[Gate]:
+    """The kit's gates, for one flip (resolved each time: nothing is registered process-wide)."""
+    from proxy.gates import gates_from
 
-    register_gates(SPEC)
+    return gates_from(SPEC)

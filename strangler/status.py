@@ -1,12 +1,14 @@
-"""`strangler status` is built from sections so later parts (routes, data ownership...) add their own view.
+"""`strangler status` is built from sections so each part (routes, data ownership...) shows its own view.
 
-A section is `fn(settings) -> (rich renderable, json-able dict)`. Register it with `register_section` at
-import time of your module; one failing section shows its error and never breaks the others.
+A section is `fn(settings) -> (rich renderable, json-able dict)`. Every section is declared once, in print
+order, in SECTIONS at the end of this module (a part's module is imported only when `status` runs); one
+failing section shows its error and never breaks the others.
 """
 from __future__ import annotations
 
+import importlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -18,22 +20,18 @@ from strangler.settings import KitSettings
 from strangler.runstate import accepts_connections, pid_alive, read_state, running_supervisor
 
 Section = Callable[[KitSettings], tuple[RenderableType, Any]]
-_SECTIONS: dict[str, Section] = {}
-
-
-def register_section(name: str, fn: Section) -> None:
-    """Add (or replace) a status section; sections print in registration order."""
-    _SECTIONS[name] = fn
 
 
 def sections() -> list[str]:
-    return list(_SECTIONS)
+    return [name for name, _ in SECTIONS]
 
 
-def collect(settings: KitSettings) -> list[tuple[str, RenderableType, Any]]:
-    """Run every section; an exception becomes that section's error instead of breaking the command."""
+def collect(settings: KitSettings, providers: Sequence[tuple[str, Section]] | None = None,
+            ) -> list[tuple[str, RenderableType, Any]]:
+    """Run every section (`providers`, default SECTIONS); an exception becomes that section's error instead
+    of breaking the command."""
     results = []
-    for name, fn in _SECTIONS.items():
+    for name, fn in SECTIONS if providers is None else providers:
         try:
             renderable, data = fn(settings)
         except Exception as exc:  # noqa: BLE001 - a broken section must not hide the others
@@ -110,9 +108,6 @@ def processes_section(settings: KitSettings) -> tuple[RenderableType, dict[str, 
     return table, data
 
 
-register_section("processes", processes_section)
-
-
 def dry_run_section(_settings: KitSettings) -> tuple[RenderableType, dict[str, Any]]:
     """Which dry-run targets proved they roll shadowed writes back, and which ignore the protocol."""
     from pathlib import Path
@@ -137,4 +132,22 @@ def dry_run_section(_settings: KitSettings) -> tuple[RenderableType, dict[str, A
     return table, {"targets": targets}
 
 
-register_section("dry_run", dry_run_section)
+def _deferred(target: str) -> Section:
+    """The section `module:function`, imported when `status` runs (a CLI call imports only its own module)."""
+    module, _, name = target.partition(":")
+
+    def section(settings: KitSettings) -> tuple[RenderableType, Any]:
+        fn: Section = getattr(importlib.import_module(module), name)
+        return fn(settings)
+
+    section.__qualname__ = target
+    return section
+
+
+# Every section of `strangler status`, in print order (declared here once; nothing registers at import time).
+SECTIONS: tuple[tuple[str, Section], ...] = (
+    ("processes", processes_section),
+    ("dry_run", dry_run_section),
+    ("routes", _deferred("strangler.cli.routes:routes_status_section")),
+    ("data", _deferred("strangler.migrate.gate:data_section")),
+)

@@ -55,13 +55,14 @@ class DashboardData:
             return self._parity_path
         from proxy.parity.store import parity_location
 
-        return parity_location(_option("strangler_parity_db") or None)
+        return parity_location(_option("strangler_parity_db") or None, shared=self.state.store_url)
 
     def ownership_path(self) -> Path:
         return self._ownership_path or _var_dir() / "ownership.json"
 
-    def ledger_path(self) -> Path:
-        return self._ledger_path or default_ledger_path()
+    def ledger_path(self) -> Any:
+        """The façade's own ledger (its table store's), unless one was given."""
+        return self._ledger_path or self.state.store or default_ledger_path()
 
     def build(self) -> dict[str, Any]:
         """The whole document; does file and SQLite I/O, so callers run it off the event loop."""

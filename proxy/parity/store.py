@@ -495,17 +495,18 @@ def _add(into: dict, key: tuple, counts: tuple[int, ...], ts: float) -> None:
 PARITY_ENV = "STRANGLER_PARITY_STORE"
 
 
-def parity_location(explicit: str | Path | None = None) -> str | Path:
+def parity_location(explicit: str | Path | None = None, *, shared: str | None = None) -> str | Path:
     """Where comparisons go: `explicit` (an option: a file or a PostgreSQL URL), else $STRANGLER_PARITY_STORE,
-    else the shared store (the façade's `strangler_store` / $STRANGLER_STORE_URL: ONE setting moves the
-    route table, the ledger AND the parity counts), else var/parity.db."""
-    from proxy.shared_store import configured_store as shared
+    else the shared store (`shared`: the façade's resolved `strangler_store`, "" for none; None: read
+    $STRANGLER_STORE_URL — ONE setting moves the route table, the ledger AND the parity counts), else
+    var/parity.db."""
+    from proxy.stores import shared_url
 
     for raw in (explicit, os.environ.get(PARITY_ENV)):
         if raw is not None and str(raw).strip():
             return raw.strip() if isinstance(raw, str) else raw
-    store = shared()
-    return store.url if store is not None else default_store_path()
+    url = shared_url() if shared is None else shared
+    return url or default_store_path()
 
 
 def open_store(target: str | Path | None = None, **options: Any) -> ParityStore:

@@ -16,17 +16,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 from strangler_app import protocol
 
-from proxy.ledger import append_record, default_ledger_path
-
+from proxy.flips import FlipRecord
 from proxy.parity import Response
 from proxy.parity.store import TARGET_PROVEN as PROVEN, TARGET_UNSAFE as UNSAFE, UNSAFE_TEXT, ParityStore
+from proxy.stores import Ledger, open_ledger
+
 log = logging.getLogger("strangler.shadow")
 RECHECK_S = 5.0       # how old a cached state may be: `parity probe-writes` changes it from another process
 PROBE_RETRY_S = 10.0  # after a probe that got no answer at all (target down): the state stays unproven
@@ -68,36 +67,36 @@ def probe_now(key: str, upstream: Any) -> tuple[str | None, str]:
     return PROVEN, f"probe {probe.path} acknowledged"
 
 
-def record_verdict(store: ParityStore, ledger: Path | Any, feature: Any, name: str, upstream_name: str,
+def record_verdict(store: ParityStore, ledger: Ledger | Any, feature: Any, name: str, upstream_name: str,
                    upstream: Any, verdict: str, detail: str, *, actor: str) -> None:
-    """Store a probe's verdict for the target and ledger it (an operator's probe is always ledgered)."""
+    """Store a probe's verdict for the target and ledger it (an operator's probe is always ledgered).
+    `ledger`: a Ledger or a location proxy.stores.open_ledger understands (None: the one in force)."""
     store.mark_target(upstream_name, verdict, feature=name, url=upstream.url, reason=detail)
-    append_record(ledger, ledger_record(name, feature.state, feature.canary_percent, actor=actor,
-                                        upstream=upstream_name, verdict=verdict, reason=detail))
+    open_ledger(ledger).append_ledger(ledger_record(
+        name, feature.state, feature.canary_percent, actor=actor, upstream=upstream_name, verdict=verdict,
+        reason=detail).to_dict())
 
 
-def ledger_unsafe(table: Any, feature: str, upstream: str, reason: str, seconds: float, *, actor: str) -> None:
+def ledger_unsafe(table: Any, feature: str, upstream: str, reason: str, seconds: float, *, actor: str,
+                  ledger: Ledger | None = None) -> None:
     """What a process does when its engine marked a target unsafe (the "unsafe" event, once per target):
-    one log line and one ledger entry. Blocking (file or database): run it in a thread."""
+    one log line and one ledger entry (in `ledger`, the façade's table store; None: the one in force).
+    Blocking (file or database): run it in a thread."""
     log.error("dry-run target %r of feature %r: %s (%s); marked unsafe %.1f ms after that answer. Fix: install "
               "strangler_app's middleware in that service, then `strangler parity probe-writes %s`",
               upstream, feature, UNSAFE_TEXT, reason, seconds * 1000, feature)
     current = table.features.get(feature) if table is not None else None
-    append_record(default_ledger_path(), ledger_record(
+    open_ledger(ledger).append_ledger(ledger_record(
         feature, current.state if current else "-", current.canary_percent if current else None, actor=actor,
-        upstream=upstream, verdict=UNSAFE, reason=reason))
+        upstream=upstream, verdict=UNSAFE, reason=reason).to_dict())
 
 
 def ledger_record(feature: str, state: Any, percent: float | None, *, actor: str, upstream: str, verdict: str,
-                  reason: str) -> dict[str, Any]:
-    """A ledger line in the flips' shape (the feature's state unchanged) saying what a target proved."""
-    state = getattr(state, "value", state)
-    pct = float(percent) if state == "canary" else None
+                  reason: str) -> FlipRecord:
+    """A ledger entry (the feature's state unchanged) saying what a target proved."""
     text = UNSAFE_TEXT if verdict == UNSAFE else "target acknowledges dry-run — writes shadowed"
-    return {"ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"), "actor": actor,
-            "feature": feature, "from_state": state, "to_state": state, "from_percent": pct, "to_percent": pct,
-            "reason": f"{upstream}: {text}",
-            "evidence": {"action": f"dry_run.{verdict}", "upstream": upstream, "detail": reason}, "forced": False}
+    return FlipRecord.note(feature, state, percent, actor=actor, reason=f"{upstream}: {text}",
+                           evidence={"action": f"dry_run.{verdict}", "upstream": upstream, "detail": reason})
 
 
 class TargetSafety:

@@ -15,8 +15,8 @@ MODULES = ("stack", "routes", "migrate", "analyze", "parity", "load", "export", 
 OWNER = {"up": "stack", "down": "stack", "logs": "stack", "url": "stack", "routes": "routes", "flip": "routes",
          "ledger": "routes", "migrate": "migrate", "analyze": "analyze", "parity": "parity", "load": "load",
          "export": "export", "demo": "demo", "tls": "tls", "init": "init", "add": "add"}
-# `status` shows the sections that other modules register (route states, data ownership)
-EXTRA = {"status": ("stack", "routes", "migrate")}
+# `status` lives in the stack module; its sections (strangler.status.SECTIONS) import their own modules
+EXTRA = {"status": ("stack",)}
 
 
 def modules_for(argv: list[str]) -> tuple[str, ...]:
@@ -29,9 +29,6 @@ def modules_for(argv: list[str]) -> tuple[str, ...]:
 
 
 def main() -> None:
-    from strangler.gates import register_kit_gates
-
     for module in modules_for(sys.argv[1:]):
         importlib.import_module(f"strangler.cli.{module}")
-    register_kit_gates()
     app()

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from strangler.cli.app import app
 from strangler.cli.output import FAILED, Col, FitTable, console as make_console, fail, next_step
 from strangler.cli.routes import RoutesOpt, StoreOpt, _routes_path
-from strangler.migrate import capture, gate
+from strangler.migrate import capture
 from strangler.migrate.config import MigrationConfigError
 from strangler.migrate.db import MigrationError
 from strangler.migrate.engine import DEFAULT_BATCH_SIZE, BackfillReport, backfill, quarantined_count
@@ -49,7 +49,6 @@ migrate_app = typer.Typer(help="Data migration: backfill, verify, capture change
 capture_app = typer.Typer(help="Install or remove the change-capture triggers of a feature.", no_args_is_help=True)
 migrate_app.add_typer(capture_app, name="capture")
 app.add_typer(migrate_app, name="migrate")
-gate.register_status_section()
 
 FeatureArg = Annotated[str, typer.Argument(help="feature name from the migrations file, e.g. catalog")]
 ConfigOption = Annotated[Path | None, typer.Option(

@@ -17,12 +17,12 @@ from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
 from proxy.evidence import shown
-from proxy.flips import FlipError, default_actor, flip_feature, registered_gates
-from proxy.ledger import append_record, default_ledger_path, read_records
-from proxy.shared_store import URL_ENV, SharedStore, StoreError, configured_store, store_for
-from proxy.table import RouteTable, State, TableError, load_table, parse_table
+from proxy.flips import FlipError, FlipRecord, default_actor, flip_feature
+from proxy.stores import URL_ENV, Ledger, StoreError, TableStore, open_ledger, open_table_store, shared_url
+from proxy.table import RouteTable, State, TableError
 from strangler.cli.app import app
 from strangler.cli.output import FAILED, Col, FitTable, console, fail, next_step, short_time
+from strangler.gates import kit_gates
 from strangler.settings import KitSettings, get_settings, init_routes
 
 routes_app = typer.Typer(help="Show the route table (features, states, upstreams) or check a table file.",
@@ -50,21 +50,20 @@ def _err() -> Console:
     return console(stderr=True)
 
 
-def _routes_path(option: Path | None, store: str | None = None, as_json: bool = False) -> Path | SharedStore:
+def _routes_path(option: Path | None, store: str | None = None, as_json: bool = False) -> TableStore:
     """The table in force: the shared store when --store / $STRANGLER_STORE_URL is given, else the file."""
-    if store:
-        try:
-            return store_for(store)
-        except StoreError as exc:
-            _fail(str(exc), as_json)
-    return option if option is not None else get_settings().routes_path()
-
-
-def _load_or_exit(path: Path | SharedStore, as_json: bool) -> RouteTable:
     try:
-        if isinstance(path, SharedStore):
-            return parse_table(path.read_text(), source=str(path))
-        return load_table(path)
+        if store:
+            return open_table_store(store, shared=True)
+        return open_table_store(option if option is not None else get_settings().routes_path())
+    except StoreError as exc:
+        _fail(str(exc), as_json)
+        raise  # unreachable: _fail exits
+
+
+def _load_or_exit(path: TableStore | Path, as_json: bool) -> RouteTable:
+    try:
+        return open_table_store(path).load()
     except TableError as exc:
         _fail(str(exc), as_json, errors=_issues(exc))
         raise  # unreachable: _fail exits
@@ -88,7 +87,7 @@ def _percent(state: State, pct: float) -> str:
     return f"{pct:g}%" if state is State.CANARY else "-"
 
 
-def table_summary(table: RouteTable, path: Path | SharedStore) -> dict[str, Any]:
+def table_summary(table: RouteTable, path: TableStore | Path) -> dict[str, Any]:
     """The JSON shape of `strangler routes --json` (and of the status section)."""
     return {
         "file": str(path),
@@ -104,7 +103,7 @@ def table_summary(table: RouteTable, path: Path | SharedStore) -> dict[str, Any]
     }
 
 
-def render_table(table: RouteTable, path: Path | SharedStore) -> RenderableType:
+def render_table(table: RouteTable, path: TableStore | Path) -> RenderableType:
     """Features then upstreams; each feature's target is named, its URL is in the upstreams table."""
     features = FitTable(Col("feature", whole=True), Col("state", whole=True), Col("canary", justify="right"),
                         Col("target", whole=True), Col("routes", justify="right", whole=True),
@@ -177,19 +176,17 @@ def push(ctx: typer.Context,
          store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Seed or replace the table in the shared store from a YAML file (ledgered); every façade reloads it."""
     url = store or (ctx.obj or {}).get("store")
-    location = _routes_path(None, url, as_json) if url else None
-    if not isinstance(location, SharedStore):
+    if not url:
         _fail(f"no shared store given; use --store URL or set {URL_ENV}", as_json)
         return
+    location = _routes_path(None, url, as_json)
     table = _load_or_exit(file, as_json)
     try:
         before = location.version()
         version = location.push(file.read_text(encoding="utf-8"), actor=default_actor())
-        append_record(location, {"ts": _now(), "actor": default_actor(), "feature": "(table)",
-                                 "from_state": f"v{before}" if before else "(empty)", "to_state": f"v{version}",
-                                 "from_percent": None, "to_percent": None, "reason": f"routes push {file}",
-                                 "evidence": {"file": str(file), "features": len(table.features)},
-                                 "forced": False})
+        location.append_ledger(FlipRecord.note(
+            "(table)", f"v{before}" if before else "(empty)", to_state=f"v{version}", actor=default_actor(),
+            reason=f"routes push {file}", evidence={"file": str(file), "features": len(table.features)}).to_dict())
     except StoreError as exc:
         _fail(str(exc), as_json)
         return
@@ -207,12 +204,12 @@ def pull(ctx: typer.Context,
          store: StoreOpt = None) -> None:
     """Print (or save) the YAML table document held by the shared store, comments included."""
     url = store or (ctx.obj or {}).get("store")
-    location = _routes_path(None, url) if url else None
-    if not isinstance(location, SharedStore):
+    if not url:
         _fail(f"no shared store given; use --store URL or set {URL_ENV}", False)
         return
+    location = _routes_path(None, url)
     try:
-        text = location.read_text()
+        text = location.read().text
     except StoreError as exc:
         _fail(str(exc), False)
         return
@@ -221,12 +218,6 @@ def pull(ctx: typer.Context,
     else:
         out.write_text(text, encoding="utf-8")
         _err().print(f"wrote {out} from {location}", markup=False)
-
-
-def _now() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @app.command()
@@ -240,7 +231,7 @@ def flip(feature: Annotated[str, typer.Argument(help="Feature name from the rout
     path = _routes_path(routes_file, store, as_json)
     try:
         record = flip_feature(path, feature, to, percent=percent, actor=default_actor(), reason=reason,
-                              force=force, gates=registered_gates())
+                              force=force, gates=kit_gates())
     except FlipError as exc:
         _fail(str(exc), as_json, reasons=exc.reasons)
         return
@@ -258,8 +249,8 @@ def flip(feature: Annotated[str, typer.Argument(help="Feature name from the rout
             _out().print(f"evidence: {shown(record.evidence)}", markup=False)
         if record.forced:
             _out().print(Text("forced over: " + "; ".join(record.evidence.get("overridden", [])), style="yellow"))
-        where = path if isinstance(path, SharedStore) else default_ledger_path()
-        _out().print(f"recorded in {where} by {record.actor}; a running façade reloads it itself.", markup=False)
+        _out().print(f"recorded in {path.ledger_name} by {record.actor}; a running façade reloads it itself.",
+                     markup=False)
     if probe is not None and not as_json:
         from strangler.cli.parity import probe_writes_line
 
@@ -277,7 +268,7 @@ def flip_next(feature: str, to_state: str, from_state: str, from_percent: float 
     return f"{watch}   (roll back: {back})" if watch else f"roll back with {back}"
 
 
-def _probe_writes(path: Path | SharedStore, feature: str, as_json: bool) -> dict[str, Any]:
+def _probe_writes(path: TableStore, feature: str, as_json: bool) -> dict[str, Any]:
     """In shadow, reads are compared at once; writes only once the target proved it rolls them back
     (`strangler parity probe-writes`, run here so the operator learns it now, not from a report)."""
     from strangler.cli.parity import probe_writes_of
@@ -290,9 +281,9 @@ def ledger(feature: Annotated[str | None, typer.Argument(help="Only this feature
            n: Annotated[int, typer.Option("-n", "--last", min=1, help="Show the last N entries.")] = 20,
            store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """The append-only history of flips: who, when, from → to, why, evidence."""
-    path = _routes_path(None, store, as_json) if store else default_ledger_path()
+    path: Ledger = _routes_path(None, store, as_json) if store else open_ledger(None)
     try:
-        records = read_records(path, feature=feature, limit=n)
+        records = path.read_ledger(feature, n)
     except StoreError as exc:
         _fail(str(exc), as_json)
         return
@@ -300,11 +291,11 @@ def ledger(feature: Annotated[str | None, typer.Argument(help="Only this feature
         typer.echo(json.dumps(records, indent=2))
         return
     if not records:
-        _out().print(f"No flips recorded in {path}{f' for {feature!r}' if feature else ''}.")
+        _out().print(f"No flips recorded in {path.ledger_name}{f' for {feature!r}' if feature else ''}.")
         return
     table = FitTable(Col("time (UTC)", whole=True), Col("actor"), Col("feature", whole=True), Col("change"),
                      Col("reason", squeeze=True), Col("evidence", squeeze=True), Col("forced"),
-                     title=f"Ledger — {path}")
+                     title=f"Ledger — {path.ledger_name}")
     for rec in records:
         change = f"{_pct_label(rec, 'from')} → {_pct_label(rec, 'to')}"
         evidence = rec.get("evidence") or {}
@@ -321,27 +312,18 @@ def _pct_label(rec: dict[str, Any], side: str) -> str:
 
 def routes_status_section(settings: KitSettings) -> tuple[RenderableType, dict[str, Any]]:
     """`strangler status` section: the route table as loaded now, plus each feature's last flip."""
-    store = configured_store()
-    path: Path | SharedStore = store if store is not None else settings.routes_path()
     try:
-        table = parse_table(store.read_text(), source=str(store)) if store is not None else load_table(path)
+        store = open_table_store(shared_url() or settings.routes_path(), ledger=settings.var_dir / "ledger.jsonl")
+        table = store.load()
     except TableError as exc:
         return Text(f"Route table invalid:\n{exc}", style="red"), {"ok": False, "errors": _issues(exc)}
     except StoreError as exc:
         return Text(str(exc), style="red"), {"ok": False, "errors": [{"problem": str(exc)}]}
-    data = table_summary(table, path)
+    data = table_summary(table, store)
     last = {}
-    for rec in read_records(store if store is not None else settings.var_dir / "ledger.jsonl"):
+    for rec in store.read_ledger():
         last[rec.get("feature")] = rec
     for name, feat in data["features"].items():
         feat.pop("route_list")
         feat["last_flip"] = last.get(name)
-    return render_table(table, path), {"ok": True, **data}
-
-
-try:
-    from strangler.status import register_section
-except ImportError:  # status module not present: `strangler status` simply lacks this section
-    pass
-else:
-    register_section("routes", routes_status_section)
+    return render_table(table, store), {"ok": True, **data}

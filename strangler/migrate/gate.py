@@ -1,4 +1,5 @@
-"""Flip gate + `strangler status` section for data ownership.
+"""Flip gate + `strangler status` section for data ownership (both named in one place: strangler.gates
+and strangler.status.SECTIONS).
 
 The gate refuses `new`/`retired` for a feature whose writes are still owned by legacy (the route table's
 `writes_owner`; var/ownership.json's copy for a table that does not list the feature) while the forward sync
@@ -115,10 +116,3 @@ def data_section(settings: KitSettings) -> tuple[RenderableType, dict[str, Any]]
                                style="green" if info.get("verified_at") else "yellow"),
                           (sync.get("direction") or "off") if first else "", lag_text if first else "")
     return table, {"ownership_file": str(path), "features": features}
-
-
-def register_status_section() -> None:
-    """The "data" section of `strangler status` (the gate itself is registered by strangler.gates)."""
-    from strangler.status import register_section
-
-    register_section("data", data_section)

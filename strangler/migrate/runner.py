@@ -164,16 +164,12 @@ def _move_sequences(runtime: FeatureRuntime, direction: str | None) -> None:
 
 
 def _read_table(routes: Path | str | Any) -> Any:
-    from proxy.flips import FlipError, routes_location
-    from proxy.shared_store import SharedStore, StoreError
-    from proxy.table import TableError, load_table, parse_table
+    from proxy.stores import StoreError, open_table_store
+    from proxy.table import TableError
 
     try:
-        location = routes_location(routes)
-        if isinstance(location, SharedStore):
-            return parse_table(location.read_text(), source=str(location))
-        return load_table(location)
-    except (TableError, StoreError, FlipError) as exc:
+        return open_table_store(routes).load()
+    except (TableError, StoreError) as exc:
         raise MigrationError(f"cannot read the route table (it records who owns writes); nothing changed: {exc}") \
             from None
 

@@ -182,9 +182,6 @@ def test_cli_reads_the_store_given_by_option_or_the_one_setting(location: str, m
 
 
 def test_location_precedence(monkeypatch, tmp_path: Path) -> None:
-    from proxy import shared_store
-
-    monkeypatch.setattr(shared_store, "_configured", None)
     monkeypatch.delenv("STRANGLER_PARITY_STORE", raising=False)
     monkeypatch.delenv("STRANGLER_STORE_URL", raising=False)
     monkeypatch.setenv("STRANGLER_VAR_DIR", str(tmp_path))

@@ -1,5 +1,6 @@
-"""The façade registers the flip gates its launcher names (option strangler_gates, else $STRANGLER_GATES):
-admin-API flips face the same gates as `strangler flip` while proxy/ never imports the CLI."""
+"""The façade resolves the flip gates its launcher names (option strangler_gates, else $STRANGLER_GATES) and
+hands them to its state: admin-API flips face the same gates as `strangler flip` while proxy/ never imports
+the CLI, and nothing is registered process-wide."""
 from __future__ import annotations
 
 import importlib
@@ -11,12 +12,12 @@ from mitmproxy import exceptions, hooks
 from mitmproxy.test import taddons
 
 from proxy.addons.gates import Gates
-from proxy.flips import registered_gates
+from proxy.addons.state import FacadeState
 from strangler.gates import SPEC
 
 
 def configure(tctx, **options) -> Gates:
-    gates = Gates()
+    gates = Gates(FacadeState())
     tctx.master.addons.register(gates)
     for name, value in options.items():
         tctx.options.update(**{name: value})
@@ -29,22 +30,21 @@ def fake_gate(monkeypatch):
     module = types.ModuleType("fake_gate_module")
     module.refuse = lambda table, feature, to_state: [f"{feature}: not yet ({to_state})"]
     monkeypatch.setitem(sys.modules, "fake_gate_module", module)
-    monkeypatch.setattr("proxy.flips._REGISTERED_GATES", {})
 
 
 def test_gates_from_the_environment_are_registered_and_imported_on_first_use(fake_gate, monkeypatch):
     monkeypatch.setenv("STRANGLER_GATES", "later=fake_gate_module:refuse")
     with taddons.context() as tctx:
-        configure(tctx)
-    (gate,) = registered_gates()
+        addon = configure(tctx)
+    (gate,) = addon.state.gates
     assert gate(None, "beds", "new") == ["beds: not yet (new)"]
 
 
 def test_the_option_wins_over_the_environment(fake_gate, monkeypatch):
     monkeypatch.setenv("STRANGLER_GATES", "")
     with taddons.context() as tctx:
-        configure(tctx, strangler_gates="a=fake_gate_module:refuse,b=fake_gate_module:refuse")
-    assert len(registered_gates()) == 2
+        addon = configure(tctx, strangler_gates="a=fake_gate_module:refuse,b=fake_gate_module:refuse")
+    assert len(addon.state.gates) == 2
 
 
 def test_a_malformed_entry_stops_start_up_with_the_fix(fake_gate):
@@ -56,10 +56,19 @@ def test_the_kit_gates_spec_names_importable_gates(fake_gate, monkeypatch):
     """What `strangler up` hands every process: both kit gates, each resolving to a real function."""
     monkeypatch.setenv("STRANGLER_GATES", SPEC)
     with taddons.context() as tctx:
-        configure(tctx)
-    names = {g.__qualname__ for g in registered_gates()}
+        addon = configure(tctx)
+    names = {g.__qualname__ for g in addon.state.gates}
     assert names == {"strangler.footprint.gate.footprint_gate", "strangler.migrate.gate.ownership_gate",
                      "strangler.promote.promote_gate"}
     for qualname in names:
         module, _, function = qualname.rpartition(".")
         assert callable(getattr(importlib.import_module(module), function))
+
+
+def test_two_facades_in_one_process_keep_their_own_gates(fake_gate):
+    """No process-wide registry: each façade's state holds only the gates its own option names."""
+    with taddons.context() as tctx:
+        one = configure(tctx, strangler_gates="a=fake_gate_module:refuse")
+    with taddons.context() as tctx:
+        two = configure(tctx, strangler_gates="a=fake_gate_module:refuse,b=fake_gate_module:refuse")
+    assert (len(one.state.gates), len(two.state.gates)) == (1, 2)

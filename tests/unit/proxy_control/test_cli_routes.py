@@ -14,7 +14,10 @@ from strangler.settings import get_settings
 
 
 @pytest.fixture
-def run(routes_file: Path):
+def run(routes_file: Path, monkeypatch: pytest.MonkeyPatch):
+    """The CLI without the kit's gates (these tests are about the table; gates: test_flip_uses_the_kit_gates
+    and test_promote_gate.py)."""
+    monkeypatch.setattr(routes_cli, "kit_gates", list)
     runner = CliRunner()
 
     def invoke(*args: str):
@@ -117,9 +120,9 @@ def test_flip_force_json(run, routes_file, ledger_file):
         "Fix: hand them over first: `strangler migrate handover two --writes service`"]
 
 
-def test_flip_uses_registered_gates(run, routes_file, monkeypatch):
-    monkeypatch.setattr("proxy.flips._REGISTERED_GATES", {
-        "data": lambda table, feature, to: ["writes still owned by legacy"] if to is State.NEW else []})
+def test_flip_uses_the_kit_gates(run, routes_file, monkeypatch):
+    monkeypatch.setattr(routes_cli, "kit_gates", lambda: [
+        lambda table, feature, to: ["writes still owned by legacy"] if to is State.NEW else []])
     result = run("flip", "one", "--to", "new", "--routes", str(routes_file))
     assert result.exit_code == 1 and "writes still owned by legacy" in result.output
 
@@ -154,7 +157,7 @@ def test_status_section(routes_file, monkeypatch):
     assert data["ok"] is False and data["errors"][0]["line"] == 1
 
 
-def test_status_section_is_registered():
+def test_status_section_is_declared():
     from strangler import status
 
     assert "routes" in status.sections()

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import difflib
 import json
+import sys
+import types
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from proxy.flips import FlipError, default_actor, flip_feature, register_gate, registered_gates
+from proxy.flips import FlipError, default_actor, flip_feature
+from proxy.gates import gates_from
 from proxy.ledger import append_record, read_records
 from proxy.table import State, load_table
 
@@ -142,14 +145,18 @@ def test_force_without_refusals_is_not_marked_forced(routes_file, ledger_file):
     assert _flip(routes_file, "one", "shadow", force=True).forced is False
 
 
-def test_registered_gates_are_listed(monkeypatch):
-    monkeypatch.setattr("proxy.flips._REGISTERED_GATES", {})
-
-    def gate(table, feature, to):
-        return []
-
-    register_gate("test-gate", gate)
-    assert gate in registered_gates()
+def test_gates_are_only_those_the_caller_passes(routes_file, ledger_file, monkeypatch):
+    """No process-wide registry: gates named in the environment apply to a flip only when its caller resolves
+    them (proxy.gates.gates_from, read at that moment) and passes them in."""
+    module = types.ModuleType("refusing_gate_module")
+    module.refuse = lambda table, feature, to: [f"{feature}: refused by the named gate"]
+    monkeypatch.setitem(sys.modules, "refusing_gate_module", module)
+    monkeypatch.setenv("STRANGLER_GATES", "no=refusing_gate_module:refuse")
+    assert _flip(routes_file, "one", "shadow").changed  # nothing passed: nothing refuses
+    with pytest.raises(FlipError, match="refused by the named gate"):
+        _flip(routes_file, "one", "legacy", gates=gates_from())
+    monkeypatch.setenv("STRANGLER_GATES", "")
+    assert gates_from() == [] and _flip(routes_file, "one", "legacy", gates=gates_from()).changed
 
 
 def test_invalid_file_is_not_flipped(routes_file, ledger_file):

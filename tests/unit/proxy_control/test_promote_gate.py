@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import strangler.cli.routes  # noqa: F401 - registers `flip` on the app
+import strangler.cli.routes  # registers `flip` on the app
 from proxy.flips import Move
 from proxy.evidence import recent_figures
 from proxy.parity import RequestInfo, Response, compare_exchange, normaliser_for
@@ -36,7 +36,7 @@ def test_which_moves_are_promotions(before, after, promotes) -> None:
 
 @pytest.fixture
 def flip(routes_file: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("proxy.flips._REGISTERED_GATES", {"promote": promote_gate})
+    monkeypatch.setattr(strangler.cli.routes, "kit_gates", lambda: [promote_gate])  # only the gate under test
     runner = CliRunner()
     return lambda *args: runner.invoke(app, ["flip", *args, "--routes", str(routes_file)], env={"COLUMNS": "300"})
 

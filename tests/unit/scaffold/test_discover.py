@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.flips import _dump, _round_trip
+from proxy.table_edit import dump_yaml as _dump, round_trip as _round_trip
 from proxy.table import parse_table
 from strangler.scaffold import proposals
 from strangler.scaffold.discover import (
