@@ -62,7 +62,11 @@ def spare_port(after: int, host: str, claimed: set[int], tries: int = 50) -> int
     for port in range(after + 1, min(after + 1 + tries, 65536)):
         if port not in claimed and not port_in_use(port, host):
             return port
-    return next(port for port in iter(lambda: free_port(host), None) if port not in claimed)
+    for _ in range(tries):  # the OS hands out free ports; one of the stack's is possible, twice in a row unlikely
+        port = free_port(host)
+        if port not in claimed:
+            return port
+    raise StackError(f"no free port found near {after} on {host}. Fix: free some ports, or pass --port NAME=PORT")
 
 
 # ---------------------------------------------------------------- the supervisor
