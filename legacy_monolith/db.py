@@ -10,9 +10,22 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event, func, inspect, select, text
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    MetaData,
+    Result,
+    Table,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
@@ -27,6 +40,7 @@ DEFAULT_ID_CEILING = 10_000_000
 
 class Base(DeclarativeBase):
     metadata = MetaData()
+    __table__: ClassVar[Table]  # (declared as a FromClause: every model here maps one Table)
 
 
 #: mapped_column that keeps the legacy upper-case column name unquoted.
@@ -122,11 +136,17 @@ def init_db(engine: Engine) -> None:
         if missing:
             metadata.create_all(conn, tables=missing, checkfirst=False)
     with writer(engine).begin() as conn:
-        present = {row[0] for row in conn.execute(Warehouse.__table__.select().with_only_columns(
+        codes = {row[0] for row in conn.execute(Warehouse.__table__.select().with_only_columns(
             Warehouse.__table__.c.WH_CD))}
-        missing = [{"WH_CD": code, "WH_NM": name} for code, name in REFERENCE_WAREHOUSES if code not in present]
-        if missing:
-            conn.execute(Warehouse.__table__.insert(), missing)
+        rows = [{"WH_CD": code, "WH_NM": name} for code, name in REFERENCE_WAREHOUSES if code not in codes]
+        if rows:
+            conn.execute(Warehouse.__table__.insert(), rows)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows a conditional UPDATE changed: Session.execute is typed as returning a Result, and DML answers a
+    CursorResult."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def reset_sequences(engine: Engine) -> None:

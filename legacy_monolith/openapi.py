@@ -24,7 +24,7 @@ from legacy_monolith.validation import MAX_PAGE_SIZE
 REQUEST_MODELS = (ProductCreate, ProductUpdate, CustomerCreate, CustomerUpdate, Adjustment, ReservationCreate,
                   UntrackedStockMove, OrderCreate, StatusChange, LoginBody)
 #: the orders endpoints need the session cookie POST /api/login sets (401 without it)
-SESSION = [{"session": []}]
+SESSION: list[dict[str, list[str]]] = [{"session": []}]
 DATE = {"type": "string", "pattern": r"^\d{2}/\d{2}/\d{4} \d{2}:\d{2}$", "description": "DD/MM/YYYY HH:MM, LEGACY_TZ"}
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "decimal string, 2 places"}
 FLAG = {"type": "string", "enum": ["Y", "N"]}

@@ -143,25 +143,25 @@ def register_error_handlers(app: Flask) -> None:
     """Every failure — ours, Flask's 404/405, or a bug — answers with the legacy envelope, never HTML."""
 
     @app.errorhandler(LegacyError)
-    def _legacy(exc: LegacyError):  # type: ignore[no-untyped-def]
+    def _legacy(exc: LegacyError):
         headers = {"Retry-After": BUSY_RETRY_AFTER_S} if exc.status == 503 else {}
         return envelope(exc.code, exc.message), exc.status, headers
 
     @app.errorhandler(404)
-    def _not_found(_exc: Exception):  # type: ignore[no-untyped-def]
+    def _not_found(_exc: Exception):
         return envelope("NOT_FOUND", f"no such endpoint: {request.method} {request.path}"), 404
 
     @app.errorhandler(405)
-    def _method(_exc: Exception):  # type: ignore[no-untyped-def]
+    def _method(_exc: Exception):
         return envelope("METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.path}"), 405
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def _http(exc: HTTPException):
         code = (exc.name or "HTTP_ERROR").upper().replace(" ", "_")
         return envelope(code, exc.description or code), exc.code or 400
 
     @app.errorhandler(OperationalError)
-    def _db_down(exc: OperationalError):  # type: ignore[no-untyped-def]
+    def _db_down(exc: OperationalError):
         log.error("database unavailable on %s: %s",
                   where(request.method, request.path, request.headers.get("X-Request-ID")), describe(exc))
         if is_transient(exc):
@@ -169,7 +169,7 @@ def register_error_handlers(app: Flask) -> None:
         return envelope("DATABASE_UNAVAILABLE", "the database is unavailable or busy; retry shortly"), 503
 
     @app.errorhandler(Exception)
-    def _internal(exc: Exception):  # type: ignore[no-untyped-def]
+    def _internal(exc: Exception):
         # Exception, not 500: Flask logs a full traceback itself before calling a 500 handler.
         errors.log(exc, request.method, request.path, request.headers.get("X-Request-ID"))
         return envelope("INTERNAL_ERROR", "unexpected server error; see the server log"), 500

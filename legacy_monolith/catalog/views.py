@@ -43,7 +43,7 @@ def _duplicate_sku(sku: str) -> LegacyError:
 
 
 @bp.get("")
-def list_products():  # type: ignore[no-untyped-def]
+def list_products():
     query = parse_query(ProductQuery)
     conditions = []
     if query.category:
@@ -67,13 +67,13 @@ def list_products():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/<id:product_id>")
-def get_product(product_id: int):  # type: ignore[no-untyped-def]
+def get_product(product_id: int):
     return _one(_load(product_id))
 
 
 @bp.post("")
 @transactional
-def create_product():  # type: ignore[no-untyped-def]
+def create_product():
     body = parse_body(ProductCreate)
     session = db()
     if session.scalar(select(Product.id).where(Product.sku == body.Sku)) is not None:
@@ -91,7 +91,7 @@ def create_product():  # type: ignore[no-untyped-def]
 
 @bp.put("/<id:product_id>")
 @transactional
-def update_product(product_id: int):  # type: ignore[no-untyped-def]
+def update_product(product_id: int):
     body = parse_body(ProductUpdate)
     product = _load(product_id)
     session = db()
@@ -115,7 +115,7 @@ def update_product(product_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/<id:product_id>/deactivate")
 @transactional
-def deactivate_product(product_id: int):  # type: ignore[no-untyped-def]
+def deactivate_product(product_id: int):
     product = _load(product_id)
     if product.active != "N":
         product.active = "N"

@@ -57,7 +57,7 @@ def _require_secret_key() -> None:
 
 
 @bp.post("/login")
-def login():  # type: ignore[no-untyped-def]
+def login():
     _require_secret_key()
     body = parse_body(LoginBody)
     customer = db().scalars(select(Customer).where(func.lower(Customer.email) == body.Email.lower())).first()
@@ -71,6 +71,6 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout():
     session.clear()
     return {"Success": True}

@@ -35,7 +35,7 @@ def _duplicate_email(email: str) -> LegacyError:
 
 
 @bp.get("")
-def list_customers():  # type: ignore[no-untyped-def]
+def list_customers():
     query = parse_query(CustomerQuery)
     conditions = []
     if query.email:
@@ -51,12 +51,12 @@ def list_customers():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/<id:customer_id>")
-def get_customer(customer_id: int):  # type: ignore[no-untyped-def]
+def get_customer(customer_id: int):
     return customer_json(_load(customer_id))
 
 
 @bp.get("/<id:customer_id>/summary")
-def customer_summary(customer_id: int):  # type: ignore[no-untyped-def]
+def customer_summary(customer_id: int):
     _load(customer_id)
     status_counts: dict[str, int] = {}
     spent, last_key = 0.0, ""
@@ -76,7 +76,7 @@ def customer_summary(customer_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("")
 @transactional
-def create_customer():  # type: ignore[no-untyped-def]
+def create_customer():
     body = parse_body(CustomerCreate)
     session = db()
     if session.scalar(select(Customer.id).where(Customer.email == body.Email)) is not None:
@@ -94,7 +94,7 @@ def create_customer():  # type: ignore[no-untyped-def]
 
 @bp.put("/<id:customer_id>")
 @transactional
-def update_customer(customer_id: int):  # type: ignore[no-untyped-def]
+def update_customer(customer_id: int):
     body = parse_body(CustomerUpdate)
     customer = _load(customer_id)
     session = db()

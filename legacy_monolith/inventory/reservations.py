@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from legacy_monolith.conventions import legacy_now, page_payload
+from legacy_monolith.db import rowcount
 from legacy_monolith.inventory.models import RESERVATION_STATUSES, Reservation, Stock
 from legacy_monolith.inventory.schemas import (
     ReservationCreate,
@@ -83,7 +84,7 @@ def _new_row(product_id: int, warehouse: str, quantity: int, status: str, refere
 
 
 @bp.get("/reservations")
-def list_reservations():  # type: ignore[no-untyped-def]
+def list_reservations():
     query = parse_query(ReservationQuery)
     conditions = []
     if query.reference is not None:
@@ -102,7 +103,7 @@ def list_reservations():  # type: ignore[no-untyped-def]
 
 @bp.post("/reservations")
 @transactional
-def reserve():  # type: ignore[no-untyped-def]
+def reserve():
     body = parse_body(ReservationCreate)
     session = db()
     ref = body.Reference
@@ -120,7 +121,7 @@ def reserve():  # type: ignore[no-untyped-def]
                     update(Stock).where(Stock.product_id == body.ProductId, Stock.warehouse == warehouse,
                                         Stock.on_hand - Stock.reserved >= body.Quantity)
                     .values(reserved=Stock.reserved + body.Quantity).execution_options(synchronize_session=False))
-                rsv = None if reserved.rowcount != 1 else \
+                rsv = None if rowcount(reserved) != 1 else \
                     _new_row(body.ProductId, warehouse, body.Quantity, "A", ref)
         except IntegrityError:  # a concurrent request with the same Reference committed first
             assert ref is not None
@@ -132,12 +133,12 @@ def reserve():  # type: ignore[no-untyped-def]
 
 @bp.post("/reservations/<id:reservation_id>/release")
 @transactional
-def release(reservation_id: int):  # type: ignore[no-untyped-def]
+def release(reservation_id: int):
     session = db()
     rsv = _load(reservation_id)
-    released = session.execute(
+    released = rowcount(session.execute(
         update(Reservation).where(Reservation.id == reservation_id, Reservation.status == "A")
-        .values(status="R").execution_options(synchronize_session=False)).rowcount
+        .values(status="R").execution_options(synchronize_session=False)))
     if released == 0:
         session.refresh(rsv)
         raise _not_active(rsv)
@@ -149,21 +150,21 @@ def release(reservation_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/reservations/<id:reservation_id>/consume")
 @transactional
-def consume(reservation_id: int):  # type: ignore[no-untyped-def]
+def consume(reservation_id: int):
     """Shipping: the reserved units leave the warehouse (on-hand and reserved both go down). Only from A."""
     session = db()
     rsv = _load(reservation_id)
-    taken = session.execute(
+    taken = rowcount(session.execute(
         update(Reservation).where(Reservation.id == reservation_id, Reservation.status == "A")
-        .values(status="C").execution_options(synchronize_session=False)).rowcount
+        .values(status="C").execution_options(synchronize_session=False)))
     if taken == 0:
         session.refresh(rsv)
         raise _not_active(rsv)
-    moved = session.execute(
+    moved = rowcount(session.execute(
         update(Stock).where(Stock.product_id == rsv.product_id, Stock.warehouse == rsv.warehouse,
                             Stock.reserved >= rsv.quantity)
         .values(on_hand=Stock.on_hand - rsv.quantity, reserved=Stock.reserved - rsv.quantity)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)))
     if moved == 0:
         raise LegacyError(409, "STOCK_INCONSISTENT", f"reserved stock for product {rsv.product_id} in "
                           f"{rsv.warehouse} is lower than reservation {rsv.id}; fix STOCK before consuming")
@@ -187,10 +188,10 @@ def _untracked(product_id: int, status: str) -> Answer:
         values["on_hand"] = Stock.on_hand - body.Quantity
     try:
         with session.begin_nested():
-            moved = session.execute(
+            moved = rowcount(session.execute(
                 update(Stock).where(Stock.product_id == product_id, Stock.warehouse == body.Warehouse,
                                     Stock.reserved - body.Quantity >= held_by_rows)
-                .values(**values).execution_options(synchronize_session=False)).rowcount
+                .values(**values).execution_options(synchronize_session=False)))
             rsv = None if moved != 1 else _new_row(product_id, body.Warehouse, body.Quantity, status,
                                                    body.Reference)
     except IntegrityError:
@@ -209,11 +210,11 @@ def _untracked(product_id: int, status: str) -> Answer:
 
 @bp.post("/<id:product_id>/release")
 @transactional
-def release_untracked(product_id: int):  # type: ignore[no-untyped-def]
+def release_untracked(product_id: int):
     return _untracked(product_id, "R")
 
 
 @bp.post("/<id:product_id>/consume-untracked")
 @transactional
-def consume_untracked(product_id: int):  # type: ignore[no-untyped-def]
+def consume_untracked(product_id: int):
     return _untracked(product_id, "C")

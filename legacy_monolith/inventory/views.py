@@ -15,6 +15,7 @@ from flask import Blueprint
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from legacy_monolith.db import rowcount
 from legacy_monolith.inventory.models import Stock, Warehouse
 from legacy_monolith.inventory.schemas import Adjustment, AvailabilityQuery, availability_json, inventory_json
 from legacy_monolith.web import LegacyError, db, not_found, parse_body, parse_query, transactional
@@ -46,7 +47,7 @@ def _insufficient(product_id: int, quantity: int) -> LegacyError:
 
 
 @bp.get("/availability")
-def get_availability():  # type: ignore[no-untyped-def]
+def get_availability():
     ids = parse_query(AvailabilityQuery).ids
     totals = db().execute(select(Stock.product_id, func.sum(Stock.on_hand - Stock.reserved))
                           .where(Stock.product_id.in_(ids)).group_by(Stock.product_id))
@@ -54,22 +55,22 @@ def get_availability():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/<id:product_id>")
-def get_inventory(product_id: int):  # type: ignore[no-untyped-def]
+def get_inventory(product_id: int):
     return _view(product_id)
 
 
 @bp.post("/<id:product_id>/adjust")
 @transactional
-def adjust(product_id: int):  # type: ignore[no-untyped-def]
+def adjust(product_id: int):
     body = parse_body(Adjustment)
     if body.Delta == 0:
         raise LegacyError(400, "VALIDATION_ERROR", "Delta: must not be 0")
     check_warehouse(body.Warehouse)
     session = db()
-    changed = session.execute(
+    changed = rowcount(session.execute(
         update(Stock).where(Stock.product_id == product_id, Stock.warehouse == body.Warehouse,
                             Stock.on_hand + body.Delta >= Stock.reserved)
-        .values(on_hand=Stock.on_hand + body.Delta).execution_options(synchronize_session=False)).rowcount
+        .values(on_hand=Stock.on_hand + body.Delta).execution_options(synchronize_session=False)))
     if changed == 0:
         exists = session.get(Stock, (product_id, body.Warehouse)) is not None
         if exists or body.Delta < 0:

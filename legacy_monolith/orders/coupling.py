@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from legacy_monolith.conventions import to_money
+from legacy_monolith.db import rowcount
 
 PRODUCT_SQL = text("SELECT UNIT_PRC, ACTV_FLG FROM PRODUCTS WHERE PROD_ID = :prod_id")
 CANDIDATES_SQL = text("SELECT WH_CD FROM STOCK WHERE PROD_ID = :prod_id AND QTY_ON_HND - QTY_RSRVD >= :qty "
@@ -33,14 +34,14 @@ def reserve(session: Session, product_id: int, quantity: int) -> str | None:
     """Reserve `quantity` in one warehouse that has it; the warehouse code, or None when none has."""
     params = {"prod_id": product_id, "qty": quantity}
     for (warehouse,) in session.execute(CANDIDATES_SQL, params).all():
-        if session.execute(RESERVE_SQL, {**params, "wh_cd": warehouse}).rowcount == 1:
+        if rowcount(session.execute(RESERVE_SQL, {**params, "wh_cd": warehouse})) == 1:
             return warehouse
     return None
 
 
 def release(session: Session, product_id: int, warehouse: str, quantity: int) -> bool:
-    return session.execute(RELEASE_SQL, {"prod_id": product_id, "wh_cd": warehouse, "qty": quantity}).rowcount == 1
+    return rowcount(session.execute(RELEASE_SQL, {"prod_id": product_id, "wh_cd": warehouse, "qty": quantity})) == 1
 
 
 def consume(session: Session, product_id: int, warehouse: str, quantity: int) -> bool:
-    return session.execute(CONSUME_SQL, {"prod_id": product_id, "wh_cd": warehouse, "qty": quantity}).rowcount == 1
+    return rowcount(session.execute(CONSUME_SQL, {"prod_id": product_id, "wh_cd": warehouse, "qty": quantity})) == 1

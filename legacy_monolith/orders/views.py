@@ -34,7 +34,7 @@ def _load(order_id: int) -> Order:
 
 
 @bp.get("")
-def list_orders():  # type: ignore[no-untyped-def]
+def list_orders():
     query = parse_query(OrderQuery)
     conditions = []
     if query.customer_id is not None:
@@ -49,13 +49,13 @@ def list_orders():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/<id:order_id>")
-def get_order(order_id: int):  # type: ignore[no-untyped-def]
+def get_order(order_id: int):
     return order_json(_load(order_id))
 
 
 @bp.post("")
 @transactional
-def place_order():  # type: ignore[no-untyped-def]
+def place_order():
     body = parse_body(OrderCreate)
     if body.CustomerId != current_customer_id():
         raise LegacyError(403, "NOT_YOUR_CUSTOMER_ID", f"CustomerId {body.CustomerId} is not the logged-in "
@@ -92,7 +92,7 @@ def place_order():  # type: ignore[no-untyped-def]
 
 @bp.post("/<id:order_id>/cancel")
 @transactional
-def cancel_order(order_id: int):  # type: ignore[no-untyped-def]
+def cancel_order(order_id: int):
     order = _load(order_id)
     if not rules.can_cancel(order.status):
         raise LegacyError(409, "INVALID_STATUS_TRANSITION",
@@ -109,7 +109,7 @@ def cancel_order(order_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/<id:order_id>/status")
 @transactional
-def change_status(order_id: int):  # type: ignore[no-untyped-def]
+def change_status(order_id: int):
     body = parse_body(StatusChange)
     order = _load(order_id)
     if not rules.can_advance(order.status, body.Status):
