@@ -215,7 +215,7 @@ def model_sections(root: type[BaseModel], notes: dict[str, str] | None = None) -
         model = models[i]
         i += 1
         comments = _source_comments(model)
-        out.append(f"### {model.__name__}\n")
+        out.append(f"## {model.__name__}\n")
         doc = inspect.getdoc(model)
         if doc and doc != inspect.getdoc(BaseModel):
             out.append(" ".join(doc.split()) + "\n")
@@ -280,6 +280,10 @@ NOTES = {
     "PromoteConfig.max_error_rate": "recent parity error rate allowed for a move up",
     "PromoteConfig.max_p95_ms": "recent target p95 allowed for a move up",
     "PromoteConfig.min_samples": "comparisons needed before a move up",
+    "IdentityConfig.mode": "`none` (no identity handling) or `remote` (the façade resolves and signs the caller)",
+    "IdentityConfig.forward_credentials": "also send the monolith's Cookie/Authorization to a non-legacy target",
+    "IdentityConfig.cache_s": "seconds a resolved identity is cached per credential",
+    "IdentityConfig.session_keys": "legacy session keys a service may read (remote session, read-only)",
     "ProcessSpec.allow_remote_bind": "allow a `host` that is not loopback (exposes the process)",
     "ProcessSpec.host": "bind address; loopback only unless `allow_remote_bind`",
     "ProcessSpec.port": "its port (`STRANGLER_PORT_<NAME>` or `up --port NAME=N` moves it)",
