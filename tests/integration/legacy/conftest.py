@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from strangler.procs import free_port, running
+from tests.identity_auth import LEGACY_ENV, log_in, seeded_email
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class Monolith:
 def seed_database(database_url: str, products: int = 50, customers: int = 30, orders: int = 200) -> None:
     subprocess.run([sys.executable, "-m", "legacy_monolith", "seed", "--database-url", database_url,
                     "--products", str(products), "--customers", str(customers), "--orders", str(orders)],
-                   check=True, capture_output=True, timeout=60)
+                   check=True, capture_output=True, timeout=60, env={**os.environ, **LEGACY_ENV})
 
 
 @contextlib.contextmanager
@@ -35,7 +37,8 @@ def gunicorn_monolith(database_url: str, log: Path, workers: int = 2) -> Iterato
             "--no-control-socket",  # gunicorn 27 otherwise shares ~/.gunicorn/gunicorn.ctl between instances
             "legacy_monolith.wsgi:app"]
     url = f"http://127.0.0.1:{port}"
-    with running(argv, health_url=f"{url}/healthz", env={"LEGACY_DATABASE_URL": database_url}, log_path=log,
+    with running(argv, health_url=f"{url}/healthz", env={"LEGACY_DATABASE_URL": database_url, **LEGACY_ENV},
+                 log_path=log,
                  timeout=30, expect_status=200):
         yield Monolith(url=url, database_url=database_url, log=log)
 
@@ -50,12 +53,14 @@ def monolith(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monolith]:
 
 
 def race_orders(base_url: str, bodies: list[dict]) -> list[httpx.Response]:
-    """POST every body to /api/orders at (nearly) the same instant, one thread per request."""
+    """POST every body to /api/orders at (nearly) the same instant, one thread per request, each logged in as
+    its body's CustomerId (a seeded customer{n}@example.com)."""
     barrier = threading.Barrier(len(bodies))
     responses: list[httpx.Response | BaseException] = [RuntimeError("not run")] * len(bodies)
 
     def worker(index: int) -> None:
         with httpx.Client(base_url=base_url, timeout=30) as client:
+            log_in(client, seeded_email(bodies[index]["CustomerId"]))
             barrier.wait()
             try:
                 responses[index] = client.post("/api/orders", json=bodies[index])

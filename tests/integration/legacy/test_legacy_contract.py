@@ -8,6 +8,8 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
+from tests.identity_auth import PASSWORD
+
 pytestmark = pytest.mark.integration
 
 
@@ -77,13 +79,13 @@ def test_every_endpoint_matches_the_contract(api: tuple[httpx.Client, Contract])
     c(client.get("/api/customers", params={"page_size": 3}))
     c(client.get("/api/customers", params={"page": 0}))
     customer = c(client.post("/api/customers", json={"Email": "ct@example.com", "FirstName": "C",
-                                                     "LastName": "T"}))
+                                                     "LastName": "T", "Password": PASSWORD}))
     c(client.post("/api/customers", json={"Email": "ct@example.com", "FirstName": "C", "LastName": "T"}))
     c(client.post("/api/customers", json={"Email": 5}))
     c(client.get(f"/api/customers/{customer['CustomerId']}"))
     c(client.get("/api/customers/99999"))
     c(client.put(f"/api/customers/{customer['CustomerId']}", json={"Phone": "+44 1234 567890"}))
-    c(client.put(f"/api/customers/{customer['CustomerId']}", json={"Email": "ada.lovelace.1@example.com"}))
+    c(client.put(f"/api/customers/{customer['CustomerId']}", json={"Email": "customer1@example.com"}))  # 409: a seeded email
     c(client.put(f"/api/customers/{customer['CustomerId']}", json={"Vip": "maybe"}))
     c(client.put("/api/customers/99999", json={"Vip": "Y"}))
     assert c(client.get("/api/customers/1/summary"))["OrderCount"] > 0
@@ -118,6 +120,12 @@ def test_every_endpoint_matches_the_contract(api: tuple[httpx.Client, Contract])
     assert c(client.post(f"/api/inventory/reservations/{krsv['ReservationId']}/consume"))["Status"] == "C"
     c(client.post(f"/api/inventory/reservations/{krsv['ReservationId']}/consume"))
     c(client.post("/api/inventory/reservations/99999/consume"))
+    # login: orders answer 401 before it; wrong password 401, bad body 400, then logged in as the new customer
+    c(client.get("/api/orders"))
+    c(client.post("/api/orders", json={"CustomerId": customer["CustomerId"], "Lines": []}))
+    c(client.post("/api/login", json={"Email": "ct@example.com", "Password": "wrong-password"}))
+    c(client.post("/api/login", json={"Email": "ct@example.com"}))
+    assert c(client.post("/api/login", json={"Email": "ct@example.com", "Password": PASSWORD}))["Success"] is True
     # untracked release / consume of what legacy orders reserved without a reservation row
     for op, ref in (("release", "ct-rel"), ("consume-untracked", "ct-con")):
         legacy_order = c(client.post("/api/orders", json={"CustomerId": customer["CustomerId"],
@@ -133,9 +141,10 @@ def test_every_endpoint_matches_the_contract(api: tuple[httpx.Client, Contract])
     c(client.get("/api/orders", params={"status": "Z"}))
     order = c(client.post("/api/orders", json={"CustomerId": customer["CustomerId"],
                                                "Lines": [{"ProductId": stocked, "Quantity": 1}]}))
-    c(client.post("/api/orders", json={"CustomerId": 99999, "Lines": [{"ProductId": stocked, "Quantity": 1}]}))
-    c(client.post("/api/orders", json={"CustomerId": 1, "Lines": [{"ProductId": stocked, "Quantity": 100000}]}))
-    c(client.post("/api/orders", json={"CustomerId": 1, "Lines": []}))
+    c(client.post("/api/orders", json={"CustomerId": 99999, "Lines": [{"ProductId": stocked, "Quantity": 1}]}))  # 403
+    mine = customer["CustomerId"]
+    c(client.post("/api/orders", json={"CustomerId": mine, "Lines": [{"ProductId": stocked, "Quantity": 100000}]}))
+    c(client.post("/api/orders", json={"CustomerId": mine, "Lines": []}))
     c(client.get(f"/api/orders/{order['OrderId']}"))
     c(client.get("/api/orders/99999"))
     c(client.post(f"/api/orders/{order['OrderId']}/status", json={"Status": "P"}))
@@ -146,10 +155,12 @@ def test_every_endpoint_matches_the_contract(api: tuple[httpx.Client, Contract])
     c(client.post(f"/api/orders/{order['OrderId']}/cancel"))
     c(client.post("/api/orders/99999/cancel"))
     c(client.delete("/api/orders/1"))
+    assert c(client.post("/api/logout")) == {"Success": True}
+    c(client.get(f"/api/orders/{order['OrderId']}"))  # 401 again
 
     missing_ok = {(t, m) for t, ops in contract.document["paths"].items() for m in ops if t != "/openapi.json"}
     hit_ok = {(t, m) for t, m, s in contract.seen if s < 300}
-    hit_error = {(t, m) for t, m, s in contract.seen if s >= 400} | {("/healthz", "get")}
+    hit_error = {(t, m) for t, m, s in contract.seen if s >= 400} | {("/healthz", "get"), ("/api/logout", "post")}
     assert missing_ok - hit_ok == set(), "operations never exercised with success"
     assert missing_ok - hit_error == set(), "operations never exercised with an error"
 

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.identity_auth import log_in, seeded_email
+
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 PG_URL = os.environ.get("STRANGLER_TEST_PG_URL")
@@ -46,8 +48,9 @@ def test_seeded_postgres_serves_legacy_json(pg_monolith) -> None:  # type: ignor
         assert client.get("/api/customers/1/summary").json()["OrderCount"] >= 1
         created = client.post("/api/customers", json={"Email": "pg@example.com", "FirstName": "P", "LastName": "G"})
         assert created.status_code == 201 and created.json()["CustomerId"] == 31  # sequence moved past the seed
+        log_in(client, seeded_email(1))  # orders are placed logged in, for yourself
         bad = client.post("/api/orders", json={"CustomerId": 9999, "Lines": [{"ProductId": 1, "Quantity": 1}]})
-        assert bad.status_code == 422 and bad.json()["ErrorCode"] == "CUSTOMER_NOT_FOUND"
+        assert bad.status_code == 403 and bad.json()["ErrorCode"] == "NOT_YOUR_CUSTOMER_ID"
 
 
 def test_last_unit_is_sold_exactly_once_on_postgres(pg_monolith, race: Callable) -> None:  # type: ignore[no-untyped-def]
