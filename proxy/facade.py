@@ -21,6 +21,7 @@ if __package__ in (None, ""):  # loaded by path via `mitmdump -s proxy/facade.py
 from proxy.addons.admin_server import AdminServer
 from proxy.addons.gates import Gates
 from proxy.addons.guard import Guard
+from proxy.addons.identity import Identity
 from proxy.addons.pipeline import Pipeline
 from proxy.addons.rollback import Rollback
 from proxy.addons.routing import Router
@@ -34,8 +35,8 @@ def build_addons() -> list:
     state = FacadeState()
     shadow = Shadow(state)  # after the router: acts on its decision (copy + compare, never on the client path)
     # Gates: the flip gates the launcher names (admin-API flips face the same gates as `strangler flip`)
-    return [Gates(state), Pipeline(state, Guard(state), Router(state), UpstreamGuard(state), Telemetry(state),
-                              AdminServer(state), shadow, Rollback(state, shadow))]
+    return [Gates(state), Pipeline(state, Guard(state), Router(state), Identity(state), UpstreamGuard(state),
+                              Telemetry(state), AdminServer(state), shadow, Rollback(state, shadow))]
 
 
 addons = build_addons()

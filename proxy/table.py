@@ -339,6 +339,41 @@ class PromoteConfig(_Model):
     min_samples: int = Field(50, ge=0)
 
 
+IDENTITY_MODES = ("none", "remote")
+
+
+class IdentityConfig(_Model):
+    """Who the caller is, carried across the seam (docs/identity.md): `remote` = the façade asks the `source`
+    upstream's identity endpoint (cached `cache_s` per credential) and sends every upstream a signed header;
+    the monolith's Cookie/Authorization reach a non-legacy target only with `forward_credentials`."""
+
+    mode: str = "none"
+    source: str | None = None  # the upstream that answers the identity endpoint; default: the table's default
+    forward_credentials: bool = False
+    cache_s: float = Field(5.0, ge=0, le=3600)
+    session_keys: list[str] = []
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        if v not in IDENTITY_MODES:
+            raise _problem("bad_identity", f"identity mode {v!r} is not one of {', '.join(IDENTITY_MODES)}"
+                           f"{did_you_mean(v, IDENTITY_MODES)}", "write 'mode: remote' or 'mode: none'")
+        return v
+
+    @field_validator("session_keys")
+    @classmethod
+    def _keys(cls, v: list[str]) -> list[str]:
+        if any(not k or not isinstance(k, str) for k in v):
+            raise _problem("bad_identity", "identity.session_keys holds an empty name",
+                           "list the legacy session keys a service may read, e.g. [cart_id, locale]")
+        return v
+
+    @property
+    def remote(self) -> bool:
+        return self.mode == "remote"
+
+
 class Feature(_Model):
     target: str
     state: State = State.LEGACY
@@ -348,6 +383,22 @@ class Feature(_Model):
     parity: ParityConfig = ParityConfig()
     rollback: RollbackConfig = RollbackConfig()
     promote: PromoteConfig = PromoteConfig()
+    identity: IdentityConfig = IdentityConfig()
+
+    @field_validator("identity", mode="before")
+    @classmethod
+    def _identity_shorthand(cls, v: Any) -> Any:
+        """`identity: remote` / `identity: none` are the short forms of `{mode: ...}`."""
+        if isinstance(v, str) or not isinstance(v, dict | None):
+            if v not in IDENTITY_MODES:
+                raise _problem("bad_identity", f"identity {v!r} is not one of {', '.join(IDENTITY_MODES)}"
+                               f"{did_you_mean(v, IDENTITY_MODES)}",
+                               "write 'identity: remote', 'identity: none', or a mapping {mode: remote, source: "
+                               "UPSTREAM, forward_credentials: false, cache_s: 5, session_keys: []}")
+            return {"mode": v}
+        if v is None:
+            return {"mode": "none"}
+        return v
 
     @model_validator(mode="after")
     def _canary_needs_percent(self) -> Feature:
@@ -398,6 +449,11 @@ class RouteTable(_Model):
                 raise _problem("unknown_upstream", f"feature {fname!r} targets unknown upstream {feat.target!r}",
                                f"use one of: {known}{did_you_mean(feat.target, self.upstreams)}",
                                at=("features", fname, "target"))
+            source = feat.identity.source
+            if source is not None and source not in self.upstreams:
+                raise _problem("unknown_upstream", f"feature {fname!r} asks identity of unknown upstream {source!r}",
+                               f"use one of: {known}{did_you_mean(source, self.upstreams)}",
+                               at=("features", fname, "identity", "source"))
             if feat.target == self.default:
                 raise _problem("target_is_default", f"feature {fname!r} targets the default upstream {feat.target!r}",
                                "point 'target' at the new service; the default is where legacy traffic goes",

@@ -18,9 +18,7 @@ import logging
 from typing import Any, Awaitable, Callable, Dict, MutableMapping, Optional
 
 from fastapi import Depends, Request
-
-from strangler_app.identity import ANONYMOUS, HEADER, KEY_ENV, IdentityError, Principal, check_key, key_from_env, \
-    verify
+from strangler_app.identity import ANONYMOUS, HEADER, KEY_ENV, IdentityError, Principal, check_key, key_from_env, verify
 
 try:  # Python >= 3.9
     from typing import Annotated

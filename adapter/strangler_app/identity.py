@@ -72,7 +72,7 @@ class Principal:
                 "session": dict(self.session)}
 
     @classmethod
-    def from_json(cls, data: Any) -> "Principal":
+    def from_json(cls, data: Any) -> Principal:
         """From the endpoint's answer; raises IdentityError for anything not of that shape."""
         if not isinstance(data, dict):
             raise IdentityError("identity answer is not a JSON object")
@@ -135,7 +135,7 @@ class ReplayGuard:
 
     def __init__(self, max_entries: int = 200000) -> None:
         self.max_entries = max_entries
-        self._seen: "OrderedDict[str, float]" = OrderedDict()
+        self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
     def first_use(self, nonce: str, exp: float, now: float) -> bool:

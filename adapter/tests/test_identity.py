@@ -10,8 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from strangler_app import identity  # noqa: E402
-from strangler_app.identity import IdentityError, Principal, ReplayGuard  # noqa: E402
+from strangler_app import identity
+from strangler_app.identity import IdentityError, Principal, ReplayGuard
 
 KEY = "identity-test-key-0123456789abcdef0123"
 ALICE = Principal("42", "Alice", ("reader",), {"plan": "gold"}, {"cart_id": 7})

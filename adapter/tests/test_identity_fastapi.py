@@ -13,13 +13,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 try:
     import fastapi
     from fastapi.testclient import TestClient
-
     from strangler_app.fastapi_identity import CurrentUser, IdentityMiddleware, MaybeUser
 except ImportError:  # pragma: no cover
     fastapi = None  # type: ignore[assignment]
 
-from strangler_app import identity  # noqa: E402
-from strangler_app.identity import HEADER, Principal  # noqa: E402
+from strangler_app import identity
+from strangler_app.identity import HEADER, Principal
 
 KEY = "identity-test-key-0123456789abcdef0123"
 BOB = Principal("7", "Bob", ("cook",), {}, {"cart_id": "c7"})

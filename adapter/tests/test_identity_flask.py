@@ -15,8 +15,8 @@ try:
 except ImportError:  # pragma: no cover
     flask = flask_login = None  # type: ignore[assignment]
 
-from strangler_app import identity  # noqa: E402
-from strangler_app.identity import ENDPOINT, REQUEST_HEADER, Principal  # noqa: E402
+from strangler_app import identity
+from strangler_app.identity import ENDPOINT, REQUEST_HEADER, Principal
 
 KEY = "identity-test-key-0123456789abcdef0123"
 LOOPBACK = {"REMOTE_ADDR": "127.0.0.1"}

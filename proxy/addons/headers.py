@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import re
 
+from strangler_app.identity import HEADER as IDENTITY_HEADER
+from strangler_app.identity import REQUEST_HEADER as IDENTITY_REQUEST_HEADER
 from strangler_app.protocol import ACK_HEADER, HEADER
 
 HOP_BY_HOP = ("connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
@@ -24,7 +26,7 @@ _HOP_B = frozenset(n.encode() for n in HOP_BY_HOP)
 _FRAMING_B = frozenset({b"content-length", b"transfer-encoding"})
 _DRY_RUN_B = frozenset({HEADER.lower().encode(), ACK_HEADER.lower().encode()})
 _REQUEST_DROP_B = _HOP_B | frozenset(n.encode() for n in _FORWARDED) | {b"host", b"x-request-id", b"traceparent"} \
-    | _DRY_RUN_B
+    | _DRY_RUN_B | {IDENTITY_HEADER.lower().encode(), IDENTITY_REQUEST_HEADER.lower().encode()}  # the façade signs it
 _RESPONSE_DROP_B = _HOP_B | {b"x-request-id", b"x-served-by", b"x-strangler-feature"} | _DRY_RUN_B
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{8,128}$")
 _TRACEPARENT = re.compile(rb"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")

@@ -8,6 +8,7 @@ with taddons); a concern that raises is logged and the others still run, as mitm
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections.abc import Callable
@@ -17,6 +18,9 @@ log = logging.getLogger(__name__)
 
 FLOW_HOOKS = ("http_connect", "requestheaders", "request", "responseheaders", "response", "error",
               "server_connect")
+# flow.metadata: set when a part paused the flow in `request` (flow.intercept(), e.g. an async identity
+# lookup); that part calls it when done: the parts after it run, then the flow resumes
+RESUME_META = "strangler_pipeline_resume"
 
 
 class Pipeline:
@@ -68,7 +72,22 @@ class Pipeline:
         self._each("requestheaders", flow)
 
     def request(self, flow: Any) -> None:
-        self._each("request", flow)
+        self._request_from(flow, 0)
+
+    def _request_from(self, flow: Any, start: int) -> None:
+        handlers = self._handlers["request"]
+        for i in range(start, len(handlers)):
+            try:
+                handlers[i](flow)
+            except Exception:  # noqa: BLE001 - one concern's bug must not stop the others
+                log.exception("façade addon %s.request failed", type(handlers[i].__self__).__name__)
+            if flow.intercepted:  # paused for an async lookup: the rest runs when that part resumes it
+                flow.metadata[RESUME_META] = functools.partial(self._resume, flow, i + 1)
+                return
+
+    def _resume(self, flow: Any, start: int) -> None:
+        flow.resume()  # the proxy task wakes on the loop's next turn, after the remaining parts ran
+        self._request_from(flow, start)
 
     def responseheaders(self, flow: Any) -> None:
         self._each("responseheaders", flow)

@@ -37,6 +37,7 @@ from proxy.addons.routing import META, SAFE_METHODS, Decision
 from proxy.addons.snapshot import Snapshot
 from proxy.addons.state import FacadeState
 from proxy.cohort import cohort_key
+from proxy.identity import IDENTITY_META
 from proxy.parity.store import parity_location
 from proxy.shadow.engine import Job, Verdict
 from proxy.shadow.link import WorkerLink
@@ -176,7 +177,8 @@ class Shadow:
         noise = safe and cfg.noise_sample_rate > 0 and self._rng.random() < cfg.noise_sample_rate
         return Job(name, decision.route or "-", method, req.path, req.headers.fields, body, decision.shadow_to,
                    decision.upstream, noise, decision.timeout_s,
-                   cohort_key(table.cohort, req.headers, flow.client_conn.peername[0]))
+                   cohort_key(table.cohort, req.headers, flow.client_conn.peername[0]),
+                   flow.metadata.get(IDENTITY_META))  # remote identity: the copy signs its own (proxy/identity.py)
 
     # ---------------------------------------------------------------- the worker's side
     def _hello(self) -> list:

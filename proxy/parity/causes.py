@@ -5,6 +5,9 @@ A rejected token turns one answer into a 403 with an error envelope; listing tha
 this order, and every report groups by it and folds the field differences underneath:
 
     error         the candidate gave no answer (connection error, timeout) or a 5xx legacy did not give
+    identity_rejected  the candidate refused (401/403) a request legacy served, with remote identity on; the
+                  label says how the façade saw the caller: "user: 200 → 401" (resolved), "anonymous: …",
+                  "failed: …" (the copy carried no identity): one finding for an auth problem
     status_class  the status class differs (2xx vs 4xx, 200 → 403)
     status        same class, another code (200 vs 201)
     content_type  the media type differs (application/json vs text/html)
@@ -26,6 +29,7 @@ from typing import Any
 
 class Cause(StrEnum):
     ERROR = "error"
+    IDENTITY_REJECTED = "identity_rejected"
     STATUS_CLASS = "status_class"
     STATUS = "status"
     CONTENT_TYPE = "content_type"
@@ -103,10 +107,24 @@ def error_label(kind: str, upstream: str, detail: str = "") -> str:
     return f"{kind} from {upstream}" + (f": {detail}" if detail else "")
 
 
+IDENTITY_STATES = ("user", "anonymous", "failed")  # how the façade saw the caller (proxy/addons/identity.py)
+
+
+def identity_cause(found: Classified, identity: str, reference_status: int | None,
+                   candidate_status: int | None) -> Classified:
+    """With remote identity, a candidate 401/403 where legacy answered < 400 is `identity_rejected` (labelled by
+    the identity state) instead of a status-class change: the service did not accept who the caller is."""
+    if (found.cause is not Cause.STATUS_CLASS or candidate_status not in (401, 403) or reference_status is None
+            or reference_status >= 400):
+        return found
+    return Classified(Cause.IDENTITY_REJECTED, f"{identity}: {reference_status} → {candidate_status}")
+
+
 def describe(cause: Cause | str, label: str, count: int) -> str:
     """A group's headline: "200 → 403 on 117 requests", "body differs on 3 requests"."""
     cause = Cause(cause)
     what = {Cause.ERROR: f"candidate error ({label})" if label else "candidate error",
+            Cause.IDENTITY_REJECTED: f"identity rejected ({label})",
             Cause.STATUS_CLASS: label, Cause.STATUS: label,
             Cause.CONTENT_TYPE: f"content type {label}", Cause.BODY: "body differs",
             Cause.HEADERS: f"headers differ ({label})", Cause.NOISE: "differs only on noise fields",
@@ -114,5 +132,5 @@ def describe(cause: Cause | str, label: str, count: int) -> str:
     return f"{what} on {count} request{'s' if count != 1 else ''}"
 
 
-__all__ = ["ERROR_KINDS", "ORDER", "TRANSIENT_ERRORS", "Cause", "Classified", "classify", "describe",
-           "error_label", "media_type"]
+__all__ = ["ERROR_KINDS", "IDENTITY_STATES", "ORDER", "TRANSIENT_ERRORS", "Cause", "Classified", "classify",
+           "describe", "error_label", "identity_cause", "media_type"]

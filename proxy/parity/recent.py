@@ -156,6 +156,8 @@ def _cause(s: Sample, real: set[str], diffs: set[str]) -> Classified:
     d = s.detail
     if s.error or not d:
         return Classified(Cause.ERROR, (d.get("label") or d.get("error") or "no answer")[:80] if d else "no answer")
+    if d.get("cause") == Cause.IDENTITY_REJECTED:  # decided with what the row does not keep (remote identity)
+        return Classified(Cause.IDENTITY_REJECTED, d.get("label") or "")
     (ref_status, cand_status), (ref_type, cand_type) = d["status"], d["type"]
     found = classify(ref_status, cand_status, ref_type, cand_type, real, d.get("normalised", {}).values(),
                      d.get("error"))

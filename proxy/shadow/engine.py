@@ -29,7 +29,10 @@ from typing import NamedTuple
 import httpx
 
 from strangler_app import protocol as signing
+from strangler_app.identity import HEADER as IDENTITY_HEADER
 
+from proxy.identity import Carried, env_key
+from proxy.identity import copy_headers as identity_headers
 from proxy.parity import (
     NoiseTracker,
     ParityStore,
@@ -38,6 +41,7 @@ from proxy.parity import (
     compare_exchange,
     normaliser_for,
 )
+from proxy.parity.causes import identity_cause
 from proxy.shadow.clients import Outcome, UpstreamClients, copy_headers
 from proxy.shadow.errors import ErrorLog, ShadowError
 from proxy.shadow.safety import Probe, TargetSafety
@@ -46,7 +50,8 @@ from proxy.table import RouteTable
 log = logging.getLogger("strangler.shadow")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per shadow copy would flood the log
 SAFE_METHODS = frozenset({"GET", "HEAD"})
-_COPY_DROP = frozenset({signing.HEADER.lower(), signing.ACK_HEADER.lower(), "x-strangler-mirror-feature"})
+_COPY_DROP = frozenset({signing.HEADER.lower(), signing.ACK_HEADER.lower(), "x-strangler-mirror-feature",
+                        IDENTITY_HEADER.lower()})  # each send signs its own identity (proxy/identity.py)
 Emit = Callable[[tuple], None]
 UNSAFE_COPY = "unsafe"  # an Outcome.error_kind: the target answered a signed write without acknowledging it
 STALE_CONNECTION = "Server disconnected without sending a response"  # httpcore: closed before any answer byte
@@ -68,6 +73,7 @@ class Job(NamedTuple):
     noise: bool            # also ask legacy a second time (ignored for writes)
     served_timeout_s: float = 0.0
     client: str = ""       # the client's cohort key (auto-rollback counts distinct clients behind regressions)
+    identity: Carried | None = None  # remote identity: who the façade resolved (each send signs its own header)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +138,9 @@ class Engine:
             self.emit(("drop", job.feature, refused))  # target_unsafe | unproven
             return
         headers = copy_headers([_str_pair(k, v) for k, v in job.headers], _COPY_DROP)
-        request = self.clients.build(copy_up, job.method, job.path, list(headers), job.body)
+        request = self.clients.build(copy_up, job.method, job.path, self._seam(
+            job, headers, to_legacy=job.copy_to == table.default, forward=feature.identity.forward_credentials),
+            job.body)
         signature = ""
         if not safe:
             signature = signing.sign(self.key, job.method, request.url.raw_path.decode("ascii"), job.body)
@@ -188,6 +196,10 @@ class Engine:
             request=RequestInfo.of(job.method, job.path, headers, job.body), reference=reference,
             candidate=candidate, reference_again=again.response if again is not None else None,
             error=error, latency_ms=latency, reference_url=ref_url, candidate_url=cand_url)
+        if job.identity is not None:  # an auth problem is one finding: identity_rejected, by identity state
+            result.cause = identity_cause(result.cause, job.identity.status if env_key() else "failed",
+                                          reference.status if reference else None,
+                                          candidate.status if candidate is not None and error is None else None)
         if result.is_error:  # its kind, upstream and elapsed time: the stored cause label, and one log line
             failure = (ShadowError.no_answer(copy.error_kind or "protocol", cand_name, latency or 0.0, error)
                        if error is not None or candidate is None else
@@ -227,8 +239,18 @@ class Engine:
         return self.clients.send(upstream, self.clients.build(upstream, probe.method, probe.path,
                                                               [(signing.HEADER, probe.signature)], b""))
 
+    @staticmethod
+    def _seam(job: Job, headers: list[tuple[str, str]], *, to_legacy: bool, forward: bool = False) -> list:
+        """The headers of one send: with remote identity, its own signed header and the credential only towards
+        legacy (or with forward_credentials)."""
+        if job.identity is None:
+            return list(headers)
+        return identity_headers(headers, job.identity, env_key(), method=job.method, path=job.path,
+                                to_legacy=to_legacy, forward_credentials=forward)
+
     def _ask(self, upstream, job: Job, headers: list[tuple[str, str]]) -> Awaitable[Outcome]:
-        return self.clients.send(upstream, self.clients.build(upstream, job.method, job.path, list(headers),
+        return self.clients.send(upstream, self.clients.build(upstream, job.method, job.path,
+                                                              self._seam(job, headers, to_legacy=True),
                                                               job.body))
 
     def _count(self, feature: str, kind: str, outcome: Outcome) -> None:

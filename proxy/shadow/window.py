@@ -128,7 +128,7 @@ def _drop(counter: Counter, key: str) -> None:
 
 def is_status_change(cause: str, legacy_status: int | None) -> bool:
     """A comparison whose status class differs from legacy's, unless legacy itself failed (5xx)."""
-    return cause == "status_class" and legacy_status is not None and legacy_status < 500
+    return cause in ("status_class", "identity_rejected") and legacy_status is not None and legacy_status < 500
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,276 @@
+"""Remote identity in the façade: who the caller is travels with the request, signed (issue 24, docs/identity.md).
+
+For a feature with `identity: remote`, after routing has chosen the upstream and before the request leaves:
+the caller is resolved once per request through the source upstream's /__strangler/identity (the client's
+Cookie and Authorization, with the façade's proof), through a bounded LRU cache keyed by the credential's
+SHA-256 (`cache_s`; a response that clears a cookie, or any logout path, drops that credential); the chosen
+upstream gets X-Strangler-Identity signed for this request's method + path; Cookie/Authorization are removed
+towards a non-legacy target unless `forward_credentials`. A client-sent identity header is dropped for every
+feature (proxy/addons/headers.py), and a client can never call the identity endpoint through the façade.
+
+A cache miss pauses the flow (flow.intercept(); the Pipeline runs the parts after this one when it resumes),
+resolves with httpx on the event loop (timeout: the source upstream's timeout_s) and coalesces concurrent
+misses of one credential. Fail closed: a monolith that cannot be asked (down, slow, 5xx, wrong key, no
+endpoint) makes the request a 503 problem, never anonymous; one log line per failure, with no credential in it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import httpx
+from mitmproxy import ctx, exceptions, http
+from prometheus_client import Counter
+from strangler_app.identity import (
+    ANONYMOUS,
+    ENDPOINT,
+    HEADER,
+    KEY_ENV,
+    REQUEST_HEADER,
+    IdentityError,
+    Principal,
+    request_proof,
+    sign,
+)
+
+from proxy.addons.errors import json_error
+from proxy.addons.pipeline import RESUME_META
+from proxy.addons.routing import META, Decision
+from proxy.addons.state import FacadeState
+from proxy.identity import (
+    IDENTITY_META,
+    LOGOUT_WORDS,
+    Carried,
+    IdentityCache,
+    clears_cookie,
+    credential_hash,
+    env_key,
+)
+from proxy.table import Feature, RouteTable
+
+log = logging.getLogger("strangler.facade")
+CRED_META = "strangler_identity_cred"  # flow.metadata: the credential hash (for logout invalidation)
+_ENDPOINT_B = ENDPOINT.encode()
+_HEADER_B = HEADER.encode()
+_CREDENTIAL_B = frozenset({b"cookie", b"authorization"})
+_FORWARDED_TO_SOURCE = ("cookie", "authorization", "user-agent", "x-forwarded-for", "x-forwarded-proto")
+KEY_FIX = f"set {KEY_ENV} (>= 32 characters, the same value for the façade, the monolith and the services)"
+
+
+class Unavailable(Exception):
+    """The monolith could not say who the caller is: (reason, fix)."""
+
+
+class Identity:
+    def __init__(self, state: FacadeState, *, transport: httpx.AsyncBaseTransport | None = None):
+        self.state = state
+        self.key = ""
+        self.cache = IdentityCache()
+        self.pending: dict[tuple, asyncio.Task] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self.outcomes = Counter("strangler_identity_total", "Remote identity per request: cached, resolved, "
+                                "anonymous (no credential), failed (503)", ["feature", "outcome"],
+                                registry=state.metrics.registry)
+
+    # ---------------------------------------------------------------- lifecycle
+    def load(self, loader: Any) -> None:
+        loader.add_option("strangler_identity_cache_entries", int, 10000,
+                          "Remote identity: how many credentials the façade's identity cache holds (LRU).")
+
+    def configure(self, updated: set[str]) -> None:
+        if "strangler_identity_cache_entries" in updated:
+            entries = ctx.options.strangler_identity_cache_entries
+            if entries < 1:
+                raise exceptions.OptionsError(f"strangler_identity_cache_entries = {entries} must be >= 1. Fix: "
+                                              "use a positive count, e.g. 10000")
+            self.cache.max_entries = entries
+        self.key = env_key()
+        snap = self.state.current
+        if not self.key and snap is not None and _remote_features(snap.table):
+            raise exceptions.OptionsError(
+                f"features {', '.join(_remote_features(snap.table))} use identity: remote, but {KEY_ENV} is "
+                f"{'too short' if _env_set() else 'not set'}. Fix: {KEY_FIX}")
+
+    async def running(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(transport=self._transport, trust_env=False,
+                                             limits=httpx.Limits(max_connections=64, max_keepalive_connections=16))
+
+    async def done(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    # ---------------------------------------------------------------- per request
+    def request(self, flow: http.HTTPFlow) -> None:
+        decision: Decision | None = flow.metadata.get(META)
+        if decision is None or flow.response is not None:
+            return
+        req = flow.request
+        if req.data.path.startswith(_ENDPOINT_B):  # the monolith's endpoint is the façade's alone
+            self._answer(flow, decision, json_error(404, "not_found", "not found", decision.request_id))
+            return
+        if not decision.forwarded or decision.feature == "-":
+            return
+        snap = self.state.current
+        feature = snap.table.features.get(decision.feature) if snap is not None else None
+        if feature is None or feature.identity.mode != "remote":
+            return
+        table = snap.table
+        if not self.key:
+            self._fail(flow, decision, table.default, f"{KEY_ENV} is not set", KEY_FIX)
+            return
+        cookie, auth = _credential(req.headers)
+        if not cookie and not auth:  # nothing to resolve: anonymous without asking
+            self.outcomes.labels(decision.feature, "anonymous").inc()
+            self._apply(flow, decision, feature, table, ANONYMOUS)
+            return
+        cfg = feature.identity
+        source = cfg.source or table.default
+        cred = credential_hash(cookie, auth)
+        flow.metadata[CRED_META] = cred
+        variant = (source, tuple(cfg.session_keys))
+        hit = self.cache.get(cred, variant)
+        if hit is not None:
+            self.outcomes.labels(decision.feature, "cached").inc()
+            self._apply(flow, decision, feature, table, hit)
+            return
+        lookup = self.pending.get((cred, variant))
+        if lookup is None:
+            headers = {name: value for name in _FORWARDED_TO_SOURCE if (value := req.headers.get(name))}
+            lookup = asyncio.get_running_loop().create_task(
+                self._lookup(cred, variant, table, headers, cfg.cache_s), name="strangler identity")
+            self.pending[(cred, variant)] = lookup
+            lookup.add_done_callback(lambda _t, k=(cred, variant): self.pending.pop(k, None))
+        flow.intercept()
+        task = asyncio.get_running_loop().create_task(self._complete(flow, decision, lookup, source))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        """Logout invalidates: a response that clears a cookie, or any request to a logout path."""
+        if not len(self.cache) or flow.response is None:
+            return
+        cookie_cleared = any(k.lower() == b"set-cookie" and clears_cookie(v) for k, v in flow.response.headers.fields)
+        if not cookie_cleared and not any(w in flow.request.data.path.lower() for w in LOGOUT_WORDS):
+            return
+        cred = flow.metadata.get(CRED_META)
+        if cred is None:
+            cookie, auth = _credential(flow.request.headers)
+            if not cookie and not auth:
+                return
+            cred = credential_hash(cookie, auth)
+        self.cache.invalidate(cred)
+
+    # ---------------------------------------------------------------- resolving
+    async def _complete(self, flow: http.HTTPFlow, decision: Decision, lookup: asyncio.Task, source: str) -> None:
+        try:
+            principal = await asyncio.shield(lookup)
+            snap = self.state.current
+            feature = snap.table.features.get(decision.feature) if snap is not None else None
+            if feature is None:
+                raise Unavailable("the route table changed while resolving", "retry the request")
+            self.outcomes.labels(decision.feature, "resolved").inc()
+            self._apply(flow, decision, feature, snap.table, principal)
+        except Unavailable as exc:
+            self._fail(flow, decision, source, *exc.args)
+        except asyncio.CancelledError:
+            self._fail(flow, decision, source, "the façade is shutting down", "retry the request")
+            raise
+        except Exception as exc:
+            log.exception("identity resolution failed")
+            self._fail(flow, decision, source, f"internal error ({type(exc).__name__})", "see the façade's log")
+        finally:
+            resume = flow.metadata.pop(RESUME_META, None)
+            if resume is not None:
+                resume()  # the parts after this one (upstream guard, telemetry, shadow), then the flow goes on
+            else:
+                flow.resume()
+
+    async def _lookup(self, cred: str, variant: tuple, table: RouteTable, headers: dict[str, str],
+                      cache_s: float) -> Principal:
+        source = variant[0]
+        upstream = table.upstreams[source]
+        client = self._client
+        if client is None:
+            raise Unavailable("the façade is not running yet", "retry the request")
+        headers[REQUEST_HEADER] = request_proof(self.key)
+        try:
+            async with asyncio.timeout(upstream.timeout_s):
+                resp = await client.post(upstream.url + ENDPOINT, headers=headers,
+                                         timeout=httpx.Timeout(upstream.timeout_s))
+        except (TimeoutError, httpx.TimeoutException):
+            raise Unavailable(f"{source!r} did not answer within {upstream.timeout_s:g}s",
+                              f"check that {source!r} is up and not overloaded (its timeout_s bounds the lookup)") \
+                from None
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"{source!r} could not be asked ({type(exc).__name__})",
+                              f"check that {source!r} is up at {upstream.url}") from None
+        if resp.status_code == 404:
+            raise Unavailable(f"{source!r} has no identity endpoint ({ENDPOINT} answered 404)",
+                              "install it in the monolith: RemoteIdentity(app) from strangler_app.flask_identity")
+        if resp.status_code == 403:
+            raise Unavailable(f"{source!r} refused the façade's identity request (403)", KEY_FIX + ", clocks agreeing")
+        if resp.status_code != 200:
+            raise Unavailable(f"{source!r} answered the identity request with {resp.status_code}",
+                              f"see {source!r}'s log (its identify() or session store failed)")
+        try:
+            principal = Principal.from_json(resp.json())
+        except (ValueError, IdentityError) as exc:
+            raise Unavailable(f"{source!r} answered an unreadable identity ({exc})",
+                              "answer the endpoint with strangler_app.flask_identity") from None
+        self.cache.put(cred, variant, principal, cache_s)
+        return principal
+
+    # ---------------------------------------------------------------- answers
+    def _apply(self, flow: http.HTTPFlow, decision: Decision, feature: Feature, table: RouteTable,
+               principal: Principal) -> None:
+        """Sign for the chosen upstream; drop the credential towards a non-legacy target (kept for copies)."""
+        req = flow.request
+        removed: tuple[tuple[str, str], ...] = ()
+        fields = req.headers.fields
+        if decision.upstream != table.default and not feature.identity.forward_credentials:
+            kept = tuple(f for f in fields if f[0].lower() not in _CREDENTIAL_B)
+            if len(kept) != len(fields):
+                removed = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in fields
+                                if k.lower() in _CREDENTIAL_B)
+                fields = kept
+        value = sign(self.key, principal, method=req.method, path=req.path)
+        req.headers.fields = (*fields, (_HEADER_B, value.encode("ascii")))
+        flow.metadata[IDENTITY_META] = Carried.of(principal, removed)
+
+    def _fail(self, flow: http.HTTPFlow, decision: Decision, source: str, reason: str, fix: str) -> None:
+        self.outcomes.labels(decision.feature, "failed").inc()
+        log.warning("identity unavailable: %s %s (feature %s): %s", flow.request.method,
+                    flow.request.path.split("?", 1)[0], decision.feature, reason)
+        self._answer(flow, decision, json_error(
+            503, "identity_unavailable", f"identity unavailable: {reason}; the request was not sent (never as "
+            f"anonymous). Fix: {fix}", decision.request_id, feature=decision.feature, source=source))
+        flow.response.headers["Retry-After"] = "1"
+
+    @staticmethod
+    def _answer(flow: http.HTTPFlow, decision: Decision, response: http.Response) -> None:
+        """The façade answers itself: never counted against the chosen upstream (breaker, rollback)."""
+        flow.response = response
+        decision.forwarded, decision.upstream = False, "facade"
+
+
+def _credential(headers: Any) -> tuple[str, str]:
+    return "; ".join(headers.get_all("cookie")), headers.get("authorization", "")
+
+
+def _remote_features(table: RouteTable) -> list[str]:
+    return [name for name, f in table.features.items() if f.identity.mode == "remote"]
+
+
+def _env_set() -> bool:
+    return bool(os.environ.get(KEY_ENV))
+
+
+__all__ = ["Identity", "Unavailable"]
