@@ -209,7 +209,7 @@ class FitTable:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         max_width = options.max_width
         shown, widths = self.layout(max_width)
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=False,
+        table = Table(box=box.MINIMAL, show_edge=False, pad_edge=False, collapse_padding=False,  # │ read by plan checks
                       title=middle(self.title, max_width) if self.title else None,
                       caption=middle(self.caption, max_width) if self.caption else None,
                       title_justify="left", caption_justify="left", title_style="bold")

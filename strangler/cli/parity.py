@@ -236,8 +236,8 @@ def examples(feature: Annotated[str | None, typer.Argument(help="Only this featu
         typer.echo(json.dumps([r.to_dict() for r in rows], indent=2, default=str))
         return
     table = FitTable(Col("id", justify="right", whole=True), Col("feature", whole=True),
-                     Col("request", squeeze=True), Col("field", squeeze=True), Col("kind"),
-                     Col("reference", squeeze=True), Col("candidate", squeeze=True), title="Mismatch examples")
+                     Col("request", squeeze=True), Col("field", squeeze=True, min_width=12), Col("kind"),
+                     Col("reference", min_width=20), Col("candidate", min_width=20), title="Mismatch examples")
     for r in rows:
         d = r.difference
         table.add_row(str(r.id), r.feature, f"{r.request['method']} {r.request['path']}", r.field, str(d["kind"]),

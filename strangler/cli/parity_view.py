@@ -34,7 +34,7 @@ def summary_table(report: dict[str, Any]) -> FitTable:
 
 
 def _rate(rate: float, part: int, whole: int) -> str:
-    return f"{rate * 100:.3g}% ({part}/{whole})"
+    return f"{_pct(rate)} ({part}/{whole})"
 
 
 def fields_table(report: dict[str, Any]) -> FitTable:
