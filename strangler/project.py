@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from proxy.common.yamlio import YamlSyntaxError, parse_yaml
 
 MARKER = "strangler.yaml"
 ENV = "STRANGLER_PROJECT"
@@ -30,6 +30,11 @@ class ProjectNotFound(ProjectError):
     pass
 
 
+def _config_file(name: str, doc: str | None = None) -> property:
+    """A project file under config/, read as an attribute (`project.stack_file`)."""
+    return property(lambda project: project.config(name), doc=doc or f"<project>/config/{name}")
+
+
 @dataclass(frozen=True)
 class Project:
     root: Path
@@ -42,26 +47,12 @@ class Project:
     def var_dir(self) -> Path:
         return self.root / "var"
 
-    @property
-    def stack_file(self) -> Path:
-        return self.config("stack.yaml")
-
-    @property
-    def routes_template(self) -> Path:
-        """The route table as written by the team; flips edit the live copy `var/routes.yaml`."""
-        return self.config("routes.yaml")
-
-    @property
-    def mix_file(self) -> Path:
-        return self.config("load-mix.yaml")
-
-    @property
-    def footprint_file(self) -> Path:
-        return self.config("footprint.yaml")
-
-    @property
-    def migrations_file(self) -> Path:
-        return self.config("migrations.yaml")
+    stack_file = _config_file("stack.yaml")
+    routes_template = _config_file("routes.yaml", "The route table as written by the team; flips edit the live "
+                                                  "copy `var/routes.yaml`.")
+    mix_file = _config_file("load-mix.yaml")
+    footprint_file = _config_file("footprint.yaml")
+    migrations_file = _config_file("migrations.yaml")
 
 
 def load_project(root: Path) -> Project:
@@ -72,8 +63,8 @@ def load_project(root: Path) -> Project:
         raise ProjectNotFound(f"No strangler project at {root} (no {MARKER} there). "
                               f"Fix: pass the folder that holds {MARKER}, or {INIT_HINT}.")
     try:
-        data = yaml.safe_load(marker.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = parse_yaml(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YamlSyntaxError) as exc:
         raise ProjectError(f"{marker}: not readable YAML ({str(exc).splitlines()[0]}). "
                            f"Fix: write it as `project: NAME`.") from None
     name = data.get("project") if isinstance(data, dict) else None
