@@ -26,6 +26,8 @@ import random
 from collections import Counter
 from pathlib import Path
 
+from strangler_app.protocol import KEY_ENV
+
 from proxy.common.asgi import read_body
 from proxy.matcher import Matcher
 from proxy.parity import ParityStore
@@ -33,7 +35,6 @@ from proxy.parity.store import configured_store
 from proxy.shadow.engine import SAFE_METHODS, Engine, Job
 from proxy.shadow.safety import ledger_unsafe
 from proxy.table import RouteTable, TableError, load_table
-from strangler_app.protocol import KEY_ENV
 
 log = logging.getLogger("strangler.comparator")
 FEATURE_HEADER = "x-strangler-mirror-feature"

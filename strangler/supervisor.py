@@ -18,10 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from strangler.procs import ProcessFailed, free_port, log_tail, port_in_use, spawn, stop, wait_http
 from proxy.common.clock import stamp
-from strangler.runstate import (PID_FILE, ProcessStatus, StackStatus, accepts_connections, read_state, rotate_log,
-                                running_supervisor, write_state)
+from strangler.procs import ProcessFailed, free_port, log_tail, port_in_use, spawn, stop, wait_http
+from strangler.runstate import (
+    PID_FILE,
+    ProcessStatus,
+    StackStatus,
+    accepts_connections,
+    read_state,
+    rotate_log,
+    running_supervisor,
+    write_state,
+)
 from strangler.stack import ResolvedProcess, StackPlan, port_env_name
 
 STABLE_AFTER_S = 60.0  # a process that ran this long before crashing gets its restart budget back

@@ -41,10 +41,10 @@ from acl.orders.translate import (
     status_from_legacy,
     status_to_legacy,
 )
+from new_services.common.settings import legacy_tz
 from new_services.orders.domain import InvalidOrder, OrderLine, OrderStatus
 from new_services.orders.models import Base, order_lines_table, orders_table
 from new_services.orders.repository import line_values, order_values, to_minor
-from new_services.common.settings import legacy_tz
 from new_services.orders.settings import ID_START_ENV, get_orders_id_start
 from strangler.migrate.engine import (
     BackfillReport,
@@ -54,7 +54,6 @@ from strangler.migrate.engine import (
     upsert_statement,
 )
 from strangler.migrate.mapping import IdRange, Row, TableMapping
-
 
 # --- per-table mappings (engine protocol) --------------------------------------------------------------------
 

@@ -28,9 +28,8 @@ import time
 from mitmproxy import ctx, http
 
 from proxy.addons.routing import META, SAFE_METHODS, Decision
-from proxy.addons.shadow import Shadow
+from proxy.addons.shadow import JOB_META, Shadow
 from proxy.addons.snapshot import Snapshot
-from proxy.addons.shadow import JOB_META
 from proxy.addons.state import FacadeState
 from proxy.cohort import cohort_key
 from proxy.common.background import Background

@@ -14,7 +14,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -37,7 +37,7 @@ def parse_yaml(text: str) -> Any:
         raise YamlSyntaxError(str(exc), line=mark.line + 1 if mark is not None else None,
                               problem=exc.problem or exc.context or str(exc).splitlines()[0],
                               duplicate_key=isinstance(exc, DuplicateKeyError)) from None
-    except Exception as exc:  # ruamel raises a few unmarked errors (bad unicode, a lone tab)
+    except (YAMLError, ValueError) as exc:  # unmarked: a character YAML does not allow, bad unicode
         raise YamlSyntaxError(str(exc), line=None, problem=str(exc)) from None
 
 

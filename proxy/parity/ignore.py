@@ -43,7 +43,8 @@ def add_ignore_rules(routes_path: Path, feature: str, rules: list[str], *, actor
                             from_writes_owner=value["owner"], to_writes_owner=value["owner"])
         append_record(ledger_path or default_ledger_path(), record.to_dict())
 
-    return edit_table(routes_path, mutate, after_write=ledger).value["added"]
+    added: list[str] = edit_table(routes_path, mutate, after_write=ledger).value["added"]
+    return added
 
 
 __all__ = ["add_ignore_rules"]

@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Annotated
 
 import click
+import strangler_app
 import typer
 from rich.console import Console
+from strangler_app.sqlcapture import ENV as SQLCAPTURE_ENV
 from typer.core import TyperGroup
 
 from proxy.common.files import atomic_write
 from strangler.cli.app import app
 from strangler.cli.output import FAILED, console, fail, next_step, note
-import strangler_app
-from strangler_app.sqlcapture import ENV as SQLCAPTURE_ENV
 from strangler.footprint.analysis import analyse_capture, feature_view
 from strangler.footprint.config import ConfigError, load_config
 from strangler.footprint.gate import analysis_path

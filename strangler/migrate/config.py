@@ -27,7 +27,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from proxy.common.yamlio import YamlSyntaxError, parse_yaml, plain
-
 from strangler.migrate.mapping import TableMapping
 from strangler.project import MARKER
 

@@ -117,7 +117,7 @@ def handover(runtime: FeatureRuntime, ownership_file: Path, writes: str, routes:
     if writes not in OWNER_DIRECTION:
         raise MigrationError(f"--writes must be 'legacy' or 'service', not {writes!r}")
     old_owner = WritesOwner.LEGACY if writes == WritesOwner.SERVICE else WritesOwner.SERVICE
-    old_direction, new_direction = OWNER_DIRECTION[old_owner], OWNER_DIRECTION[writes]
+    old_direction, new_direction = OWNER_DIRECTION[old_owner], OWNER_DIRECTION[WritesOwner(writes)]
     table = _read_table(routes)
     feature = table.features.get(runtime.name)
     entry = feature_state(ownership_file, runtime.name) or {}

@@ -22,8 +22,17 @@ from sqlalchemy import Column, Connection, Engine, Table, and_, func, select, tu
 from sqlalchemy.exc import IntegrityError
 
 from proxy.common import clock
-from strangler.migrate.db import (changes, ensure_bookkeeping, has_table, lock_feature, mark_applying,
-                                  sync_state, unmark_applying, upsert_statement, writer)
+from strangler.migrate.db import (
+    changes,
+    ensure_bookkeeping,
+    has_table,
+    lock_feature,
+    mark_applying,
+    sync_state,
+    unmark_applying,
+    upsert_statement,
+    writer,
+)
 from strangler.migrate.engine import quarantine_rows, reason_text, release_quarantine
 from strangler.migrate.mapping import Row, decode_key
 
