@@ -15,6 +15,7 @@ from strangler.footprint.analysis import analyse_capture, feature_view
 from strangler.footprint.config import load_config
 from strangler.footprint.readers import read_sources
 from strangler.procs import free_port, running
+from tests.identity_auth import LEGACY_ENV, PASSWORD
 
 pytestmark = pytest.mark.integration
 
@@ -56,10 +57,12 @@ def drive_every_endpoint(client: httpx.Client) -> None:
     # customers
     _ok(client.get("/api/customers", params={"page": 1, "page_size": 5}))
     customer = _ok(client.post("/api/customers", json={"Email": "probe@footprint.test", "FirstName": "Foot",
-                                                      "LastName": "Print"}), 201)
+                                                      "LastName": "Print", "Password": PASSWORD}), 201)
     cid = customer["CustomerId"]
     _ok(client.get(f"/api/customers/{cid}"))
     _ok(client.put(f"/api/customers/{cid}", json={"Phone": "+44 20 0000 0000"}))
+    # orders need a logged-in customer: log in (auth blueprint of the customers module), out at the end
+    assert _ok(client.post("/api/login", json={"Email": "probe@footprint.test", "Password": PASSWORD}))["Success"]
     # orders: place, advance through every status, place and cancel another
     order = _ok(client.post("/api/orders", json={"CustomerId": cid, "Lines": [{"ProductId": pid, "Quantity": 2}]}),
                 201)
@@ -73,6 +76,7 @@ def drive_every_endpoint(client: httpx.Client) -> None:
     _ok(client.post(f"/api/orders/{other['OrderId']}/cancel"))
     _ok(client.get(f"/api/customers/{cid}/summary"))
     _ok(client.post(f"/api/products/{pid}/deactivate"))
+    _ok(client.post("/api/logout"))
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +90,7 @@ def footprint(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "-c", "python:strangler.footprint.gunicorn_hook", "-w", "2",
             "-b", f"127.0.0.1:{port}", "--no-control-socket", "legacy_monolith.wsgi:app"]
-    env = {"LEGACY_DATABASE_URL": database_url, "STRANGLER_SQL_CAPTURE": str(capture_file)}
+    env = {"LEGACY_DATABASE_URL": database_url, "STRANGLER_SQL_CAPTURE": str(capture_file), **LEGACY_ENV}
     with running(argv, health_url=f"http://127.0.0.1:{port}/healthz", env=env, log_path=workdir / "gunicorn.log",
                  cwd=REPO, timeout=60, expect_status=200):
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:

@@ -24,6 +24,7 @@ from strangler.migrate.ownership import ownership_path, record_backfill, record_
 from strangler.migrate.runner import HandoverOptions, handover, verify_feature
 from strangler.migrate.sync import drain, lag
 from strangler.procs import free_port, running
+from tests.identity_auth import LEGACY_ENV, PASSWORD, SERVICE_ENV, SignedIdentity, log_in, seeded_email
 from tests.integration.migrate.conftest import CONFIG, ROOT, Databases
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,7 @@ def _handed_over(dbs: Databases) -> FeatureRuntime:
     """Seeded monolith, orders backfilled, capture on both sides, forward sync on record, then the handover."""
     engine = make_engine(dbs.legacy_url)
     try:
-        seed(engine, 20, 8, SEED_ORDERS)
+        seed(engine, 20, 8, SEED_ORDERS, password=PASSWORD)  # customer{n}@example.com can log in
     finally:
         engine.dispose()
     rt = open_feature(CONFIG, "orders", dbs.var_dir)
@@ -74,9 +75,9 @@ def test_service_orders_reach_legacy_orders_and_nothing_else(dbs: Databases, tmp
     rt = _handed_over(dbs)
     legacy_port, orders_port = free_port(), free_port()
     legacy_url, orders_url = f"http://127.0.0.1:{legacy_port}", f"http://127.0.0.1:{orders_port}"
-    legacy_env = {"LEGACY_DATABASE_URL": dbs.legacy_url, "LEGACY_TZ": "Europe/London"}
+    legacy_env = {"LEGACY_DATABASE_URL": dbs.legacy_url, "LEGACY_TZ": "Europe/London", **LEGACY_ENV}
     orders_env = {"ORDERS_DATABASE_URL": dbs.catalog_url, "LEGACY_BASE_URL": legacy_url, "LEGACY_TZ": "Europe/London",
-                  "STRANGLER_SHADOW_KEY": SHADOW_KEY, "STRANGLER_VAR_DIR": str(dbs.var_dir)}
+                  "STRANGLER_SHADOW_KEY": SHADOW_KEY, "STRANGLER_VAR_DIR": str(dbs.var_dir), **SERVICE_ENV}
     gunicorn = [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "4", "-b", f"127.0.0.1:{legacy_port}",
                 "legacy_monolith.wsgi:app"]
     uvicorn = [sys.executable, "-m", "uvicorn", "new_services.orders.main:app", "--host", "127.0.0.1",
@@ -86,14 +87,15 @@ def test_service_orders_reach_legacy_orders_and_nothing_else(dbs: Databases, tmp
             running(uvicorn, health_url=f"{orders_url}/healthz", env=orders_env, cwd=ROOT,
                     log_path=tmp_path / "uvicorn.log", timeout=30, expect_status=200), \
             httpx.Client(base_url=legacy_url, timeout=15) as legacy, \
-            httpx.Client(base_url=orders_url, timeout=15) as service:
+            httpx.Client(base_url=orders_url, timeout=15, auth=SignedIdentity(5)) as service:
+        log_in(legacy, seeded_email(5))  # orders need a logged-in customer on both sides
         stocked = [p["ProductId"] for p in _ok(legacy.get("/api/products", params={"active": "Y", "page_size": 200}))
                    ["Products"] if p["Available"] >= 5][:2]
         assert len(stocked) == 2
         before_stock, _ = _legacy_stock(rt)
         kept = _ok(service.post("/api/orders", json={"CustomerId": 5, "Lines": [
             {"ProductId": stocked[0], "Quantity": 2}, {"ProductId": stocked[1], "Quantity": 1}]}), 201)
-        cancelled = _ok(service.post("/api/orders", json={"CustomerId": 3, "Lines": [
+        cancelled = _ok(service.post("/api/orders", auth=SignedIdentity(3), json={"CustomerId": 3, "Lines": [
             {"ProductId": stocked[0], "Quantity": 1}]}), 201)
         ids = [kept["OrderId"], cancelled["OrderId"]]
         assert ids == [DEFAULT_ID_START, DEFAULT_ID_START + 1]  # the service's range, not legacy's sequence
