@@ -127,3 +127,30 @@ def test_every_facade_option_the_pages_set_exists() -> None:
             for name in re.findall(r"--set (strangler_[a-z_]+)=", page.read_text())}
     unknown = sorted(f"{page}: {name}" for page, name in used if name not in declared)
     assert used and not unknown, f"pages set façade options that do not exist: {unknown}"
+
+
+_WORD = r"([a-z][a-z-]*)(?=[\s`]|$)"  # a command word: followed by a space, a backtick or the end
+_COMMAND = re.compile(rf"(?<![\w./$-])strangler (?:--project \S+ )?{_WORD}(?: {_WORD})?")
+
+
+def _code(text: str) -> list[str]:
+    """Code blocks' lines and inline code spans: where a page shows a command to type."""
+    return [line for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S) for line in block.splitlines()] + \
+        re.findall(r"`([^`\n]+)`", text)
+
+
+def test_every_command_the_pages_show_exists() -> None:
+    """Prose drifts where the generated reference cannot: each `strangler CMD [SUB]` shown in code must exist."""
+    root = gen_reference._cli_root()
+    pages = [*(REPO / "docs").rglob("*.md"), REPO / "README.md", REPO / "migration_plan.md"]
+    seen, unknown = 0, []
+    for page in pages:
+        for snippet in _code(page.read_text()):
+            for word, sub in _COMMAND.findall(snippet):
+                seen += 1
+                command = root.commands.get(word)
+                subs = getattr(command, "commands", None)
+                if command is None or (subs and sub and sub not in subs):
+                    unknown.append(f"{page.relative_to(REPO)}: {snippet.strip()[:80]}")
+    assert seen > 50, f"only {seen} commands found in the pages: the pattern no longer matches them"
+    assert not unknown, "pages show commands the CLI does not have:\n" + "\n".join(unknown)
