@@ -37,8 +37,8 @@ class FacadeMetrics:
                                      "Route table edits rejected (the last good table kept serving)", registry=r)
         self.table_version = Gauge("strangler_table_version", "Version number of the table being served",
                                    registry=r)
-        self._req_children: dict[tuple, object] = {}
-        self._lat_children: dict[tuple, object] = {}
+        self._req_children: dict[tuple[str, str, str, int], Counter] = {}
+        self._lat_children: dict[tuple[str, str], Histogram] = {}
 
     def observe(self, feature: str, upstream: str, state: str, status: int, seconds: float) -> None:
         key = (feature, upstream, state, status // 100)

@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -60,6 +61,7 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None = None, log_path
           cwd: Path | None = None) -> subprocess.Popen:
     """Start `argv` in its own session (so the whole group can be stopped), output to `log_path`."""
     full_env = {**os.environ, **(env or {})}
+    out: IO[bytes] | int
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         out = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
@@ -69,7 +71,7 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str] | None = None, log_path
         return subprocess.Popen(list(argv), env=full_env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     finally:
-        if log_path is not None:
+        if not isinstance(out, int):  # our log file (not DEVNULL): the child has its own copy
             out.close()
 
 

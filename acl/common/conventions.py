@@ -77,7 +77,8 @@ def _hour_start(hour_text: str, tz: str) -> datetime | None:
     last = first.replace(minute=59)
     offset = first.utcoffset()
     start = None
-    if offset == last.utcoffset() == first.replace(fold=1).utcoffset() == last.replace(fold=1).utcoffset():
+    if offset is not None and (offset == last.utcoffset() == first.replace(fold=1).utcoffset()
+                               == last.replace(fold=1).utcoffset()):
         try:
             start = (naive - offset).replace(tzinfo=UTC)
         except OverflowError:  # the first/last representable hours: the exact path decides

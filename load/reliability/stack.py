@@ -111,7 +111,10 @@ def wait_until(check, timeout: float, what: str, every: float = 0.05):
 def rss_kib(pid: int) -> int:
     """Resident set size of a process in KiB (Linux /proc)."""
     text = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"^VmRSS:\s+(\d+) kB", text, re.M).group(1))
+    found = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
+    if found is None:
+        raise RuntimeError(f"no VmRSS line in /proc/{pid}/status (process {pid} gone, or not Linux)")
+    return int(found.group(1))
 
 
 @contextmanager

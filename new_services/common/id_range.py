@@ -7,9 +7,9 @@ start belong to the monolith (backfilled rows keep theirs); legacy's own next id
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import CursorResult, func, inspect, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 
@@ -25,10 +25,10 @@ def first_free_id(session: Session, id_column: InstrumentedAttribute[int], start
 def allocate_id(session: Session, counter: Any, name: str, id_column: InstrumentedAttribute[int],
                 start: int) -> int:
     """The next id from the range (>= start), bumping the counter row `name` of the `counter` model."""
-    bumped = session.execute(update(counter).where(counter.name == name)
-                             .values(next_id=counter.next_id + 1)).rowcount
+    bumped = cast(CursorResult[Any], session.execute(update(counter).where(counter.name == name)
+                                                     .values(next_id=counter.next_id + 1))).rowcount
     if bumped:
-        allocated = session.scalar(select(counter.next_id).where(counter.name == name)) - 1
+        allocated: int = session.execute(select(counter.next_id).where(counter.name == name)).scalar_one() - 1
         if allocated >= start:
             return allocated
     first = first_free_id(session, id_column, start)  # no counter yet, or the range start was raised

@@ -116,7 +116,7 @@ def describe_errors(cls: type[BaseSettings], exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_settings[S: BaseSettings](cls: type[S], **overrides: object) -> S:
+def load_settings[S: BaseSettings](cls: type[S], **overrides: Any) -> S:
     """Instantiate settings from env (+ overrides) or raise SettingsError with a readable message."""
     try:
         return cls(**overrides)

@@ -91,10 +91,10 @@ def install() -> bool:
                 and (not self.response or self.response.status_code < 200)):  # (a `100 Continue` may be out)
             status = event.code.http_status_code()
             filed = _pending.get(self.conn.id)
-            if status is not None or (filed is not None and filed[3]):  # a killed flow: only if answered at once
+            if filed is None and status is not None:
+                filed = (status, error_body(status, _code_for(status), event.message), {}, False)
+            if filed is not None and (status is not None or filed[3]):  # a killed flow: only if answered at once
                 _pending.pop(self.conn.id, None)
-                if filed is None:
-                    filed = (status, error_body(status, _code_for(status), event.message), {}, False)
                 response = http.Response.make(filed[0], filed[1], {"Content-Type": "application/json",
                                                                    "Cache-Control": "no-store", **filed[2],
                                                                    "Connection": "close"})
@@ -108,7 +108,7 @@ def install() -> bool:
         yield from original(self, event)
 
     send.__wrapped__ = original  # type: ignore[attr-defined]
-    _http1.Http1Server.send = send
+    _http1.Http1Server.send = send  # type: ignore[method-assign]  # (the patch itself)
     _installed = True
     return True
 

@@ -104,6 +104,6 @@ def install() -> bool:
         yield SendHttp(RequestEndOfMessage(self.stream_id), self.context.server)
 
     handle_protocol_error.__wrapped__ = original  # type: ignore[attr-defined]
-    HttpStream.handle_protocol_error = handle_protocol_error
+    HttpStream.handle_protocol_error = handle_protocol_error  # type: ignore[method-assign]  # (the patch itself)
     _installed = True
     return True

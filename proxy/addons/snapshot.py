@@ -48,7 +48,7 @@ def compile_snapshot(table: RouteTable, digest: str, previous: Snapshot | None =
         host_header = up.host if up.port == default_port else f"{_bracket(up.host)}:{up.port}"
         addresses[name] = UpstreamAddress(up.scheme, up.host, up.port, host_header)
         old = previous.breakers.get(name) if previous else None
-        if old is not None and previous.table.upstreams[name].url == up.url:
+        if old is not None and previous is not None and previous.table.upstreams[name].url == up.url:
             old.config = up.breaker
             breakers[name] = old
         else:

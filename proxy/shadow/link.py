@@ -42,11 +42,16 @@ class WorkerLink:
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.up else None
+        return self.proc.pid if self.proc is not None and self.up else None
 
     @property
     def up(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None and self.proc.stdin is not None
+        return self._stdin() is not None
+
+    def _stdin(self) -> asyncio.StreamWriter | None:
+        """The running worker's stdin; None when it is down."""
+        proc = self.proc
+        return proc.stdin if proc is not None and proc.returncode is None else None
 
     async def start(self) -> None:
         self._stopping = False
@@ -55,9 +60,10 @@ class WorkerLink:
 
     def send(self, message: tuple, *, force: bool = False) -> bool:
         """Queue one message for the next write; False (not queued) when the worker is down or lagging."""
-        if not self.up:
+        stdin = self._stdin()
+        if stdin is None:
             return False
-        if not force and self.proc.stdin.transport.get_write_buffer_size() > self.max_buffer:
+        if not force and stdin.transport.get_write_buffer_size() > self.max_buffer:
             return False
         self._batch.append(message)
         if not self._scheduled:
@@ -68,9 +74,10 @@ class WorkerLink:
     def _flush(self) -> None:
         self._scheduled = False
         batch, self._batch = self._batch, []
-        if batch and self.up:
+        stdin = self._stdin() if batch else None
+        if stdin is not None:
             with contextlib.suppress(ConnectionError, RuntimeError):  # died meanwhile: the watcher restarts it
-                self.proc.stdin.write(frame(batch))
+                stdin.write(frame(batch))
 
     async def stop(self) -> None:
         """Close the worker's stdin (it finishes in-flight copies, flushes the store and its last events, exits);
@@ -79,8 +86,9 @@ class WorkerLink:
         proc = self.proc
         if proc is not None and proc.returncode is None:
             self._flush_to(proc)
-            with contextlib.suppress(Exception):
-                proc.stdin.close()
+            if proc.stdin is not None:
+                with contextlib.suppress(Exception):
+                    proc.stdin.close()
             try:
                 await asyncio.wait_for(proc.wait(), STOP_S)
             except TimeoutError:
@@ -95,26 +103,27 @@ class WorkerLink:
 
     def _flush_to(self, proc: asyncio.subprocess.Process) -> None:
         batch, self._batch = self._batch, []
-        if batch:
+        if batch and proc.stdin is not None:
             with contextlib.suppress(Exception):
                 proc.stdin.write(frame(batch))
 
     async def _spawn(self) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
-        self.proc = await asyncio.create_subprocess_exec(
+        self.proc = proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "proxy.shadow.worker", "--db", str(self.db), env=env, cwd=ROOT,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None, limit=64 * 1024 * 1024,
             start_new_session=True)  # signals to the façade's group (Ctrl-C, stop) must not kill it first: it
         # exits when its stdin closes, after finishing in-flight copies
         for message in self.on_start():
             self.send(message, force=True)
-        log.info("shadow worker started (pid %d)", self.proc.pid)
+        log.info("shadow worker started (pid %d)", proc.pid)
 
     async def _watch(self) -> None:
         """Read the worker's events until it exits; then restart it (back-off 0.5 s doubling to 10 s)."""
         backoff = 0.5
         while not self._stopping:
             proc = self.proc
+            assert proc is not None and proc.stdout is not None  # _spawn ran first, with pipes
             while (batch := await read_frame(proc.stdout)) is not None:
                 try:
                     self.on_events(batch)
