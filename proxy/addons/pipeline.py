@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,14 @@ FLOW_HOOKS = ("http_connect", "requestheaders", "request", "responseheaders", "r
 # flow.metadata: set when a part paused the flow in `request` (flow.intercept(), e.g. an async identity
 # lookup); that part calls it when done: the parts after it run, then the flow resumes
 RESUME_META = "strangler_pipeline_resume"
+
+
+def _to_every_part(hook: str) -> Callable[[Pipeline, Any], None]:
+    """The Pipeline method for a per-flow hook: every part's handler, in order (`request` has its own)."""
+    def forward(self: Pipeline, data: Any) -> None:
+        self._each(hook, data)
+    forward.__name__ = forward.__qualname__ = hook
+    return forward
 
 
 class Pipeline:
@@ -40,15 +48,16 @@ class Pipeline:
                 log.exception("façade addon %s.%s failed", type(handler.__self__).__name__, hook)
 
     # lifecycle: every part, in order (async parts awaited)
+    def _parts_with(self, hook: str) -> Iterator[Callable[..., Any]]:
+        return (getattr(part, hook) for part in self.parts if hasattr(part, hook))
+
     def load(self, loader: Any) -> None:
-        for part in self.parts:
-            if hasattr(part, "load"):
-                part.load(loader)
+        for method in self._parts_with("load"):
+            method(loader)
 
     def configure(self, updated: set[str]) -> None:
-        for part in self.parts:
-            if hasattr(part, "configure"):
-                part.configure(updated)
+        for method in self._parts_with("configure"):
+            method(updated)
 
     async def running(self) -> None:
         await self._lifecycle("running")
@@ -57,19 +66,18 @@ class Pipeline:
         await self._lifecycle("done")
 
     async def _lifecycle(self, hook: str) -> None:
-        for part in self.parts:
-            method = getattr(part, hook, None)
-            if method is not None:
-                result = method()
-                if inspect.isawaitable(result):
-                    await result
+        for method in self._parts_with(hook):
+            result = method()
+            if inspect.isawaitable(result):
+                await result
 
     # per-flow hooks
-    def http_connect(self, flow: Any) -> None:
-        self._each("http_connect", flow)
-
-    def requestheaders(self, flow: Any) -> None:
-        self._each("requestheaders", flow)
+    http_connect = _to_every_part("http_connect")
+    requestheaders = _to_every_part("requestheaders")
+    responseheaders = _to_every_part("responseheaders")
+    response = _to_every_part("response")
+    error = _to_every_part("error")
+    server_connect = _to_every_part("server_connect")
 
     def request(self, flow: Any) -> None:
         self._request_from(flow, 0)
@@ -88,15 +96,3 @@ class Pipeline:
     def _resume(self, flow: Any, start: int) -> None:
         flow.resume()  # the proxy task wakes on the loop's next turn, after the remaining parts ran
         self._request_from(flow, start)
-
-    def responseheaders(self, flow: Any) -> None:
-        self._each("responseheaders", flow)
-
-    def response(self, flow: Any) -> None:
-        self._each("response", flow)
-
-    def error(self, flow: Any) -> None:
-        self._each("error", flow)
-
-    def server_connect(self, data: Any) -> None:
-        self._each("server_connect", data)
