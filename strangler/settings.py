@@ -12,10 +12,10 @@ no command falls back to the kit's demo files.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from proxy.common.files import atomic_write
 from strangler.project import ENV as PROJECT_ENV
 from strangler.project import Project, ProjectError, ProjectNotFound, find_project
 
@@ -52,6 +52,8 @@ VARIABLES = {
     "STRANGLER_ADMIN_PORT": "the façade's admin API port",
     "STRANGLER_ADMIN_TOKEN": "bearer token of the admin API (secret; generated into var/secrets.env)",
     "STRANGLER_SHADOW_KEY": "HMAC key signing dry-run shadow requests (secret; generated into var/secrets.env)",
+    "STRANGLER_IDENTITY_KEY": "HMAC key (>= 32 chars) signing the remote identity the façade resolves for the "
+                              "services (secret; no default; a stack secret)",
     "STRANGLER_SHADOW_WINDOW_S": "how old a signed dry-run request may be (services)",
     "STRANGLER_STORE_URL": "shared PostgreSQL store for route table, ledger and parity (several façades)",
     "STRANGLER_PARITY_STORE": "parity store file or URL (default: <var>/parity.db)",
@@ -148,13 +150,11 @@ class KitSettings:
 
 
 def init_routes(template: Path, live: Path, *, force: bool = False) -> bool:
-    """Copy the template to the live table (atomically); False when the live table exists and not `force`."""
+    """Copy the template to the live table (atomically, fsynced); False when the live table exists and not
+    `force`."""
     if live.exists() and not force:
         return False
-    live.parent.mkdir(parents=True, exist_ok=True)
-    tmp = live.with_name(live.name + ".tmp")
-    shutil.copyfile(template, tmp)
-    os.replace(tmp, live)
+    atomic_write(live, template.read_bytes())
     return True
 
 

@@ -39,7 +39,7 @@ def table_text() -> str:
 
 @pytest.fixture
 def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """STRANGLER_VAR_DIR points into tmp (the default ledger lives there); settings cache reset around."""
+    """STRANGLER_VAR_DIR points into tmp (the default ledger lives there); settings are read per use."""
     var = tmp_path / "var"
     monkeypatch.setenv("STRANGLER_VAR_DIR", str(var))
     monkeypatch.delenv("STRANGLER_ROUTES_FILE", raising=False)
