@@ -21,8 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+
+from proxy.common.clock import stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "benchmarks.md"
@@ -64,7 +65,7 @@ def run_bench(name: str, args: list[str], tools: list[str], tmp: Path, timeout: 
     out, log = tmp / f"{name}.json", tmp / f"{name}.log"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     started = time.monotonic()
-    print(f"{datetime.now(UTC):%H:%M:%S} {' '.join(command)}", flush=True)
+    print(f"{stamp()[11:19]} {' '.join(command)}", flush=True)  # time of day: a progress line
     with log.open("w") as log_file:
         proc = subprocess.Popen([sys.executable, "-m", f"load.{name}", *args, "--json", str(out)], cwd=ROOT,
                                 env=env, stdout=log_file, stderr=subprocess.STDOUT)
@@ -159,7 +160,7 @@ def main() -> None:
     if not 1 <= args.timeout <= 3600:
         ap.error("--timeout must be 1..3600 seconds")
     started = time.monotonic()
-    run = {"start": f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC", "machine": machine(), "load_before": loadavg(),
+    run = {"start": stamp(), "machine": machine(), "load_before": loadavg(),
            "full": args.full, "benches": []}
     tmp = Path(tempfile.mkdtemp(prefix="bench-all-"))
     print(f"logs in {tmp}", flush=True)
@@ -171,7 +172,7 @@ def main() -> None:
         verdicts = [f["verdict"] for f in result.get("figures", [])]
         print(f"  {result['status']} {result.get('seconds', 0)} s: {', '.join(verdicts) or result.get('reason')}",
               flush=True)
-    run |= {"end": f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC", "load_after": loadavg(),
+    run |= {"end": stamp(), "load_after": loadavg(),
             "seconds": time.monotonic() - started}
     if args.save:
         args.save.write_text(json.dumps(run, indent=1))

@@ -26,7 +26,6 @@ import signal
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from load.figures import bounded, figure
@@ -35,6 +34,7 @@ from load.reliability.fuzz import client_timeout, fuzz
 from load.reliability.probes import ForeignHost, open_proxy_probes, oversize_probe, smuggling_probes
 from load.reliability.stack import demo_stack
 from load.reliability.traffic import demo_mix
+from proxy.common.clock import stamp
 
 STATES = (("legacy", None), ("shadow", None), ("canary", 50.0), ("new", None))
 FEATURES = ("catalog", "orders")
@@ -42,7 +42,7 @@ FEATURES = ("catalog", "orders")
 
 def machine() -> str:
     load1, load5, load15 = os.getloadavg()
-    return (f"{datetime.now(UTC).isoformat(timespec='seconds')} | {platform.node()} | {os.cpu_count()} cores | "
+    return (f"{stamp()} | {platform.node()} | {os.cpu_count()} cores | "
             f"load average {load1:.2f} {load5:.2f} {load15:.2f}")
 
 
