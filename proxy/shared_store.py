@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from proxy.stores import URL_ENV, StoreError, TableDoc, digest, is_store_url, shared_url
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from proxy.table import RouteTable
 
 log = logging.getLogger("strangler.facade")
+_T = TypeVar("_T")
 CHANNEL = "strangler_routes"
 DEFAULT_SCHEMA = "strangler"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -45,6 +47,20 @@ _ROW = "routes"
 class TableRow:
     version: int
     document: str
+
+
+def _db(method: Callable[..., _T]) -> Callable[..., _T]:
+    """A database error (a dropped connection, a missing right) becomes a StoreError saying so."""
+    @functools.wraps(method)
+    def wrapper(self: SharedStore, *args: Any, **kwargs: Any) -> _T:
+        import psycopg
+
+        try:
+            return method(self, *args, **kwargs)
+        except psycopg.Error as exc:
+            raise StoreError(f"the shared store {self} failed: {exc}".strip()
+                             + "; check that PostgreSQL is running and reachable") from None
+    return wrapper
 
 
 @dataclass(eq=False)
@@ -96,6 +112,7 @@ class SharedStore:
             conn.commit()
         return conn
 
+    @_db
     def ensure_schema(self) -> None:
         if self._ready:
             return
@@ -107,6 +124,7 @@ class SharedStore:
         self._ready = True
 
     # ------------------------------------------------------------------ the table document
+    @_db
     def row(self) -> TableRow | None:
         """The stored row, None when no table was pushed yet."""
         self.ensure_schema()
@@ -129,6 +147,7 @@ class SharedStore:
         return StoreError(f"the shared store {self} holds no route table yet; seed it with "
                           "`strangler routes push config/routes.yaml --store URL`")
 
+    @_db
     def version(self) -> int | None:
         self.ensure_schema()
         with contextlib.closing(self.connect(autocommit=True)) as conn:
@@ -138,6 +157,7 @@ class SharedStore:
     def read_text(self) -> str:
         return self.read().text
 
+    @_db
     def push(self, document: str, *, actor: str) -> int:
         """Replace the whole document (seeding or `routes push`); the caller validated it. New version."""
         self.ensure_schema()
@@ -207,6 +227,7 @@ class SharedStore:
             changed()
 
     # ------------------------------------------------------------------ the ledger
+    @_db
     def append_ledger(self, data: dict[str, Any]) -> None:
         """Append one record; inside `locked()` (same thread) it commits or rolls back with the table edit."""
         conn = getattr(self._local, "conn", None)
@@ -222,6 +243,7 @@ class SharedStore:
         conn.execute("INSERT INTO flip_ledger (feature, record) VALUES (%s, %s::jsonb)",
                      (data.get("feature"), json.dumps(data, default=str, ensure_ascii=False)))
 
+    @_db
     def read_ledger(self, feature: str | None = None, limit: int | None = None) -> list[dict]:
         """Records oldest -> newest (the same shape as the JSONL ledger)."""
         self.ensure_schema()

@@ -93,3 +93,14 @@ async def _poll_picks_up_edits(routes):
                 assert fac.state.current.table.features["items"].state.value == "new"
             finally:
                 await fac.state.done()
+
+
+def test_an_unreadable_table_is_reported_and_the_last_good_one_keeps_serving(facade):
+    version = facade.state.current.version
+    text = facade.routes.read_text()
+    facade.routes.unlink()
+    assert facade.state.reload() is False
+    assert "cannot read route table" in facade.state.last_error and facade.state.current.version == version
+    assert facade.served_by(facade.send(facade.flow())) == "legacy"
+    facade.routes.write_text(text)  # back as it was: nothing to swap, nothing wrong any more
+    assert facade.state.reload() and facade.state.last_error is None and facade.state.current.version == version
