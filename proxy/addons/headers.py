@@ -49,7 +49,7 @@ def _is_websocket_upgrade(fields) -> bool:
 
 def _connection_listed(fields) -> frozenset[bytes]:
     """Header names listed in Connection (they are hop-by-hop too, RFC 9110 §7.6.1)."""
-    listed = set()
+    listed: set[bytes] = set()
     for k, v in fields:
         if k.lower() == b"connection":
             listed.update(n.strip().lower() for n in v.split(b","))

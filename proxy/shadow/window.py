@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter, deque
 from dataclasses import dataclass
+from typing import Any
 
 from proxy.table import RollbackConfig, State
 
@@ -35,8 +36,10 @@ class Window:
         self._outcomes: deque[tuple[bool, bool, float | None, str]] = deque(maxlen=size)
         self._comparisons: deque[tuple[bool, bool, str]] = deque(maxlen=size)
         self._errors = 0
-        self._regressions, self._seen = Counter(), Counter()   # client -> count in the window
-        self._diffs, self._changes = Counter(), Counter()
+        self._regressions: Counter[str] = Counter()  # client -> count in the window
+        self._seen: Counter[str] = Counter()
+        self._diffs: Counter[str] = Counter()
+        self._changes: Counter[str] = Counter()
         self.dirty = False
 
     def outcome(self, error: bool, latency_ms: float | None, client: str = "", *,
@@ -153,13 +156,14 @@ def evaluate(config: RollbackConfig, window: Window) -> tuple[Breach | None, dic
     few clients)."""
     n = config.min_samples
     p95 = window.p95_ms() if window.outcomes >= n else None
-    evidence = {"samples": window.outcomes, "outcomes": window.outcomes, "errors": window.errors,
+    held: list[str] = []
+    evidence: dict[str, Any] = {"samples": window.outcomes, "outcomes": window.outcomes, "errors": window.errors,
                 "regressions": window.regressions, "error_rate": round(window.error_rate(), 4),
                 "p95_ms": None if p95 is None else round(p95, 2), "comparisons": window.comparisons,
                 "differences": window.differences, "diff_rate": round(window.diff_rate(), 4),
                 "status_changes": window.status_changes,
                 "status_change_rate": round(window.status_change_rate(), 4), "min_samples": n,
-                "min_clients": config.min_clients, "limits": config.model_dump(), "held": []}
+                "min_clients": config.min_clients, "limits": config.model_dump(), "held": held}
     crossed = []
     if window.outcomes >= n:
         if config.max_error_rate is not None and window.error_rate() > config.max_error_rate:
@@ -176,8 +180,8 @@ def evaluate(config: RollbackConfig, window: Window) -> tuple[Breach | None, dic
         clients = window.clients(limit)
         if clients >= config.min_clients:
             return Breach(limit, value, threshold, samples, clients), {**evidence, "clients": clients}
-        evidence["held"].append(f"{limit} crossed by {clients} client{'s' if clients != 1 else ''} "
-                                f"(< rollback.min_clients {config.min_clients})")
+        held.append(f"{limit} crossed by {clients} client{'s' if clients != 1 else ''} "
+                    f"(< rollback.min_clients {config.min_clients})")
     return None, evidence
 
 
