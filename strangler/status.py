@@ -84,7 +84,7 @@ def processes_section(settings: KitSettings) -> tuple[RenderableType, dict[str, 
         return (Text("No stack has run here yet — start one with `strangler up`."),
                 {"running": False, "supervisor_pid": None, "processes": {}})
     now = time.time()
-    table = FitTable(Col("process", whole=True), Col("pid", justify="right", whole=True), Col("url", squeeze=True),
+    table = FitTable(Col("process", whole=True), Col("pid", justify="right", whole=True), Col("url"),
                      Col("health"), Col("uptime", whole=True), Col("restarts", justify="right", whole=True),
                      Col("note", squeeze=True),
                      title=(f"Stack (supervisor pid {supervisor}, since {short_time(state.get('started_at'))})"

@@ -157,7 +157,11 @@ def report(feature: Annotated[str | None, typer.Argument(help="Only this feature
            fields: Annotated[bool, typer.Option("--fields", help="Also list every field's raw and noise rates "
                                                 "and verdict.")] = False) -> None:
     """Per feature: the recent comparisons grouped by cause (status class, content type, body, ...), fields
-    folded under each cause, under the parity rules in force; --fields adds per-field rates and verdicts."""
+    folded under each cause, under the parity rules in force; --fields adds per-field rates and verdicts.
+
+    Exit 2 for a feature neither the route table nor the store knows (with the closest name), exit 1 when
+    nothing is recorded yet (for FEATURE: its state and what records comparisons). A shadowed feature
+    whose answers are equal ends with "Next:" its canary flip."""
     table = _table_or_none(_routes(routes))
     with _open_store(store) as db:
         if feature is not None:

@@ -113,7 +113,7 @@ def render_table(table: RouteTable, path: TableStore | Path) -> RenderableType:
                          _percent(feat.state, feat.canary_percent), feat.target, str(len(feat.routes)))
     if not table.features:
         features.add_row("(no features: everything goes to the default)", "", "", "", "")
-    upstreams = FitTable(Col("upstream", whole=True), Col("url", squeeze=True), Col("health", squeeze=True),
+    upstreams = FitTable(Col("upstream", whole=True), Col("url"), Col("health", squeeze=True),
                          Col("dry-run writes"), title="Upstreams")
     for name, up in table.upstreams.items():
         label = f"{name} (default)" if name == table.default else name
@@ -293,8 +293,9 @@ def ledger(feature: Annotated[str | None, typer.Argument(help="Only this feature
     if not records:
         _out().print(f"No flips recorded in {path.ledger_name}{f' for {feature!r}' if feature else ''}.")
         return
-    table = FitTable(Col("time (UTC)", whole=True), Col("actor"), Col("feature", whole=True), Col("change"),
-                     Col("reason", squeeze=True), Col("evidence", squeeze=True), Col("forced"),
+    table = FitTable(Col("time (UTC)", whole=True), Col("actor", optional=True), Col("feature", whole=True),
+                     Col("change", whole=True), Col("reason", squeeze=True, min_width=16),
+                     Col("evidence", squeeze=True, optional=True), Col("forced", whole=True),
                      title=f"Ledger — {path.ledger_name}")
     for rec in records:
         change = f"{_pct_label(rec, 'from')} → {_pct_label(rec, 'to')}"

@@ -132,7 +132,10 @@ def down(
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object keyed by section.")] = False,
 ) -> None:
-    """Show the stack's processes with a live health check, plus every registered status section."""
+    """Show the stack's processes with a live health check, plus every registered status section.
+
+    Tables fit the screen ($COLUMNS, else the terminal, else 120 columns): empty columns are left out and
+    long values shortened in the middle with "…"; --json has every value whole."""
     settings = get_settings()
     settings.var_dir  # noqa: B018 - outside a project (and without STRANGLER_VAR_DIR): exit 2 before any section
     results = collect(settings)
