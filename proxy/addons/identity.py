@@ -198,8 +198,9 @@ class Identity:
         source = variant[0]
         upstream = table.upstreams[source]
         client = self._client
-        if client is None:
-            raise Unavailable("the façade is not running yet", "retry the request")
+        if client is None:  # a request before `running` (mitmproxy serves while its startup hooks run)
+            await self.running()
+            client = self._client
         headers[REQUEST_HEADER] = request_proof(self.key)
         try:
             async with asyncio.timeout(upstream.timeout_s):
