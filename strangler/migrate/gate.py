@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from proxy.common.clock import parse_stamp, utc_now
@@ -100,9 +99,12 @@ def data_section(settings: KitSettings) -> tuple[RenderableType, dict[str, Any]]
     if not features:
         return Text(f"Data: no migration recorded yet ({path}) — run `strangler migrate backfill FEATURE`."), \
             {"ownership_file": str(path), "features": {}}
-    table = Table(title=f"Data ownership ({path})")
-    for column in ("feature", "writes", "table", "rows", "backfilled", "verified", "sync", "lag"):
-        table.add_column(column, no_wrap=True)
+    from strangler.cli.output import Col, FitTable, short_time  # the CLI's one table that fits the screen
+
+    table = FitTable(Col("feature", whole=True), Col("writes", whole=True), Col("table", whole=True),
+                     Col("rows", justify="right", whole=True), Col("backfilled", whole=True),
+                     Col("verified", whole=True), Col("sync"), Col("lag", justify="right"),
+                     title=f"Data ownership ({path})")
     for name, entry in sorted(features.items()):
         sync = entry.get("sync") or {}
         lag = sync.get("lag_s")
@@ -111,8 +113,8 @@ def data_section(settings: KitSettings) -> tuple[RenderableType, dict[str, Any]]
         for index, (tname, info) in enumerate(sorted(tables.items())):
             first = index == 0
             table.add_row(name if first else "", entry.get("writes_owner", "-") if first else "", tname,
-                          str(info.get("rows", "-")), (info.get("backfilled_at") or "-")[:19],
-                          Text((info.get("verified_at") or "no")[:19],
+                          str(info.get("rows", "-")), short_time(info.get("backfilled_at")),
+                          Text(short_time(info["verified_at"]) if info.get("verified_at") else "no",
                                style="green" if info.get("verified_at") else "yellow"),
                           (sync.get("direction") or "off") if first else "", lag_text if first else "")
     return table, {"ownership_file": str(path), "features": features}

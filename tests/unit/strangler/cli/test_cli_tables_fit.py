@@ -21,6 +21,7 @@ from proxy.parity.result import RequestInfo, compare_exchange
 from proxy.parity.store import ParityStore
 from strangler.cli.app import app
 from strangler.cli.output import Col, FitTable, PIPE_WIDTH, lines_of, middle, screen_width
+from strangler.migrate.ownership import ownership_path, record_backfill
 from strangler.runstate import write_state
 
 LONG_ROUTE = "/api/products/{product_id}/reviews/{review_id}/attachments"
@@ -73,6 +74,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             "from_state": "legacy", "to_state": "shadow", "from_percent": None, "to_percent": None,
             "reason": "shadow the catalog reviews after verify PASS on every table of the feature", "evidence": {},
             "forced": False})
+    record_backfill(ownership_path(var), FEATURE, {"PRODUCT_REVIEW_ATTACHMENTS": 123456})
     n = Normaliser()
     with ParityStore(var / "parity.db", background=False) as store:
         for i in range(30):
@@ -103,7 +105,8 @@ def _shown(value: str, lines: list[str]) -> bool:
 
 
 COMMANDS = {
-    "status": (["status"], ["legacy-monolith-application", "catalog-product-reviews-service", LONG_URL, FEATURE]),
+    "status": (["status"], ["legacy-monolith-application", "catalog-product-reviews-service", LONG_URL, FEATURE,
+                            "PRODUCT_REVIEW_ATTACHMENTS", "123456"]),
     "routes": (["routes"], [FEATURE, UPSTREAM, LONG_URL, "/healthz/with/a/rather/long/path"]),
     "ledger": (["ledger"], [FEATURE, "legacy → shadow"]),
     "parity report": (["parity", "report", FEATURE, "--fields"], [FEATURE, LONG_ROUTE, LONG_FIELD]),
