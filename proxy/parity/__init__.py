@@ -8,7 +8,7 @@ Public API (façade shadow addon, auto-rollback, Locust parity user, CLI):
 - causes: Cause, classify (one cause per comparison, before its fields); recent: evaluate (causes, rates and
   verdicts over the recent window under the rules in force); rules: the normaliser rules
 - redact: Redactor (the one redaction rule: secrets as named placeholders); export: export_example
-- report: build_report, render_rich, render_html
+- report: build_report, render_html (the terminal view: strangler/cli/parity_view.py)
 """
 from proxy.parity.noise import FieldCounts, NoiseTracker, Thresholds, Verdict, verdict
 from proxy.parity.normalise import Difference, Normaliser, Response, normaliser_for

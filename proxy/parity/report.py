@@ -1,4 +1,5 @@
-"""Parity reports from the store: one data shape, rendered as a rich table, JSON or self-contained HTML.
+"""Parity reports from the store: one data shape, rendered as JSON or self-contained HTML here, and for the
+terminal by strangler/cli/parity_view.py (from `cause_lines` and `unsafe_lines`).
 
 Causes first: each feature's recent window (the last `parity.window` comparisons per route, under the rules
 in force now — proxy/parity/recent.py) is grouped by cause ("200 → 403 on 117 requests, all carrying
@@ -14,17 +15,12 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
-
 from proxy.common.clock import stamp
 from proxy.parity.noise import Thresholds
 from proxy.parity.recent import evaluate
 from proxy.parity.store import TARGET_UNSAFE, UNSAFE_TEXT, ParityStore
 from proxy.table import ParityConfig
 
-_VERDICT_STYLE = {"real": "bold red", "noise": "yellow", "none": "dim"}
 _DEFAULT_RULES = ParityConfig()
 
 
@@ -89,44 +85,6 @@ def unsafe_lines(report: dict[str, Any]) -> list[str]:
 
 def _pct(rate: float) -> str:
     return f"{rate * 100:.2f}%"
-
-
-def render_rich(report: dict[str, Any], *, fields: bool = False) -> RenderableType:
-    warnings = [Text(line, style="bold red") for line in unsafe_lines(report)]
-    if not report["features"]:
-        return Group(*warnings, Text(f"No comparisons recorded in {report['store']} yet (shadow traffic or "
-                                     "`strangler parity run` fills it).", style="yellow"))
-    summary = Table(title=f"Parity — {report['store']}")
-    for column in ("feature", "compared", "noise samples", "errors", "real fields", "verdict"):
-        summary.add_column(column)
-    parts: list[RenderableType] = [*warnings, summary]
-    for name, feat in report["features"].items():
-        verdict_style = "bold red" if feat["verdict"] == "mismatch" else "green"
-        summary.add_row(name, str(feat["compared"]), str(feat["noise_samples"]), str(feat["errors"]),
-                        str(feat["real_fields"]), Text(feat["verdict"], style=verdict_style))
-    for name, feat in report["features"].items():
-        recent = feat["recent"]
-        parts.append(Text(f"{name} — causes over the last {recent['compared'] + recent['errors']} comparisons "
-                          f"(up to {recent['window']} per route): {recent['mismatches']} mismatched "
-                          f"({_pct(recent['diff_rate'])})", style="bold"))
-        parts.extend(Text(text, style=style) for text, style in cause_lines(feat))
-    if fields:
-        table = Table(title="Fields that differed (raw = legacy vs candidate, noise = legacy vs legacy; recent window)")
-        for column in ("feature", "route", "field", "raw rate", "noise rate", "verdict", "examples", "first seen",
-                       "last seen"):
-            table.add_column(column, overflow="fold")
-        for name, feat in report["features"].items():
-            for f in feat["fields"]:
-                table.add_row(name, f["route"], f["field"], f"{_pct(f['raw_rate'])} ({f['raw']}/{f['compared']})",
-                              f"{_pct(f['noise_rate'])} ({f['noise']}/{f['noise_samples']})",
-                              Text(f["verdict"], style=_VERDICT_STYLE[f["verdict"]]), str(f["examples"]),
-                              f["first_seen"] or "-", f["last_seen"] or "-")
-        parts.append(table)
-    for name, feat in report["features"].items():
-        if feat["suggested_ignores"]:
-            parts.append(Text(f"{name}: noise fields (`strangler parity suggest-ignores {name} --write`): "
-                              + ", ".join(feat["suggested_ignores"]), style="yellow"))
-    return Group(*parts)
 
 
 _CSS = """
