@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Awaitable, Callable, Dict, MutableMapping, Optional
+from typing import Any, Awaitable, Callable, Dict, List, MutableMapping, Optional, Tuple
 
 from fastapi import Depends, Request
 from strangler_app.identity import ANONYMOUS, HEADER, KEY_ENV, IdentityError, Principal, check_key, key_from_env, verify
@@ -37,7 +37,7 @@ class LoginRequired(Exception):
     """Raised by require_user for an anonymous caller; IdentityMiddleware answers it with a 401 problem."""
 
 
-def _problem(status: int, title: str, detail: str) -> tuple:
+def _problem(status: int, title: str, detail: str) -> Tuple[bytes, List[Tuple[bytes, bytes]]]:
     body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode("utf-8")
     return body, [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
                   (b"www-authenticate", b'Strangler realm="identity"')]
@@ -102,7 +102,8 @@ def principal(request: Request) -> Principal:
     if STATE_KEY not in state:
         raise RuntimeError("strangler identity: IdentityMiddleware is not installed. Fix: "
                            "app.add_middleware(IdentityMiddleware)")
-    return state[STATE_KEY]
+    found: Principal = state[STATE_KEY]
+    return found
 
 
 def require_user(request: Request) -> Principal:

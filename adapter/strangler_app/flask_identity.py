@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-from typing import Any, Callable, Dict, Iterable, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple
 
 from strangler_app.identity import (
     ENDPOINT,
@@ -55,7 +55,7 @@ def default_identify() -> Optional[Principal]:
     if getattr(current_app, "login_manager", None) is not None:
         from flask_login import current_user
 
-        user = current_user._get_current_object()  # type: ignore[attr-defined]
+        user = current_user._get_current_object()
         if user is None or not getattr(user, "is_authenticated", False):
             return None
         name = next((v for v in (getattr(user, a, None) for a in ("name", "username")) if isinstance(v, str)), None)
@@ -94,7 +94,7 @@ class RemoteIdentity:
         app.extensions["strangler_identity"] = self
 
     # ------------------------------------------------------------------ the answer
-    def answer(self, environ: Dict[str, Any]) -> tuple:
+    def answer(self, environ: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
         """(status, JSON body) for one call to the endpoint."""
         if environ.get("REQUEST_METHOD", "GET").upper() != "POST":
             return 405, {"title": "method not allowed", "status": 405, "detail": "only POST %s" % ENDPOINT}
@@ -146,10 +146,10 @@ class RemoteIdentity:
 class _Endpoint:
     """WSGI wrapper: serves ENDPOINT itself, passes everything else to the app unchanged."""
 
-    def __init__(self, inner: Callable, bridge: RemoteIdentity) -> None:
+    def __init__(self, inner: Callable[..., Iterable[bytes]], bridge: RemoteIdentity) -> None:
         self.inner, self.bridge = inner, bridge
 
-    def __call__(self, environ: Dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != ENDPOINT:
             return self.inner(environ, start_response)
         status, body = self.bridge.answer(environ)

@@ -16,6 +16,7 @@ endpoint) makes the request a 503 problem, never anonymous; one log line per fai
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from typing import Any
@@ -68,7 +69,7 @@ class Identity:
         self.state = state
         self.key = ""
         self.cache = IdentityCache()
-        self.pending: dict[tuple, asyncio.Task] = {}
+        self.pending: dict[tuple[str, tuple[str, tuple[str, ...]]], asyncio.Task[Principal]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
@@ -120,7 +121,7 @@ class Identity:
             return
         snap = self.state.current
         feature = snap.table.features.get(decision.feature) if snap is not None else None
-        if feature is None or feature.identity.mode != "remote":
+        if snap is None or feature is None or feature.identity.mode != "remote":
             return
         table = snap.table
         if not self.key:
@@ -147,11 +148,14 @@ class Identity:
             lookup = asyncio.get_running_loop().create_task(
                 self._lookup(cred, variant, table, headers, cfg.cache_s), name="strangler identity")
             self.pending[(cred, variant)] = lookup
-            lookup.add_done_callback(lambda _t, k=(cred, variant): self.pending.pop(k, None))
+            lookup.add_done_callback(functools.partial(self._settled, (cred, variant)))
         flow.intercept()
         task = asyncio.get_running_loop().create_task(self._complete(flow, decision, lookup, source))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _settled(self, key: tuple[str, tuple[str, tuple[str, ...]]], _task: asyncio.Task[Principal]) -> None:
+        self.pending.pop(key, None)
 
     def response(self, flow: http.HTTPFlow) -> None:
         """Logout invalidates: a response that clears a cookie, or any request to a logout path."""
@@ -174,7 +178,7 @@ class Identity:
             principal = await asyncio.shield(lookup)
             snap = self.state.current
             feature = snap.table.features.get(decision.feature) if snap is not None else None
-            if feature is None:
+            if snap is None or feature is None:
                 raise Unavailable("the route table changed while resolving", "retry the request")
             self.outcomes.labels(decision.feature, "resolved").inc()
             self._apply(flow, decision, feature, snap.table, principal)
@@ -201,6 +205,7 @@ class Identity:
         if client is None:  # a request before `running` (mitmproxy serves while its startup hooks run)
             await self.running()
             client = self._client
+            assert client is not None
         headers[REQUEST_HEADER] = request_proof(self.key)
         try:
             async with asyncio.timeout(upstream.timeout_s):
@@ -250,10 +255,11 @@ class Identity:
         self.outcomes.labels(decision.feature, "failed").inc()
         log.warning("identity unavailable: %s %s (feature %s): %s", flow.request.method,
                     flow.request.path.split("?", 1)[0], decision.feature, reason)
-        self._answer(flow, decision, json_error(
-            503, "identity_unavailable", f"identity unavailable: {reason}; the request was not sent (never as "
-            f"anonymous). Fix: {fix}", decision.request_id, feature=decision.feature, source=source))
-        flow.response.headers["Retry-After"] = "1"
+        answer = json_error(503, "identity_unavailable", f"identity unavailable: {reason}; the request was not sent "
+                            f"(never as anonymous). Fix: {fix}", decision.request_id, feature=decision.feature,
+                            source=source)
+        answer.headers["Retry-After"] = "1"
+        self._answer(flow, decision, answer)
 
     @staticmethod
     def _answer(flow: http.HTTPFlow, decision: Decision, response: http.Response) -> None:
