@@ -148,8 +148,9 @@ def flip_feature(routes_path: TableStore | str | os.PathLike[str], feature: str,
     """Move `feature` to state `to` (None: keep its state) and, with `writes_owner`, hand its writes to that
     side — routing and ownership in one edit under the table's lock, one ledger record; see module doc.
     Gates see the table with the new owner. The ledger record goes to the store's own ledger in the same lock
-    or transaction (`ledger_path`: that JSONL file instead, under the same lock). A state/percent change reads the feature's recent parity figures
-    from the parity store at `parity` (None: the configured one) for the gates and the ledger entry;
+    or transaction (`ledger_path`: that JSONL file instead, under the same lock). A state/percent change
+    reads the feature's recent parity figures from the parity store at `parity` (None: the configured one)
+    for the gates and the ledger entry;
     `read_figures=False` when the caller brings its own figures in `evidence` (auto-rollback)."""
     store = table_store(routes_path)
     to_state = parse_state(to) if to is not None else None

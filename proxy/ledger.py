@@ -36,7 +36,8 @@ def append_record(location: Location, record: Any) -> None:
     open_ledger(location).append_ledger(record_data(record))
 
 
-def read_records(location: Location, feature: str | None = None, limit: int | None = None) -> list[dict]:
+def read_records(location: Location, feature: str | None = None, limit: int | None = None,
+                 ) -> list[dict[str, Any]]:
     """Records oldest -> newest, optionally only one feature's, and only the last `limit` of them. Torn lines
     of a JSONL ledger are skipped rather than failing the read."""
     return open_ledger(location).read_ledger(feature, limit)

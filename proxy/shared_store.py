@@ -20,7 +20,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from proxy.stores import URL_ENV, StoreError, TableDoc, digest, is_store_url, shared_url
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from proxy.table import RouteTable
 
 log = logging.getLogger("strangler.facade")
-_T = TypeVar("_T")
 CHANNEL = "strangler_routes"
 DEFAULT_SCHEMA = "strangler"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -49,10 +48,10 @@ class TableRow:
     document: str
 
 
-def _db(method: Callable[..., _T]) -> Callable[..., _T]:
+def _db[T](method: Callable[..., T]) -> Callable[..., T]:
     """A database error (a dropped connection, a missing right) becomes a StoreError saying so."""
     @functools.wraps(method)
-    def wrapper(self: SharedStore, *args: Any, **kwargs: Any) -> _T:
+    def wrapper(self: SharedStore, *args: Any, **kwargs: Any) -> T:
         import psycopg
 
         try:
@@ -179,19 +178,18 @@ class SharedStore:
 
         try:
             self.ensure_schema()
-            with contextlib.closing(self.connect()) as conn:
-                with conn.transaction():
-                    row = conn.execute("SELECT version, document FROM route_table WHERE name = %s FOR UPDATE",
-                                       (_ROW,)).fetchone()
-                    if row is None:
-                        raise StoreError(f"the shared store {self} holds no route table yet; seed it with "
-                                         "`strangler routes push FILE --store URL`")
-                    edit = _Edit(self, conn, TableRow(row[0], row[1]))
-                    self._local.conn = conn
-                    try:
-                        yield edit
-                    finally:
-                        self._local.conn = None
+            with contextlib.closing(self.connect()) as conn, conn.transaction():
+                row = conn.execute("SELECT version, document FROM route_table WHERE name = %s FOR UPDATE",
+                                   (_ROW,)).fetchone()
+                if row is None:
+                    raise StoreError(f"the shared store {self} holds no route table yet; seed it with "
+                                     "`strangler routes push FILE --store URL`")
+                edit = _Edit(self, conn, TableRow(row[0], row[1]))
+                self._local.conn = conn
+                try:
+                    yield edit
+                finally:
+                    self._local.conn = None
         except psycopg.Error as exc:
             raise StoreError(f"the shared store {self} failed; nothing written: {exc}") from None
 
@@ -244,10 +242,11 @@ class SharedStore:
                      (data.get("feature"), json.dumps(data, default=str, ensure_ascii=False)))
 
     @_db
-    def read_ledger(self, feature: str | None = None, limit: int | None = None) -> list[dict]:
+    def read_ledger(self, feature: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Records oldest -> newest (the same shape as the JSONL ledger)."""
         self.ensure_schema()
-        where, args = ("WHERE feature = %s", [feature]) if feature is not None else ("", [])
+        args: list[object] = [feature] if feature is not None else []
+        where = "WHERE feature = %s" if feature is not None else ""
         sql = f"SELECT record FROM flip_ledger {where} ORDER BY id DESC"
         if limit and limit > 0:
             sql += " LIMIT %s"

@@ -11,15 +11,13 @@ import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from proxy.stores import StoreError, TableStore, open_table_store
 from proxy.table import RouteTable, TableError, parse_table
-
-T = TypeVar("T")
 
 
 class FlipError(ValueError):
@@ -32,7 +30,7 @@ class FlipError(ValueError):
 
 
 @dataclass
-class TableEdit(Generic[T]):
+class TableEdit[T]:
     """What `edit_table` did: the mutator's value, whether the table changed, and the table now in force."""
 
     value: T
@@ -48,7 +46,7 @@ def table_store(location: TableStore | str | os.PathLike[str]) -> TableStore:
         raise FlipError(str(exc)) from None
 
 
-def edit_table(location: TableStore | str | os.PathLike[str], mutate: Callable[[RouteTable, Any], T], *,
+def edit_table[T](location: TableStore | str | os.PathLike[str], mutate: Callable[[RouteTable, Any], T], *,
                after_write: Callable[[T], None] | None = None) -> TableEdit[T]:
     """Edit the route table safely.
 
@@ -71,7 +69,7 @@ def edit_table(location: TableStore | str | os.PathLike[str], mutate: Callable[[
         raise FlipError(str(exc)) from None
 
 
-def _apply(text: str, source: str, mutate: Callable[[RouteTable, Any], T]) -> tuple[TableEdit[T], str | None]:
+def _apply[T](text: str, source: str, mutate: Callable[[RouteTable, Any], T]) -> tuple[TableEdit[T], str | None]:
     """Validate, mutate the round-trip tree, validate the result: (edit, new text or None when unchanged)."""
     try:
         table = parse_table(text, source=source)

@@ -22,7 +22,7 @@ from strangler.project import Project, ProjectError, ProjectNotFound, find_proje
 try:  # typer >= 0.20 runs its own copy of click; its contexts live there
     from typer._click.globals import get_current_context
 except ImportError:  # pragma: no cover - typer on the click package
-    from click import get_current_context
+    from click import get_current_context  # type: ignore[no-redef]
 
 # attribute -> (environment variable, the Project attribute it defaults to)
 FILES = {

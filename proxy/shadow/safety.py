@@ -23,7 +23,9 @@ from strangler_app import protocol
 
 from proxy.flips import FlipRecord
 from proxy.parity import Response
-from proxy.parity.store import TARGET_PROVEN as PROVEN, TARGET_UNSAFE as UNSAFE, UNSAFE_TEXT, ParityStore
+from proxy.parity.store import TARGET_PROVEN as PROVEN
+from proxy.parity.store import TARGET_UNSAFE as UNSAFE
+from proxy.parity.store import UNSAFE_TEXT, ParityStore
 from proxy.stores import Ledger, open_ledger
 
 log = logging.getLogger("strangler.shadow")

@@ -90,6 +90,7 @@ class _LockedFile:
     def write(self, text: str, actor: str = "") -> int | None:
         atomic_write(self.path, text)
         self._text = text
+        return None  # a file keeps no version
 
 
 class FileTableStore(JsonlLedger):

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 import strangler.cli.routes  # registers `flip` on the app
-from proxy.flips import Move
 from proxy.evidence import recent_figures
+from proxy.flips import Move
 from proxy.parity import RequestInfo, Response, compare_exchange, normaliser_for
 from proxy.parity.store import open_store
 from proxy.table import ParityConfig, State, load_table
