@@ -180,7 +180,7 @@ class FacadeState:
             except StoreError as exc:
                 self._unreadable(exc)
                 continue
-            except Exception:
+            except Exception:  # never let the reload task die (logged with its traceback)
                 log.exception("unexpected error while reloading the route table from %s", store)
                 continue
             if store is not self.store or (self.current.version if self.current else 0) != seen:

@@ -16,20 +16,7 @@ from proxy.shared_store import SharedStore
 from proxy.stores import Ledger, StoreError, TableStore, open_ledger, open_table_store
 from proxy.stores.files import FileTableStore, JsonlLedger
 from proxy.table import State, TableError
-
-TABLE = """\
-# kept across edits
-upstreams:
-  old: {url: "http://127.0.0.1:5000"}
-  alpha: {url: "http://127.0.0.1:8101"}
-default: old
-features:
-  one:
-    target: alpha
-    state: legacy   # inline comment
-    routes:
-      - {methods: [GET], path: "/api/things"}
-"""
+from tests.unit.scale.test_shared_store import TABLE  # one small commented table for both store tests
 
 
 def _pg_url() -> str:
