@@ -24,11 +24,13 @@ from locust.runners import LocalRunner, MasterRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from load import locust_csv
-from load.mix import MixEntry, MixError, load_mix
+from load.mix import LoginSpec, MixEntry, MixError, load_mix, load_mix_and_login
 
 locust_csv.install()  # the CSV writer greenlet stops before Locust closes its files (no closed-file traceback)
 
-__all__ = ["MixEntry", "MixError", "MixUser", "load_mix", "project_file", "require_loopback", "take_request"]
+__all__ = ["LoginSpec", "MixEntry", "MixError", "MixUser", "load_mix", "project_file", "require_loopback",
+           "take_request"]
+LOGIN_LABEL = "login"
 log = logging.getLogger("strangler.load")
 DEFAULT_MAX_REQUESTS = 100_000
 
@@ -109,6 +111,7 @@ class MixUser(HttpUser):
     abstract = True
     wait_time = constant(float(os.environ.get("STRANGLER_LOAD_WAIT", "0")))
     _entries: list[MixEntry] | None = None
+    _login: LoginSpec | None = None
 
     def on_start(self) -> None:
         self.rng = random.Random()
@@ -116,14 +119,38 @@ class MixUser(HttpUser):
             raise MixError("no base URL. Fix: pass --host http://127.0.0.1:PORT")
         require_loopback(self.host, "base URL")
         self.entries = self.mix_entries(self.environment)
+        self.user_values: dict[str, Any] = {}
+        if self._login is not None and any(e.login for e in self.entries):
+            self.log_in(self._login)
 
     @classmethod
     def mix_entries(cls, environment: Any) -> list[MixEntry]:
         if cls._entries is None:
             options = environment.parsed_options
             mix = options.mix or project_file("mix_file")
-            cls._entries = cls.select(load_mix(mix, options.mix_name), environment)
+            entries, cls._login = load_mix_and_login(mix, options.mix_name)
+            cls._entries = cls.select(entries, environment)
         return cls._entries
+
+    def login_base(self) -> str:
+        """Where the user logs in (the base URL; the parity user logs in on the reference)."""
+        return ""
+
+    def log_in(self, spec: LoginSpec) -> None:
+        """This simulated user's own session: draw its credentials once, log in, keep the cookie jar.
+        A refused login is one failed "login" request in the stats (its login entries then fail visibly)."""
+        self.user_values = spec.draw(self.rng)
+        path, body, form = spec.render(self.user_values)
+        with self.client.request(spec.method, self.login_base() + path, name=LOGIN_LABEL, json=body, data=form,
+                                 headers=spec.headers, catch_response=True) as resp:
+            if resp.status_code in spec.expect:
+                resp.success()
+            else:
+                resp.failure(f"login refused: status {resp.status_code}")  # never the credentials
+        self.after_login()
+
+    def after_login(self) -> None:
+        """Hook: the parity user resolves who it now is, to sign the candidate's requests."""
 
     @classmethod
     def select(cls, entries: list[MixEntry], environment: Any) -> list[MixEntry]:

@@ -13,7 +13,7 @@ class LoadUser(MixUser):
     """One request of the mix per task; success = the entry's expected statuses."""
 
     def play(self, entry: MixEntry) -> None:
-        path, body = entry.render(self.rng)
+        path, body = entry.render(self.rng, self.user_values if entry.login else None)
         with self.client.request(entry.method, path, name=entry.label, json=body, headers=entry.headers,
                                  catch_response=True) as resp:
             if entry.accepts(resp.status_code):

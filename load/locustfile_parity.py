@@ -7,17 +7,33 @@ Real = after the feature's parity rules (route table, --feature/--routes) and no
 replayed unless --parity-writes: a write sent to both sides changes both databases.
 Every comparison is recorded in the parity store (--parity-store, default var/parity.db), so
 `strangler parity report` shows the run, and each mismatch can be exported.
+Logged-in mixes: each user logs in on the reference (the mix's `login:`); when the feature has
+`identity: remote` and the candidate is the feature's own service, the user plays the façade's part — it asks
+the reference's identity endpoint who it is and signs X-Strangler-Identity on every candidate request
+(STRANGLER_IDENTITY_KEY: the environment, else this install's var/secrets.env), so both sides see the same user.
 """
 from __future__ import annotations
 
 import logging
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from locust import events
+from strangler_app.identity import (
+    ENDPOINT,
+    HEADER,
+    KEY_ENV,
+    REQUEST_HEADER,
+    IdentityError,
+    Principal,
+    request_proof,
+    sign,
+)
 
 from load import thresholds
 from load.locust_base import MixEntry, MixError, MixUser, project_file, require_loopback
+from load.mix import secret_lookup
 from proxy.parity import NoiseTracker, RequestInfo, Response, compare_exchange, normaliser_for
 from proxy.parity.store import open_store
 from proxy.shadow.errors import ErrorLog, ShadowError, kind_of
@@ -52,7 +68,7 @@ def _setup(environment: Any) -> dict[str, Any]:
     options = environment.parsed_options
     if not options.reference:
         raise MixError("no reference URL. Fix: pass --reference http://127.0.0.1:PORT (the legacy side)")
-    config, routes = ParityConfig(), None
+    config, routes, identity_target = ParityConfig(), None, None
     if options.feature:
         try:
             table = load_table(options.routes or project_file("routes_path"))
@@ -60,13 +76,31 @@ def _setup(environment: Any) -> dict[str, Any]:
             raise MixError(f"cannot read the route table for --feature: {exc}") from None
         if options.feature not in table.features:
             raise MixError(f"unknown feature {options.feature!r}. Fix: use one of {', '.join(table.features)}")
-        config, routes = table.features[options.feature].parity, table.features[options.feature].routes
+        feature = table.features[options.feature]
+        config, routes = feature.parity, feature.routes
+        if feature.identity.mode == "remote" and feature.target in table.upstreams:
+            identity_target = _origin(table.upstreams[feature.target].url)
     store_path = options.parity_store or None
     _STATE.update(reference=require_loopback(options.reference, "reference URL"),
                   feature=options.feature or "adhoc", normaliser=normaliser_for(config), routes=routes,
                   tracker=NoiseTracker(), store=open_store(store_path), reported=set(), errors=ErrorLog(),
-                  noise_rate=max(0.0, min(1.0, options.noise_sample_rate)), writes=options.parity_writes)
+                  noise_rate=max(0.0, min(1.0, options.noise_sample_rate)), writes=options.parity_writes,
+                  identity_target=identity_target)
     return _STATE
+
+
+def _origin(url: str) -> tuple[str, int | None]:
+    parts = urlsplit(url)
+    return (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _identity_key() -> str:
+    key = secret_lookup().get(KEY_ENV, "")
+    if not key:
+        raise MixError(f"the feature has identity: remote and the candidate is its service, so the run signs "
+                       f"the caller's identity, but {KEY_ENV} is not set (nor in var/secrets.env). Fix: export "
+                       f"{KEY_ENV} (the value the façade and the service share), or compare through the façade")
+    return key
 
 
 @events.quitting.add_listener
@@ -77,6 +111,8 @@ def _close_store(environment: Any, **_: Any) -> None:
 
 
 class ParityUser(MixUser):
+    principal: Principal | None = None  # set after the login when the candidate needs a signed identity
+
     @classmethod
     def select(cls, entries: list[MixEntry], environment: Any) -> list[MixEntry]:
         state = _setup(environment)
@@ -87,15 +123,40 @@ class ParityUser(MixUser):
                            "--mix-name or --feature")
         return kept
 
+    def login_base(self) -> str:
+        return _setup(self.environment)["reference"]  # the monolith owns the login and the session
+
+    def after_login(self) -> None:
+        """Ask the reference who this session is (as the façade does) when the candidate needs it signed."""
+        state = _setup(self.environment)
+        if state["identity_target"] is None or _origin(self.host) != state["identity_target"]:
+            return
+        self.identity_key = _identity_key()
+        with self.client.post(state["reference"] + ENDPOINT, name="identity (who am I)", catch_response=True,
+                              headers={REQUEST_HEADER: request_proof(self.identity_key)}) as resp:
+            try:
+                self.principal = Principal.from_json(resp.json()) if resp.status_code == 200 else None
+            except (ValueError, IdentityError):
+                self.principal = None
+            if self.principal is None:
+                resp.failure(f"identity endpoint answered {resp.status_code}: the candidate sees an anonymous caller")
+            else:
+                resp.success()
+
+    def _candidate_headers(self, entry: MixEntry, path: str) -> dict[str, str]:
+        if self.principal is None:
+            return entry.headers
+        return {**entry.headers, HEADER: sign(self.identity_key, self.principal, method=entry.method, path=path)}
+
     def play(self, entry: MixEntry) -> None:
         state = _setup(self.environment)
-        path, body = entry.render(self.rng)
+        path, body = entry.render(self.rng, self.user_values if entry.login else None)
         reference = self._ask(state["reference"] + path, entry, body, thresholds.REFERENCE_PREFIX + entry.label)
         again = None
         if reference is not None and entry.safe and self.rng.random() < state["noise_rate"]:
             again = self._ask(state["reference"] + path, entry, body, thresholds.REFERENCE_PREFIX + entry.label)
-        with self.client.request(entry.method, path, name=entry.label, json=body, headers=entry.headers,
-                                 catch_response=True) as resp:
+        with self.client.request(entry.method, path, name=entry.label, json=body,
+                                 headers=self._candidate_headers(entry, path), catch_response=True) as resp:
             candidate = Response.of(resp.status_code, resp.headers.items(), resp.content or b"")
             sent = resp.request.headers.items() if resp.request is not None else ()
             elapsed = resp.elapsed.total_seconds() * 1000 if resp.status_code else resp.request_meta["response_time"]

@@ -28,7 +28,7 @@ def test_demo_mix_loads_and_renders_params_into_paths_and_bodies() -> None:
         read = load_mix("config/load-mix.yaml", "read")
         write = load_mix("config/load-mix.yaml", "write")
         order = [e for e in write if e.name == "place order"][0]
-        path, body = order.render(random.Random(3))
+        path, body = order.render(random.Random(3), {"n": 5})  # a logged-in user's values (mix login:)
         get = [e for e in read if e.route == "/api/products/{id}"][0]
         gpath, _ = get.render(random.Random(3))
         print(json.dumps({"read": len(read), "write": len(write), "body": body, "path": gpath,
