@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from proxy.stores import URL_ENV, StoreError, TableDoc, digest, is_store_url, shared_url
+from proxy.stores import URL_ENV, StoreError, TableDoc, digest, is_store_url
 
 if TYPE_CHECKING:
     from proxy.table import RouteTable
@@ -285,8 +285,9 @@ class _Edit:
         return self.written
 
 
-# ---------------------------------------------------------------------- resolution
-_by_url: dict[str, SharedStore] = {}  # one object per URL: its schema is created once per process
+# ---------------------------------------------------------------------- one object per URL
+# (proxy.stores.open_table_store is the resolver; this memo only spares a second CREATE SCHEMA per URL)
+_by_url: dict[str, SharedStore] = {}
 
 
 def store_for(url: str) -> SharedStore:
@@ -295,11 +296,4 @@ def store_for(url: str) -> SharedStore:
     return _by_url[url]
 
 
-def configured_store() -> SharedStore | None:
-    """The store $STRANGLER_STORE_URL names (read now), else None (the files)."""
-    url = shared_url()
-    return store_for(url) if url else None
-
-
-__all__ = ["CHANNEL", "URL_ENV", "SharedStore", "StoreError", "TableRow", "configured_store", "is_store_url",
-           "store_for"]
+__all__ = ["CHANNEL", "URL_ENV", "SharedStore", "StoreError", "TableRow", "is_store_url", "store_for"]
