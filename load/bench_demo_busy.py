@@ -1,6 +1,6 @@
 """The demo on a busy machine: `strangler demo` (migration_plan.md, verbatim) with CPU burners beside it.
 
-Run: python -m load.bench_demo_busy [--burners 2] [--max-seconds 1800] [--var-dir DIR] [--json FILE]
+Run: python -m load.bench_demo_busy [--burners 2] [--max-seconds 1800] [--var-dir DIR] [--keep-going] [--json FILE]
 A benchmark, not a test: it takes many minutes and its timings depend on the machine. Each burner is a
 process spinning one core; burners stop when the demo ends, and on their own after --max-seconds whatever
 happens (they are bounded loops, so an interrupted run leaves nothing spinning). The demo runs on free ports
@@ -52,11 +52,11 @@ def stop(procs: list[subprocess.Popen]) -> None:
         proc.wait(timeout=10)
 
 
-def run_demo(var_dir: Path, env: dict[str, str], max_seconds: float) -> int | str:
+def run_demo(var_dir: Path, env: dict[str, str], max_seconds: float, extra: list[str]) -> int | str:
     """The demo's exit code; past `max_seconds` it is interrupted (Ctrl-C: it stops its stack itself), and
     killed 180 s later, its stack then stopped by `strangler down`."""
-    demo = subprocess.Popen([sys.executable, "-m", "strangler", "demo", "--var-dir", str(var_dir)], cwd=ROOT,
-                            env=env, stdin=subprocess.DEVNULL)
+    demo = subprocess.Popen([sys.executable, "-m", "strangler", "demo", "--var-dir", str(var_dir), *extra],
+                            cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
     try:
         return demo.wait(timeout=max_seconds)
     except subprocess.TimeoutExpired:
@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--burners", type=int, default=2, help="CPU-burning processes beside the demo")
     ap.add_argument("--max-seconds", type=float, default=1800, help="bound of the demo and of the burners")
     ap.add_argument("--var-dir", type=Path, default=None, help="the demo's var dir (default: a temporary one)")
+    ap.add_argument("--keep-going", action="store_true", help="the demo's --keep-going: run every step")
     figures.add_json_option(ap)
     args = ap.parse_args()
     var_dir = (args.var_dir or Path(tempfile.mkdtemp(prefix="bench-demo-")) / "var").resolve()
@@ -96,7 +97,7 @@ def main() -> None:
     burning = burners(args.burners, args.max_seconds + 30)
     started = time.monotonic()
     try:
-        code = run_demo(var_dir, env, args.max_seconds)
+        code = run_demo(var_dir, env, args.max_seconds, ["--keep-going"] if args.keep_going else [])
     finally:
         wall = time.monotonic() - started
         load_after = os.getloadavg()
