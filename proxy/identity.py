@@ -11,7 +11,6 @@ import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 from strangler_app.identity import HEADER, KEY_ENV, REQUEST_HEADER, Principal, check_key, sign
 
@@ -33,13 +32,13 @@ class Carried:
     credential fields removed from the served request (a copy to legacy gets them back). Plain data: it
     crosses the pipe to the shadow worker inside the Job."""
 
-    principal: dict[str, Any]
+    principal: Principal
     removed: tuple[tuple[str, str], ...] = ()
-    status: str = "user"  # user | anonymous: the parity cause grouping (proxy/parity/causes.py)
 
-    @classmethod
-    def of(cls, principal: Principal, removed: tuple[tuple[str, str], ...] = ()) -> Carried:
-        return cls(principal.to_json(), removed, "anonymous" if principal.anonymous else "user")
+    @property
+    def status(self) -> str:
+        """user | anonymous: how the façade saw the caller (the parity cause grouping, proxy/parity/causes.py)."""
+        return "anonymous" if self.principal.anonymous else "user"
 
 
 class IdentityCache:
@@ -122,6 +121,5 @@ def copy_headers(headers: list[tuple[str, str]], carried: Carried, key: str, *, 
         present = {k.lower() for k, _ in out}
         out += [(k, v) for k, v in carried.removed if k.lower() not in present]
     if key:
-        out.append((HEADER, sign(key, Principal.from_json(carried.principal), method=method, path=path,
-                                 ttl_s=HEADER_TTL_S)))
+        out.append((HEADER, sign(key, carried.principal, method=method, path=path, ttl_s=HEADER_TTL_S)))
     return out

@@ -30,6 +30,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 HEADER = "X-Strangler-Identity"
@@ -65,6 +66,13 @@ class Principal:
     @property
     def anonymous(self) -> bool:
         return self.user_id is None
+
+    @cached_property
+    def wire(self) -> str:
+        """The principal's part of the header payload (JSON members, no braces), serialised once."""
+        return json.dumps({"sub": self.user_id, "name": self.name, "roles": list(self.roles),
+                           "claims": dict(self.claims), "session": dict(self.session)},
+                          separators=(",", ":"), sort_keys=True)[1:-1]
 
     def to_json(self) -> Dict[str, Any]:
         """The endpoint's answer shape (and the payload's identity part)."""
@@ -122,7 +130,7 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(key: bytes, payload_b64: str) -> str:
-    return _b64(hmac.new(key, (_VERSION + "." + payload_b64).encode("ascii"), hashlib.sha256).digest())
+    return _b64(hmac.digest(key, (_VERSION + "." + payload_b64).encode("ascii"), "sha256"))  # one-shot C HMAC
 
 
 def _bare_path(path: str) -> str:
@@ -160,13 +168,33 @@ _GUARD = ReplayGuard()
 def sign(key: Key, principal: Principal, *, method: str, path: str, ttl_s: float = 30.0,
          now: Optional[float] = None) -> str:
     """The header value stating `principal` for this one request (method + path without query)."""
-    raw = check_key(key)
+    raw = _checked_key(key)
     current = time.time() if now is None else now
-    payload = {"sub": principal.user_id, "name": principal.name, "roles": list(principal.roles),
-               "claims": dict(principal.claims), "session": dict(principal.session), "iat": int(current),
-               "exp": int(current + ttl_s), "nonce": os.urandom(16).hex(), "m": method.upper(), "p": _bare_path(path)}
-    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8"))
+    payload = '{%s,"iat":%d,"exp":%d,"nonce":"%s","m":%s,"p":%s}' % (
+        principal.wire, int(current), int(current + ttl_s), os.urandom(16).hex(), _json_str(method.upper()),
+        _json_str(_bare_path(path)))  # the principal's part is serialised once per Principal (the façade's hot path)
+    body = _b64(payload.encode("utf-8"))
     return "%s.%s.%s" % (_VERSION, body, _mac(raw, body))
+
+
+def _json_str(text: str) -> str:
+    """A JSON string literal; the common case (a plain ASCII method or path) without the encoder."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return '"%s"' % text
+    return json.dumps(text)
+
+
+_KEYS_OK: Dict[Key, bytes] = {}
+
+
+def _checked_key(key: Key) -> bytes:
+    """check_key, remembered for the few keys a process uses (a bounded memo: keys are not request data)."""
+    found = _KEYS_OK.get(key)
+    if found is None:
+        found = check_key(key)
+        if len(_KEYS_OK) < 16:
+            _KEYS_OK[key] = found
+    return found
 
 
 def verify(key: Key, value: str, *, method: str, path: str, now: Optional[float] = None,

@@ -28,6 +28,11 @@ class HeaderTest(unittest.TestCase):
         self.assertEqual(set(payload), {"sub", "name", "roles", "claims", "session", "iat", "exp", "nonce", "m", "p"})
         self.assertEqual((payload["m"], payload["p"]), ("GET", "/api/recipes/3"))
 
+    def test_paths_that_need_json_escaping(self) -> None:
+        for path in ('/a/"quoted"', "/a/back\\slash", "/caf\u00e9", "/tab\there", "/%22enc"):
+            value = identity.sign(KEY, ALICE, method="GET", path=path)
+            self.assertEqual(identity.verify(KEY, value, method="GET", path=path, guard=ReplayGuard()), ALICE, path)
+
     def test_anonymous_round_trip(self) -> None:
         value = identity.sign(KEY, identity.ANONYMOUS, method="GET", path="/")
         self.assertTrue(identity.verify(KEY, value, method="GET", path="/", guard=ReplayGuard()).anonymous)

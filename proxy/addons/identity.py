@@ -76,6 +76,13 @@ class Identity:
         self.outcomes = Counter("strangler_identity_total", "Remote identity per request: cached, resolved, "
                                 "anonymous (no credential), failed (503)", ["feature", "outcome"],
                                 registry=state.metrics.registry)
+        self._children: dict[tuple[str, str], Any] = {}
+
+    def _count(self, feature: str, outcome: str) -> None:
+        child = self._children.get((feature, outcome))
+        if child is None:  # labels() costs microseconds per request; the children are few
+            child = self._children[(feature, outcome)] = self.outcomes.labels(feature, outcome)
+        child.inc()
 
     # ---------------------------------------------------------------- lifecycle
     def load(self, loader: Any) -> None:
@@ -129,7 +136,7 @@ class Identity:
             return
         cookie, auth = _credential(req.headers)
         if not cookie and not auth:  # nothing to resolve: anonymous without asking
-            self.outcomes.labels(decision.feature, "anonymous").inc()
+            self._count(decision.feature, "anonymous")
             self._apply(flow, decision, feature, table, ANONYMOUS)
             return
         cfg = feature.identity
@@ -139,7 +146,7 @@ class Identity:
         variant = (source, tuple(cfg.session_keys))
         hit = self.cache.get(cred, variant)
         if hit is not None:
-            self.outcomes.labels(decision.feature, "cached").inc()
+            self._count(decision.feature, "cached")
             self._apply(flow, decision, feature, table, hit)
             return
         lookup = self.pending.get((cred, variant))
@@ -180,7 +187,7 @@ class Identity:
             feature = snap.table.features.get(decision.feature) if snap is not None else None
             if snap is None or feature is None:
                 raise Unavailable("the route table changed while resolving", "retry the request")
-            self.outcomes.labels(decision.feature, "resolved").inc()
+            self._count(decision.feature, "resolved")
             self._apply(flow, decision, feature, snap.table, principal)
         except Unavailable as exc:
             self._fail(flow, decision, source, *exc.args)
@@ -249,10 +256,10 @@ class Identity:
                 fields = kept
         value = sign(self.key, principal, method=req.method, path=req.path)
         req.headers.fields = (*fields, (_HEADER_B, value.encode("ascii")))
-        flow.metadata[IDENTITY_META] = Carried.of(principal, removed)
+        flow.metadata[IDENTITY_META] = Carried(principal, removed)
 
     def _fail(self, flow: http.HTTPFlow, decision: Decision, source: str, reason: str, fix: str) -> None:
-        self.outcomes.labels(decision.feature, "failed").inc()
+        self._count(decision.feature, "failed")
         log.warning("identity unavailable: %s %s (feature %s): %s", flow.request.method,
                     flow.request.path.split("?", 1)[0], decision.feature, reason)
         answer = json_error(503, "identity_unavailable", f"identity unavailable: {reason}; the request was not sent "

@@ -345,7 +345,7 @@ def test_clears_cookie():
 
 
 def test_copy_headers_sign_per_copy_and_keep_the_credential_for_legacy_only():
-    carried = Carried.of(Principal("9", "Nine"), (("Cookie", "session=s9"),))
+    carried = Carried(Principal("9", "Nine"), (("Cookie", "session=s9"),))
     base = [("Accept", "application/json"), (HEADER, "v1.stale.header"), ("Authorization", "Bearer t")]
     to_target = copy_headers(base, carried, KEY, method="GET", path="/api/recipes/3?x=1", to_legacy=False,
                              forward_credentials=False)
