@@ -166,10 +166,11 @@ def verify_command(feature: FeatureArg, config: ConfigOption = DEFAULT_CONFIG, a
         _echo_json({"feature": feature, "ok": ok, "tables": [r.as_dict() for r in reports], "proves": proves})
     else:
         table = FitTable(Col("table", squeeze=True, min_width=16),
-                         *(Col(c, justify="right", whole=True) for c in ("legacy rows", "service rows", "matched",
-                                                                         "differing", "missing", "extra",
-                                                                         "quarantined")),
-                         Col("checksums", squeeze=True), title=f"verify {feature}: {'PASS' if ok else 'FAIL'}")
+                         *(Col(c, justify="right", whole=True) for c in ("legacy", "service", "matched", "differing",
+                                                                         "missing", "extra")),
+                         Col("quarantined", justify="right", whole=True, optional=True),
+                         Col("checksums", squeeze=True, optional=True),
+                         title=f"verify {feature}: {'PASS' if ok else 'FAIL'} (rows per side and per verdict)")
         for r in reports:
             same = r.source_checksum == r.target_checksum
             table.add_row(f"{r.source_table} → {r.target_table}", str(r.source_rows), str(r.target_rows),
@@ -192,7 +193,7 @@ def verify_command(feature: FeatureArg, config: ConfigOption = DEFAULT_CONFIG, a
         raise fail(f"verify {feature}: FAIL — the two sides differ (rows and keys above). Fix: correct the mapping "
                    f"or the data, then `strangler migrate backfill {feature} --restart` and verify again", FAILED)
     if not as_json:
-        next_step(f"strangler flip {feature} --to shadow   (compare the service's answers with legacy's)")
+        next_step(f"strangler flip {feature} --to shadow")
 
 
 def _capture_sides(side: str) -> tuple[str, ...]:
@@ -344,10 +345,11 @@ def status_command(feature: Annotated[str | None, typer.Argument(help="one featu
     if as_json:
         _echo_json({"features": results})
         return
-    table = FitTable(Col("feature", whole=True), Col("writes", whole=True), Col("direction"),
-                     Col("capture legacy/service"), Col("pending fwd/rev"), Col("lag fwd/rev"),
-                     Col("quarantined fwd/rev"), Col("verified", whole=True), Col("id range", squeeze=True),
-                     title="data migration")
+    table = FitTable(Col("feature", whole=True), Col("writes", whole=True), Col("sync", whole=True),
+                     Col("capture", whole=True, optional=True), Col("pending", whole=True), Col("lag s", whole=True),
+                     Col("quarantined", whole=True), Col("verified", whole=True),
+                     Col("id range", squeeze=True, optional=True),
+                     title="data migration (x/y: legacy/service for capture, forward/reverse for the rest)")
     for item in results:
         live = item["live"]
 

@@ -209,17 +209,19 @@ class FitTable:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         max_width = options.max_width
         shown, widths = self.layout(max_width)
-        table = Table(box=box.MINIMAL, show_edge=False, pad_edge=False, collapse_padding=False,  # │ read by plan checks
-                      title=middle(self.title, max_width) if self.title else None,
-                      caption=middle(self.caption, max_width) if self.caption else None,
-                      title_justify="left", caption_justify="left", title_style="bold")
+        # title and caption are lines of their own: a table wraps them to its own width, which splits a path
+        table = Table(box=box.MINIMAL, show_edge=False, pad_edge=False, collapse_padding=False)  # │ read by plan checks
         for k, i in enumerate(shown):
             col = self.columns[i]
             table.add_column(middle(col.header, widths[k]), justify=col.justify, no_wrap=True,
                              overflow="ellipsis", width=widths[k])
         for row in self.rows:
             table.add_row(*(_shorten(row[i], widths[k]) for k, i in enumerate(shown)))
+        if self.title:
+            yield Text(middle(self.title, max_width), style="bold", no_wrap=True, overflow="ellipsis")
         yield table
+        if self.caption:
+            yield Text(middle(self.caption, max_width), no_wrap=True, overflow="ellipsis")
 
 
 def overhead(columns: int) -> int:

@@ -150,3 +150,45 @@ def test_width_when_stdout_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) ->
         assert screen_width(pipe) == PIPE_WIDTH
     monkeypatch.setenv("COLUMNS", "90")
     assert screen_width() is None  # rich reads $COLUMNS itself
+
+
+LEGACY_DDL = """CREATE TABLE PRODUCTS (PROD_ID INTEGER PRIMARY KEY, PROD_SKU VARCHAR(20) UNIQUE, PROD_NM VARCHAR(120),
+PROD_DESC TEXT, CAT_CD VARCHAR(10), UNIT_PRC NUMERIC(10,2), ACTV_FLG CHAR(1), CRT_DT VARCHAR(16),
+UPD_DT VARCHAR(16))"""
+
+
+@pytest.fixture()
+def migrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo's catalog migration config on SQLite files, legacy rows in, one backfill done."""
+    from sqlalchemy import text
+
+    from strangler.migrate.engine import open_engine
+
+    legacy = f"sqlite:///{tmp_path}/legacy.db"
+    engine = open_engine(legacy)
+    with engine.begin() as conn:
+        conn.execute(text(LEGACY_DDL))
+        conn.execute(text("INSERT INTO PRODUCTS VALUES (:a,'SKU-' || :a,'Item','', 'TOYS', '1.00', 'Y', "
+                          "'01/01/2024 00:00', '01/01/2024 00:00')"), [{"a": n} for n in range(1, 30)])
+    engine.dispose()
+    monkeypatch.setenv("LEGACY_DATABASE_URL", legacy)
+    monkeypatch.setenv("CATALOG_DATABASE_URL", f"sqlite:///{tmp_path}/catalog.db")
+    monkeypatch.setenv("STRANGLER_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("STRANGLER_MIGRATIONS_FILE",
+                       str(Path(__file__).resolve().parents[4] / "config" / "migrations.yaml"))
+    done = CliRunner().invoke(app, ["migrate", "backfill", "catalog"])
+    assert done.exit_code == 0, done.output
+    return tmp_path
+
+
+@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize("argv", [["migrate", "backfill", "catalog", "--restart"], ["migrate", "verify", "catalog"],
+                                  ["migrate", "status", "catalog"]])
+def test_migrate_tables_fit(migrated: Path, argv: list[str], width: int) -> None:
+    lines = _render(argv, width)
+    assert not [line for line in lines if len(line) > width], "\n".join(lines)
+    assert _shown("catalog" if argv[1] == "status" else "PRODUCTS → products", lines), "\n".join(lines)
+    rows = [line for line in lines if line.startswith(("catalog ", "PRODUCTS "))]
+    assert len(rows) == 1, "\n".join(lines)  # one table row, one line
+    if argv[1] == "verify":
+        assert lines[-1] == "Next: strangler flip catalog --to shadow"
