@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -109,3 +110,36 @@ def test_the_dashboard_hint_names_where_the_token_is_never_the_token(tmp_path: P
     monkeypatch.setenv("STRANGLER_ADMIN_TOKEN", "s3cr3t-token-value-long")
     hint = dashboard_hint(plan)
     assert "s3cr3t" not in hint and "in your environment" in hint
+
+
+@pytest.mark.integration
+def test_load_prints_a_live_line_and_links_its_files_as_the_newest(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(TINY), "t", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # bounded wait for the tiny server to listen
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        mix = tmp_path / "mix.yaml"
+        mix.write_text("mixes:\n  read:\n    - {name: health, path: /healthz, weight: 1, expect: [200]}\n")
+        env = {**os.environ, "STRANGLER_VAR_DIR": str(tmp_path / "var"), "COLUMNS": "120",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        done = subprocess.run([sys.executable, "-m", "strangler", "load", "--host", f"http://127.0.0.1:{port}",
+                               "--mix", str(mix), "--users", "2", "--run-time", "9s"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert done.returncode == 0, done.stderr
+    live = [line for line in done.stderr.splitlines() if line.startswith("[0:")]
+    assert live and all(" requests, " in line and "% failed, p95 " in line for line in live), done.stderr
+    assert "result: " in done.stderr and "; exit code 0" in done.stderr
+    out = tmp_path / "var" / "locust"
+    runs = sorted(p.name for p in out.glob("load-*_stats.csv"))
+    assert len(runs) == 1 and (out / "load_stats.csv").resolve().name == runs[0]
+    assert (out / "load.html").is_symlink() and (out / "load.html").resolve().exists()
