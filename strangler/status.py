@@ -16,8 +16,8 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from strangler.cli.output import Col, FitTable, short_time
-from strangler.settings import KitSettings
 from strangler.runstate import accepts_connections, pid_alive, read_state, running_supervisor
+from strangler.settings import KitSettings
 
 Section = Callable[[KitSettings], tuple[RenderableType, Any]]
 

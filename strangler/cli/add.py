@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 from proxy.common.files import atomic_write as _atomic_write
 from proxy.table import ANY_METHOD, RouteTable, TableError, load_table
 from proxy.table_edit import FlipError, edit_table
-from proxy.table_edit import dump_yaml as _dump, round_trip as _round_trip
+from proxy.table_edit import dump_yaml as _dump
+from proxy.table_edit import round_trip as _round_trip
 from strangler.cli.app import app
 from strangler.cli.output import fail
 from strangler.migrate.config import MigrationConfigError, load_config

@@ -22,7 +22,8 @@ app.add_typer(export_app, name="export")
 
 @export_app.command("nginx")
 def export_nginx(
-    routes: Annotated[Path | None, typer.Option("--routes", help="Route table (default: the project's live table var/routes.yaml).")] = None,
+    routes: Annotated[Path | None, typer.Option(
+        "--routes", help="Route table (default: the project's live table var/routes.yaml).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
     listen: Annotated[str, typer.Option("--listen", help="Loopback HOST:PORT nginx listens on.")] = "127.0.0.1:8088",
     comparator: Annotated[str | None, typer.Option(

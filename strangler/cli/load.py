@@ -132,7 +132,7 @@ def preflight(url: str, option: str) -> None:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     conn = (http.client.HTTPSConnection(parts.hostname, port, timeout=PREFLIGHT_S,
-                                        context=ssl._create_unverified_context())  # noqa: S323 - loopback only
+                                        context=ssl._create_unverified_context())
             if parts.scheme == "https" else http.client.HTTPConnection(parts.hostname, port, timeout=PREFLIGHT_S))
     try:
         conn.request("GET", parts.path or "/")

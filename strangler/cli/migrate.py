@@ -24,7 +24,8 @@ from rich.progress import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from strangler.cli.app import app
-from strangler.cli.output import FAILED, Col, FitTable, console as make_console, fail, next_step
+from strangler.cli.output import FAILED, Col, FitTable, fail, next_step
+from strangler.cli.output import console as make_console
 from strangler.cli.routes import RoutesOpt, StoreOpt, _routes_path
 from strangler.migrate import capture
 from strangler.migrate.config import MigrationConfigError
@@ -100,8 +101,8 @@ def _backfill_summary(reports: list[BackfillReport]) -> FitTable:
 
 
 @migrate_app.command("backfill")
-def backfill_command(feature: FeatureArg, batch_size: BatchOption = DEFAULT_BATCH_SIZE, config: ConfigOption = DEFAULT_CONFIG,
-                     as_json: JsonOption = False,
+def backfill_command(feature: FeatureArg, batch_size: BatchOption = DEFAULT_BATCH_SIZE,
+                     config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False,
                      restart: Annotated[bool, typer.Option("--restart", help="ignore the checkpoint")] = False,
                      strict: Annotated[bool, typer.Option("--strict", help="exit 1 if any row is quarantined")]
                      = False) -> None:
@@ -353,7 +354,7 @@ def status_command(feature: Annotated[str | None, typer.Argument(help="one featu
     for item in results:
         live = item["live"]
 
-        def cap(d: str) -> str:
+        def cap(d: str, live: dict[str, Any] = live) -> str:
             values = live[d].get("capture") or {}
             return "on" if values and all(values.values()) else "off"
         verified = [t for t, info in item["tables"].items() if info.get("verified_at")]

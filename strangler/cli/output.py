@@ -170,7 +170,7 @@ class FitTable:
         go (last first); only then does anything shrink further."""
         shown = self.shown_columns()
         while True:
-            widths, excess = self.widths(shown, max_width, ("squeeze", "other"))
+            _, excess = self.widths(shown, max_width, ("squeeze", "other"))
             optional = [i for i in shown if self.columns[i].optional]
             if excess <= 0 or not optional:
                 break

@@ -11,17 +11,16 @@ from typing import Annotated, Any
 
 import typer
 
+from proxy.common.suggest import did_you_mean
 from strangler.cli.app import app
 from strangler.cli.output import FAILED, USAGE, console, fail, next_step, note
-from proxy.common.suggest import did_you_mean
 from strangler.procs import log_tail
+from strangler.runstate import process_urls, stop_stack
 from strangler.secrets import secrets_path
 from strangler.settings import KitSettings, get_settings
 from strangler.stack import StackConfigError, StackPlan, load_stack, parse_port_overrides, resolve
 from strangler.status import collect, processes_table
-from strangler.runstate import process_urls, stop_stack
 from strangler.supervisor import StackError, StopRequested, run_foreground, start_detached
-
 
 StackOpt = Annotated[Path | None, typer.Option(
     "--stack", help="Stack file (default: $STRANGLER_STACK_FILE, else the project's config/stack.yaml).",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import strangler.cli.parity  # noqa: F401 - registers `parity`
+import strangler.cli.parity
 import strangler.cli.routes  # noqa: F401 - registers `flip`
 from proxy.parity.normalise import Normaliser, Response
 from proxy.parity.result import RequestInfo, compare_exchange

@@ -11,16 +11,16 @@ import pytest
 from rich.text import Text
 from typer.testing import CliRunner
 
-import strangler.cli.migrate  # noqa: F401 - registers `migrate` and the status sections
-import strangler.cli.parity  # noqa: F401 - registers `parity`
-import strangler.cli.routes  # noqa: F401 - registers `routes`, `ledger` and the routes status section
+import strangler.cli.migrate
+import strangler.cli.parity
+import strangler.cli.routes
 import strangler.cli.stack  # noqa: F401 - registers `status`
 from proxy.ledger import append_record
 from proxy.parity.normalise import Normaliser, Response
 from proxy.parity.result import RequestInfo, compare_exchange
 from proxy.parity.store import ParityStore
 from strangler.cli.app import app
-from strangler.cli.output import Col, FitTable, PIPE_WIDTH, lines_of, middle, screen_width
+from strangler.cli.output import PIPE_WIDTH, Col, FitTable, lines_of, middle, screen_width
 from strangler.migrate.ownership import ownership_path, record_backfill
 from strangler.runstate import write_state
 
@@ -78,7 +78,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     n = Normaliser()
     with ParityStore(var / "parity.db", background=False) as store:
         for i in range(30):
-            body = lambda price, t: json.dumps({"items": [{"pricing": {  # noqa: E731
+            body = lambda price, t: json.dumps({"items": [{"pricing": {
                 "currency_display_name_localised": price}}], "ServerTime": t})
             store.record(compare_exchange(
                 n, feature=FEATURE, route=LONG_ROUTE,
