@@ -141,7 +141,7 @@ def retire_rule(table: RouteTable, feature: str, to: State) -> list[str]:
 
 
 def flip_feature(routes_path: TableStore | str | os.PathLike[str], feature: str, to: State | str | None, *,
-                 percent: float | None = None, actor: str, reason: str = "", evidence: dict | None = None,
+                 percent: float | None = None, actor: str, reason: str = "", evidence: dict[str, Any] | None = None,
                  force: bool = False, gates: Sequence[Gate] = (), ledger_path: Path | None = None,
                  writes_owner: WritesOwner | str | None = None, parity: str | Path | None = None,
                  read_figures: bool = True) -> FlipRecord:

@@ -26,6 +26,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from proxy.stores import URL_ENV, StoreError, TableDoc, digest, is_store_url
 
 if TYPE_CHECKING:
+    import psycopg
+
     from proxy.table import RouteTable
 
 log = logging.getLogger("strangler.facade")
@@ -98,7 +100,7 @@ class SharedStore:
         return str(self)
 
     # ------------------------------------------------------------------ connections
-    def connect(self, *, autocommit: bool = False):
+    def connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
         import psycopg
 
         try:
@@ -166,8 +168,9 @@ class SharedStore:
                 "ON CONFLICT (name) DO UPDATE SET version = route_table.version + 1, document = excluded.document,"
                 " updated_at = now(), updated_by = excluded.updated_by RETURNING version",
                 (_ROW, document, actor)).fetchone()
+            assert row is not None  # INSERT ... RETURNING always returns the row
             self._notify(conn, row[0])
-        return row[0]
+        return int(row[0])
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[_Edit]:
@@ -193,7 +196,7 @@ class SharedStore:
         except psycopg.Error as exc:
             raise StoreError(f"the shared store {self} failed; nothing written: {exc}") from None
 
-    def _notify(self, conn, version: int) -> None:
+    def _notify(self, conn: psycopg.Connection[Any], version: int) -> None:
         conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.schema}:{version}"))
 
     async def watch(self, changed: Callable[[], None], poll_s: Callable[[], float]) -> None:
@@ -237,7 +240,7 @@ class SharedStore:
             self._insert_ledger(own, data)
 
     @staticmethod
-    def _insert_ledger(conn, data: dict[str, Any]) -> None:
+    def _insert_ledger(conn: psycopg.Connection[Any], data: dict[str, Any]) -> None:
         conn.execute("INSERT INTO flip_ledger (feature, record) VALUES (%s, %s::jsonb)",
                      (data.get("feature"), json.dumps(data, default=str, ensure_ascii=False)))
 
