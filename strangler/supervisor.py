@@ -342,10 +342,11 @@ def start_detached(plan: StackPlan, cli_args: Sequence[str], *,
     while time.monotonic() < deadline:
         state = read_state(run_dir)
         mine = state is not None and state.get("supervisor_pid") == proc.pid
-        for name, entry in (state["processes"].items() if mine and on_healthy else ()):
-            if entry.get("status") == ProcessStatus.HEALTHY and name not in told:
-                told.add(name)
-                on_healthy(name, entry)
+        if mine and state is not None and on_healthy is not None:
+            for name, entry in state["processes"].items():
+                if entry.get("status") == ProcessStatus.HEALTHY and name not in told:
+                    told.add(name)
+                    on_healthy(name, entry)
         if mine and state["status"] == StackStatus.RUNNING:
             return state
         if proc.poll() is not None:
