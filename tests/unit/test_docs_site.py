@@ -23,7 +23,8 @@ pytestmark = pytest.mark.timeout(300)
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(out)],
+    # never --quiet: it drops warnings before strict mode counts them, and a broken link would pass
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"mkdocs build --strict failed:\n{done.stdout}\n{done.stderr}"
     return out
@@ -104,7 +105,7 @@ def test_a_committed_copy_of_a_generated_page_fails_the_build(tmp_path: Path) ->
     config = tmp_path / "mkdocs.yml"
     hook = REPO / "scripts" / "mkdocs_hooks.py"
     config.write_text(f"site_name: t\ndocs_dir: {docs}\nstrict: true\nhooks: [{hook}]\n")
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(config),
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config),
                            "-d", str(tmp_path / "site")], cwd=tmp_path, capture_output=True, text=True, timeout=240,
                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert done.returncode != 0 and "docs/reference/cli.md is generated" in done.stdout + done.stderr
