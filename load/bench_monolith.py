@@ -2,20 +2,25 @@
 
     .venv/bin/python -m load.bench_monolith [--workers 2] [--duration 10] [--connections 16]
 
-Starts gunicorn on a free loopback port against a freshly seeded temporary SQLite database, runs `wrk`
+Starts gunicorn on a free loopback port against a freshly seeded temporary SQLite database (a session key and
+customer password generated for the run; the write scenario places orders as 10 logged-in customers), runs `wrk`
 (Debian package `wrk`) for a bounded time per scenario, prints req/s and latency, stops everything.
 wrk, gunicorn and the app share the same machine's cores: figures are for comparison within one run.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import httpx
 
 from strangler.procs import free_port, running
 
@@ -25,13 +30,30 @@ request = function()
 end
 """
 POST_LUA = """math.randomseed(7)
-local headers = {{["Content-Type"] = "application/json"}}
+local sessions = {{{sessions}}}
 request = function()
+  local s = sessions[math.random(1, #sessions)]
+  local headers = {{["Content-Type"] = "application/json", ["Cookie"] = s[2]}}
   local body = string.format('{{"CustomerId":%d,"Lines":[{{"ProductId":%d,"Quantity":1}}]}}',
-                             math.random(1, {customers}), math.random(1, {products}))
+                             s[1], math.random(1, {products}))
   return wrk.format("POST", "/api/orders", headers, body)
 end
 """
+SESSIONS = 10  # logged-in customers the write scenario places orders for (one login each: a scrypt check)
+
+
+def log_in_customers(url: str, password: str, customers: int) -> list[tuple[int, str]]:
+    """(CustomerId, Cookie header) of SESSIONS seeded customers: orders need a logged-in customer, and an
+    order is placed for the one logged in."""
+    sessions = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for customer in range(1, min(SESSIONS, customers) + 1):
+            answer = client.post("/api/login", json={"Email": f"customer{customer}@example.com",
+                                                     "Password": password})
+            answer.raise_for_status()
+            sessions.append((customer, f"session={answer.cookies['session']}"))
+            client.cookies.clear()
+    return sessions
 
 
 def parse_wrk(output: str) -> dict[str, str]:
@@ -71,19 +93,24 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_monolith_") as tmp:
         work = Path(tmp)
         database_url = f"sqlite:///{work / 'legacy.db'}"
+        # this run's own session key and customers' password: generated, never a default
+        env = {"LEGACY_DATABASE_URL": database_url, "LEGACY_SECRET_KEY": secrets.token_urlsafe(32),
+               "LEGACY_SEED_PASSWORD": secrets.token_urlsafe(16)}
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "legacy_monolith", "seed", "--database-url", database_url,
                         "--products", str(args.products), "--customers", str(args.customers),
-                        "--orders", str(args.orders)], check=True, timeout=600)
+                        "--orders", str(args.orders)], check=True, timeout=600, env={**os.environ, **env})
         print(f"seed wall time (incl. interpreter start): {time.perf_counter() - started:.2f}s")
         (work / "get.lua").write_text(GET_LUA.format(products=args.products))
-        (work / "post.lua").write_text(POST_LUA.format(products=args.products, customers=args.customers))
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         gunicorn = [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
                     "--no-control-socket", "--log-level", "warning", "legacy_monolith.wsgi:app"]
-        with running(gunicorn, health_url=f"{url}/healthz", env={"LEGACY_DATABASE_URL": database_url},
+        with running(gunicorn, health_url=f"{url}/healthz", env=env,
                      log_path=work / "gunicorn.log", timeout=30, expect_status=200):
+            sessions = log_in_customers(url, env["LEGACY_SEED_PASSWORD"], args.customers)
+            (work / "post.lua").write_text(POST_LUA.format(
+                products=args.products, sessions=", ".join(f'{{{cid}, "{cookie}"}}' for cid, cookie in sessions)))
             print(f"gunicorn sync workers={args.workers}; wrk -t{args.threads} -c{args.connections} "
                   f"-d{args.duration}s on loopback; wrk, gunicorn and the app share this machine's cores")
             for name, script in (("GET /api/products/{id}", "get.lua"), ("POST /api/orders", "post.lua")):

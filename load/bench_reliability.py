@@ -33,7 +33,7 @@ from load.reliability.episodes import broken_table_under_load, flips_under_load,
 from load.reliability.fuzz import client_timeout, fuzz
 from load.reliability.probes import ForeignHost, open_proxy_probes, oversize_probe, smuggling_probes
 from load.reliability.stack import demo_stack
-from load.reliability.traffic import demo_mix
+from load.reliability.traffic import demo_mix, seeded_password
 from proxy.common.clock import stamp
 
 STATES = (("legacy", None), ("shadow", None), ("canary", 50.0), ("new", None))
@@ -93,7 +93,7 @@ def main() -> None:
 
         print("b. flips under mixed read/write load")
         f = figures["flips"] = flips_under_load(stack.url(), demo_mix, flip_all, flips=args.flips,
-                                                threads=args.threads)
+                                                threads=args.threads, password=seeded_password(stack.var))
         show("flips (both features each) / seconds", f"{f['flips']} / {f['flip_seconds']}", "s")
         show("requests (writes) / failed", f"{f['requests']} ({f['writes']}) / {f['failed']}", "requests")
         show_failures(f)
@@ -120,7 +120,8 @@ def main() -> None:
 
         print("e. invalid YAML over the live route table under mixed load")
         b = figures["broken_table"] = broken_table_under_load(stack.url(), stack.routes, demo_mix, stack.admin,
-                                                              threads=args.threads)
+                                                              threads=args.threads,
+                                                              password=seeded_password(stack.var))
         show("requests / failed", f"{b['requests']} / {b['failed']}", "requests")
         show_failures(b)
 

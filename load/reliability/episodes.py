@@ -13,7 +13,7 @@ import httpx
 
 from load.reliability.probes import break_table
 from load.reliability.stack import DemoStack, rss_kib, wait_until
-from load.reliability.traffic import Load, Mix, reads_of
+from load.reliability.traffic import Load, Mix, reads_of, seeded_password
 
 AdminGet = Callable[[str], httpx.Response]
 Flip = Callable[[str, float | None], None]
@@ -22,9 +22,10 @@ LADDER: tuple[tuple[str, float | None], ...] = (("shadow", None), ("canary", 30)
 
 
 def flips_under_load(url: str, mix: Mix, flip: Flip, *, flips: int, threads: int = 4,
-                     max_seconds: float = 120) -> dict:
-    """`flips` flips round the ladder while `threads` clients run the mix; every request must succeed."""
-    with Load(url, mix, threads=threads, max_seconds=max_seconds) as load:
+                     max_seconds: float = 120, password: str | None = None) -> dict:
+    """`flips` flips round the ladder while `threads` clients run the mix; every request must succeed.
+    `password` (seeded_password): the clients log in, so orders are served to logged-in customers."""
+    with Load(url, mix, threads=threads, max_seconds=max_seconds, password=password) as load:
         time.sleep(0.3)
         started, done = time.monotonic(), 0
         while done < flips and load.now() < max_seconds - 1:
@@ -36,10 +37,10 @@ def flips_under_load(url: str, mix: Mix, flip: Flip, *, flips: int, threads: int
 
 
 def broken_table_under_load(url: str, routes: Path, mix: Mix, admin_get: AdminGet, *, threads: int = 4,
-                            hold_s: float = 2.0, max_seconds: float = 60) -> dict:
+                            hold_s: float = 2.0, max_seconds: float = 60, password: str | None = None) -> dict:
     """Invalid YAML over the live table while clients run; the last good table must keep serving them, and
     reverting the edit byte for byte must clear the reported error (the table in force is the file again)."""
-    with Load(url, mix, threads=threads, max_seconds=max_seconds) as load:
+    with Load(url, mix, threads=threads, max_seconds=max_seconds, password=password) as load:
         time.sleep(0.5)
         good = break_table(routes)
         try:
@@ -62,7 +63,8 @@ def killed_service(stack: DemoStack, feature: str = "catalog", *, threads: int =
     it serves again, and seconds from the restarted service being healthy until it serves again."""
     stack.flip(feature, "new")
     path = {"catalog": "/api/products/{n}", "orders": "/api/orders/{n}"}[feature]
-    with Load(stack.url(), reads_of(path), threads=threads, max_seconds=max_seconds) as load:
+    with Load(stack.url(), reads_of(path), threads=threads, max_seconds=max_seconds,
+              password=seeded_password(stack.var) if feature == "orders" else None) as load:
         time.sleep(warm_s)
         killed_at = load.now()
         stack.kill(feature)
@@ -90,7 +92,8 @@ def killed_service(stack: DemoStack, feature: str = "catalog", *, threads: int =
 def soak(stack: DemoStack, mix: Mix, *, seconds: float, warm_s: float = 10.0, threads: int = 4) -> dict:
     """RSS of the façade (mitmdump) and its shadow worker after `warm_s` and at the end of the soak."""
     facade, worker = stack.proc("facade").proc.pid, stack.shadow_worker_pid()
-    with Load(stack.url(), mix, threads=threads, max_requests=10**7, max_seconds=warm_s + seconds + 30) as load:
+    with Load(stack.url(), mix, threads=threads, max_requests=10**7, max_seconds=warm_s + seconds + 30,
+              password=seeded_password(stack.var)) as load:
         time.sleep(warm_s)
         first = {"facade": rss_kib(facade), "shadow_worker": rss_kib(worker)}
         time.sleep(seconds)

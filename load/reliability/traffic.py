@@ -1,24 +1,38 @@
 """Bounded mixed load through the façade, every answer recorded: a failure is a transport error or a 5xx.
 
 Each client thread stops at its request budget, at the time budget or when asked, whichever comes first.
+With the seeded customers' password (`seeded_password`), each client thread first logs in as its own seeded
+customer (a per-thread session, as a browser has) and places its orders for that customer: orders need a
+logged-in customer since issue 24.
 The records (time, status, who served) are what the probes turn into figures: failures, failures per second
 until the breaker opened, time until a service serves again.
 """
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Self
 
 import httpx
 
+from strangler.secrets import read_secrets
+
 # (method, path, json body or None); `n` makes values unique per request
 Request = tuple[str, str, dict | None]
 Mix = Callable[[random.Random, int], Request]
+PASSWORD_ENV = "LEGACY_SEED_PASSWORD"
+LOGIN_CUSTOMERS = 50  # the demo mix's customers (ids within the small seed)
+
+
+def seeded_password(var: Path) -> str | None:
+    """The seeded demo customers' password: the environment's, else the stack's generated one."""
+    return os.environ.get(PASSWORD_ENV) or read_secrets(var).get(PASSWORD_ENV)
 
 
 def demo_mix(rng: random.Random, n: int) -> Request:
@@ -69,6 +83,7 @@ class Load:
     max_seconds: float = 120.0
     timeout_s: float = 10.0
     headers: dict = field(default_factory=dict)
+    password: str | None = None  # log each thread in as its own seeded customer (orders need a login)
     records: list[Record] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -92,10 +107,13 @@ class Load:
         rng = random.Random(index)
         deadline = self.started + self.max_seconds
         with httpx.Client(base_url=self.url, timeout=self.timeout_s, headers=self.headers) as client:
+            customer = self._log_in(client, index)
             for i in range(self.max_requests):
                 if self._stop.is_set() or time.monotonic() > deadline:
                     return
                 method, path, body = self.mix(rng, index * self.max_requests + i)
+                if customer is not None and body is not None and "CustomerId" in body:
+                    body = {**body, "CustomerId": str(customer)}  # an order is placed for the logged-in customer
                 cohort = {"X-Strangler-Cohort": f"rel-{index}-{i}"}  # spreads a canary over both sides
                 try:
                     r = client.request(method, path, json=body, headers=cohort)
@@ -107,6 +125,19 @@ class Load:
                     rec = Record(time.monotonic() - self.started, method, path, 0, "-", repr(exc)[:160])
                 with self._lock:
                     self.records.append(rec)
+
+    def _log_in(self, client: httpx.Client, index: int) -> int | None:
+        """This thread's session (its client keeps the cookie): seeded customer index % 50 + 1, or None."""
+        if self.password is None:
+            return None
+        customer = index % LOGIN_CUSTOMERS + 1
+        answer = client.post("/api/login", json={"Email": f"customer{customer}@example.com",
+                                                 "Password": self.password})
+        with self._lock:
+            self.records.append(Record(time.monotonic() - self.started, "POST", "/api/login", answer.status_code,
+                                       answer.headers.get("X-Served-By", "-"),
+                                       "" if answer.status_code == 200 else answer.text[:160]))
+        return customer if answer.status_code == 200 else None
 
     def now(self) -> float:
         return time.monotonic() - self.started
