@@ -59,3 +59,30 @@ def test_the_gate_takes_the_owner_from_the_route_table(tmp_path: Path, monkeypat
     assert bool(reasons) is gated
     if gated:
         assert "legacy still owns writes" in reasons[0] and "handover cat --writes service" in reasons[0]
+
+
+def test_records_use_the_kit_stamp_and_old_second_stamps_still_read(tmp_path: Path) -> None:
+    """ownership.json is stamped with clock.stamp (ms, Z); a file written before (seconds, +00:00) keeps working."""
+    from datetime import UTC, datetime, timedelta
+
+    from proxy.common.clock import parse_stamp
+    from proxy.table import WritesOwner
+    from strangler.migrate.ownership import record_writes_owner
+
+    path = ownership_path(tmp_path)
+    record_sync(path, "cat", "forward", 1.0)
+    entry = feature_state(path, "cat")
+    assert entry is not None and entry["writes_owner"] == WritesOwner.LEGACY == "legacy"
+    written = entry["sync"]["updated_at"]
+    assert written.endswith("Z") and len(written) == len("2026-12-06T20:55:09.123Z")
+    assert abs((datetime.now(UTC) - parse_stamp(written)).total_seconds()) < 3600
+    old = (datetime.now(UTC) - timedelta(seconds=5)).isoformat(timespec="seconds")  # "...+00:00", before the change
+    record_sync(path, "cat", "forward", 1.0, when=old)
+    assert sync_problems(feature_state(path, "cat"), "forward") == []
+    stale = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="seconds")
+    record_sync(path, "cat", "forward", 1.0, when=stale)
+    assert "it is not running" in sync_problems(feature_state(path, "cat"), "forward")[0]
+    record_writes_owner(path, "cat", "service", "reverse", 0.0)
+    assert '"writes_owner": "service"' in path.read_text()
+    with pytest.raises(ValueError, match="writes owner must be 'legacy' or 'service', not 'svc'"):
+        record_writes_owner(path, "cat", "svc", "reverse", 0.0)
