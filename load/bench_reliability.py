@@ -30,7 +30,7 @@ from pathlib import Path
 
 from load.figures import bounded, figure
 from load.reliability.episodes import broken_table_under_load, flips_under_load, killed_service, soak
-from load.reliability.fuzz import client_timeout, fuzz
+from load.reliability.fuzz import client_timeout, fuzz, session_cookie
 from load.reliability.probes import ForeignHost, open_proxy_probes, oversize_probe, smuggling_probes
 from load.reliability.stack import demo_stack
 from load.reliability.traffic import demo_mix, seeded_password
@@ -78,7 +78,8 @@ def main() -> None:
         figures["fuzz"] = {}
         for state, percent in STATES:
             flip_all(state, percent)
-            r = fuzz(stack.url(), Path(tmp) / f"{state}.har", routes=stack.routes, max_examples=args.examples)
+            r = fuzz(stack.url(), Path(tmp) / f"{state}.har", routes=stack.routes, max_examples=args.examples,
+                     cookie=session_cookie(stack.url(), seeded_password(stack.var) or ""))  # orders: logged in
             figures["fuzz"][state] = {"requests": r.requests, "facade_5xx": r.facade_5xx,
                                       "upstream_5xx": dict(r.upstream_5xx), "no_answer": r.no_answer,
                                       "no_answer_reasons": dict(r.no_answer_reasons),

@@ -23,6 +23,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from proxy.table import load_table
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -57,10 +59,19 @@ def client_timeout(routes: Path) -> float:
     return max(u.timeout_s for u in load_table(routes).upstreams.values()) + TIMEOUT_MARGIN_S
 
 
+def session_cookie(facade_url: str, password: str, customer: int = 1) -> str:
+    """A `Cookie` value of a logged-in seeded customer: the orders operations answer 401 without one, and
+    the fuzzing must get past that gate to reach their inputs."""
+    answer = httpx.post(f"{facade_url}/api/login", json={"Email": f"customer{customer}@example.com",
+                                                         "Password": password}, timeout=30)
+    answer.raise_for_status()
+    return "; ".join(f"{name}={value}" for name, value in answer.cookies.items())
+
+
 def fuzz(facade_url: str, har: Path, *, routes: Path, max_examples: int = 5, seed: int = 1,
-         paths: str | None = None, timeout_s: float = 600) -> FuzzResult:
+         paths: str | None = None, timeout_s: float = 600, cookie: str | None = None) -> FuzzResult:
     """One bounded schemathesis run (examples, coverage and fuzzing phases; no shrinking, one worker) against
-    the façade serving the route table `routes`."""
+    the façade serving the route table `routes`; `cookie` (session_cookie) sends every request logged in."""
     argv = [str(SCHEMATHESIS), "run", f"{facade_url}/openapi.json", "--url", facade_url,
             "-n", str(max_examples), "--seed", str(seed), "--no-shrink", "-w", "1",
             "--phases", "examples,coverage,fuzzing", "--checks", "not_a_server_error",
@@ -69,6 +80,8 @@ def fuzz(facade_url: str, har: Path, *, routes: Path, max_examples: int = 5, see
             "--report", "har", "--report-har-path", str(har)]
     if paths:
         argv += ["--include-path-regex", paths]
+    if cookie:
+        argv += ["-H", f"Cookie: {cookie}"]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "load.reliability.cohorts_hook"}
     # cwd: schemathesis keeps a crash cache (.schemathesis/) there; beside the HAR, each run starts afresh
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False, env=env,
