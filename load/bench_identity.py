@@ -14,6 +14,9 @@ and `none`. Every request carries the same logged-in session cookie.
    session cookie (a cache miss: one loopback round trip to the monolith's identity endpoint) and the warm
    one; the paired latency differences give the added latency of a cold resolution (median, interval). The
    endpoint's own latency, asked directly, is printed beside it.
+3. The identity addon's own CPU per request, in-process (no network, no other process: repeatable on a busy
+   machine): the façade's request hooks (guard, router, identity) over the same request with identity
+   remote and a warm cache vs none, process time over --calls requests, best of 5.
 Prints and writes figures only; never asserts.
 """
 from __future__ import annotations
@@ -144,6 +147,60 @@ def endpoint_ms(legacy: int, cookie: str, n: int = 100) -> float:
     return statistics.median(times)
 
 
+def addon_cpu_us(calls: int) -> dict[str, float]:
+    """CPU per request (µs) of the façade's request hooks with identity remote (warm) vs none, in-process."""
+    import asyncio
+
+    from mitmproxy import hooks
+    from mitmproxy.test import taddons, tflow
+    from strangler_app.identity import Principal
+
+    from proxy.addons.guard import Guard
+    from proxy.addons.identity import Identity
+    from proxy.addons.pipeline import Pipeline
+    from proxy.addons.routing import Router
+    from proxy.addons.state import FacadeState
+    from proxy.identity import credential_hash
+
+    cookie = "session=" + "c" * 120
+
+    async def one(identity: str, routes: Path) -> float:
+        routes.write_text(TABLE.format(legacy=5000, target=5001, identity=identity))
+        with taddons.context() as tctx:
+            state = FacadeState()
+            ident = Identity(state)
+            pipe = Pipeline(state, Guard(state), Router(state), ident)
+            tctx.master.addons.register(pipe)
+            tctx.options.update(strangler_routes=str(routes), mode=["reverse:http://127.0.0.1:5000@8080"])
+            tctx.master.addons.invoke_addon_sync(pipe, hooks.ConfigureHook(set(tctx.options.keys())))
+            ident.cache.put(credential_hash(cookie.encode(), b""), ("legacy", ()), Principal("42", "cook"), 3600)
+            flows = []
+            for _ in range(calls):
+                f = tflow.tflow()
+                f.request.path = PATH
+                f.request.headers.clear()
+                f.request.headers["Host"] = "bench"
+                f.request.headers["Cookie"] = cookie
+                f.response = None
+                flows.append(f)
+            t0 = time.process_time()
+            for f in flows:
+                pipe.request(f)
+            spent = time.process_time() - t0
+            assert not any(f.intercepted for f in flows), "a warm request waited for a lookup"
+            return spent / calls * 1e6
+
+    async def best(tmp: Path) -> dict[str, float]:
+        runs: dict[str, list[float]] = {"remote": [], "none": []}
+        for _ in range(5):
+            runs["remote"].append(await one("{mode: remote, cache_s: 3600}", tmp / "micro-remote.yaml"))
+            runs["none"].append(await one("none", tmp / "micro-none.yaml"))
+        return {k: min(v) for k, v in runs.items()}
+
+    with tempfile.TemporaryDirectory(prefix="bench-identity-micro-") as tmp:
+        return asyncio.run(best(Path(tmp)))
+
+
 def main() -> None:
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -151,6 +208,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--cold", type=int, default=200, help="cold resolutions measured (each a fresh credential)")
+    ap.add_argument("--calls", type=int, default=5000, help="requests through the hooks for the in-process figure")
     figures.add_json_option(ap)
     args = ap.parse_args()
     if shutil.which("wrk") is None:
@@ -195,6 +253,7 @@ def main() -> None:
                       f"non-2xx {res['non2xx']} | cpu {res['cpu_us']:.0f} us/req", flush=True)
         diffs = cold_vs_warm(urls["identity remote"], warm, fresh)
         direct = endpoint_ms(legacy, warm)
+    micro = addon_cpu_us(args.calls)
     remote, none = results["identity remote"], results["identity none"]
     ratio = median_interval(paired_ratios([x["rps"] for x in remote], [x["rps"] for x in none]))
     cpu = median_interval(paired_ratios([x["cpu_us"] for x in remote], [x["cpu_us"] for x in none]))
@@ -209,6 +268,9 @@ def main() -> None:
           f"{statistics.median(x['rps'] for x in none):.0f} req/s")
     print(f"  cold resolution adds {cold.text(2)} ms per request ({len(diffs)} fresh credentials, 1 connection); "
           f"the identity endpoint asked directly: {direct:.2f} ms (median)")
+    print(f"  in-process, the façade's request hooks: {micro['remote']:.1f} µs with identity remote (warm cache) vs "
+          f"{micro['none']:.1f} µs without: identity adds {micro['remote'] - micro['none']:.1f} µs of CPU per request "
+          f"(best of 5 x {args.calls} requests)")
     non2xx = sum(x["non2xx"] for x in remote + none)
     if non2xx:
         print(f"  WARNING: {non2xx} non-2xx answers during the rounds (see {tmp})")
@@ -216,7 +278,9 @@ def main() -> None:
         figures.figure("req/s identity remote (warm cache) / none", round(ratio.median, 3), "x",
                        f">= {RPS_TARGET}", ratio.verdict(RPS_TARGET), ratio),
         figures.figure("cold identity resolution: added latency", round(cold.median, 2), "ms", "", "info", cold),
-        figures.figure("identity endpoint round trip (direct)", round(direct, 2), "ms")])
+        figures.figure("identity endpoint round trip (direct)", round(direct, 2), "ms"),
+        figures.figure("identity addon CPU per request (warm cache, in-process)",
+                       round(micro["remote"] - micro["none"], 1), "µs")])
     if not non2xx:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -21,9 +21,9 @@ HEADER_TTL_S = 30.0
 LOGOUT_WORDS = (b"logout", b"log-out", b"log_out", b"signout", b"sign-out", b"sign_out")
 
 
-def credential_hash(cookie: str, authorization: str) -> str:
+def credential_hash(cookie: bytes, authorization: bytes) -> str:
     """The cache key: SHA-256 of the caller's credential (the raw values are never kept)."""
-    return hashlib.sha256(f"{cookie}\0{authorization}".encode("utf-8", "surrogateescape")).hexdigest()
+    return hashlib.sha256(b"%s\0%s" % (cookie, authorization)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,7 +134,7 @@ class Identity:
         if not self.key:
             self._fail(flow, decision, table.default, f"{KEY_ENV} is not set", KEY_FIX)
             return
-        cookie, auth = _credential(req.headers)
+        cookie, auth = _credential(req.headers.fields)
         if not cookie and not auth:  # nothing to resolve: anonymous without asking
             self._count(decision.feature, "anonymous")
             self._apply(flow, decision, feature, table, ANONYMOUS)
@@ -152,6 +152,7 @@ class Identity:
         lookup = self.pending.get((cred, variant))
         if lookup is None:
             headers = {name: value for name in _FORWARDED_TO_SOURCE if (value := req.headers.get(name))}
+            headers["cookie"] = cookie.decode("latin-1")  # all Cookie lines, joined as one
             lookup = asyncio.get_running_loop().create_task(
                 self._lookup(cred, variant, table, headers, cfg.cache_s), name="strangler identity")
             self.pending[(cred, variant)] = lookup
@@ -173,7 +174,7 @@ class Identity:
             return
         cred = flow.metadata.get(CRED_META)
         if cred is None:
-            cookie, auth = _credential(flow.request.headers)
+            cookie, auth = _credential(flow.request.headers.fields)
             if not cookie and not auth:
                 return
             cred = credential_hash(cookie, auth)
@@ -245,17 +246,21 @@ class Identity:
     def _apply(self, flow: http.HTTPFlow, decision: Decision, feature: Feature, table: RouteTable,
                principal: Principal) -> None:
         """Sign for the chosen upstream; drop the credential towards a non-legacy target (kept for copies)."""
-        req = flow.request
+        data = flow.request.data
         removed: tuple[tuple[str, str], ...] = ()
-        fields = req.headers.fields
+        fields = flow.request.headers.fields
         if decision.upstream != table.default and not feature.identity.forward_credentials:
-            kept = tuple(f for f in fields if f[0].lower() not in _CREDENTIAL_B)
-            if len(kept) != len(fields):
-                removed = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in fields
-                                if k.lower() in _CREDENTIAL_B)
-                fields = kept
-        value = sign(self.key, principal, method=req.method, path=req.path)
-        req.headers.fields = (*fields, (_HEADER_B, value.encode("ascii")))
+            kept: list[tuple[bytes, bytes]] = []
+            gone: list[tuple[bytes, bytes]] = []
+            for f in fields:
+                (gone if f[0].lower() in _CREDENTIAL_B else kept).append(f)
+            if gone:
+                removed = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in gone)
+                fields = tuple(kept)
+        # the path as sent (latin-1 over its bytes, as ASGI servers hand raw_path to the service)
+        value = sign(self.key, principal, method=data.method.decode("ascii", "replace"),
+                     path=data.path.decode("latin-1"))
+        flow.request.headers.fields = (*fields, (_HEADER_B, value.encode("ascii")))
         flow.metadata[IDENTITY_META] = Carried(principal, removed)
 
     def _fail(self, flow: http.HTTPFlow, decision: Decision, source: str, reason: str, fix: str) -> None:
@@ -275,8 +280,17 @@ class Identity:
         decision.forwarded, decision.upstream = False, "facade"
 
 
-def _credential(headers: Any) -> tuple[str, str]:
-    return "; ".join(headers.get_all("cookie")), headers.get("authorization", "")
+def _credential(fields: tuple[tuple[bytes, bytes], ...]) -> tuple[bytes, bytes]:
+    """The request's Cookie values (joined) and Authorization, in one pass over the raw header fields."""
+    cookies: list[bytes] = []
+    auth = b""
+    for name, value in fields:
+        low = name.lower()
+        if low == b"cookie":
+            cookies.append(value)
+        elif low == b"authorization" and not auth:
+            auth = value
+    return b"; ".join(cookies), auth
 
 
 def _remote_features(table: RouteTable) -> list[str]:
