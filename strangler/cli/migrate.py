@@ -322,7 +322,7 @@ def handover_command(feature: FeatureArg,
         console.print(f"{feature}: writes now owned by [bold]{writes}[/bold]; drained {result['drained_changes']} "
                       f"change(s); sync direction is {result['sync_direction']}")
         back = "legacy" if writes == "service" else "service"
-        next_step(f"strangler status   (roll back: strangler migrate handover {feature} --writes {back})")
+        next_step(f"strangler status (undo: strangler migrate handover {feature} --writes {back})")
 
 
 @migrate_app.command("status")

@@ -31,6 +31,7 @@ USAGE = 2   # the command was given something it cannot use (a bad name, option,
 FAILED = 1  # the command ran and the thing it checks or does failed (a gate, a verify, a stack that won't start)
 PIPE_WIDTH = 120  # the width when stdout is no terminal and $COLUMNS is unset (rich would use 80)
 ELLIPSIS = "…"
+SOFT_WIDTH = 32  # a path or note this wide still reads well; below it, optional columns make room first
 
 
 class CommandError(Exception):
@@ -131,9 +132,9 @@ EMPTY = ("", "-")
 
 @dataclass
 class Col:
-    """A column: `squeeze` ones shorten first (paths, URLs, notes); `whole` ones (names, numbers) only when
-    nothing else is left to shorten; `optional` ones are dropped (last first) before that happens. A column
-    empty on every row is dropped, unless `keep` (default: only the first column is kept)."""
+    """A column: `optional` ones are left out (last first) when the table is too wide; then `squeeze` ones
+    shorten (paths, URLs, notes), then the others, `whole` ones (names, numbers) only when nothing else is
+    left to shorten. A column empty on every row is left out, unless `keep` (default: the first column)."""
 
     header: str
     squeeze: bool = False
@@ -165,12 +166,13 @@ class FitTable:
                 or any(_plain(row[i]).strip() not in EMPTY for row in self.rows)]
 
     def layout(self, max_width: int) -> tuple[list[int], list[int]]:
-        """(shown columns, their widths) fitting `max_width`: squeezable columns shrink first (widest first),
-        then the others but `whole`, never below header or min_width; if that is not enough, optional columns
-        go (last first); only then does anything shrink further."""
+        """(shown columns, their widths) fitting `max_width`: squeezable columns shrink to SOFT_WIDTH; if the
+        table is still too wide, optional columns go (last first); then squeezable columns shrink further
+        (widest first), then the others but `whole`, never below header or min_width; only then does
+        anything shrink further."""
         shown = self.shown_columns()
         while True:
-            _, excess = self.widths(shown, max_width, ("squeeze", "other"))
+            _, excess = self.widths(shown, max_width, ("soft",))
             optional = [i for i in shown if self.columns[i].optional]
             if excess <= 0 or not optional:
                 break
@@ -202,6 +204,8 @@ class FitTable:
         col = self.columns[index]
         if stage == "any":
             return 1
+        if stage == "soft":
+            return natural if not col.squeeze else min(natural, max(col.min_width, SOFT_WIDTH, cell_len(col.header)))
         if (stage == "squeeze" and not col.squeeze) or (stage == "other" and col.whole):
             return natural
         return min(natural, max(col.min_width, cell_len(col.header)))

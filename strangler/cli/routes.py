@@ -265,7 +265,7 @@ def flip_next(feature: str, to_state: str, from_state: str, from_percent: float 
                                                             and from_percent is not None else "")
     watch = {"shadow": f"strangler parity report {feature}", "canary": f"strangler parity report {feature}",
              "new": "strangler status"}.get(to_state)
-    return f"{watch}   (roll back: {back})" if watch else f"roll back with {back}"
+    return f"{watch} (undo: {back})" if watch else f"undo with {back}"
 
 
 def _probe_writes(path: TableStore, feature: str, as_json: bool) -> dict[str, Any]:

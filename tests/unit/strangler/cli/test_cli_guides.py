@@ -89,7 +89,7 @@ def test_a_flip_ends_with_its_rollback_command(project: Path) -> None:
     done = _run("flip", "orders", "--to", "shadow", "--reason", "try it")
     assert done.exit_code == 0, done.output
     assert done.stdout.rstrip().splitlines()[-1] == (
-        "Next: strangler parity report orders   (roll back: strangler flip orders --to legacy)")
+        "Next: strangler parity report orders (undo: strangler flip orders --to legacy)")
     again = _run("flip", "orders", "--to", "shadow")
     assert again.exit_code == 0 and "Next:" not in again.stdout  # nothing changed, nothing to roll back
 
