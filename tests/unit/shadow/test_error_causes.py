@@ -182,3 +182,20 @@ def test_kind_of_reads_httpx_and_requests_exceptions() -> None:
         == ["timeout", "connect", "protocol", "timeout", "timeout", "connect", "protocol"]
     said = ShadowError.no_answer("connect", "svc", 1.0, "ConnectionError: url: /api/items/7?token=abc (refused)")
     assert "abc" not in said.message and said.message.endswith("?… (refused)")
+
+
+def test_parity_report_shows_the_error_cause_and_elapsed_time(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import strangler.cli.parity  # noqa: F401 - registers `parity` on the app
+    from strangler.cli.app import app
+
+    _shadow(tmp_path, _silent)   # one copy that never got an answer within the upstream's 0.5 s
+    monkeypatch.setenv("COLUMNS", "160")
+    done = CliRunner().invoke(app, ["parity", "report", "items", "--store", str(tmp_path / "parity.db"),
+                                    "--routes", str(tmp_path / "routes.yaml")])
+    assert done.exit_code == 0, done.output
+    row = next(line for line in done.output.splitlines() if line.startswith("items"))
+    assert row.split("│")[3].strip() == "1"    # feature │ compared │ noise │ errors │ …
+    assert "candidate error (timeout from svc: ReadTimeout) on 1 request, after " in done.output
