@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from proxy.shadow.worker import frame, read_frame
 
@@ -26,7 +27,7 @@ STOP_S = 12.0  # the worker drains in-flight exchanges for up to 10 s on stdin E
 
 
 class WorkerLink:
-    def __init__(self, db: Path, on_events: Callable[[list], None], on_start: Callable[[], list],
+    def __init__(self, db: Path | str, on_events: Callable[[list[Any]], None], on_start: Callable[[], list[Any]],
                  on_lost: Callable[[], None], *, max_buffer: int = MAX_BUFFER):
         self.db = db
         self.on_events = on_events      # a batch of event tuples from the worker
