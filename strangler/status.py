@@ -16,7 +16,7 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from strangler.cli.output import Col, FitTable, short_time
-from strangler.runstate import accepts_connections, pid_alive, read_state, running_supervisor
+from strangler.runstate import ProcessStatus, accepts_connections, pid_alive, read_state, running_supervisor
 from strangler.settings import KitSettings
 
 Section = Callable[[KitSettings], tuple[RenderableType, Any]]
@@ -44,7 +44,7 @@ def collect(settings: KitSettings, providers: Sequence[tuple[str, Section]] | No
 def live_health(proc: dict[str, Any]) -> tuple[bool, str]:
     """Ask the process now (not what the supervisor last saw)."""
     if not pid_alive(proc.get("pid")):
-        return False, "stopped"
+        return False, ProcessStatus.STOPPED
     url = proc.get("health_url")
     if not url:
         ok = accepts_connections(proc["host"], proc["port"])
