@@ -224,7 +224,7 @@ def verify(key: Key, value: str, *, method: str, path: str, now: Optional[float]
         raise IdentityError("identity header issued in the future (clocks disagree by > %g s)" % CLOCK_SKEW_S)
     if not isinstance(nonce, str) or not _NONCE.match(nonce):
         raise IdentityError("malformed identity payload (nonce)")
-    if not (guard or _GUARD).first_use(nonce, exp, current):
+    if not (guard if guard is not None else _GUARD).first_use(nonce, exp, current):  # an empty guard is falsy
         raise IdentityError("replayed identity header (each one is accepted once)")
     return Principal.from_json({"user_id": sub, "name": payload.get("name"), "roles": payload.get("roles"),
                                 "claims": payload.get("claims"), "session": payload.get("session")})

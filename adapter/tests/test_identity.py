@@ -78,6 +78,11 @@ class HeaderTest(unittest.TestCase):
             identity.verify(KEY, value, method="GET", path="/a", guard=guard)
         self.assertIn("replayed", str(caught.exception))
 
+    def test_the_guard_given_is_the_one_used(self) -> None:
+        value = identity.sign(KEY, ALICE, method="GET", path="/a")
+        for _ in range(2):  # two processes: each has its own guard, each accepts the header once
+            self.assertEqual(identity.verify(KEY, value, method="GET", path="/a", guard=ReplayGuard()), ALICE)
+
     def test_replay_guard_is_bounded_and_fails_closed(self) -> None:
         guard = ReplayGuard(max_entries=2)
         self.assertTrue(guard.first_use("a" * 32, 100, 50))

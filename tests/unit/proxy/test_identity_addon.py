@@ -411,3 +411,94 @@ def test_identity_rejected_is_one_cause():
     assert identity_cause(Classified(Cause.BODY), "user", 200, 200).cause is Cause.BODY
     assert describe(Cause.IDENTITY_REJECTED, "user: 200 → 401", 3) == "identity rejected (user: 200 → 401) on 3 " \
         "requests"
+
+
+# ---------------------------------------------------------------------------------------------- shadow engine
+def _engine_exchange(tmp_path: Path, monkeypatch, target_checks_identity: bool) -> tuple[list, dict, list]:
+    """One shadowed GET through the real engine (mirror mode: it asks legacy for the reference) with a
+    resolved identity; real loopback servers record what each side received."""
+    from proxy.parity import ParityStore
+    from proxy.parity.recent import evaluate
+    from proxy.shadow.engine import Engine, Job
+    from proxy.table import load_table
+
+    monkeypatch.setenv(KEY_ENV, KEY)
+    seen: dict[str, list[dict[str, str]]] = {"legacy": [], "svc": []}
+    body = b'{"id": 7, "owner": "42"}'
+
+    def server(name: str):
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    lines = head.decode("latin-1").split("\r\n")
+                    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+                    seen[name].append(headers)
+                    ok = name == "legacy" or (target_checks_identity and _valid(headers.get(HEADER.lower())))
+                    status, out = (200, body) if ok else (401, b'{"title": "login required"}')
+                    writer.write(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                                 % (status, len(out), out))
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+        return handle
+
+    def _valid(value: str | None) -> bool:
+        try:
+            return value is not None and verify(KEY, value, method="GET", path="/api/items/7").user_id == "42"
+        except IdentityError:
+            return False
+
+    async def main() -> tuple[list, list]:
+        legacy = await asyncio.start_server(server("legacy"), "127.0.0.1", 0)
+        svc = await asyncio.start_server(server("svc"), "127.0.0.1", 0)
+        ports = [s.sockets[0].getsockname()[1] for s in (legacy, svc)]
+        routes = tmp_path / "routes.yaml"
+        routes.write_text(f"""\
+upstreams:
+  legacy: {{url: "http://127.0.0.1:{ports[0]}", timeout_s: 5}}
+  svc: {{url: "http://127.0.0.1:{ports[1]}", timeout_s: 5}}
+default: legacy
+features:
+  items:
+    target: svc
+    state: shadow
+    identity: remote
+    routes:
+      - {{methods: [GET], path: "/api/items/{{id}}"}}
+""")
+        table = load_table(routes)
+        store = ParityStore(tmp_path / "parity.db", background=False)
+        events: list = []
+        engine = Engine(store, "", events.append)
+        carried = Carried(Principal("42", "Forty-two"), (("Cookie", "session=s42"),))
+        try:  # the served request's headers: the façade's own signed header for legacy, the cookie kept
+            job = Job("items", "/api/items/{id}", "GET", "/api/items/7?x=1",
+                      (("Accept", "application/json"), ("Cookie", "session=s42"), (HEADER, "v1.served.request")),
+                      b"", "svc", None, False, identity=carried)
+            await engine.run(job, table, None)
+            await engine.aclose()
+            store.flush()
+            rules = table.features["items"].parity
+            return [g.to_dict() for g in evaluate("items", store.recent("items", rules.window), rules).groups], events
+        finally:
+            store.close()
+            legacy.close()
+            svc.close()
+
+    groups, events = asyncio.run(main())
+    return groups, seen, events
+
+
+def test_shadow_copy_signs_its_own_identity_and_keeps_the_cookie_from_the_target(tmp_path, monkeypatch):
+    groups, seen, _ = _engine_exchange(tmp_path, monkeypatch, target_checks_identity=True)
+    (to_svc,), (to_legacy,) = seen["svc"], seen["legacy"]
+    assert "cookie" not in to_svc and verify(KEY, to_svc[HEADER.lower()], method="GET", path="/api/items/7",
+                                             guard=ReplayGuard()).user_id == "42"
+    assert to_legacy["cookie"] == "session=s42" and to_legacy[HEADER.lower()] != "v1.served.request"
+    assert [g["cause"] for g in groups] == ["equal"]
+
+
+def test_a_service_refusing_the_user_is_one_identity_rejected_finding(tmp_path, monkeypatch):
+    groups, _, _ = _engine_exchange(tmp_path, monkeypatch, target_checks_identity=False)
+    assert [(g["cause"], g["label"]) for g in groups] == [("identity_rejected", "user: 200 → 401")]
