@@ -432,7 +432,8 @@ def _engine_exchange(tmp_path: Path, monkeypatch, target_checks_identity: bool) 
                 while True:
                     head = await reader.readuntil(b"\r\n\r\n")
                     lines = head.decode("latin-1").split("\r\n")
-                    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+                    pairs = (ln.partition(":") for ln in lines[1:] if ln)
+                    headers = {k.strip().lower(): v.strip() for k, _, v in pairs}
                     seen[name].append(headers)
                     ok = name == "legacy" or (target_checks_identity and _valid(headers.get(HEADER.lower())))
                     status, out = (200, body) if ok else (401, b'{"title": "login required"}')
