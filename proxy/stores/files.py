@@ -109,13 +109,6 @@ class FileTableStore(JsonlLedger):
     def __repr__(self) -> str:
         return f"FileTableStore({str(self.table_path)!r})"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, FileTableStore) and (other.table_path, other._path) == (self.table_path,
-                                                                                         self._path)
-
-    def __hash__(self) -> int:
-        return hash(self.table_path)
-
     def _stat_key(self) -> tuple[int, int, int] | None:
         try:
             stat = os.stat(self.table_path)
