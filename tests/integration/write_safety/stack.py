@@ -30,6 +30,7 @@ from strangler.procs import free_port, spawn, stop, wait_http
 from tests.integration.migrate.conftest import CONFIG, ROOT, Databases, _pg_databases, _pg_drop, seed_legacy
 from tests.integration.migrate.conftest import strangler as strangler_cli
 from tests.integration.proxy.facade_stack import facade_argv
+from tests.identity_auth import IDENTITY_KEY
 
 SHADOW_KEY = "write-safety-shadow-key-0123456789"
 ADMIN_TOKEN = "write-safety-admin-token-0123456789"
@@ -96,6 +97,7 @@ class WriteStack:
         """What every process and CLI call of the stack sees."""
         p = self.ports
         return {**self.dbs.env, "STRANGLER_SHADOW_KEY": SHADOW_KEY, "STRANGLER_ADMIN_TOKEN": ADMIN_TOKEN,
+                "STRANGLER_IDENTITY_KEY": IDENTITY_KEY,  # config/routes.yaml's orders: identity: remote
                 "STRANGLER_ROUTES_FILE": str(self.routes), "LEGACY_BASE_URL": f"http://127.0.0.1:{p['legacy']}",
                 "STRANGLER_PORT_LEGACY": str(p["legacy"]), "STRANGLER_PORT_CATALOG": str(p["catalog"]),
                 "STRANGLER_PORT_ORDERS": str(p["orders"]), "STRANGLER_ACTOR": "write-safety"}
