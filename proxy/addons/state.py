@@ -81,15 +81,22 @@ class FacadeState:
             raise exceptions.OptionsError(
                 "the strangler façade needs a route table: add --set strangler_routes=config/routes.yaml")
         try:
-            store = open_table_store(location)
+            store = open_table_store(location, shared=bool(url))  # a store URL is never taken for a file
             parsed = self._read_and_parse(store, force=True)
         except StoreError as exc:
             raise exceptions.OptionsError(str(exc)) from None
         except TableError as exc:
             raise exceptions.OptionsError(f"route table rejected:\n{exc}") from None
+        watching = bool(self._tasks)
+        if watching:  # changed while running: watch the new store instead
+            for task in self._tasks:
+                task.cancel()
+            self._tasks = []
         self.store, self.store_url = store, url
         if parsed is not None:
             self._swap(*parsed)
+        if watching:
+            self.running()
 
     def running(self) -> None:
         store = self.store

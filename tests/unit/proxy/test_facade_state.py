@@ -104,3 +104,39 @@ def test_an_unreadable_table_is_reported_and_the_last_good_one_keeps_serving(fac
     assert facade.served_by(facade.send(facade.flow())) == "legacy"
     facade.routes.write_text(text)  # back as it was: nothing to swap, nothing wrong any more
     assert facade.state.reload() and facade.state.last_error is None and facade.state.current.version == version
+
+
+def test_a_store_option_that_is_not_a_postgresql_url_is_refused(tmp_path, monkeypatch):
+    from proxy.addons.state import FacadeState
+
+    monkeypatch.delenv("STRANGLER_STORE_URL", raising=False)
+    with taddons.context() as tctx, pytest.raises(exceptions.OptionsError, match="not a PostgreSQL URL"):
+        state = FacadeState()
+        tctx.master.addons.register(state)
+        tctx.options.strangler_store = "mysql://u@127.0.0.1/db"
+        tctx.master.addons.invoke_addon_sync(state, hooks.ConfigureHook({"strangler_store"}))
+
+
+def test_the_watch_follows_a_table_file_changed_while_running(tmp_path):
+    import asyncio
+
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(table_text("legacy"))
+    second.write_text(table_text("legacy"))
+
+    async def scenario():
+        async with asyncio.timeout(10):
+            with taddons.context() as tctx:
+                fac = Facade(tctx, first)
+                tctx.options.strangler_reload_ms = 50
+                fac.state.running()
+                try:
+                    tctx.options.update(strangler_routes=str(second))
+                    assert str(fac.state.routes_path) == str(second)
+                    second.write_text(table_text("new"))
+                    while fac.state.current.table.features["items"].state.value != "new":
+                        await asyncio.sleep(0.02)
+                finally:
+                    await fac.state.done()
+
+    asyncio.run(scenario())
