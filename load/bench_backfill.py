@@ -139,7 +139,8 @@ def main() -> None:
                         drop()
                 results.append({"backend": label, **result})
                 print(f"{label:24} rows={result['rows']:>8,}  {result['rows_per_s']:>8,} rows/s  "
-                      f"{result['seconds']:>7.2f}s  cpu {result['cpu_s']:>6.2f}s  peak RSS {result['peak_rss_mb']:>6.1f} MB"
+                      f"{result['seconds']:>7.2f}s  cpu {result['cpu_s']:>6.2f}s  "
+                      f"peak RSS {result['peak_rss_mb']:>6.1f} MB"
                       f"  load {result['load_avg_1m']:.2f}  (quarantined {result['quarantined']})", flush=True)
     for label in dict.fromkeys(r["backend"] for r in results):
         small, big = [r for r in results if r["backend"] == label]

@@ -13,7 +13,8 @@ Run: python -m load.bench_facade [--rounds 12] [--seconds 2] [--connections 16] 
 2. Instructions per request, counted with callgrind (`valgrind --tool=callgrind`, Debian package valgrind) for
    each proxy: started with instrumentation off, --warm requests, then instrumentation on, a fixed count of
    --calls requests on one keep-alive connection, a dump, and a second dump after an idle window (what timers
-   cost meanwhile, scaled to the measured window's length and subtracted). Instruction counts do not depend on the machine's load, so
+   cost meanwhile, scaled to the measured window's length and subtracted).
+   Instruction counts do not depend on the machine's load, so
    their ratio is the repeatable one; takes a few minutes (Python under callgrind runs ~50x slower).
 Prints and writes figures only; never asserts.
 """

@@ -54,8 +54,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from load.bench_facade import cpu_seconds
 from load import figures
+from load.bench_facade import cpu_seconds
 from load.bench_monolith import GET_LUA, parse_wrk
 from load.stats import Interval, median_interval, paired_ratios
 from proxy.table import parse_table

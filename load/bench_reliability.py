@@ -149,7 +149,7 @@ def main() -> None:
 
 def headlines(f: dict) -> list[dict]:
     """The figures docs/benchmarks.md shows (load/figures.py's shape); every one must be 0 but the info."""
-    zero = lambda name, value, unit: bounded(name, value, unit, 0, higher_is_better=False, digits=0)  # noqa: E731
+    zero = lambda name, value, unit: bounded(name, value, unit, 0, higher_is_better=False, digits=0)
     return [zero("façade-made 5xx while fuzzing (all states)", sum(s["facade_5xx"] for s in f["fuzz"].values()),
                  "responses"),
             figure("requests with no answer within the client's timeout while fuzzing (all states)",

@@ -521,7 +521,7 @@ def _fast_table(text: str) -> RouteTable | None:
     """Valid tables load here fast (thousands of routes in well under a second); None means "take the slow,
     line-aware path", which then reports every problem with its line — so errors never lose their position."""
     try:
-        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a safe loader subclass
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)
         return RouteTable.model_validate(doc) if isinstance(doc, dict) else None
     except (yaml.YAMLError, ValidationError, ValueError, TypeError):
         return None

@@ -291,7 +291,7 @@ def resolve(stack: LoadedStack, *, var_dir: Path, names: Sequence[str] = (),
                   "port": str(ports[name]),
                   "var": str(var_dir), "kit": str(KIT_DIR), **({"project": str(project)} if project else {})}
 
-        def sub(text: str, *loc: str | int) -> str:
+        def sub(text: str, *loc: str | int, values: dict[str, str] = values, name: str = name) -> str:
             return _substitute(text, values, ports, environ, stack.where("processes", name, *loc))
 
         # every process learns every port (STRANGLER_PORT_<NAME>), e.g. so a route table can say

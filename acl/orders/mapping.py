@@ -6,7 +6,8 @@ one table with one unique sortable key. So there are two ways in:
 - `ORDERS` and `ORD_LINES` TableMappings for config/migrations.yaml (per-table; the header translator
   checks the header alone). Both directions: after `migrate handover orders --writes service` the reverse
   sync writes the service's orders into ORDERS/ORD_LINES — those rows only: the saga already reserved their
-  stock through the monolith's inventory API, so STOCK is never touched here. CAVEAT: ORD_LINES has a composite key (ORD_ID, LN_NO); the engine keysets on a
+  stock through the monolith's inventory API, so STOCK is never touched here.
+  CAVEAT: ORD_LINES has a composite key (ORD_ID, LN_NO); the engine keysets on a
   single column (`WHERE ORD_ID > last`), so lines of an order split across a batch boundary would be
   skipped — until the engine supports composite or parent/child keys (see the orders-service report),
   run it with --batch-size larger than the ORD_LINES row count, or use `backfill_orders`.

@@ -44,7 +44,7 @@ class Pipeline:
         for handler in self._handlers[hook]:
             try:
                 handler(*args)
-            except Exception:  # noqa: BLE001 - one concern's bug must not stop the others
+            except Exception:
                 log.exception("façade addon %s.%s failed", type(handler.__self__).__name__, hook)
 
     # lifecycle: every part, in order (async parts awaited)
@@ -87,7 +87,7 @@ class Pipeline:
         for i in range(start, len(handlers)):
             try:
                 handlers[i](flow)
-            except Exception:  # noqa: BLE001 - one concern's bug must not stop the others
+            except Exception:
                 log.exception("façade addon %s.request failed", type(handlers[i].__self__).__name__)
             if flow.intercepted:  # paused for an async lookup: the rest runs when that part resumes it
                 flow.metadata[RESUME_META] = functools.partial(self._resume, flow, i + 1)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mitmproxy import ctx, http
+from strangler_app.protocol import KEY_ENV
 
 from proxy.addons.routing import META, SAFE_METHODS, Decision
 from proxy.addons.snapshot import Snapshot
@@ -44,7 +45,6 @@ from proxy.shadow.link import WorkerLink
 from proxy.shadow.metrics import shadow_metrics
 from proxy.shadow.safety import ledger_unsafe
 from proxy.table import Feature, RouteTable
-from strangler_app.protocol import KEY_ENV
 
 log = logging.getLogger("strangler.facade")
 JOB_META = "strangler_shadow_job"

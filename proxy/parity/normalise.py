@@ -245,7 +245,7 @@ class Normaliser:
         ref_k, cand_k = keyed(ref), keyed(cand)
         common = Counter(k for k, _ in ref_k) & Counter(k for k, _ in cand_k)
         left_ref, left_cand = _leftovers(ref_k, common), _leftovers(cand_k, common)
-        for (_, ri), (_, ci) in zip(left_ref, left_cand):
+        for (_, ri), (_, ci) in zip(left_ref, left_cand, strict=False):  # the longer side's rest: below
             self._walk(ref[ri], cand[ci], (*path, ri), self._step(st, ri), out)
         for _, ri in left_ref[len(left_cand):]:
             out.add(_diff((*path, ri), "missing", ref[ri], None))

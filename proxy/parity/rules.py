@@ -53,7 +53,7 @@ class ValueRules:
         except ValueError:
             for fmt in self.formats:
                 try:
-                    found = datetime.strptime(text, fmt)
+                    found = datetime.strptime(text, fmt)  # noqa: DTZ007 - a zone-less legacy value: instant_zone below
                     break
                 except ValueError:
                     continue

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import pickle
@@ -26,11 +27,12 @@ import struct
 import sys
 from pathlib import Path
 
+from strangler_app.protocol import KEY_ENV
+
 from proxy.parity import Response
 from proxy.parity.store import open_store
 from proxy.shadow.engine import Engine, Job, Served
 from proxy.table import RouteTable
-from strangler_app.protocol import KEY_ENV
 
 log = logging.getLogger("strangler.shadow")
 HEADER = struct.Struct(">I")
@@ -68,10 +70,8 @@ def served_of(payload: tuple | None) -> Served | None:
     if encoding and encoding != "identity":
         from mitmproxy.net.encoding import decode
 
-        try:
+        with contextlib.suppress(ValueError):  # compare what was sent, as get_content(strict=False) would
             body = decode(body, encoding)
-        except ValueError:
-            pass  # compare what was sent, as mitmproxy's get_content(strict=False) would
     return Served(Response.of(status, headers, body), latency_ms)
 
 
@@ -190,10 +190,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="shadow-worker %(levelname)s %(message)s")
     if sys.stdin.isatty():
         p.error("the shadow worker is started by the façade (mitmdump -s proxy/facade.py), not by hand")
-    try:
-        os.nice(NICE)  # best effort: the shadow is never worth slowing the client down; if it lags, the façade drops
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):  # best effort: the shadow never slows the client; if it lags, the façade drops
+        os.nice(NICE)
     try:
         import uvloop  # ships with uvicorn[standard]; its I/O loop costs less CPU per copy
         loop_factory = uvloop.new_event_loop

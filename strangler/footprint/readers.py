@@ -6,6 +6,7 @@ analysis parses each shape once; big JSONL files are read by several processes, 
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -135,7 +136,7 @@ def read_jsonl(path: Path, workers: int | None = None) -> Capture:
     if size < _PARALLEL_MIN_BYTES or workers == 1:
         return _read_jsonl_range(str(path), 0, size)
     bounds = _line_bounds(path, size, workers)
-    ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
+    ranges = list(itertools.pairwise(bounds))
     import multiprocessing
 
     context = multiprocessing.get_context("fork") if os.name == "posix" else None

@@ -55,7 +55,7 @@ def analyse(shape: str, dialect: str | None = None) -> Facts:
     """Facts for one normalised statement (or a `;`-separated few). Never raises: errors land in `.error`."""
     try:
         statements = [s for s in sqlglot.parse(shape, read=dialect or None) if s is not None]
-    except Exception as exc:  # sqlglot raises ParseError, TokenError and, on odd input, others
+    except Exception as exc:  # noqa: BLE001 - sqlglot raises ParseError, TokenError and, on odd input, others
         return Facts(kind="error", error=_first_line(exc))
     if not statements:
         return Facts(kind="error", error="empty statement")
@@ -67,7 +67,7 @@ def analyse(shape: str, dialect: str | None = None) -> Facts:
             return Facts(kind="error", error=f"not a recognised statement (parsed as {type(stmt).__name__})")
         try:
             _collect(stmt, facts)
-        except Exception as exc:  # defensive: an analysis bug must not stop a million-statement run
+        except Exception as exc:  # noqa: BLE001 - an analysis bug must not stop a million-statement run
             return Facts(kind="error", error=f"analysis failed: {_first_line(exc)}")
     return facts
 
@@ -87,7 +87,7 @@ def _collect(stmt: exp.Expr, facts: Facts) -> None:
     cte_names = {cte.alias_or_name.lower() for cte in stmt.find_all(exp.CTE)}
     try:
         scopes = traverse_scope(stmt)
-    except Exception:
+    except Exception:  # noqa: BLE001 - sqlglot's scope walk fails on odd trees: tables are still found below
         scopes = []
     for scope in scopes:
         for source in scope.sources.values():

@@ -182,7 +182,7 @@ class BatchUpsert:
         if self._positional:
             conn.exec_driver_sql(self.sql, list(prepared))
         else:
-            conn.exec_driver_sql(self.sql, [dict(zip(order, values)) for values in prepared])
+            conn.exec_driver_sql(self.sql, [dict(zip(order, values, strict=True)) for values in prepared])
 
     def _run_arrays(self, conn: Connection, prepared: Sequence[tuple[Any, ...]]) -> bool:
         """The unnest form for this batch, if it suits it (see the class docstring); False: not run."""
@@ -193,7 +193,7 @@ class BatchUpsert:
                 return False
         except TypeError:  # an unhashable key value: leave it to the row form
             return False
-        columns = list(zip(*prepared))
+        columns = list(zip(*prepared, strict=True))
         for column, cast in zip(columns, casts, strict=True):
             kinds = {type(v) for v in column if v is not None}
             if len(kinds) > 1 or (cast is None and kinds != {str}):

@@ -68,7 +68,7 @@ def trigger_name(table: str, op: str = "") -> str:
     return f"{base}_{op}" if op else base
 
 
-def _sqlite_triggers(spec: CaptureSpec, quote) -> list[str]:  # noqa: ANN001 - identifier quoting function
+def _sqlite_triggers(spec: CaptureSpec, quote) -> list[str]:
     table = quote(spec.table)
     name = spec.logical_name.replace("'", "''")
 

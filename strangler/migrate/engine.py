@@ -225,7 +225,7 @@ def _translate_batch(translate: Callable[[Mapping[str, Any]], Mapping[str, Any]]
     row_keys: list[tuple] = []
     failures: list[tuple[Any, str, Mapping]] = []
     for values in batch:
-        raw = make_row(zip(names, values))
+        raw = make_row(zip(names, values, strict=True))
         try:
             rows.append(dict(translate(raw)))
         except ValueError as exc:
@@ -293,7 +293,7 @@ def backfill(mapping: TableMapping, source: Engine, target: Engine, *, batch_siz
 
             def row_failure(key: Any, reason: str, batch=batch, key_of=key_of, names=names,
                                    failures=failures) -> None:
-                raw = next((dict(zip(names, r)) for r in batch if key_of(r) == key), {})
+                raw = next((dict(zip(names, r, strict=True)) for r in batch if key_of(r) == key), {})
                 failures.append((key, reason, raw))
                 report.note_failure(display_key(key), ValueError(reason))
 

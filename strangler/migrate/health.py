@@ -26,7 +26,7 @@ class SyncHealth:
         state = self.state
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 found = self.path.split("?")[0] == "/healthz"
                 body = json.dumps(state if found else {"error": "not found"}).encode()
                 self.send_response(200 if found else 404)
