@@ -16,6 +16,7 @@ endpoint) makes the request a 503 problem, never anonymous; one log line per fai
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import os
@@ -239,6 +240,10 @@ class Identity:
         except (ValueError, IdentityError) as exc:
             raise Unavailable(f"{source!r} answered an unreadable identity ({exc})",
                               "answer the endpoint with strangler_app.flask_identity") from None
+        keys = variant[1]  # the feature's session_keys: what its service may read of what the monolith shares
+        if principal.session or keys:
+            principal = dataclasses.replace(principal, session={k: principal.session[k] for k in keys
+                                                                if k in principal.session})
         self.cache.put(cred, variant, principal, cache_s)
         return principal
 

@@ -54,6 +54,7 @@ class Monolith:
         @app.post("/login/<uid>")
         def login(uid: str):
             flask_login.login_user(User(uid))
+            flask.session["locale"], flask.session["cart_id"] = "fr", f"cart-{uid}"
             return "ok"
 
         def identify():
@@ -66,7 +67,7 @@ class Monolith:
 
             return default_identify()
 
-        RemoteIdentity(app, identify=identify, key=key, session_keys=("locale",))
+        RemoteIdentity(app, identify=identify, key=key, session_keys=("locale", "cart_id"))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access lines into a closed test loop
         self.app = app
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -231,6 +232,21 @@ def test_cache_per_credential_and_concurrent_users_never_swap(monolith, tmp_path
         assert principal_of(again).user_id == "2" and monolith.calls == 4  # warm cache: no round trip
 
     run(table_text(monolith.port), tmp_path, body, monkeypatch)
+
+
+def test_remote_session_carries_only_the_features_keys(monolith, tmp_path, monkeypatch):
+    cookie = monolith.cookie_of("8")
+
+    async def body(facade):
+        assert principal_of(await facade.send(headers={"Cookie": cookie})).session == {"locale": "fr"}
+
+    run(table_text(monolith.port, identity_cfg="{mode: remote, session_keys: [locale, theme]}"), tmp_path, body,
+        monkeypatch)
+
+    async def none_listed(facade):
+        assert principal_of(await facade.send(headers={"Cookie": cookie})).session == {}
+
+    run(table_text(monolith.port), tmp_path, none_listed, monkeypatch)
 
 
 def test_no_credential_is_anonymous_without_asking(monolith, tmp_path, monkeypatch):
