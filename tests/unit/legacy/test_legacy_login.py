@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, SECRET_KEY, log_in, new_customer
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
@@ -14,6 +13,7 @@ from strangler_app.identity import ENDPOINT, REQUEST_HEADER, request_proof
 from legacy_monolith import create_app
 from legacy_monolith.db import make_engine
 from legacy_monolith.seed import seed
+from tests.unit.legacy.conftest import PASSWORD, SECRET_KEY, log_in, new_customer
 
 ORDER_CALLS = [("get", "/api/orders", None), ("get", "/api/orders/1", None),
                ("post", "/api/orders", {"CustomerId": 1, "Lines": [{"ProductId": 1, "Quantity": 1}]}),
