@@ -256,14 +256,14 @@ def main() -> None:
     micro = addon_cpu_us(args.calls)
     remote, none = results["identity remote"], results["identity none"]
     ratio = median_interval(paired_ratios([x["rps"] for x in remote], [x["rps"] for x in none]))
-    cpu = median_interval(paired_ratios([x["cpu_us"] for x in remote], [x["cpu_us"] for x in none]))
+    cpu_ratio = median_interval(paired_ratios([x["cpu_us"] for x in remote], [x["cpu_us"] for x in none]))
     cold = median_interval(diffs)
     print(f"\n{args.rounds} paired rounds x {args.seconds}s, wrk -t1 -c{args.connections}, one logged-in cookie; "
           f"{os.cpu_count()} CPU cores shared by wrk, 2 façades, the monolith and the target (load average before: "
           f"{load_before}, after: {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
     print(f"  req/s identity remote (warm cache) / none: {ratio.text()} -> {ratio.verdict(RPS_TARGET)} "
           f"(target >= {RPS_TARGET})")
-    print(f"  façade CPU per request remote / none:      {cpu.text()}")
+    print(f"  façade CPU per request remote / none:      {cpu_ratio.text()}")
     print(f"  medians: remote {statistics.median(x['rps'] for x in remote):.0f} req/s, none "
           f"{statistics.median(x['rps'] for x in none):.0f} req/s")
     print(f"  cold resolution adds {cold.text(2)} ms per request ({len(diffs)} fresh credentials, 1 connection); "

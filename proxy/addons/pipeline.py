@@ -88,7 +88,8 @@ class Pipeline:
             try:
                 handlers[i](flow)
             except Exception:
-                log.exception("façade addon %s.request failed", type(handlers[i].__self__).__name__)
+                log.exception("façade addon %s.request failed",
+                              type(getattr(handlers[i], "__self__", handlers[i])).__name__)
             if flow.intercepted:  # paused for an async lookup: the rest runs when that part resumes it
                 flow.metadata[RESUME_META] = functools.partial(self._resume, flow, i + 1)
                 return

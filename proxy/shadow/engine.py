@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import httpx
-
 from strangler_app import protocol as signing
 from strangler_app.identity import HEADER as IDENTITY_HEADER
 
@@ -196,7 +195,7 @@ class Engine:
             request=RequestInfo.of(job.method, job.path, headers, job.body), reference=reference,
             candidate=candidate, reference_again=again.response if again is not None else None,
             error=error, latency_ms=latency, reference_url=ref_url, candidate_url=cand_url)
-        if job.identity is not None:  # an auth problem is one finding: identity_rejected, by identity state
+        if job.identity is not None and result.cause is not None:  # an auth problem is one finding
             result.cause = identity_cause(result.cause, job.identity.status if env_key() else "failed",
                                           reference.status if reference else None,
                                           candidate.status if candidate is not None and error is None else None)
