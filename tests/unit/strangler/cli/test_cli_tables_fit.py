@@ -192,3 +192,16 @@ def test_migrate_tables_fit(migrated: Path, argv: list[str], width: int) -> None
     assert len(rows) == 1, "\n".join(lines)  # one table row, one line
     if argv[1] == "verify":
         assert lines[-1] == "Next: strangler flip catalog --to shadow"
+
+
+def test_short_time_and_middle_cut() -> None:
+    from datetime import UTC, datetime
+
+    from strangler.cli.output import short_time
+
+    now = datetime(2026, 12, 6, 21, 0, tzinfo=UTC)
+    assert short_time("2026-12-06T20:55:09.123Z", now) == "20:55:09"  # today: the time
+    assert short_time("2026-11-30T08:05:00Z", now) == "11-30 08:05"  # older: month-day and minutes
+    assert short_time(None, now) == "-" and short_time("not a time", now) == "not a time"
+    assert middle(LONG_ROUTE, 20) == "/api/produ…tachments" and len(middle(LONG_ROUTE, 20)) == 20
+    assert middle("short", 20) == "short" and middle("abc", 1) == "…"
