@@ -26,7 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from proxy.common import yamlio
 from proxy.common.suggest import did_you_mean
@@ -53,7 +53,10 @@ class WritesOwner(StrEnum):
     SERVICE = "service"
 
 
-def _problem(kind: str, problem: str, fix: str, at: tuple = (), other: tuple | None = None) -> PydanticCustomError:
+Loc = tuple[str | int, ...]  # a path into the table document: ('features', 'orders', 'routes', 0)
+
+
+def _problem(kind: str, problem: str, fix: str, at: Loc = (), other: Loc | None = None) -> PydanticCustomError:
     """A validation error that carries its own fix and a location relative to the model being validated."""
     ctx: dict[str, Any] = {"fix_hint": fix, "at_loc": at}
     if other is not None:
@@ -443,7 +446,7 @@ class RouteTable(_Model):
                                    at=("upstreams", name, "url"))
         # shape -> method -> (feature, route index): one dict lookup per route and method, so tables with
         # thousands of routes validate in linear time
-        claimed: dict[tuple, dict[str, tuple[str, int]]] = {}
+        claimed: dict[tuple[tuple[str, str], ...], dict[str, tuple[str, int]]] = {}
         for fname, feat in self.features.items():
             if feat.target not in self.upstreams:
                 raise _problem("unknown_upstream", f"feature {fname!r} targets unknown upstream {feat.target!r}",
@@ -510,7 +513,7 @@ def load_table(path: Path) -> RouteTable:
 class _UniqueKeyLoader(yaml.CSafeLoader):
     """libyaml's C parser for the common case; rejects duplicate keys like the round-trip parser does."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
         if len(keys) != len(set(map(repr, keys))):
             raise yaml.constructor.ConstructorError(None, None, "duplicate key", node.start_mark)
@@ -552,7 +555,7 @@ def load_yaml(text: str, source: str = "<string>") -> Any:
         raise TableError(source, [TableIssue(exc.line, f"invalid YAML: {exc.problem}", fix)]) from None
 
 
-def line_of(doc: Any, loc: tuple) -> int | None:
+def line_of(doc: Any, loc: Loc) -> int:
     """1-based line of the deepest node along `loc` in the round-trip document; when not even `loc[0]` is
     there, the line the document starts on (1 when unknown): a table error always has a line."""
     line = yamlio.line_of(doc, loc)
@@ -561,7 +564,7 @@ def line_of(doc: Any, loc: tuple) -> int | None:
     return line if line is not None else 1
 
 
-def _issue(doc: Any, err: dict) -> TableIssue:
+def _issue(doc: Any, err: ErrorDetails) -> TableIssue:
     ctx = err.get("ctx") or {}
     loc = tuple(err["loc"]) + tuple(ctx.get("at_loc", ()))
     line = line_of(doc, loc)
@@ -592,7 +595,7 @@ def _issue(doc: Any, err: dict) -> TableIssue:
     return TableIssue(line, f"{where}: {err['msg']} (got {value!r})", "correct the value's type or format")
 
 
-def _range_fix(loc: tuple) -> str:
+def _range_fix(loc: Loc) -> str:
     if loc and loc[-1] == "canary_percent":
         return "use a number with 0 < N <= 100 for canary (0 is allowed outside canary)"
     if loc and loc[-1] in ("sample_rate", "noise_sample_rate"):
@@ -600,7 +603,7 @@ def _range_fix(loc: tuple) -> str:
     return "use a value inside the allowed range"
 
 
-def _allowed_keys(loc: tuple) -> list[str]:
+def _allowed_keys(loc: Loc) -> list[str]:
     """Field names of the model reached by walking `loc` from RouteTable (for 'did you mean' hints)."""
     tp: Any = RouteTable
     for key in loc:

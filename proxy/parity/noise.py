@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from proxy.parity.normalise import Difference
 from proxy.parity.result import ComparisonResult
 
 DEFAULT_RELATIVE = 0.20
@@ -114,7 +115,7 @@ class NoiseTracker:
             names = [f for (feat, r, f), c in self._fields.items() if feat == feature and r == route and c[1]]
         return {n for n in names if verdict(self.counts(feature, route, n), self.thresholds) is Verdict.NOISE}
 
-    def real_differences(self, result: ComparisonResult):  # -> list[Difference]
+    def real_differences(self, result: ComparisonResult) -> list[Difference]:
         """`result`'s differences minus this request's noise and the fields known to be noisy."""
         return result.real_differences(self.noisy_fields(result.feature, result.route))
 

@@ -223,7 +223,7 @@ class Normaliser:
             return
         self._leaf(ref, cand, path, out)
 
-    def _walk_ordered(self, ref: list, cand: list, path: tuple[Segment, ...], st: tuple[State, State, State],
+    def _walk_ordered(self, ref: list[Any], cand: list[Any], path: tuple[Segment, ...], st: tuple[State, State, State],
                       out: Comparison) -> None:
         for i in range(max(len(ref), len(cand))):
             child = self._step(st, i)
@@ -235,11 +235,11 @@ class Normaliser:
             elif sink is out or ref[i] != cand[i]:
                 self._walk(ref[i], cand[i], (*path, i), child, sink)
 
-    def _walk_unordered(self, ref: list, cand: list, path: tuple[Segment, ...], st: tuple[State, State, State],
-                        out: Comparison) -> None:
+    def _walk_unordered(self, ref: list[Any], cand: list[Any], path: tuple[Segment, ...],
+                        st: tuple[State, State, State], out: Comparison) -> None:
         """Multiset comparison: equal elements (canonical form) cancel out; leftovers are paired in sorted
         order and compared field by field, so a changed element reports its changed fields, not the list."""
-        def keyed(items: list) -> list[tuple[str, int]]:
+        def keyed(items: list[Any]) -> list[tuple[str, int]]:
             return [(self._canonical(v, *self._step(st, i)[:2]), i) for i, v in enumerate(items)]
 
         ref_k, cand_k = keyed(ref), keyed(cand)
@@ -336,7 +336,7 @@ def _diff(path: tuple[Segment, ...], kind: str, ref: Any, cand: Any) -> Differen
     return Difference(format_path(path), kind, ref, cand, field_key(path))
 
 
-def _leftovers(keyed: list[tuple[str, int]], common: Counter) -> list[tuple[str, int]]:
+def _leftovers(keyed: list[tuple[str, int]], common: Counter[str]) -> list[tuple[str, int]]:
     budget = Counter(common)
     left = []
     for key, i in sorted(keyed):

@@ -92,7 +92,7 @@ def compile_pattern(pattern: str) -> tuple[_Token, ...]:
     return tuple(tokens)
 
 
-State = frozenset  # of (pattern number, token position)
+State = frozenset[tuple[int, int]]  # of (pattern number, token position)
 EMPTY: State = frozenset()
 
 
@@ -110,7 +110,7 @@ class PathSet:
         self._compiled = tuple(compile_pattern(p) for p in self.patterns)
         self.start: State = frozenset((i, 0) for i in range(len(self._compiled)))
         self._memo: dict[tuple[State, Segment], State] = {}
-        self._accepting = {s for s in [(i, len(t)) for i, t in enumerate(self._compiled)]}
+        self._accepting = {(i, len(t)) for i, t in enumerate(self._compiled)}
 
     def __bool__(self) -> bool:
         return bool(self._compiled)

@@ -82,7 +82,7 @@ class PgParityStore(ParityStore):
             self._conn = None
             raise
 
-    def _rows(self, sql: str, args: tuple = ()) -> list[Any]:
+    def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         with self._read_lock:
             for attempt in (1, 2):  # a connection lost since the last read: reconnect once
                 if self._reader is None or self._reader.closed or self._reader.broken:

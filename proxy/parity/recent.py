@@ -33,9 +33,9 @@ class Group:
     cause: Cause
     label: str
     count: int = 0
-    routes: Counter = field(default_factory=Counter)
-    fields: Counter = field(default_factory=Counter)
-    credentials: Counter = field(default_factory=Counter)   # secret request headers carried (names only)
+    routes: Counter[str] = field(default_factory=Counter)
+    fields: Counter[str] = field(default_factory=Counter)
+    credentials: Counter[str] = field(default_factory=Counter)   # secret request headers carried (names only)
     elapsed_ms: list[float] = field(default_factory=list)    # error groups: how long each failed exchange took
 
     def headline(self) -> str:
@@ -98,13 +98,15 @@ def evaluate(feature: str, samples: Iterable[Sample], rules: ParityConfig,
              thresholds: Thresholds = Thresholds()) -> Evaluation:
     """Re-apply `rules`' ignore paths to `samples` (store.recent(feature, rules.window)), then count."""
     ignore, redactor = PathSet(rules.ignore), Redactor.of(rules.secret_headers)
-    ignored = lambda name: ignore.matches_field(name)
+
+    def ignored(name: str) -> bool:
+        return ignore.matches_field(name)
     out = Evaluation(feature, rules.window)
     rows: list[tuple[Sample, set[str], set[str] | None]] = []
-    routes: Counter = Counter()
-    noise_routes: Counter = Counter()
-    raw: Counter = Counter()
-    noise: Counter = Counter()
+    routes: Counter[str] = Counter()
+    noise_routes: Counter[str] = Counter()
+    raw: Counter[tuple[str, str]] = Counter()
+    noise: Counter[tuple[str, str]] = Counter()
     matched: set[str] = set()
     with_json = False
     for s in samples:

@@ -98,7 +98,9 @@ th{background:#f3f3f3} code{font-family:ui-monospace,monospace}
 
 
 def render_html(report: dict[str, Any]) -> str:
-    e = lambda value: html.escape(str(value), quote=True)
+    def e(value: object) -> str:
+        return html.escape(str(value), quote=True)
+
     out = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
            "<title>Parity report</title>", f"<style>{_CSS}</style></head><body>",
            "<h1>Parity report</h1>",

@@ -39,8 +39,8 @@ class ValueRules:
         if rule is NormaliseRule.NUMBER:
             a, b = number(ref), number(cand)
             return a is not None and a == b
-        a, b = self.instant(ref), self.instant(cand)
-        return a is not None and a == b
+        when_ref, when_cand = self.instant(ref), self.instant(cand)
+        return when_ref is not None and when_ref == when_cand
 
     def instant(self, value: Any) -> datetime | None:
         """An aware datetime, or None when the value is no instant in an accepted format."""

@@ -26,7 +26,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from proxy.parity.noise import (
     ignore_suggestions,
     verdict,
 )
+from proxy.parity.normalise import Difference
 from proxy.parity.result import ComparisonResult
 
 SCHEMA = """
@@ -171,6 +172,7 @@ class ParityStore:
     _table_prefix = ""                       # PostgreSQL shares a schema with the route table: "parity_"
     _least, _greatest = "MIN", "MAX"         # scalar min/max of two values in this SQL dialect
     _db_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+    path: Path | str                         # the SQLite file, or the PostgreSQL URL without its password
 
     def __init__(self, path: Path | str | None = None, *, examples_per_field: int = 5,
                  flush_interval: float = 0.5, batch_size: int = 500, max_pending: int = 20_000,
@@ -199,8 +201,9 @@ class ParityStore:
 
     # ------------------------------------------------------------------------------- backend (SQLite)
     def _open(self, path: Path | str | None) -> None:
-        self.path = Path(path) if path is not None else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        file = Path(path) if path is not None else default_store_path()
+        file.parent.mkdir(parents=True, exist_ok=True)
+        self.path = file
         self._db = self._connect()
         self._db.executescript(SCHEMA)
         if "detail" not in {row[1] for row in self._db.execute("PRAGMA table_info(samples)")}:
@@ -220,7 +223,7 @@ class ParityStore:
         with self._db:
             yield self._db.cursor()
 
-    def _rows(self, sql: str, args: tuple = ()) -> list[Any]:
+    def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         db = sqlite3.connect(self.path, timeout=30)
         db.row_factory = sqlite3.Row
         try:
@@ -412,7 +415,7 @@ class ParityStore:
                           "reason = excluded.reason, first_answer_at = excluded.first_answer_at, marked_at = "
                           "excluded.marked_at WHERE {p}dry_run_targets.state <> excluded.state"),
                         (upstream, state, feature, url, reason, first_answer_at or now, now))
-            return cur.rowcount > 0
+            return bool(cur.rowcount > 0)
 
     def targets(self) -> dict[str, dict[str, Any]]:
         """Every dry-run target's recorded state, by upstream name."""
@@ -434,10 +437,10 @@ class _Plan:
     """One batch folded into per-key rows: counters summed and first/last seen, so a flush does one upsert
     per (feature, route[, field]) instead of one per comparison."""
 
-    routes: dict[tuple[str, str], list] = field(default_factory=dict)
-    fields: dict[tuple[str, str, str], list] = field(default_factory=dict)
-    examples: dict[tuple[str, str, str], list[tuple]] = field(default_factory=dict)
-    samples: list[tuple] = field(default_factory=list)
+    routes: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    fields: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    examples: dict[tuple[str, str, str], list[tuple[Any, ...]]] = field(default_factory=dict)
+    samples: list[tuple[Any, ...]] = field(default_factory=list)
 
     @classmethod
     def of(cls, batch: list[ComparisonResult], store: ParityStore) -> _Plan:
@@ -471,7 +474,9 @@ class _Plan:
 def _detail(r: ComparisonResult) -> str:
     """What a report needs to re-evaluate this exchange under other rules (field keys, never values)."""
     cause, ref, cand = r.classified(), r.reference, r.candidate
-    names = lambda diffs: sorted({d.field for d in diffs})
+    def names(diffs: Iterable[Difference]) -> list[str]:
+        return sorted({d.field for d in diffs})
+
     return _dump({"cause": cause.cause.value, "label": cause.label,
                   "status": [ref.status if ref else None, cand.status if cand else None],
                   "type": [ref.header("content-type") if ref else None, cand.header("content-type") if cand else None],
@@ -481,7 +486,7 @@ def _detail(r: ComparisonResult) -> str:
                   "headers": r.request.to_dict()["header_names"], "error": r.error})
 
 
-def _add(into: dict, key: tuple, counts: tuple[int, ...], ts: float) -> None:
+def _add(into: dict[Any, list[Any]], key: tuple[str, ...], counts: tuple[int, ...], ts: float) -> None:
     row = into.get(key)
     if row is None:
         into[key] = [*counts, ts, ts]
@@ -525,12 +530,14 @@ def configured_store(explicit: str | Path | None = None, **options: Any) -> Pari
     return open_store(parity_location(explicit), **options)
 
 
-def _where(feature: str | None, prefix: str = "") -> tuple[str, tuple]:
+def _where(feature: str | None, prefix: str = "") -> tuple[str, tuple[Any, ...]]:
     return (f"WHERE {prefix}feature = ?", (feature,)) if feature is not None else ("", ())
 
 
 def _example(r: Any) -> Example:
-    load = lambda text: json.loads(text) if text else None
+    def load(text: str | None) -> Any:
+        return json.loads(text) if text else None
+
     return Example(r["id"], r["feature"], r["route"], r["field"], r["ts"], load(r["difference"]),
                    load(r["request"]), load(r["reference"]), load(r["candidate"]), r["reference_url"] or "",
                    r["candidate_url"] or "")
