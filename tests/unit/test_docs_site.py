@@ -155,3 +155,20 @@ def test_every_command_the_pages_show_exists() -> None:
                     unknown.append(f"{page.relative_to(REPO)}: {snippet.strip()[:80]}")
     assert seen > 50, f"only {seen} commands found in the pages: the pattern no longer matches them"
     assert not unknown, "pages show commands the CLI does not have:\n" + "\n".join(unknown)
+
+
+def test_every_note_of_the_generator_names_a_key_that_exists() -> None:
+    """gen_reference.NOTES explains keys whose model says nothing: a renamed key must not leave a dead note."""
+    from proxy.table import RouteTable
+    from strangler.footprint.config import FootprintConfig
+    from strangler.migrate.config import FeatureMigration
+    from strangler.stack import StackConfig
+
+    keys: set[str] = set()
+    for root in (RouteTable, StackConfig, FootprintConfig, FeatureMigration):
+        seen: set[type[BaseModel]] = set()
+        _keys(root, seen)
+        keys |= {f"{model.__name__}.{field.alias or name}" for model in seen
+                 for name, field in model.model_fields.items()}
+    dead = sorted(set(gen_reference.NOTES) - keys)
+    assert not dead, f"gen_reference.NOTES explains keys no model has: {dead}"
