@@ -1,6 +1,8 @@
 """Loading and hot reload: startup errors are OptionsError; a bad edit keeps the last good table serving."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from mitmproxy import exceptions, hooks
 from mitmproxy.test import taddons
@@ -72,27 +74,30 @@ def test_inflight_request_keeps_its_snapshot(facade):
     assert facade.state.current is not old
 
 
+def _with_watch(routes, steps) -> None:
+    """Run `await steps(tctx, facade)` with the façade's table watch running (50 ms polls), bounded to 10 s."""
+    async def scenario():
+        async with asyncio.timeout(10):
+            with taddons.context() as tctx:
+                fac = Facade(tctx, routes)
+                tctx.options.strangler_reload_ms = 50
+                fac.state.running()
+                try:
+                    await steps(tctx, fac)
+                finally:
+                    await fac.state.done()
+
+    asyncio.run(scenario())
+
+
 def test_poll_task_picks_up_edits(routes):
-    import asyncio
+    async def steps(tctx, fac):
+        routes.write_text(table_text("new"))
+        while fac.state.current.version == 1:
+            await asyncio.sleep(0.02)
+        assert fac.state.current.table.features["items"].state.value == "new"
 
-    asyncio.run(_poll_picks_up_edits(routes))
-
-
-async def _poll_picks_up_edits(routes):
-    import asyncio
-
-    async with asyncio.timeout(10):
-        with taddons.context() as tctx:
-            fac = Facade(tctx, routes)
-            tctx.options.strangler_reload_ms = 50
-            fac.state.running()
-            try:
-                routes.write_text(table_text("new"))
-                while fac.state.current.version == 1:
-                    await asyncio.sleep(0.02)
-                assert fac.state.current.table.features["items"].state.value == "new"
-            finally:
-                await fac.state.done()
+    _with_watch(routes, steps)
 
 
 def test_an_unreadable_table_is_reported_and_the_last_good_one_keeps_serving(facade):
@@ -118,25 +123,15 @@ def test_a_store_option_that_is_not_a_postgresql_url_is_refused(tmp_path, monkey
 
 
 def test_the_watch_follows_a_table_file_changed_while_running(tmp_path):
-    import asyncio
-
     first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
     first.write_text(table_text("legacy"))
     second.write_text(table_text("legacy"))
 
-    async def scenario():
-        async with asyncio.timeout(10):
-            with taddons.context() as tctx:
-                fac = Facade(tctx, first)
-                tctx.options.strangler_reload_ms = 50
-                fac.state.running()
-                try:
-                    tctx.options.update(strangler_routes=str(second))
-                    assert str(fac.state.routes_path) == str(second)
-                    second.write_text(table_text("new"))
-                    while fac.state.current.table.features["items"].state.value != "new":
-                        await asyncio.sleep(0.02)
-                finally:
-                    await fac.state.done()
+    async def steps(tctx, fac):
+        tctx.options.update(strangler_routes=str(second))
+        assert str(fac.state.routes_path) == str(second)
+        second.write_text(table_text("new"))
+        while fac.state.current.table.features["items"].state.value != "new":
+            await asyncio.sleep(0.02)
 
-    asyncio.run(scenario())
+    _with_watch(first, steps)
