@@ -44,8 +44,11 @@ class _Table:
     """The route table, re-read when the file changes (a flip); the last good table keeps serving."""
 
     def __init__(self, path: Path):
-        self.path, self._sig, self.table, self.matcher = path, None, None, None
-        self.refresh()
+        self.path = path
+        st = path.stat()  # before the read: a change during it is seen by the next refresh
+        self._sig = (st.st_mtime_ns, st.st_size)
+        self.table = load_table(path)  # the first read must succeed: there is no last good table yet
+        self.matcher = Matcher(self.table)
 
     def refresh(self) -> RouteTable:
         try:
@@ -55,8 +58,6 @@ class _Table:
                 table = load_table(self.path)
                 self.table, self.matcher, self._sig = table, Matcher(table), sig
         except (OSError, TableError) as exc:
-            if self.table is None:
-                raise
             log.error("route table not reloaded, keeping the last good one: %s", exc)
         return self.table
 

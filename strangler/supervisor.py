@@ -46,7 +46,8 @@ class StopRequested(StackError):
 
 def preflight(plan: StackPlan) -> None:
     """Refuse to start anything when a port is taken or used twice — before any process is spawned."""
-    problems, seen = [], {}
+    problems: list[str] = []
+    seen: dict[int, str] = {}
     claimed = {p.port for p in plan.processes}  # a suggestion never lands on another process of the stack
     for p in plan.processes:
         if p.port in seen:
@@ -82,13 +83,20 @@ def spare_port(after: int, host: str, claimed: set[int], tries: int = 50) -> int
 @dataclass
 class Slot:
     spec: ResolvedProcess
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen[bytes] | None = None
     status: ProcessStatus = ProcessStatus.PENDING
     restarts: int = 0
     started_at: float | None = None
     exit_code: int | None = None
     next_restart_at: float = 0.0
     message: str | None = None
+
+    @property
+    def running(self) -> subprocess.Popen[bytes]:
+        """The spawned process (asked for only after `Supervisor._spawn`)."""
+        if self.proc is None:
+            raise StackError(f"'{self.spec.name}' was never started")
+        return self.proc
 
 
 class Supervisor:
@@ -146,7 +154,7 @@ class Supervisor:
             self._run_setup(slot)
             self._spawn(slot)
             self._wait_healthy(slot)
-            self._log(f"'{slot.spec.name}' is healthy at {slot.spec.url} (pid {slot.proc.pid})")
+            self._log(f"'{slot.spec.name}' is healthy at {slot.spec.url} (pid {slot.running.pid})")
         self.status = StackStatus.RUNNING
         self.save()
 
@@ -192,7 +200,7 @@ class Supervisor:
 
     def _wait_healthy(self, slot: Slot) -> None:
         """Poll health in short slices so a stop request is honoured within a second."""
-        spec, proc = slot.spec, slot.proc
+        spec, proc = slot.spec, slot.running
         target = spec.health_url or f"tcp://{spec.host}:{spec.port}"
         deadline = time.monotonic() + spec.ready_timeout
         last = "no answer yet"
@@ -235,7 +243,7 @@ class Supervisor:
         spec = slot.spec
         exited = slot.proc is not None and slot.proc.poll() is not None
         if slot.status in (ProcessStatus.HEALTHY, ProcessStatus.STARTING) and exited:
-            slot.exit_code = code = slot.proc.returncode
+            slot.exit_code = code = slot.running.returncode
             if spec.restart == "on-failure" and code != 0:
                 if time.time() - (slot.started_at or time.time()) > STABLE_AFTER_S:
                     slot.restarts = 0
@@ -251,7 +259,7 @@ class Supervisor:
                 self._spawn(slot)
                 self._wait_healthy(slot)
                 slot.message = f"restarted {slot.restarts} time(s)"
-                self._log(f"'{spec.name}' is healthy again (pid {slot.proc.pid})")
+                self._log(f"'{spec.name}' is healthy again (pid {slot.running.pid})")
             except StopRequested:
                 return
             except StackError as exc:
@@ -341,16 +349,16 @@ def start_detached(plan: StackPlan, cli_args: Sequence[str], *,
     told: set[str] = set()
     while time.monotonic() < deadline:
         state = read_state(run_dir)
-        mine = state is not None and state.get("supervisor_pid") == proc.pid
-        if mine and state is not None and on_healthy is not None:
-            for name, entry in state["processes"].items():
+        mine = state if state is not None and state.get("supervisor_pid") == proc.pid else None
+        if mine is not None and on_healthy is not None:
+            for name, entry in mine["processes"].items():
                 if entry.get("status") == ProcessStatus.HEALTHY and name not in told:
                     told.add(name)
                     on_healthy(name, entry)
-        if mine and state["status"] == StackStatus.RUNNING:
-            return state
+        if mine is not None and mine["status"] == StackStatus.RUNNING:
+            return mine
         if proc.poll() is not None:
-            error = state.get("error") if mine else None
+            error = mine.get("error") if mine is not None else None
             raise StackError(error or f"the supervisor exited with code {proc.returncode}\n"
                              f"--- last lines of {log_path} ---\n{log_tail(log_path, TAIL_LINES)}")
         time.sleep(0.2)

@@ -81,9 +81,10 @@ class Rollback:
         decision: Decision | None = flow.metadata.get(META)
         if decision is None:
             return
-        window, feature = self._watched(decision)
-        if window is None:
+        watched = self._watched(decision)
+        if watched is None:
             return
+        window, feature = watched
         if flow.response is not None and decision.refused_upstream == feature.target:
             window.outcome(True, None, self._client(flow))
         elif JOB_META in flow.metadata and decision.upstream == feature.target:
@@ -93,9 +94,10 @@ class Rollback:
         decision: Decision | None = flow.metadata.get(META)
         if decision is None or flow.response is None:
             return
-        window, feature = self._watched(decision)
-        if window is None:
+        watched = self._watched(decision)
+        if watched is None:
             return
+        window, feature = watched
         if decision.forwarded and decision.upstream == feature.target:
             if not flow.metadata.get(COMPARED):
                 window.outcome(flow.response.status_code >= 500, (time.perf_counter() - decision.started) * 1000,
@@ -107,9 +109,9 @@ class Rollback:
         decision: Decision | None = flow.metadata.get(META)
         if decision is None or decision.error_kind is None or not decision.forwarded:
             return  # no error kind: the client went away, which says nothing about the target
-        window, feature = self._watched(decision)
-        if window is not None and decision.upstream == feature.target:  # no answer: never compared
-            window.outcome(True, (time.perf_counter() - decision.started) * 1000, self._client(flow))
+        watched = self._watched(decision)
+        if watched is not None and decision.upstream == watched[1].target:  # no answer: never compared
+            watched[0].outcome(True, (time.perf_counter() - decision.started) * 1000, self._client(flow))
 
     def observe_comparison(self, verdict: Verdict) -> None:
         """A comparison reported by the shadow worker (through the shadow addon's event batches); legacy is
@@ -128,13 +130,13 @@ class Rollback:
         return cohort_key(snap.table.cohort, flow.request.headers, flow.client_conn.peername[0]) if snap else ""
 
     # ---------------------------------------------------------------- windows
-    def _watched(self, decision: Decision) -> tuple[Window | None, Feature | None]:
+    def _watched(self, decision: Decision) -> tuple[Window, Feature] | None:
         window = self.windows.get(decision.feature)
         if window is None:
-            return None, None
+            return None
         snap = self.state.current
         feature = snap.table.features.get(decision.feature) if snap else None
-        return (window, feature) if feature is not None else (None, None)
+        return (window, feature) if feature is not None else None
 
     def _on_swap(self, snap: Snapshot) -> None:
         """Keep a window per feature in canary/new with limits; restart it when state/percent/limits change."""

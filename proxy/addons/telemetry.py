@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import TextIO
 
 from mitmproxy import ctx, http
 
@@ -24,7 +25,7 @@ _ERROR_STATUS = {"timeout": 504, "connect": 502, "protocol": 502, "stale": 502} 
 class Telemetry:
     def __init__(self, state: FacadeState):
         self.state = state
-        self._log = None
+        self._log: TextIO | None = None
         self._log_path: str = ""
         self._flusher = Background("strangler log flush", self._flush_loop)
 
