@@ -29,7 +29,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from mitmproxy import ctx, http
 from strangler_app.protocol import KEY_ENV
@@ -55,15 +55,16 @@ VerdictListener = Callable[[Verdict], None]
 class Link(Protocol):
     """What the addon needs of its worker (WorkerLink; unit tests plug in the worker core in-process)."""
 
-    up: bool
-    pid: int | None
-
-    def send(self, message: tuple, *, force: bool = False) -> bool: ...
+    @property
+    def up(self) -> bool: ...
+    @property
+    def pid(self) -> int | None: ...
+    def send(self, message: tuple[Any, ...], *, force: bool = False) -> bool: ...
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
 
 
-LinkFactory = Callable[[Path, Callable[[list], None], Callable[[], list], Callable[[], None]], Link]
+LinkFactory = Callable[[Path | str, Callable[[list[Any]], None], Callable[[], list[Any]], Callable[[], None]], Link]
 
 
 class Shadow:
@@ -119,7 +120,7 @@ class Shadow:
             return
         snap = self.state.current
         feature = snap.table.features.get(decision.feature) if snap else None
-        if feature is None:
+        if snap is None or feature is None:
             return
         job = self._plan(flow, decision, snap.table, feature)
         if job is None:
@@ -154,7 +155,10 @@ class Shadow:
     def _plan(self, flow: http.HTTPFlow, decision: Decision, table: RouteTable, feature: Feature) -> Job | None:
         name, cfg, req = decision.feature, feature.parity, flow.request
         method = req.method.upper()
-        copy_to = table.upstreams.get(decision.shadow_to)
+        shadow_to, served_by = decision.shadow_to, decision.upstream
+        if shadow_to is None or served_by is None:  # request() only plans forwarded, shadowed requests
+            return None
+        copy_to = table.upstreams.get(shadow_to)
         if copy_to is None:
             return None
         safe = method in SAFE_METHODS
@@ -175,8 +179,8 @@ class Shadow:
             self.metrics.drop(name, "streamed")
             return None
         noise = safe and cfg.noise_sample_rate > 0 and self._rng.random() < cfg.noise_sample_rate
-        return Job(name, decision.route or "-", method, req.path, req.headers.fields, body, decision.shadow_to,
-                   decision.upstream, noise, decision.timeout_s,
+        return Job(name, decision.route or "-", method, req.path, req.headers.fields, body, shadow_to,
+                   served_by, noise, decision.timeout_s,
                    cohort_key(table.cohort, req.headers, flow.client_conn.peername[0]),
                    flow.metadata.get(IDENTITY_META))  # remote identity: the copy signs its own (proxy/identity.py)
 

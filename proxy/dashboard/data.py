@@ -46,7 +46,7 @@ class DashboardData:
         self.state = state
         self.window = MetricsWindow(state.metrics, window_s=window_s)
         self._parity_path, self._ownership_path, self._ledger_path = parity_path, ownership_path, ledger_path
-        self._stores: dict[Path, Any] = {}
+        self._stores: dict[Path | str, Any] = {}
 
     # The file paths are resolved per poll so a var dir set after start (tests, env) is honoured.
     def parity_path(self) -> str | Path:
@@ -152,7 +152,7 @@ class DashboardData:
         except Exception:  # noqa: BLE001 - the parity section already reports a broken store
             return {}
 
-    def _store(self, path: Path):
+    def _store(self, path: Path | str) -> Any:  # a ParityStore (imported when first asked for)
         from proxy.parity.store import open_store
 
         store = self._stores.get(path)
@@ -182,8 +182,8 @@ class DashboardData:
 
 def _ownership_entry(entry: dict[str, Any]) -> dict[str, Any]:
     """The contract's shape (COMMON.md), defensively: unknown or wrong-typed values become null."""
-    tables = entry.get("tables") if isinstance(entry.get("tables"), dict) else {}
-    sync = entry.get("sync") if isinstance(entry.get("sync"), dict) else {}
+    tables = entry["tables"] if isinstance(entry.get("tables"), dict) else {}
+    sync = entry["sync"] if isinstance(entry.get("sync"), dict) else {}
     lag = sync.get("lag_s")
     return {
         "writes_owner": entry.get("writes_owner") if isinstance(entry.get("writes_owner"), str) else None,
@@ -202,7 +202,7 @@ def _dry_run_entry(declared: bool, target: dict[str, Any] | None) -> dict[str, A
     state = target["state"] if target else None
     if not declared:
         return {"state": "not_declared", "writes_shadowed": False, "says": "target takes no shadowed writes"}
-    if state == TARGET_UNSAFE:
+    if target is not None and state == TARGET_UNSAFE:
         return {"state": state, "writes_shadowed": False, "says": UNSAFE_TEXT, "detail": target["reason"]}
     if state == TARGET_PROVEN:
         return {"state": state, "writes_shadowed": True, "says": "dry-run acknowledged — writes shadowed"}

@@ -26,6 +26,7 @@ import pickle
 import struct
 import sys
 from pathlib import Path
+from typing import Any
 
 from strangler_app.protocol import KEY_ENV
 
@@ -81,7 +82,7 @@ class WorkerCore:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.table: RouteTable | None = None
-        self.pending: dict[int, asyncio.Future] = {}
+        self.pending: dict[int, asyncio.Future[Any]] = {}
         self.tasks: set[asyncio.Task] = set()
 
     def handle(self, message: tuple) -> None:
@@ -100,9 +101,9 @@ class WorkerCore:
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         elif kind == "served":
-            served = self.pending.pop(message[1], None)
-            if served is not None and not served.done():
-                served.set_result(served_of(message[2]))
+            waiting = self.pending.pop(message[1], None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(served_of(message[2]))
 
     async def _run(self, job_id: int, job: Job, table: RouteTable, served: asyncio.Future) -> None:
         try:
@@ -144,9 +145,10 @@ class _Outbox:
     frame, not one write per event; no timer at all while idle)."""
 
     def __init__(self, writer: asyncio.StreamWriter):
-        self.writer, self.events = writer, []
+        self.writer = writer
+        self.events: list[tuple[Any, ...]] = []
 
-    def emit(self, event: tuple) -> None:
+    def emit(self, event: tuple[Any, ...]) -> None:
         if not self.events:
             asyncio.get_running_loop().call_later(FLUSH_S, self.flush)
         self.events.append(event)
