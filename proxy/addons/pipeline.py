@@ -45,7 +45,7 @@ class Pipeline:
             try:
                 handler(*args)
             except Exception:
-                log.exception("façade addon %s.%s failed", type(handler.__self__).__name__, hook)
+                log.exception("façade addon %s.%s failed", type(getattr(handler, "__self__", handler)).__name__, hook)
 
     # lifecycle: every part, in order (async parts awaited)
     def _parts_with(self, hook: str) -> Iterator[Callable[..., Any]]:

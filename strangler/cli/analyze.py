@@ -13,9 +13,8 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import strangler_app
 import typer
 from rich.console import Console
@@ -39,7 +38,7 @@ from strangler.settings import get_settings
 class _RunByDefault(TyperGroup):
     """`strangler analyze ARGS` means `strangler analyze run ARGS` unless ARGS starts with a subcommand."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: the click.Context typer vendors
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
             args = ["run", *args]
         return super().parse_args(ctx, args)
@@ -242,7 +241,7 @@ def translate(
         out.write_text(text)
     for r in results:
         if r["error"]:
-            first = r["sql"].splitlines()[0][:100]
+            first = str(r["sql"]).splitlines()[0][:100]
             note(f"{r['source']} #{r['statement']}: cannot translate `{first}`: {r['error']}")
     summary = f"{len(results) - failures} of {len(results)} statements translated from {read} to {write}"
     if failures:
