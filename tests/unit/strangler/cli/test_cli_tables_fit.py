@@ -205,3 +205,17 @@ def test_short_time_and_middle_cut() -> None:
     assert short_time(None, now) == "-" and short_time("not a time", now) == "not a time"
     assert middle(LONG_ROUTE, 20) == "/api/produ…tachments" and len(middle(LONG_ROUTE, 20)) == 20
     assert middle("short", 20) == "short" and middle("abc", 1) == "…"
+
+
+def test_a_pipe_gets_120_columns_not_rich_s_80(project: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[4]),
+                                                      env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, "-m", "strangler", "routes"], capture_output=True, text=True,
+                          cwd=project, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    widest = max(len(line.rstrip()) for line in done.stdout.splitlines())
+    assert 80 < widest <= 120, done.stdout
