@@ -8,6 +8,7 @@ qualifier (or a single-table scope) makes the table certain; otherwise they are 
 from __future__ import annotations
 
 import logging
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 import sqlglot
@@ -144,7 +145,7 @@ def _write_targets(stmt: exp.Expr, facts: Facts) -> list[exp.Table]:
         target = stmt.this if isinstance(stmt.this, exp.Table) else stmt.this.find(exp.Table)
         if target is None:
             return []
-        columns: list[str | None] = []
+        columns = []
         for when in stmt.find_all(exp.When):
             then = when.args.get("then")
             if isinstance(then, exp.Update):
@@ -194,7 +195,7 @@ def _write(facts: Facts, table: exp.Table, columns: list[str | None]) -> None:
 
 
 def _assignment_reads(assignments: list[exp.Expr], target: exp.Table, facts: Facts,
-                      skip_qualifiers: set[str] = frozenset()) -> None:
+                      skip_qualifiers: Set[str] = frozenset()) -> None:
     """`SET x = x + 1` reads the target's current row: record target columns used on the right-hand side."""
     names = {target.name.lower(), target.alias_or_name.lower()}
     for eq in assignments:

@@ -93,6 +93,13 @@ def unnest_form(sql: str, width: int) -> tuple[str, list[str | None]] | None:
     return f"{sql[:start - len(marker)]} SELECT * FROM unnest({arrays}){sql[end + 1:]}", casts
 
 
+def _one_value(key: str) -> Callable[[Mapping[str, Any]], tuple[Any]]:
+    """`itemgetter` of one key returns the value, not a 1-tuple: the parameter rows need the tuple."""
+    def values(row: Mapping[str, Any]) -> tuple[Any]:
+        return (row[key],)
+    return values
+
+
 class BatchUpsert:
     """INSERT … ON CONFLICT (key) DO UPDATE for `table`, ready for repeated batches on one dialect.
 
@@ -120,7 +127,7 @@ class BatchUpsert:
         self.order = order
         self._positional = dialect.positional
         self._values: Callable[[Mapping[str, Any]], Any] = itemgetter(*order) if len(order) > 1 else \
-            (lambda row, key=order[0]: (row[key],))
+            _one_value(order[0])
         processors = ((i, bind_processor(compiled.binds[name].type, dialect))
                       for i, name in enumerate(order) if name in compiled.binds)
         self._processors = [(i, process) for i, process in processors if process is not None]
@@ -133,7 +140,7 @@ class BatchUpsert:
         it is the named form with the placeholders swapped, rewritten to its unnest form."""
         if dialect.name != "postgresql" or self._positional or len(self._key_positions) != len(conflict_key):
             return None
-        positional = type(dialect)(paramstyle="format")
+        positional = type(dialect)(paramstyle="format")  # type: ignore[call-arg]  # every real dialect takes it
         compiled = self.statement.compile(dialect=positional, column_keys=columns)
         if list(compiled.positiontup or ()) != self.order:
             return None

@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql.dml import Insert
 
 WRITE_OPTION = "strangler_write"
 CHANGES_TABLE = "_STRANGLER_CHANGES"
@@ -172,7 +172,7 @@ def dialect_insert(engine: Engine | Connection, target: Table) -> Any:
     return insert(target)
 
 
-def upsert_statement(engine: Engine | Connection, target: Table, conflict_key: Sequence[str]) -> Executable:
+def upsert_statement(engine: Engine | Connection, target: Table, conflict_key: Sequence[str]) -> Insert:
     """INSERT … ON CONFLICT (key) DO UPDATE SET every other column = excluded value."""
     statement = dialect_insert(engine, target)
     updates = {c.name: statement.excluded[c.name] for c in target.columns if c.name not in conflict_key}

@@ -198,7 +198,7 @@ def _keyset_query(table: Table, keys: list[Column], last: tuple | None, limit: i
     return query
 
 
-def _load_checkpoint(engine: Engine, feature: str, table: str) -> Mapping[str, Any] | None:
+def _load_checkpoint(engine: Engine, feature: str, table: str) -> Mapping[Any, Any] | None:
     with engine.connect() as conn:
         return conn.execute(select(checkpoints).where(checkpoints.c.feature == feature,
                                                       checkpoints.c.table_name == table)).mappings().first()

@@ -143,7 +143,7 @@ class Row(dict):
 
     __slots__ = ("_folded",)
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
+    def __init__(self, data: Mapping[Any, Any] | Iterable[tuple[str, Any]]) -> None:
         super().__init__(data)
         self._folded: dict[str, Any] | None = None
 
@@ -159,7 +159,7 @@ class Row(dict):
         if dict.__contains__(self, key):
             return True
         try:
-            self[key]  # type: ignore[index]
+            self[key]
         except (KeyError, AttributeError):
             return False
         return True

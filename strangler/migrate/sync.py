@@ -86,8 +86,8 @@ def _current_rows(conn: Connection, route: Route, keys: list[tuple]) -> dict[tup
     return {tuple(row[c.name] for c in columns): row for row in rows}
 
 
-def _apply_one(conn: Connection, route: Route, key: tuple, raw: Any, feature: str, quarantine_name: str,
-               result: ApplyResult, failures: list) -> None:
+def _apply_one(conn: Connection, route: Route, key: tuple[Any, ...], raw: Any, feature: str, quarantine_name: str,
+               result: ApplyResult) -> None:
     table = route.write_table
     if raw is None:
         condition = and_(*[table.c[name] == value for name, value in zip(route.write_keys, key, strict=True)])
@@ -131,7 +131,7 @@ def apply_once(feature: str, direction: str, routes: Sequence[Route], read_engin
             route, raw = by_name[name], current[name].get(key)
             quarantine_name = name
             try:
-                _apply_one(wconn, route, key, raw, feature, quarantine_name, result, failures)
+                _apply_one(wconn, route, key, raw, feature, quarantine_name, result)
             except (ValueError, IntegrityError) as exc:
                 reason = reason_text(exc) if isinstance(exc, ValueError) else \
                     f"target constraint violated: {getattr(exc, 'orig', exc)}"

@@ -89,7 +89,7 @@ class TableVerification:
         return data
 
 
-def _stream(engine: Engine, query: Any) -> Iterator[Mapping[str, Any]]:
+def _stream(engine: Engine, query: Any) -> Iterator[Mapping[Any, Any]]:
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
         yield from result.mappings()
@@ -146,7 +146,7 @@ def verify_table(mapping: TableMapping, source: Engine, target: Engine, *, limit
     sources, targets = source_items(), target_items()
     s, t = next(sources, None), next(targets, None)
     while s is not None or t is not None:
-        if t is None or (s is not None and s[0] < t[0]):
+        if s is not None and (t is None or s[0] < t[0]):  # (the loop runs while one of them is left)
             key, form, why = s
             if form is None:
                 report.note("quarantined", display_key(key), limit, why)
@@ -154,11 +154,12 @@ def verify_table(mapping: TableMapping, source: Engine, target: Engine, *, limit
                 src_hash.update(f"{key}\t{form}\n".encode())
                 report.note("missing", display_key(key), limit, why)
             s = next(sources, None)
-        elif s is None or t[0] < s[0]:
+        elif t is not None and (s is None or t[0] < s[0]):
             tgt_hash.update(f"{t[0]}\t{target_form(t[1], None)}\n".encode())
             report.note("extra", display_key(t[0]), limit)
             t = next(targets, None)
         else:
+            assert s is not None and t is not None  # the same key on both sides
             key, form, why = s
             if form is None:
                 report.note("quarantined", display_key(key), limit, why)
