@@ -86,6 +86,15 @@ class FlipRecord:
                    from_percent=pct, to_percent=pct if to_state is None else None, reason=reason,
                    evidence=dict(evidence or {}), from_writes_owner=None, to_writes_owner=None)
 
+    def shown_from(self) -> str:
+        """The state, and the writes owner when the flip changes it (for refusal messages)."""
+        return _shown(State(self.from_state), WritesOwner(self.from_writes_owner or "legacy"),
+                      WritesOwner(self.to_writes_owner or "legacy"))
+
+    def shown_to(self) -> str:
+        return _shown(State(self.to_state), WritesOwner(self.to_writes_owner or "legacy"),
+                      WritesOwner(self.from_writes_owner or "legacy"))
+
     def to_dict(self) -> dict[str, Any]:
         """The ledger line (without `changed`, which only the caller needs; owners only when known)."""
         data = dataclasses.asdict(self)
@@ -162,42 +171,20 @@ def flip_feature(routes_path: TableStore | str | os.PathLike[str], feature: str,
         raise FlipError(f"canary percent {percent:g} is out of range; use 0 < N <= 100")
 
     def mutate(table: RouteTable, doc: Any) -> FlipRecord:
-        current = feature_or_error(table, feature, store)
-        state = to_state or current.state
-        owner = to_owner or current.writes_owner
-        to_pct = percent if percent is not None else current.canary_percent
-        if state is State.CANARY and to_pct <= 0:
-            raise FlipError(f"canary needs a percent and {feature!r} has none set; give --percent N (0 < N <= 100)")
-        record = FlipRecord(
-            ts=stamp(), actor=actor, feature=feature, from_state=current.state.value, to_state=state.value,
-            from_percent=_shown_percent(current.state, current.canary_percent),
-            to_percent=_shown_percent(state, to_pct), reason=reason, evidence=dict(evidence or {}),
-            from_writes_owner=current.writes_owner.value, to_writes_owner=owner.value,
-        )
-        if current.state is state and record.from_percent == record.to_percent and current.writes_owner is owner:
-            record.changed = False
+        record, refusals = judge(table, feature, to_state, percent=percent, writes_owner=to_owner, actor=actor,
+                                 reason=reason, evidence=evidence, gates=gates, source=store,
+                                 figures=figures_from(parity) if read_figures else None)
+        if not record.changed:
             return record
-        seen = table if owner is current.writes_owner else _with_owner(table, feature, owner)
-        moves = (state, record.to_percent) != (current.state, record.from_percent)
-        asked = (retire_rule, *gates) if moves else (retire_rule,)  # ownership only: handover checks the data
-        move = Move(feature, current.state, record.from_percent, state, record.to_percent)
-        if moves and read_figures:
-            move = _with_figures(move, parity, current.parity)
-            record.evidence = ({**move.figures.to_dict(), **record.evidence} if move.figures is not None
-                               else {"figures_unavailable": move.figures_problem, **record.evidence})
-        token = _MOVE.set(move)
-        try:
-            refusals = [r for gate in asked for r in _ask(gate, seen, feature, state)]
-        finally:
-            _MOVE.reset(token)
         if refusals and not force:
-            raise FlipError(f"flip of {feature!r} {_shown(current.state, current.writes_owner, owner)} -> "
-                            f"{_shown(state, owner, current.writes_owner)} refused:\n  - "
+            raise FlipError(f"flip of {feature!r} {record.shown_from()} -> {record.shown_to()} refused:\n  - "
                             + "\n  - ".join(refusals) + "\n(use --force to override; it is recorded)", refusals)
         if refusals:
             record.forced = True
             record.evidence["overridden"] = refusals
-        _set_state(doc, feature, state, to_pct if state is State.CANARY else None)
+        state, owner = State(record.to_state), WritesOwner(record.to_writes_owner or WritesOwner.LEGACY.value)
+        current = table.features[feature]
+        _set_state(doc, feature, state, record.to_percent if state is State.CANARY else None)
         if owner is not current.writes_owner:
             set_key_after_state(doc["features"][feature], "writes_owner", owner.value)
         return record
@@ -205,6 +192,59 @@ def flip_feature(routes_path: TableStore | str | os.PathLike[str], feature: str,
     ledger = open_ledger(ledger_path) if ledger_path is not None else store
     edit = edit_table(store, mutate, after_write=lambda rec: ledger.append_ledger(rec.to_dict()))
     return edit.value
+
+
+FiguresReader = Callable[[Move, Any], Move]  # (move, the feature's parity rules) -> the move with its figures
+
+
+def judge(table: RouteTable, feature: str, to_state: State | None, *, percent: float | None = None,
+          writes_owner: WritesOwner | None = None, actor: str = "", reason: str = "",
+          evidence: dict[str, Any] | None = None, gates: Sequence[Gate] = (), source: object = "the route table",
+          figures: FiguresReader | None = None) -> tuple[FlipRecord, list[str]]:
+    """The record this flip would write and the gates' refusals, without writing anything: what flip_feature
+    decides inside its lock, and what a front end asks to show only the moves allowed now (`precheck`).
+    `record.changed` is False for a no-op; `figures` reads the move's parity figures (None: not read)."""
+    current = feature_or_error(table, feature, source)
+    state = to_state or current.state
+    owner = writes_owner or current.writes_owner
+    to_pct = percent if percent is not None else current.canary_percent
+    if state is State.CANARY and to_pct <= 0:
+        raise FlipError(f"canary needs a percent and {feature!r} has none set; give --percent N (0 < N <= 100)")
+    record = FlipRecord(
+        ts=stamp(), actor=actor, feature=feature, from_state=current.state.value, to_state=state.value,
+        from_percent=_shown_percent(current.state, current.canary_percent),
+        to_percent=_shown_percent(state, to_pct), reason=reason, evidence=dict(evidence or {}),
+        from_writes_owner=current.writes_owner.value, to_writes_owner=owner.value,
+    )
+    if current.state is state and record.from_percent == record.to_percent and current.writes_owner is owner:
+        record.changed = False
+        return record, []
+    seen = table if owner is current.writes_owner else _with_owner(table, feature, owner)
+    moves = (state, record.to_percent) != (current.state, record.from_percent)
+    asked = (retire_rule, *gates) if moves else (retire_rule,)  # ownership only: handover checks the data
+    move = Move(feature, current.state, record.from_percent, state, record.to_percent)
+    if moves and figures is not None:
+        move = figures(move, current.parity)
+        record.evidence = ({**move.figures.to_dict(), **record.evidence} if move.figures is not None
+                           else {"figures_unavailable": move.figures_problem, **record.evidence})
+    token = _MOVE.set(move)
+    try:
+        refusals = [r for gate in asked for r in _ask(gate, seen, feature, state)]
+    finally:
+        _MOVE.reset(token)
+    return record, refusals
+
+
+def precheck(table: RouteTable, feature: str, to: State | str, *, percent: float | None = None,
+             gates: Sequence[Gate] = (), figures: FiguresReader | None = None) -> tuple[FlipRecord, list[str]]:
+    """Would this flip be allowed now? The same judgement as flip_feature (built-in rule, the given gates, the
+    same figures), nothing written: (the record it would write with its evidence, the refusals)."""
+    return judge(table, feature, parse_state(to), percent=percent, gates=gates, figures=figures)
+
+
+def figures_from(parity: str | Path | None) -> FiguresReader:
+    """A FiguresReader for the parity store at `parity` (None: the configured one), as flip_feature reads it."""
+    return lambda move, rules: _with_figures(move, parity, rules)
 
 
 def _with_figures(move: Move, parity: str | Path | None, rules: Any) -> Move:
@@ -260,5 +300,6 @@ def _set_state(doc: Any, feature: str, state: State, percent: float | None) -> N
         set_key_after_state(node, "canary_percent", value)
 
 
-__all__ = ["LADDER", "FlipError", "FlipRecord", "Gate", "Move", "TableEdit", "current_move", "default_actor",
-           "edit_table", "feature_or_error", "flip_feature", "parse_state", "parse_writes_owner", "retire_rule"]
+__all__ = ["LADDER", "FiguresReader", "FlipError", "FlipRecord", "Gate", "Move", "TableEdit", "current_move",
+           "default_actor", "edit_table", "feature_or_error", "figures_from", "flip_feature", "judge", "parse_state",
+           "parse_writes_owner", "precheck", "retire_rule"]
