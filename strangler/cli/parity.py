@@ -239,12 +239,13 @@ def examples(feature: Annotated[str | None, typer.Argument(help="Only this featu
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in rows], indent=2, default=str))
         return
-    table = FitTable(Col("id", justify="right", whole=True), Col("feature", whole=True),
+    table = FitTable(Col("id", justify="right", whole=True), Col("feature", whole=True),  # left out for one FEATURE
                      Col("request", squeeze=True), Col("field", squeeze=True, min_width=12), Col("kind"),
                      Col("reference", min_width=20), Col("candidate", min_width=20), title="Mismatch examples")
     for r in rows:
         d = r.difference
-        table.add_row(str(r.id), r.feature, f"{r.request['method']} {r.request['path']}", r.field, str(d["kind"]),
+        table.add_row(str(r.id), "" if feature else r.feature, f"{r.request['method']} {r.request['path']}", r.field,
+                      str(d["kind"]),
                       json.dumps(d["reference"], default=str)[:80], json.dumps(d["candidate"], default=str)[:80])
     _out().print(table if rows else "No mismatch examples stored.")
 

@@ -110,6 +110,7 @@ COMMANDS = {
     "routes": (["routes"], [FEATURE, UPSTREAM, LONG_URL, "/healthz/with/a/rather/long/path"]),
     "ledger": (["ledger"], [FEATURE, "legacy → shadow"]),
     "parity report": (["parity", "report", FEATURE, "--fields"], [FEATURE, LONG_ROUTE, LONG_FIELD]),
+    "parity examples": (["parity", "examples", FEATURE], [LONG_FIELD, '"Euro"', '"EUR"']),
 }
 
 
@@ -219,3 +220,15 @@ def test_a_pipe_gets_120_columns_not_rich_s_80(project: Path) -> None:
     assert done.returncode == 0, done.stderr
     widest = max(len(line.rstrip()) for line in done.stdout.splitlines())
     assert 80 < widest <= 120, done.stdout
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_up_table_fits(width: int) -> None:
+    from strangler.status import processes_table
+
+    state = {"processes": {name: {"url": LONG_URL, "pid": 4194301, "status": "healthy"}
+                           for name in ("legacy-monolith-application", "catalog-product-reviews-service", "facade")}}
+    lines = lines_of(processes_table(state, title="Stack is up"), width)
+    assert all(len(line) <= width for line in lines)
+    assert len([line for line in lines if "4194301" in line]) == 3  # one line per process
+    assert all(_shown(value, lines) for value in ("legacy-monolith-application", "catalog-product-reviews-service"))
