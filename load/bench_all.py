@@ -69,6 +69,7 @@ def run_bench(name: str, args: list[str], tools: list[str], tmp: Path, timeout: 
     with log.open("w") as log_file:
         proc = subprocess.Popen([sys.executable, "-m", f"load.{name}", *args, "--json", str(out)], cwd=ROOT,
                                 env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        code: int | str
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:  # SIGINT first: the benchmark's `finally` stops the servers it started

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -96,7 +97,7 @@ def measure(source_url: str, target_url: str, batch_size: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _pg_pair(base_url: str) -> tuple[list[str], callable]:
+def _pg_pair(base_url: str) -> tuple[list[str], Callable[[], None]]:
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     names = [f"strangler_bench_{uuid.uuid4().hex[:8]}" for _ in range(2)]
     with admin.connect() as conn:

@@ -115,7 +115,7 @@ def generate(path: Path, n: int, per_module: int, seed: int = 7, bound: bool = F
         for _ in range(n):
             module, endpoint, method, sql = shapes[rng.randrange(len(shapes))]
             holes = sql.count("{}")
-            values = []
+            values: list[str] = []
             for _ in range(holes):
                 if "IN ({})" in sql and not values:
                     size = rng.randint(1, 20)

@@ -50,6 +50,7 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -193,7 +194,7 @@ def run_placement(args: argparse.Namespace, placement: str, tmp: Path) -> dict[s
               flush=True)
         for url in targets.values():  # warm both paths' connections and caches
             wrk(url, 2, args, front_cores)
-        results: dict[str, list[dict]] = {"direct": [], "nginx": []}
+        results: dict[str, Any] = {"direct": [], "nginx": []}  # + the backend log's traceback count
         for i in range(args.rounds):
             for name in (("direct", "nginx") if i % 2 == 0 else ("nginx", "direct")):
                 r = measure(targets[name], args, pids, front_cores)

@@ -25,7 +25,7 @@ def figure(name: str, value: float | int | str, unit: str = "", target: str = ""
            interval: Interval | None = None) -> dict[str, Any]:
     if result not in VERDICTS:
         raise ValueError(f"verdict {result!r} is not one of {VERDICTS}")
-    out = {"name": name, "value": value, "unit": unit, "target": target, "verdict": result}
+    out: dict[str, Any] = {"name": name, "value": value, "unit": unit, "target": target, "verdict": result}
     if interval is not None:
         out["interval"] = [interval.low, interval.high, round(interval.coverage, 4), interval.n]
     return out
