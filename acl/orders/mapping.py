@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -142,7 +142,7 @@ ORD_LINES = TableMapping(source_table="ORD_LINES", source_key="ORD_ID", target=o
 
 # --- aggregate backfill ---------------------------------------------------------------------------------------
 
-def aggregate_to_records(order_row: Mapping[str, Any], line_rows: list[Mapping[str, Any]],
+def aggregate_to_records(order_row: Mapping[str, Any], line_rows: Sequence[Mapping[str, Any]],
                          tz: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """ORDERS row + its ORD_LINES rows → (`orders` values, `order_lines` values), validated as a whole."""
     order = order_from_rows(order_row, line_rows, tz or legacy_tz())
