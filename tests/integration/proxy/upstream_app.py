@@ -46,4 +46,4 @@ async def app(scope, receive, send):
 if os.environ.get("UPSTREAM_DRY_RUN_KEY"):  # a shadow target that speaks the dry-run protocol (strangler_app)
     from strangler_app.asgi import DryRunMiddleware
 
-    app = DryRunMiddleware(app, key=os.environ["UPSTREAM_DRY_RUN_KEY"])  # noqa: F811 - the same app, wrapped
+    app = DryRunMiddleware(app, key=os.environ["UPSTREAM_DRY_RUN_KEY"])  # the same app, wrapped
