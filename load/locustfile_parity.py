@@ -129,7 +129,7 @@ class ParityUser(MixUser):
     def after_login(self) -> None:
         """Ask the reference who this session is (as the façade does) when the candidate needs it signed."""
         state = _setup(self.environment)
-        if state["identity_target"] is None or _origin(self.host) != state["identity_target"]:
+        if state["identity_target"] is None or _origin(self.host or "") != state["identity_target"]:
             return
         self.identity_key = _identity_key()
         with self.client.post(state["reference"] + ENDPOINT, name="identity (who am I)", catch_response=True,
