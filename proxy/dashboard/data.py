@@ -9,6 +9,7 @@ never as a failed poll: the page must keep working while one part of the kit is 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ class DashboardData:
         self.window = MetricsWindow(state.metrics, window_s=window_s)
         self._parity_path, self._ownership_path, self._ledger_path = parity_path, ownership_path, ledger_path
         self._stores: dict[Path | str, Any] = {}
+        self.lock = threading.Lock()  # one build at a time: the metrics window is not thread-safe
 
     # The file paths are resolved per poll so a var dir set after start (tests, env) is honoured.
     def parity_path(self) -> str | Path:
@@ -86,6 +88,7 @@ class DashboardData:
                 "dry_run": _dry_run_entry(table.upstreams[feat.target].dry_run_writes, dry_run.get(feat.target)),
                 "ownership": ownership.get(name),
                 "rollback": feat.rollback.model_dump(),
+                "controls": self._controls(table, name),
             })
         return {
             "generated_at": stamp(),
@@ -141,6 +144,12 @@ class DashboardData:
             return out, None
         except Exception as exc:  # noqa: BLE001 - a broken store is shown on the page, the poll still answers
             return {}, f"cannot read the parity store {path}: {type(exc).__name__}: {exc}"
+
+    def _controls(self, table: Any, name: str) -> list[dict[str, Any]]:
+        """The moves the gates allow now, the refusals of the others (proxy.flips.precheck)."""
+        from proxy.dashboard.detail import controls
+
+        return controls(table, name, getattr(self.state, "gates", ()), self.parity_path())
 
     def _dry_run(self) -> dict[str, Any]:
         """Dry-run targets' recorded states (proxy/shadow/safety.py); an unreadable store shows as none."""
