@@ -29,14 +29,17 @@ from proxy.addons.shadow import Shadow
 from proxy.addons.state import FacadeState
 from proxy.addons.telemetry import Telemetry
 from proxy.addons.upstream import UpstreamGuard
+from proxy.history.recorder import HistoryRecorder
 
 
 def build_addons() -> list:
     state = FacadeState()
     shadow = Shadow(state)  # after the router: acts on its decision (copy + compare, never on the client path)
     # Gates: the flip gates the launcher names (admin-API flips face the same gates as `strangler flip`)
+    telemetry = Telemetry(state)  # its no-answer count feeds the history (written every 10 s, off the client path)
     return [Gates(state), Pipeline(state, Guard(state), Router(state), Identity(state), UpstreamGuard(state),
-                              Telemetry(state), AdminServer(state), shadow, Rollback(state, shadow))]
+                              telemetry, AdminServer(state), shadow, Rollback(state, shadow),
+                              HistoryRecorder(state, telemetry.no_answer))]
 
 
 addons = build_addons()

@@ -28,6 +28,7 @@ class Telemetry:
         self._log: TextIO | None = None
         self._log_path: str = ""
         self._flusher = Background("strangler log flush", self._flush_loop)
+        self.no_answer: dict[tuple[str, str, int], int] = {}  # (feature, upstream, status): read by proxy/history
 
     def configure(self, updated: set[str]) -> None:
         if "strangler_access_log" in updated:
@@ -54,6 +55,8 @@ class Telemetry:
         if decision is None:
             return
         status = flow.metadata.get(ANSWERED_META) or _ERROR_STATUS.get(decision.error_kind or "", 499)
+        key = (decision.feature, decision.upstream, status)
+        self.no_answer[key] = self.no_answer.get(key, 0) + 1
         self._record(flow, status)
 
     def _record(self, flow: http.HTTPFlow, status: int) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import threading
 from importlib import resources
 from string import Template
 from urllib.parse import parse_qs
@@ -24,6 +23,7 @@ from starlette.routing import Route
 
 from proxy.dashboard.data import DashboardData
 from proxy.dashboard.sessions import COOKIE_NAME, CSRF_HEADER, Session, Sessions
+from proxy.history.api import history_route
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -31,7 +31,8 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "n
                     "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
                     "Cache-Control": "no-store", "Cross-Origin-Opener-Policy": "same-origin",
                     "Cross-Origin-Resource-Policy": "same-origin"}
-STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
+          "history.js": "text/javascript; charset=utf-8", "viewer.js": "text/javascript; charset=utf-8"}
 MAX_LOGIN_BODY = 4096
 
 
@@ -72,7 +73,7 @@ def dashboard_routes(state, sessions: Sessions, *, data: DashboardData | None = 
                      bearer_ok=lambda request: False) -> list[Route]:
     """Routes for create_admin_app. `bearer_ok(request)` lets scripts read /ui/data with the token too."""
     data = data or DashboardData(state)
-    build_lock = threading.Lock()  # one build at a time: the metrics window is not thread-safe
+    build_lock = data.lock  # one build at a time (the drill-down builds too): the metrics window is not thread-safe
     login_tpl, page_tpl = Template(_asset("login.html")), Template(_asset("page.html"))
 
     def login_page(message: str = "", status: int = 200) -> Response:
@@ -148,6 +149,8 @@ def dashboard_routes(state, sessions: Sessions, *, data: DashboardData | None = 
         response.headers["Cache-Control"] = "no-cache"
         return response
 
+    from proxy.dashboard.views import detail_routes  # it imports this module's helpers
+
     return [
         Route("/", root, methods=["GET"]),
         Route("/ui", page, methods=["GET"]),
@@ -156,4 +159,6 @@ def dashboard_routes(state, sessions: Sessions, *, data: DashboardData | None = 
         Route("/ui/logout", logout, methods=["POST"]),
         Route("/ui/data", poll, methods=["GET"]),
         Route("/ui/static/{name}", static, methods=["GET"]),
+        *detail_routes(state, sessions, data, bearer_ok),
+        history_route(state, lambda r: session_of(r, sessions) is not None or bearer_ok(r), secure),
     ]
