@@ -50,11 +50,18 @@
   const when = (iso) => (typeof iso === "string" ? iso.replace("T", " ").replace(/(\.\d+)?(Z|\+00:00)$/, " UTC") : "—");
   const stateLabel = (state, percent) => (state === "canary" && isNum(percent) ? `canary ${percent}%` : String(state));
   const badge = (text, cls) => el("span", { cls: `badge ${cls || ""}`, text });
+  function link(href, text, cls) {
+    const a = el("a", { cls: cls || "", text });
+    a.setAttribute("href", href);
+    return a;
+  }
 
+  // Every table sits in its own scroll box: on a narrow screen it scrolls there, the page never does.
   function table(headers, rows, cls) {
     const head = el("tr", null, ...headers.map((h) => el("th", { text: h })));
-    return el("table", { cls: cls || "" }, el("thead", null, head), el("tbody", null, ...rows));
+    return el("div", { cls: "scroll" }, el("table", { cls: cls || "" }, el("thead", null, head), el("tbody", null, ...rows)));
   }
+  const viewer = () => window.StranglerViewer;
 
   // ------------------------------------------------------------------------------------------ polling
   async function poll() {
@@ -98,6 +105,20 @@
 
   // ------------------------------------------------------------------------------------------ render
   function render(data) {
+    const openWhy = new Set([...document.querySelectorAll("details.refused[open]")].map((d) => d.dataset.feature));
+    const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset : {};
+    renderAll(data);
+    document.querySelectorAll("details.refused").forEach((d) => { if (openWhy.has(d.dataset.feature)) d.open = true; });
+    if (focused.feature && focused.to) {  // a poll rebuilds the cards: keep the keyboard where it was
+      const again = document.querySelector(`button.flip[data-feature="${CSS.escape(focused.feature)}"][data-to="${CSS.escape(focused.to)}"]`);
+      if (again) again.focus();
+    } else if (focused.field) {
+      const again = document.querySelector(`button.field-link[data-field="${CSS.escape(focused.field)}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  function renderAll(data) {
     const t = data.table;
     $("table-info").replaceChildren(el("span", null,
       `Route table v${t.version} · `, el("code", { text: t.file }), " · default upstream ", el("b", { text: t.default }),
@@ -113,7 +134,8 @@
     const head = el("header", { cls: "card-head" },
       el("h3", { text: f.name }),
       badge(stateLabel(f.state, f.canary_percent), STATE_CLASS[f.state]),
-      el("span", { cls: "muted", text: `target ${f.target} (${f.target_url})` }));
+      el("span", { cls: "muted target", text: `target ${f.target} (${f.target_url})` }),
+      link(`#/feature/${encodeURIComponent(f.name)}`, "details →", "details"));
     const sides = table(["side", "upstream", "req/s", "requests", "errors", "p50", "p95"], SIDES.map((side) => {
       const s = f.sides[side];
       const errCls = isNum(s.error_rate) && s.error_rate > 0 ? "bad" : "";
@@ -126,8 +148,8 @@
     }), "sides");
     const body = el("div", { cls: "card-grid" },
       el("div", null, sides, chart(history.get(f.name) || [])),
-      el("div", null, parityBlock(f.parity, data.parity_store, f.dry_run), ownershipBlock(f.ownership, data.ownership_file)));
-    return el("article", { cls: "card" }, head, body, flipBar(f, data.states));
+      el("div", null, parityBlock(f, data.parity_store, f.dry_run), ownershipBlock(f.ownership, data.ownership_file)));
+    return el("article", { cls: "card" }, head, body, flipBar(f));
   }
 
   function chart(points) {
@@ -173,7 +195,16 @@
     return box;
   }
 
-  function parityBlock(p, store, dry) {
+  function fieldButton(feature, field) {
+    const b = el("button", { cls: "field-link", title: `open the examples of ${field}` }, el("code", { text: field }));
+    b.type = "button";
+    b.dataset.field = field;
+    b.addEventListener("click", () => viewer().openExamples(feature, field));
+    return b;
+  }
+
+  function parityBlock(f, store, dry) {
+    const p = f.parity;
     const box = el("div", { cls: "block" }, el("h4", { text: "Parity" }));
     if (dry && dry.state !== "not_declared") {
       box.append(el("p", { cls: dry.state === "unsafe" ? "bad" : dry.writes_shadowed ? "ok" : "warn",
@@ -195,7 +226,7 @@
     }
     if (p.top_fields.length) {
       box.append(table(["top differing field", "route", "raw", "verdict"], p.top_fields.map((fd) =>
-        el("tr", null, el("td", null, el("code", { text: fd.field })), el("td", null, el("code", { text: fd.route })),
+        el("tr", null, el("td", null, fieldButton(f.name, fd.field)), el("td", null, el("code", { text: fd.route })),
           el("td", { cls: "num", text: pct(fd.raw_rate, 1), title: `${num(fd.raw)}/${num(fd.compared)}; legacy-vs-legacy ${pct(fd.noise_rate, 1)}` }),
           el("td", { cls: VERDICT_CLASS[fd.verdict] || "", text: fd.verdict }))), "compact"));
     } else {
@@ -225,17 +256,29 @@
     return box;
   }
 
-  function flipBar(f, states) {
+  // Buttons only for the moves the gates allow now (proxy.flips.precheck on the server); the others are
+  // listed with the gate's reason, as text.
+  function flipBar(f) {
     const bar = el("footer", { cls: "flip-bar" }, el("span", { cls: "muted", text: "Flip to:" }));
-    for (const to of states) {
-      if (to === f.state && to !== "canary") continue;
+    const refused = [];
+    for (const c of f.controls || []) {
+      if (!c.allowed) { refused.push(c); continue; }
+      const to = c.to;
       const label = to === "canary" ? (f.state === "canary" ? "canary % …" : "canary …") : to;
       const b = el("button", { cls: `flip ${STATE_CLASS[to]}`, text: label, title: `flip ${f.name} to ${to}` });
       b.type = "button";
       b.dataset.feature = f.name;
       b.dataset.to = to;
-      b.addEventListener("click", () => openFlip(f, to));
+      b.addEventListener("click", () => openFlip(f, c));
       bar.append(b);
+    }
+    if (refused.length) {
+      const why = el("details", { cls: "refused" },
+        el("summary", { text: `not now: ${refused.map((c) => c.to).join(", ")}` }),
+        el("ul", null, ...refused.map((c) => el("li", { cls: "refused-move" }, el("b", { text: `${c.to}: ` }),
+          c.reasons.join(" ")))));
+      why.dataset.feature = f.name;
+      bar.append(why);
     }
     const rb = f.rollback || {};
     const limits = [isNum(rb.max_diff_rate) ? `diff ≤ ${pct(rb.max_diff_rate, 1)}` : null,
@@ -265,7 +308,8 @@
   }
 
   // ------------------------------------------------------------------------------------------ flips
-  function openFlip(f, to) {
+  function openFlip(f, control) {
+    const to = control.to;
     flipTarget = { feature: f.name, to };
     $("flip-title").textContent = `Flip ${f.name}`;
     $("flip-summary").replaceChildren(el("b", { text: f.name }), ": ",
@@ -274,6 +318,7 @@
     $("flip-percent").required = to === "canary";
     $("flip-percent").value = to === "canary" ? String(f.state === "canary" && f.canary_percent ? f.canary_percent : 10) : "";
     $("flip-reason").value = "";
+    $("flip-evidence").textContent = `Recorded in the ledger with ${f.name}'s recent parity: ${control.evidence_text}`;
     $("flip-error").hidden = true;
     $("flip-confirm").disabled = false;
     $("flip-dialog").showModal();
@@ -324,7 +369,18 @@
     notice.timer = setTimeout(() => { n.hidden = true; }, 8000);
   }
 
+  // #/feature/NAME shows that feature's drill-down instead of the overview.
+  function route() {
+    const m = /^#\/feature\/(.+)$/.exec(window.location.hash);
+    document.body.classList.toggle("drilling", Boolean(m));
+    if (m) viewer().renderDrill(decodeURIComponent(m[1]), $("drill"));
+    else $("drill").replaceChildren();
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    window.addEventListener("hashchange", route);
+    route();
+    viewer().footprint($("footprint"));
     $("flip-form").addEventListener("submit", submitFlip);
     $("flip-cancel").addEventListener("click", () => $("flip-dialog").close());
     poll();
