@@ -93,8 +93,11 @@ def start_stack(settings: KitSettings, *, stack: Path | None = None, names: list
         if on_ready is None:
             next_step(dashboard_hint(plan) or "strangler status")
         return state
-    run_foreground(plan, on_ready=on_ready or (
-        lambda s: print_ready(s, "Supervising — press Ctrl-C (or run `strangler down`) to stop.")))
+    def ready(state: dict[str, Any]) -> None:
+        print_ready(state, "Supervising — press Ctrl-C (or run `strangler down`) to stop.")
+        next_step(dashboard_hint(plan) or "strangler status   (from another shell)")
+
+    run_foreground(plan, on_ready=on_ready or ready)
     return None
 
 
