@@ -30,6 +30,7 @@ from strangler.footprint.gate import analysis_path
 from strangler.footprint.readers import FORMATS as SOURCE_FORMATS
 from strangler.footprint.readers import SourceError, read_sources
 from strangler.footprint.report import FORMATS, RenderError, print_tables, render
+from strangler.footprint.svg import render_svg, svg_path
 from strangler.footprint.translate import metadata_ddl, translate_script
 from strangler.project import ProjectError
 from strangler.settings import get_settings
@@ -106,6 +107,7 @@ def run(
         raise fail(exc.args[0]) from None
     if save:
         atomic_write(analysis_path(get_settings().var_dir), json.dumps(analysis, indent=1))
+        atomic_write(svg_path(analysis_path(get_settings().var_dir)), render_svg(analysis))  # dashboard, report
     try:
         _emit(analysis, fmt, out, view)
     except RenderError as exc:

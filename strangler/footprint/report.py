@@ -6,8 +6,6 @@ kinds as the label, so the picture is the coupling the migration has to cut.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections import defaultdict
 from typing import Any
 
@@ -79,15 +77,11 @@ def dot(analysis: dict[str, Any]) -> str:
 
 
 def svg(analysis: dict[str, Any]) -> str:
-    binary = shutil.which("dot")
-    if binary is None:
-        raise RenderError("SVG needs Graphviz's `dot` binary, which is not installed. Fix: install graphviz "
-                          "(e.g. apt-get install graphviz), or use --format dot / --format mermaid")
-    done = subprocess.run([binary, "-Tsvg"], input=dot(analysis), capture_output=True, text=True, timeout=60,
-                          check=False)
-    if done.returncode != 0:
-        raise RenderError(f"dot failed: {done.stderr.strip()[:300]}")
-    return done.stdout
+    """Drawn in Python (strangler/footprint/svg.py): no Graphviz needed; `--format dot` stays for those who
+    prefer Graphviz's layout."""
+    from strangler.footprint.svg import render_svg
+
+    return render_svg(analysis)
 
 
 def markdown(analysis: dict[str, Any], feature: dict[str, Any] | None = None) -> str:

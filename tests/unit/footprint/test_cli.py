@@ -1,6 +1,5 @@
 """`strangler analyze` end to end on files: formats, saved analysis, feature view, translate, errors."""
 import json
-import shutil
 
 import pytest
 from typer.testing import CliRunner
@@ -55,12 +54,11 @@ def test_table_markdown_mermaid_dot_and_feature(env):
     assert dot.startswith("digraph footprint") and '"orders" -> "inventory"' in dot
 
 
-def test_svg_or_clear_message(env):
+def test_svg_needs_no_graphviz_and_is_saved_for_the_dashboard(env, monkeypatch):
+    monkeypatch.setenv("PATH", "")  # no `dot` binary reachable
     result = run("q.sql", "--format", "svg")
-    if shutil.which("dot"):
-        assert result.exit_code == 0 and "<svg" in result.stdout
-    else:
-        assert result.exit_code == 2 and "Graphviz" in result.output
+    assert result.exit_code == 0 and result.stdout.startswith("<svg") and ">orders</text>" in result.stdout
+    assert (env / "var" / "footprint" / "footprint.svg").read_text() == result.stdout
 
 
 def test_bad_input_is_a_clear_error(env):
