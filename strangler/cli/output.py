@@ -6,14 +6,14 @@ prints it once as "error: <problem>. Fix: <what to do>" and exits with its code.
 
 Why one table: rich wraps a cell it cannot fit ("/api/product s"), cuts a column to "208…" and renders 80
 columns when stdout is not a terminal. `FitTable` sizes itself at render time to the console's width: empty
-columns dropped, nothing wrapped, long values (paths, fields, URLs) shortened in the middle with "…" — the
-full value is always in the command's `--json`.
+columns dropped, then optional ones when space is short, nothing wrapped, long values (paths, fields, URLs)
+shortened in the middle with "…" — the full value is always in the command's `--json`. The width is
+$COLUMNS, else the terminal's, else PIPE_WIDTH.
 """
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -241,10 +241,6 @@ def lines_of(renderable: Any, width: int) -> list[str]:
     text = cons.export_text(styles=False)
     cons.file.close()
     return text.splitlines()
-
-
-def join(items: Iterable[str], empty: str = "-") -> str:
-    return ", ".join(items) or empty
 
 
 __all__ = ["FAILED", "PIPE_WIDTH", "USAGE", "Col", "CommandError", "FitTable", "console", "fail", "lines_of",
