@@ -22,7 +22,7 @@ from typing import Any
 from proxy.evidence import shown
 from proxy.flips import FiguresReader, FlipError, Move, figures_from, precheck
 from proxy.parity.normalise import Normaliser, Response
-from proxy.parity.paths import format_path
+from proxy.parity.pretty import answer_lines
 from proxy.table import Feature, RouteTable, State
 
 TAIL_BYTES = 2 * 1024 * 1024  # the access log's last 2 MiB: minutes of traffic, read in one go
@@ -181,32 +181,9 @@ def _side(data: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     body = str(data.get("body") or "")
     headers = {str(k).lower(): str(v) for k, v in data.get("headers", [])}
-    try:
-        lines = json_lines(json.loads(body)) if body.strip() else []
-    except ValueError:
-        lines = [{"text": t, "path": None} for t in body.splitlines()]
+    lines = answer_lines(body)
     return {"status": data.get("status"), "content_type": headers.get("content-type"),
             "truncated": bool(data.get("body_truncated")) or len(lines) > LINES_LIMIT, "lines": lines[:LINES_LIMIT]}
-
-
-def json_lines(value: Any, segments: tuple[Any, ...] = (), indent: int = 0, key: str | None = None,
-               last: bool = True) -> list[dict[str, Any]]:
-    """Pretty-printed JSON, one dict per line with the exact path of the value it starts ($.a[2].b)."""
-    pad, comma = "  " * indent, "" if last else ","
-    head = pad + (json.dumps(key, ensure_ascii=False) + ": " if key is not None else "")
-    path = format_path(segments)
-    if isinstance(value, dict) and value:
-        out = [{"text": head + "{", "path": path}]
-        items = list(value.items())
-        for i, (k, v) in enumerate(items):
-            out += json_lines(v, (*segments, str(k)), indent + 1, str(k), i == len(items) - 1)
-        return [*out, {"text": pad + "}" + comma, "path": path}]
-    if isinstance(value, list) and value:
-        out = [{"text": head + "[", "path": path}]
-        for i, v in enumerate(value):
-            out += json_lines(v, (*segments, i), indent + 1, None, i == len(value) - 1)
-        return [*out, {"text": pad + "]" + comma, "path": path}]
-    return [{"text": head + json.dumps(value, ensure_ascii=False) + comma, "path": path}]
 
 
 def _worst(verdicts: Any) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dashboard_harness import TOKEN, login
 
-from proxy.dashboard.detail import json_lines
 from proxy.flips import FlipError, figures_from, flip_feature, precheck
 from proxy.ledger import read_records
 from proxy.parity import ParityStore, RequestInfo, Response, compare_exchange
 from proxy.parity.normalise import Normaliser
+from proxy.parity.pretty import json_lines
 from proxy.table import load_table
 from strangler.settings import get_settings
 
