@@ -145,7 +145,7 @@
         el("td", { cls: `num ${errCls}`, text: pct(s.error_rate), title: `${num(s.window_errors)} 5xx in the window, ${num(s.errors_total)} in total` }),
         el("td", { cls: "num", text: ms(s.p50_ms) }),
         el("td", { cls: "num", text: ms(s.p95_ms), title: `all-time p95 ${ms(s.p95_all_ms)}` }));
-    }), "sides");
+    }).concat(copiesRow(f)), "sides");
     const body = el("div", { cls: "card-grid" },
       el("div", null, sides, chart(history.get(f.name) || [])),
       el("div", null, parityBlock(f, data.parity_store, f.dry_run), ownershipBlock(f.ownership, data.ownership_file)));
@@ -195,6 +195,21 @@
     return box;
   }
 
+  // In shadow the target serves no client, so its row is empty: the copies' own figures come from the parity
+  // store's recent window (what the shadow worker compared), shown as a row of their own.
+  function copiesRow(f) {
+    const p = f.parity;
+    if (!p || !p.window || !p.window.samples || !["shadow", "canary"].includes(f.state)) return [];
+    const w = p.window;
+    return [el("tr", { cls: "copies" }, el("td", { cls: "side side-copies", text: "copies" }),
+      el("td", { text: f.target, title: "shadow copies compared with legacy (parity store, recent window)" }),
+      el("td", { cls: "num", text: "—" }),
+      el("td", { cls: "num", text: num(p.compared + p.errors), title: `${num(w.samples)} in the recent window` }),
+      el("td", { cls: `num ${w.errors ? "bad" : ""}`, text: pct(w.error_rate), title: `${num(w.errors)} of the last ${num(w.samples)} copies failed` }),
+      el("td", { cls: "num", text: "—" }),
+      el("td", { cls: "num", text: ms(w.p95_ms), title: "the copies' own answer time, last copies" }))];
+  }
+
   function fieldButton(feature, field) {
     const b = el("button", { cls: "field-link", title: `open the examples of ${field}` }, el("code", { text: field }));
     b.type = "button";
@@ -214,10 +229,10 @@
       box.append(el("p", { cls: "muted", text: store.note || "No comparisons recorded for this feature yet." }));
       return box;
     }
-    const w = p.window;
+    const r = p.recent || { compared: 0, errors: 0, mismatches: 0 };
     const rateCls = !isNum(p.parity_rate) ? "muted" : p.parity_rate >= 0.99 ? "ok" : p.parity_rate >= 0.95 ? "warn" : "bad";
     box.append(el("p", null, el("span", { cls: `big ${rateCls}`, text: pct(p.parity_rate) }),
-      ` equal over the last ${num(w.samples)} (${num(w.mismatches)} differing, ${num(w.errors)} errors); `,
+      ` equal over the last ${num(r.compared + r.errors)} (${num(r.mismatches)} differing under the rules in force, ${num(r.errors)} errors); `,
       `${num(p.compared)} compared in total`));
     if ((p.causes || []).length) {
       box.append(table(["cause (recent, rules in force)", "fields"], p.causes.map((c) =>
@@ -228,7 +243,7 @@
       box.append(table(["top differing field", "route", "raw", "verdict"], p.top_fields.map((fd) =>
         el("tr", null, el("td", null, fieldButton(f.name, fd.field)), el("td", null, el("code", { text: fd.route })),
           el("td", { cls: "num", text: pct(fd.raw_rate, 1), title: `${num(fd.raw)}/${num(fd.compared)}; legacy-vs-legacy ${pct(fd.noise_rate, 1)}` }),
-          el("td", { cls: VERDICT_CLASS[fd.verdict] || "", text: fd.verdict }))), "compact"));
+          el("td", { cls: fd.ignored ? "muted" : VERDICT_CLASS[fd.verdict] || "", text: fd.ignored ? `${fd.verdict}, ignored` : fd.verdict }))), "compact"));
     } else {
       box.append(el("p", { cls: "muted", text: "No field has differed." }));
     }

@@ -126,20 +126,23 @@ class DashboardData:
                 if not mine:
                     continue
                 window = store.window(name, PARITY_WINDOW)
-                ok = window.samples - window.errors
+                recent = evaluate(name, store.recent(name, rules.window), rules)  # what a flip's evidence counts
                 ranked = sorted((f for f in fields if f.feature == name and f.verdict.value != "none"),
                                 key=lambda f: (f.verdict.value != "real", -f.counts.raw_rate, f.field))
                 out[name] = {
                     "compared": sum(r.compared for r in mine), "errors": sum(r.errors for r in mine),
                     "window": window.to_dict(),
-                    "parity_rate": (1 - window.diff_rate) if ok else None,
+                    "recent": {"window": rules.window, "compared": recent.compared, "errors": recent.errors,
+                               "mismatches": recent.mismatches},
+                    "parity_rate": (1 - recent.diff_rate) if recent.compared else None,
                     "top_fields": [{"field": f.field, "route": f.route, "verdict": f.verdict.value,
                                     "raw_rate": f.counts.raw_rate, "noise_rate": f.counts.noise_rate,
-                                    "raw": f.counts.raw, "compared": f.counts.compared}
+                                    "raw": f.counts.raw, "compared": f.counts.compared,
+                                    "ignored": f.field in rules.ignore}
                                    for f in ranked[:TOP_FIELDS]],
                     "causes": [{"cause": g.cause.value, "headline": g.headline(), "differs": g.cause.differs,
                                 "fields": [k for k, _ in g.top_fields(TOP_FIELDS)]}
-                               for g in evaluate(name, store.recent(name, rules.window), rules).groups[:TOP_FIELDS]],
+                               for g in recent.groups[:TOP_FIELDS]],
                 }
             return out, None
         except Exception as exc:  # noqa: BLE001 - a broken store is shown on the page, the poll still answers

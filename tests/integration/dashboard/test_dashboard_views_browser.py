@@ -10,10 +10,11 @@ from dashboard_stack import TOKEN, Background
 
 from proxy.ledger import read_records
 from proxy.table import load_table
+from strangler.footprint.svg import render_svg
 
 pytestmark = pytest.mark.integration
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-SIZES = {"phone": (390, 844), "desktop": (1400, 1000)}
+SIZES = {"small-phone": (360, 740), "phone": (390, 844), "desktop": (1400, 1000), "wide": (2560, 1440)}
 
 
 def things(page):
@@ -126,4 +127,24 @@ def test_nothing_overflows_the_viewport(dash, browser, tmp_path, size):
     page.screenshot(path=str(tmp_path / f"drill-{width}x{height}.png"), full_page=True)
     assert found["scrollWidth"] <= found["innerWidth"] and not found["wide"], found
     assert (tmp_path / f"dashboard-{width}x{height}.png").stat().st_size > 10_000
+    page.close()
+
+
+def test_footprint_picture_and_shadow_copies_on_the_overview(dash, browser):
+    """The picture `strangler analyze` saves is shown (drawn in Python: no Graphviz on this machine needed)."""
+    pic = dash.var / "footprint" / "footprint.svg"
+    pic.parent.mkdir(exist_ok=True)
+    pic.write_text(render_svg({"extraction_order": [{"module": "orders", "owns": ["ORDERS"]},
+                                                    {"module": "catalog", "owns": ["PRODUCTS"]}],
+                               "coupling": [{"module": "orders", "owner": "catalog", "table": "PRODUCTS",
+                                             "access": "read", "reads": 3, "writes": 0}]}))
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    log_in(page, dash.admin_url)
+    page.wait_for_function("() => { const i = document.querySelector('#footprint img.footprint');"
+                           " return i && i.complete && i.naturalWidth > 0; }")
+    # things is a canary with comparisons: the copies' own row shows their count and p95, not "0, —".
+    row = things(page).locator("tr.copies")
+    row.wait_for()
+    assert "copies" in row.inner_text() and " ms" in row.inner_text()
     page.close()

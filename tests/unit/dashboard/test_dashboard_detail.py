@@ -100,6 +100,9 @@ def test_add_ignore_rule_goes_through_the_cli_path_and_is_ledgered(client, route
     ex = view["examples"][0]
     assert view["ignored_already"] and "$.Price" in ex["ignored"]  # re-judged under the rules in force
     assert {d["path"] for d in ex["differences"]} == {"$.Tags[0]"}
+    parity = next(f for f in client.get("/ui/data").json()["features"] if f["name"] == "items")["parity"]
+    assert parity["recent"]["mismatches"] == 3  # $.Tags still differs on the same 3 requests
+    assert {f["field"]: f["ignored"] for f in parity["top_fields"]}["$.Price"] is True
     bad = client.post("/ui/ignore", json={"feature": "items", "rule": "Price["}, headers={"X-CSRF-Token": csrf})
     assert bad.status_code == 409 and load_table(routes).features["items"].parity.ignore == ["$.Price"]
 
