@@ -3,7 +3,8 @@
 Why: the dashboard's live window forgets everything on a reload. The façade writes a bucket every 10 s
 (proxy/history/recorder.py) from the counters it already keeps; the store keeps 10-s buckets for 6 h and
 1-min buckets for 7 days, both written at once (a minute row is the sum of its 10-s rows, so nothing has to
-be re-read to downsample) and pruned by age, so its size is bounded by time x series (MAX_SERIES per tick).
+be re-read to downsample; 5- and 15-min rollups, also kept 7 days, spare the 24-hour and 7-day views reading
+thousands of minutes) and pruned by age, so its size is bounded by time x series (MAX_SERIES per tick).
 
 Several façades sharing the PostgreSQL store write ONE history: a bucket is keyed by (resolution, feature,
 side, start) and every write ADDS its counts (requests, errors, latency histogram counts, comparisons, copies).
@@ -20,13 +21,17 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 INTERVAL_S = 10                       # the fine resolution: one bucket per façade every 10 s
 COARSE_S = 60                         # downsampled resolution
-KEEP_S = {INTERVAL_S: 6 * 3600, COARSE_S: 7 * 24 * 3600}
+# rollups of the minutes, also kept 7 days, so that no view reads more than ~700 rows a side: the 24-hour view
+# reads 5-min rows (288, not 1,440), the 7-day view 15-min rows (672, not 10,080)
+ROLLUPS_S = (300, 900)
+ROLLUP_S = ROLLUPS_S[-1]
+KEEP_S = {INTERVAL_S: 6 * 3600, COARSE_S: 7 * 24 * 3600, **dict.fromkeys(ROLLUPS_S, 7 * 24 * 3600)}
 SIDES = ("legacy", "target", "shadow")
 MAX_SERIES = 1000                     # (feature, side) pairs written per tick; more are dropped and counted
 # The façade's latency histogram bounds in seconds (proxy/metrics.py); tests check they are the same.
@@ -64,12 +69,16 @@ class Bucket:
 
 @dataclass(slots=True)
 class Point:
-    """One aggregated step of one side read back: the counts summed, the canary % the largest."""
+    """One aggregated step of one side read back: the counts summed (in COUNTS order), the canary % the largest."""
 
     side: str
     ts: int
-    values: dict[str, int] = field(default_factory=dict)
+    counts: tuple[int, ...] = ()
     canary: float | None = None
+
+    @property
+    def values(self) -> dict[str, int]:
+        return dict(zip(COUNTS, self.counts, strict=True))
 
 
 @runtime_checkable
@@ -79,7 +88,7 @@ class HistoryStore(Protocol):
     name: str
 
     def write(self, buckets: Sequence[Bucket]) -> None:
-        """Add 10-s buckets (and fold them into their minute) — additive: several writers share a bucket."""
+        """Add 10-s buckets (and fold them into their minute and rollups) — additive: several writers share one."""
         ...
 
     def write_rows(self, res: int, buckets: Sequence[Bucket]) -> None:
@@ -87,7 +96,7 @@ class HistoryStore(Protocol):
         ...
 
     def points(self, feature: str, *, res: int, since: int, until: int, step: int) -> list[Point]:
-        """The feature's buckets at resolution `res` in [since, until), summed per `step` seconds, per side."""
+        """The feature's buckets at resolution `res` in [since, until), summed per `step` seconds, in time order."""
         ...
 
     def features(self) -> list[str]:
@@ -141,6 +150,6 @@ def rate(num: int | float, den: int | float) -> float | None:
     return num / den if den else None
 
 
-__all__ = ["BOUNDS", "COARSE_S", "COUNTS", "INTERVAL_S", "KEEP_S", "MAX_SERIES", "SIDES", "Bucket", "HistoryStore",
-           "Point", "history_location", "open_history"]
+__all__ = ["BOUNDS", "COARSE_S", "COUNTS", "INTERVAL_S", "KEEP_S", "MAX_SERIES", "ROLLUPS_S", "ROLLUP_S", "SIDES",
+           "Bucket", "HistoryStore", "Point", "history_location", "open_history"]
 

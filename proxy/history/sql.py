@@ -14,15 +14,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from proxy.history import COARSE_S, COUNTS, INTERVAL_S, KEEP_S, Bucket, Point
+from proxy.history import COARSE_S, COUNTS, KEEP_S, Bucket, Point
 
 
-def ddl(table: str, integer: str, real: str) -> list[str]:
+def ddl(table: str, integer: str, real: str, suffix: str = "") -> list[str]:
+    """One table, keyed so that a feature's range is one contiguous index range (the dashboard's read) and the
+    prune is one range per feature; no second index (the planner would pick it for wide ranges)."""
     columns = ", ".join(f"{c} {integer} NOT NULL DEFAULT 0" for c in COUNTS)
     return [f"CREATE TABLE IF NOT EXISTS {table} (res {integer} NOT NULL, feature text NOT NULL, "
-            f"side text NOT NULL, ts {integer} NOT NULL, {columns}, canary {real}, "
-            f"PRIMARY KEY (res, feature, side, ts))",
-            f"CREATE INDEX IF NOT EXISTS {table}_age ON {table} (res, ts)"]
+            f"ts {integer} NOT NULL, side text NOT NULL, {columns}, canary {real}, "
+            f"PRIMARY KEY (res, feature, ts, side)){suffix}"]
 
 
 class SqlHistory:
@@ -45,12 +46,12 @@ class SqlHistory:
         cols = ("res", "feature", "side", "ts", *COUNTS, "canary")
         adds = ", ".join(f"{c} = {t}.{c} + excluded.{c}" for c in COUNTS)
         return (f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({', '.join([m] * len(cols))}) "
-                f"ON CONFLICT (res, feature, side, ts) DO UPDATE SET {adds}, "
+                f"ON CONFLICT (res, feature, ts, side) DO UPDATE SET {adds}, "
                 f"canary = COALESCE({self._greatest}({t}.canary, excluded.canary), {t}.canary, excluded.canary)")
 
     def write(self, buckets: Sequence[Bucket]) -> None:
         rows = [(res, b.feature, b.side, b.ts - b.ts % res, *b.counts(), b.canary)
-                for b in buckets for res in (INTERVAL_S, COARSE_S)]
+                for b in buckets for res in KEEP_S]
         self._write(rows)
 
     def write_rows(self, res: int, buckets: Sequence[Bucket]) -> None:
@@ -59,35 +60,52 @@ class SqlHistory:
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        rows.sort(key=lambda r: r[:4])  # one key order for every writer: no lock-order deadlock in PostgreSQL
+        # one key order (the primary key's) for every writer: no lock-order deadlock in PostgreSQL
+        rows.sort(key=lambda r: (r[0], r[1], r[3], r[2]))
         with self._transaction() as cur:
             cur.executemany(self._upsert(), rows)
 
     def prune(self, now: float) -> int:
         gone = 0
+        features = self.features()
         with self._transaction() as cur:
             for res, keep in KEEP_S.items():
-                cur.execute(f"DELETE FROM {self.table} WHERE res = {self._mark} AND ts < {self._mark}",
-                            (res, int(now) - keep))
-                gone += max(cur.rowcount, 0)
+                for feature in features:  # one index range each
+                    cur.execute(f"DELETE FROM {self.table} WHERE res = {self._mark} AND feature = {self._mark} "
+                                f"AND ts < {self._mark}", (res, feature, int(now) - keep))
+                    gone += max(cur.rowcount, 0)
         return gone
 
     # -------------------------------------------------------------------------------------------- read
     def points(self, feature: str, *, res: int, since: int, until: int, step: int) -> list[Point]:
-        m = self.table, self._mark
-        sums = ", ".join(f"SUM({c})" for c in COUNTS)
-        sql = (f"SELECT side, ts / {int(step)} * {int(step)} AS t, {sums}, MAX(canary) FROM {m[0]} "
-               f"WHERE res = {m[1]} AND feature = {m[1]} AND ts >= {m[1]} AND ts < {m[1]} "
-               f"GROUP BY side, t ORDER BY side, t")
-        out = []
-        for row in self._rows(sql, (int(res), feature, int(since), int(until))):
-            values = {c: int(v or 0) for c, v in zip(COUNTS, row[2:-1], strict=True)}
-            out.append(Point(row[0], int(row[1]), values, None if row[-1] is None else float(row[-1])))
-        return out
+        """The rows as stored, in key order (no GROUP BY: SQLite's per-row aggregate calls cost more than the
+        read); with a step wider than the resolution, rows of one step are added here."""
+        m = self._mark
+        sql = (f"SELECT side, ts, {', '.join(COUNTS)}, canary FROM {self.table} "
+               f"WHERE res = {m} AND feature = {m} AND ts >= {m} AND ts < {m} ORDER BY ts, side")
+        rows = self._rows(sql, (int(res), feature, int(since), int(until)))
+        if step <= res:
+            return [Point(r[0], r[1], r[2:-1], r[-1]) for r in rows]
+        merged: dict[tuple[str, int], Point] = {}
+        for r in rows:
+            key = (r[0], r[1] - r[1] % step)
+            got = merged.get(key)
+            if got is None:
+                merged[key] = Point(key[0], key[1], r[2:-1], r[-1])
+            else:
+                got.counts = tuple(a + b for a, b in zip(got.counts, r[2:-1], strict=True))
+                if r[-1] is not None and (got.canary is None or r[-1] > got.canary):
+                    got.canary = r[-1]
+        return sorted(merged.values(), key=lambda p: (p.ts, p.side))
 
     def features(self) -> list[str]:
-        return [r[0] for r in self._rows(f"SELECT DISTINCT feature FROM {self.table} WHERE res = {self._mark} "
-                                         "ORDER BY feature", (COARSE_S,))]
+        """A skip scan of the primary key (one index probe per feature), not a read of every row: DISTINCT
+        would read all of 7 days' rows on each dashboard poll."""
+        t, m = self.table, self._mark
+        sql = (f"WITH RECURSIVE f(name) AS (SELECT MIN(feature) FROM {t} WHERE res = {m} UNION ALL "
+               f"SELECT (SELECT MIN(feature) FROM {t} WHERE res = {m} AND feature > f.name) FROM f "
+               "WHERE f.name IS NOT NULL) SELECT name FROM f WHERE name IS NOT NULL")
+        return [r[0] for r in self._rows(sql, (COARSE_S, COARSE_S))]
 
     def count(self) -> int:
         """Rows held (tests and the benchmark check the bound)."""
@@ -100,9 +118,10 @@ class SqliteHistory(SqlHistory):
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.name = path, str(path)
-        self._lock = threading.Lock()
+        self._lock, self._read_lock = threading.Lock(), threading.Lock()
+        self._reader: sqlite3.Connection | None = None
         self._db = self._connect()
-        for stmt in ddl(self.table, "INTEGER", "REAL"):
+        for stmt in ddl(self.table, "INTEGER", "REAL", " WITHOUT ROWID"):
             self._db.execute(stmt)
 
     def _connect(self) -> sqlite3.Connection:
@@ -125,12 +144,15 @@ class SqliteHistory(SqlHistory):
             cur.execute("COMMIT")
 
     def _rows(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            return db.execute(sql, tuple(args)).fetchall()
-        finally:
-            db.close()
+        """On a reader connection of its own (WAL: a read never waits for the recorder's write)."""
+        with self._read_lock:
+            if self._reader is None:
+                self._reader = self._connect()
+            return self._reader.execute(sql, tuple(args)).fetchall()
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
             self._db.close()
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None

@@ -16,6 +16,7 @@ from proxy.history import (
     COARSE_S,
     INTERVAL_S,
     KEEP_S,
+    ROLLUP_S,
     Bucket,
     HistoryStore,
     history_location,
@@ -79,13 +80,18 @@ def test_the_minute_row_is_the_sum_of_its_ten_second_rows(location) -> None:
     store.write([bucket(T0 + i * INTERVAL_S, i + 1, canary=float(5 * i)) for i in range(6)])  # one minute
     store.write([bucket(T0 + 60, 7, side="legacy")])
     fine = store.points("orders", res=INTERVAL_S, since=T0, until=T0 + 120, step=INTERVAL_S)
-    assert [(p.side, p.values["requests"]) for p in fine] == [("legacy", 7)] + [("target", i + 1) for i in range(6)]
+    assert [(p.ts, p.side, p.values["requests"]) for p in fine] == sorted(
+        [(T0 + 60, "legacy", 7)] + [(T0 + i * INTERVAL_S, "target", i + 1) for i in range(6)])
     coarse = store.points("orders", res=COARSE_S, since=T0, until=T0 + 120, step=COARSE_S)
     assert [(p.side, p.ts, p.values["requests"], p.canary) for p in coarse] == [
-        ("legacy", T0 + 60, 7, 10.0), ("target", T0, 21, 25.0)]
-    # a read step wider than the resolution sums steps in the query (the 7-day view's 15-min points)
-    wide = store.points("orders", res=COARSE_S, since=T0, until=T0 + 3600, step=900)
+        ("target", T0, 21, 25.0), ("legacy", T0 + 60, 7, 10.0)]
+    # a read step wider than the resolution sums steps in the query; the 15-min rollup holds the same sums
+    wide = store.points("orders", res=COARSE_S, since=T0, until=T0 + 3600, step=ROLLUP_S)
     assert [(p.side, p.ts, p.values["requests"]) for p in wide] == [("legacy", T0, 7), ("target", T0, 21)]
+    five = store.points("orders", res=300, since=T0, until=T0 + 3600, step=300)
+    assert [(p.side, p.ts, p.values) for p in five] == [(p.side, p.ts, p.values) for p in wide]
+    rollup = store.points("orders", res=ROLLUP_S, since=T0, until=T0 + 3600, step=ROLLUP_S)
+    assert [(p.side, p.ts, p.values, p.canary) for p in rollup] == [(p.side, p.ts, p.values, p.canary) for p in wide]
     assert store.features() == ["orders"]
 
 
@@ -113,7 +119,8 @@ def test_rows_are_bounded_by_time_and_series(location) -> None:
         store.prune(start + n)
     fine_rows = 3 * (KEEP_S[INTERVAL_S] // 600 + 1)
     coarse_rows = 3 * (86400 // 600)
-    assert store.count() <= fine_rows + coarse_rows  # type: ignore[attr-defined]
+    rollup_rows = 3 * (86400 // 300 + 86400 // ROLLUP_S)
+    assert store.count() <= fine_rows + coarse_rows + rollup_rows  # type: ignore[attr-defined]
 
 
 def test_resolver_picks_the_backend_from_the_location(tmp_path: Path, monkeypatch) -> None:
