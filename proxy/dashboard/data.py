@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from proxy.table import State
 LEDGER_LIMIT = 30
 TOP_FIELDS = 5
 PARITY_WINDOW = 200  # exchanges: the same default span auto-rollback judges
+CONTROLS_TTL_S = 10.0  # the gates' verdicts are re-asked in the background after this (the table changing: at once)
 
 
 def _var_dir() -> Path:
@@ -49,6 +51,8 @@ class DashboardData:
         self._parity_path, self._ownership_path, self._ledger_path = parity_path, ownership_path, ledger_path
         self._stores: dict[Path | str, Any] = {}
         self.lock = threading.Lock()  # one build at a time: the metrics window is not thread-safe
+        self._checked: dict[str, tuple[int, float, list[dict[str, Any]]]] = {}  # feature -> (version, at, controls)
+        self._checking = threading.Lock()  # one background re-check at a time
 
     # The file paths are resolved per poll so a var dir set after start (tests, env) is honoured.
     def parity_path(self) -> str | Path:
@@ -72,6 +76,7 @@ class DashboardData:
         table = snap.table
         span, traffic = self.window.stats()
         parity, parity_note = self._parity({name: feat.parity for name, feat in table.features.items()})
+        controls = self._controls(snap)
         dry_run = self._dry_run()
         ownership, ownership_note = self._ownership()
         features = []
@@ -88,7 +93,7 @@ class DashboardData:
                 "dry_run": _dry_run_entry(table.upstreams[feat.target].dry_run_writes, dry_run.get(feat.target)),
                 "ownership": ownership.get(name),
                 "rollback": feat.rollback.model_dump(),
-                "controls": self._controls(table, name),
+                "controls": controls[name],
             })
         return {
             "generated_at": stamp(),
@@ -148,11 +153,33 @@ class DashboardData:
         except Exception as exc:  # noqa: BLE001 - a broken store is shown on the page, the poll still answers
             return {}, f"cannot read the parity store {path}: {type(exc).__name__}: {exc}"
 
-    def _controls(self, table: Any, name: str) -> list[dict[str, Any]]:
-        """The moves the gates allow now, the refusals of the others (proxy.flips.precheck)."""
+    def _controls(self, snap: Any) -> dict[str, list[dict[str, Any]]]:
+        """Per feature, the moves the gates allow now and the refusals of the others (proxy.flips.precheck).
+
+        Asking every gate about every move of 50 features takes a few hundred ms (the kit's gates read their
+        files), too slow for each 2 s poll. So the verdicts are kept per table version: a new version (a flip,
+        an edit) is judged at once, before the page can show a button of the old table; a verdict older than
+        CONTROLS_TTL_S is served while a background thread asks again (the figures move with traffic)."""
+        now = time.monotonic()
+        missing = [n for n in snap.table.features if self._checked.get(n, (None,))[0] != snap.version]
+        if missing:
+            self._check(snap, missing)
+        if any(now - self._checked[n][1] > CONTROLS_TTL_S for n in snap.table.features) and \
+                self._checking.acquire(blocking=False):
+            def again() -> None:
+                try:
+                    self._check(snap, list(snap.table.features))
+                finally:
+                    self._checking.release()
+            threading.Thread(target=again, name="dashboard controls", daemon=True).start()
+        return {n: self._checked[n][2] for n in snap.table.features}
+
+    def _check(self, snap: Any, names: list[str]) -> None:
         from proxy.dashboard.detail import controls
 
-        return controls(table, name, getattr(self.state, "gates", ()), self.parity_path())
+        gates, parity = getattr(self.state, "gates", ()), self.parity_path()
+        for name in names:
+            self._checked[name] = (snap.version, time.monotonic(), controls(snap.table, name, gates, parity))
 
     def _dry_run(self) -> dict[str, Any]:
         """Dry-run targets' recorded states (proxy/shadow/safety.py); an unreadable store shows as none."""

@@ -7,7 +7,8 @@ Security model (the admin listener binds loopback only; this adds browser-specif
   proxy/admin.py) or a form field (logout), and POSTs whose Origin/Sec-Fetch-Site say "another site" are
   refused before anything else;
 - a strict Content-Security-Policy (no inline script or style, nothing from another origin) plus
-  nosniff/frame-ancestors/same-origin referrers (no-referrer would make browsers send 'Origin: null'); the page builds its DOM with textContent only.
+  nosniff/frame-ancestors/same-origin referrers (no-referrer would make browsers send 'Origin: null'); the page
+  builds its DOM with textContent only.
 """
 from __future__ import annotations
 

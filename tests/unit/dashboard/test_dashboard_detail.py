@@ -124,3 +124,11 @@ def test_json_lines_carry_exact_paths():
     assert [line["path"] for line in lines] == ["$", "$.a", "$.a[0]", "$.a[1]", "$.a[1]['b c']", "$.a[1]", "$.a",
                                                 "$['']", "$"]
     assert lines[-2]["text"] == '  "": 2'
+
+
+def test_controls_follow_a_table_change_at_once(client, facade, routes):
+    assert "shadow" in controls_of(client)
+    flip_feature(routes, "items", "shadow", actor="cli", reason="from the terminal")  # not through the page
+    assert facade.state.reload()
+    controls = controls_of(client)  # judged again for the new table version, not served from the old one
+    assert "legacy" in controls and "shadow" not in controls
