@@ -60,7 +60,9 @@ class AdminServer:
         if self.token is None or self.task is not None:
             return
         host, port = ctx.options.strangler_admin_host, ctx.options.strangler_admin_port
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        # IPPROTO_TCP said: asyncio sets TCP_NODELAY only on sockets whose proto is TCP (proto 0 left Nagle on,
+        # and every keep-alive request after the first waited ~40 ms for the client's delayed ACK)
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
