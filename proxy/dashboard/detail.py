@@ -109,7 +109,10 @@ def route_traffic(feat: Feature, lines: list[dict[str, Any]], span_s: float) -> 
 
 
 def shadow_copies(store: Any, name: str, feat: Feature) -> list[dict[str, Any]]:
-    """Per route: the recent copies (the parity window), their own latency and why the failed ones failed."""
+    """Per route: the recent copies (the parity window), their parity under the rules in force, their own
+    latency and why the failed ones failed."""
+    from proxy.parity.recent import evaluate
+
     per_route: dict[str, list[Any]] = {}
     for s in store.recent(name, feat.parity.window):
         per_route.setdefault(s.route, []).append(s)
@@ -118,7 +121,10 @@ def shadow_copies(store: Any, name: str, feat: Feature) -> list[dict[str, Any]]:
         latencies = sorted(s.latency_ms for s in samples if s.latency_ms is not None)
         causes = Counter(str(s.detail.get("error") or s.detail.get("label") or s.detail.get("cause") or "error")
                          for s in samples if s.error)
+        judged = evaluate(name, samples, feat.parity)
         out.append({"route": route, "copies": len(samples), "errors": sum(1 for s in samples if s.error),
+                    "compared": judged.compared, "mismatches": judged.mismatches,
+                    "parity_rate": (1 - judged.diff_rate) if judged.compared else None,
                     "p50_ms": _pctl(latencies, 0.5), "p95_ms": _pctl(latencies, 0.95),
                     "error_causes": [{"cause": c, "count": n} for c, n in causes.most_common(5)]})
     return out

@@ -213,9 +213,10 @@
         el("td", { cls: "num", text: num(r.fallbacks) }))))
         : el("p", { cls: "muted", text: d.access_log ? "No requests in the window." : "The façade writes no access log (--set strangler_access_log=FILE)." })));
     const sc = d.shadow_copies || [];
-    out.push(el("div", { cls: "block card" }, el("h4", { text: "Shadow copies / comparisons (candidate's own latency, recent window)" }),
-      sc.length ? table(["route", "copies", "failed", "p50", "p95", "why they failed"], sc.map((s) => el("tr", null,
+    out.push(el("div", { cls: "block card" }, el("h4", { text: "Parity and shadow copies per route (recent window, rules in force)" }),
+      sc.length ? table(["route", "copies", "equal", "failed", "p50", "p95", "why they failed"], sc.map((s) => el("tr", null,
         el("td", null, el("code", { text: s.route })), el("td", { cls: "num", text: num(s.copies) }),
+        el("td", { cls: "num", text: `${pct(s.parity_rate)} (${num(s.mismatches)} differ)` }),
         el("td", { cls: `num ${s.errors ? "bad" : ""}`, text: num(s.errors) }),
         el("td", { cls: "num", text: ms(s.p50_ms) }), el("td", { cls: "num", text: ms(s.p95_ms) }),
         el("td", { cls: "reason", text: s.error_causes.map((e) => `${e.cause} ×${e.count}`).join("; ") || "—" }))))

@@ -114,6 +114,7 @@ def test_drill_down_has_routes_shadow_copies_cohort_and_ledger(client, facade):
     d = client.get("/ui/feature/items").json()
     [copies] = d["shadow_copies"]
     assert copies["route"] == "/api/items/{id}" and copies["copies"] == 10 and copies["p95_ms"] == 13.0
+    assert (copies["compared"], copies["mismatches"], copies["parity_rate"]) == (10, 3, 0.7)
     assert d["cohort"]["configured_percent"] == 0.0
     assert [r["to_state"] for r in d["feature_ledger"]] == ["shadow"]
     assert client.get("/ui/feature/nope").status_code == 404
