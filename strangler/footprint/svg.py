@@ -59,7 +59,7 @@ def render_svg(analysis: dict[str, Any]) -> str:
     lines_of = {m: [m, *(owned[m][:MAX_TABLES_SHOWN] or ["no tables"])] +
                 (["…"] if len(owned[m]) > MAX_TABLES_SHOWN else []) for m in modules}
     width_of = {m: max(90.0, max(len(t) for t in lines_of[m]) * CHAR_W + 20) for m in modules}
-    height_of = {m: len(lines_of[m]) * BOX_H_LINE + 12 for m in modules}
+    height_of = {m: float(len(lines_of[m]) * BOX_H_LINE + 12) for m in modules}
     pos: dict[str, tuple[float, float]] = {}
     x = float(PAD)
     col_bottom = 0.0
