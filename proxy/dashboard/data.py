@@ -191,6 +191,11 @@ class DashboardData:
         except Exception:  # noqa: BLE001 - the parity section already reports a broken store
             return {}
 
+    def parity_store(self) -> Any:
+        """The parity store (read-only use), or None while no SQLite store file exists yet."""
+        path = self.parity_path()
+        return None if isinstance(path, Path) and not path.exists() else self._store(path)
+
     def _store(self, path: Path | str) -> Any:  # a ParityStore (imported when first asked for)
         from proxy.parity.store import open_store
 

@@ -57,16 +57,17 @@ def detail_routes(state: Any, sessions: Sessions, data: DashboardData,
         return secure(JSONResponse(await asyncio.to_thread(drill_down, name)))
 
     def drill_down(name: str) -> dict[str, Any]:
-        overview = next(f for f in data.build()["features"] if f["name"] == name)
+        with data.lock:  # the metrics window is not thread-safe: one build at a time
+            overview = next(f for f in data.build()["features"] if f["name"] == name)
         feat = state.current.table.features[name]
         span = data.window.window_s
         lines = detail.access_tail(_option("strangler_access_log") or None, name, time.time() - span)
         shadow: list[dict[str, Any]] = []
         note = None
         try:
-            path = data.parity_path()
-            if not isinstance(path, Path) or path.exists():
-                shadow = detail.shadow_copies(data._store(path), name, feat)
+            store = data.parity_store()
+            if store is not None:
+                shadow = detail.shadow_copies(store, name, feat)
         except Exception as exc:  # noqa: BLE001 - a broken store is a note on the page
             note = f"cannot read the parity store: {type(exc).__name__}: {exc}"
         return {**overview, "window_s": span,
@@ -85,10 +86,10 @@ def detail_routes(state: Any, sessions: Sessions, data: DashboardData,
             return _error(404, "not_found", f"no feature {name!r} (or no field given): open it from the parity table")
 
         def build() -> dict[str, Any]:
-            path = data.parity_path()
-            if isinstance(path, Path) and not path.exists():
+            store = data.parity_store()
+            if store is None:
                 return {"feature": name, "field": field, "examples": [], "note": "no parity store yet"}
-            return detail.examples_view(data._store(path), name, feat, field)
+            return detail.examples_view(store, name, feat, field)
         return secure(JSONResponse(await asyncio.to_thread(build)))
 
     async def export(request: Request) -> Response:
@@ -99,9 +100,8 @@ def detail_routes(state: Any, sessions: Sessions, data: DashboardData,
         kind, raw = request.path_params["kind"], request.path_params["id"]
         if kind not in ("curl", "pytest") or not raw.isdigit():
             return _error(404, "not_found", "download /ui/export/ID/curl or /ui/export/ID/pytest")
-        path = data.parity_path()
-        example = None if isinstance(path, Path) and not path.exists() else await asyncio.to_thread(
-            data._store(path).example, int(raw))
+        store = data.parity_store()
+        example = None if store is None else await asyncio.to_thread(store.example, int(raw))
         if example is None:
             return _error(404, "not_found",
                           f"no mismatch example {raw}. Fix: list them with `strangler parity examples`")
