@@ -2,7 +2,7 @@
 
 Run: python -m load.bench_dashboard [--features 50] [--requests 300] [--rounds 10] [--seconds 3]
                                     [--connections 16] [--json FILE]
-1. Data endpoint p95: a history store seeded with 7 days of 1-, 5- and 15-minute buckets and 6 hours of
+1. Data endpoint p95: a history store seeded with 7 days of 1-, 5- and 30-minute buckets and 6 hours of
    10-second buckets for --features features x 3 sides (plus ledger flips), a real façade (mitmdump) on it, then
    --requests
    sequential GETs of /dashboard/api/history for a random feature and range (1h, 6h, 24h, 7d) and of /ui/data
@@ -57,7 +57,7 @@ def write_table(path: Path, backend: int, features: int) -> str:
 
 
 def seed(var: Path, features: int, now: int) -> int:
-    """7 days of minutes and 5-/15-min rollups + 6 hours of 10-s buckets per feature and side, and 4 flips per
+    """7 days of minutes and 5-/30-min rollups + 6 hours of 10-s buckets per feature and side, and 4 flips per
     feature; rows written."""
     from proxy.history import BOUNDS, COARSE_S, INTERVAL_S, KEEP_S, ROLLUPS_S, Bucket, open_history
     from proxy.ledger import append_record
@@ -75,7 +75,7 @@ def seed(var: Path, features: int, now: int) -> int:
         return Bucket(feature, side, ts, requests=n, e4xx=n // 40, e5xx=n // 90, hist=hist, canary=50.0)
 
     rows = 0
-    for res, scale in ((ROLLUPS_S[1], 90), (ROLLUPS_S[0], 30), (COARSE_S, 6), (INTERVAL_S, 1)):
+    for res, scale in ((ROLLUPS_S[1], 180), (ROLLUPS_S[0], 30), (COARSE_S, 6), (INTERVAL_S, 1)):
         start = now - KEEP_S[res]
         for i in range(features):
             batch = [bucket(f"feature{i}", side, ts, scale) for ts in range(start - start % res, now, res)
@@ -232,7 +232,7 @@ def main() -> None:
         cost = cost_rounds(args, tmp, backend, env)
     tick_ms = tick_cost(tmp, args.features)
     history_all = [x for r in RANGES for x in lat[r]]
-    print(f"\n{args.features} features x 3 sides, 7 days of 1/5/15-min + 6 h of 10-s buckets ({rows} rows, "
+    print(f"\n{args.features} features x 3 sides, 7 days of 1/5/30-min + 6 h of 10-s buckets ({rows} rows, "
           f"{size_mb:.0f} MB SQLite); {os.cpu_count()} CPU cores shared with everything else (load average "
           f"{' '.join(f'{x:.2f}' for x in load_before)} before, {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           "after):")

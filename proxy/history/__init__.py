@@ -3,7 +3,7 @@
 Why: the dashboard's live window forgets everything on a reload. The façade writes a bucket every 10 s
 (proxy/history/recorder.py) from the counters it already keeps; the store keeps 10-s buckets for 6 h and
 1-min buckets for 7 days, both written at once (a minute row is the sum of its 10-s rows, so nothing has to
-be re-read to downsample; 5- and 15-min rollups, also kept 7 days, spare the 24-hour and 7-day views reading
+be re-read to downsample; 5- and 30-min rollups, also kept 7 days, spare the 24-hour and 7-day views reading
 thousands of minutes) and pruned by age, so its size is bounded by time x series (MAX_SERIES per tick).
 
 Several façades sharing the PostgreSQL store write ONE history: a bucket is keyed by (resolution, feature,
@@ -28,8 +28,8 @@ from typing import Protocol, runtime_checkable
 INTERVAL_S = 10                       # the fine resolution: one bucket per façade every 10 s
 COARSE_S = 60                         # downsampled resolution
 # rollups of the minutes, also kept 7 days, so that no view reads more than ~700 rows a side: the 24-hour view
-# reads 5-min rows (288, not 1,440), the 7-day view 15-min rows (672, not 10,080)
-ROLLUPS_S = (300, 900)
+# reads 5-min rows (288, not 1,440), the 7-day view 30-min rows (336, not 10,080)
+ROLLUPS_S = (300, 1800)
 ROLLUP_S = ROLLUPS_S[-1]
 KEEP_S = {INTERVAL_S: 6 * 3600, COARSE_S: 7 * 24 * 3600, **dict.fromkeys(ROLLUPS_S, 7 * 24 * 3600)}
 SIDES = ("legacy", "target", "shadow")

@@ -1,7 +1,7 @@
 """`GET /dashboard/api/history?feature=&range=1h|6h|24h|7d`: a feature's series and the ledger's flips as markers.
 
-Why this shape: the page gets at most 672 points per side whatever the range (1h: the 10-s rows; 6h: the
-minutes; 24h: the 5-min rollup; 7d: the 15-min rollup), read as stored, percentiles from the summed histogram
+Why this shape: the page gets at most 360 points per side whatever the range (1h: the 10-s rows; 6h: the
+minutes; 24h: the 5-min rollup; 7d: the 30-min rollup), read as stored, percentiles from the summed histogram
 here, so a 7-day view costs about what a 1-hour one does to read, send and draw. Flips and automatic
 rollbacks are read from the ledger in force (the façade's table store), the same records `strangler ledger`
 prints.
@@ -35,7 +35,8 @@ _HIST = slice(_COL["h0"], _COL["h0"] + len(BOUNDS))
 
 def series(points: list[Point], step: int) -> dict[str, dict[str, list[Any]]]:
     """Per side, columns of equal length: t (epoch s, a step's start) and the figures drawn. Column-wise (a
-    7-day view is up to 3 x 672 points; this runs on every poll)."""
+    whole view is at most 3 x 360 points; this runs on every poll). A side gets the columns drawn for it:
+    traffic, errors, latency and canary % for legacy and target, comparisons and copies for shadow."""
     by_side: dict[str, list[Point]] = {}
     for p in points:
         by_side.setdefault(p.side, []).append(p)
@@ -44,21 +45,25 @@ def series(points: list[Point], step: int) -> dict[str, dict[str, list[Any]]]:
     cmp_, eq, cp, cpe = _COL["compared"], _COL["equal"], _COL["copies"], _COL["copy_errors"]
     for side, pts in by_side.items():
         rows = [p.counts for p in pts]
-        p50, p95 = [], []
-        for r in rows:
+        p50: list[float | None] = []
+        p95: list[float | None] = []
+        for r in rows if side != "shadow" else ():
             hist = r[_HIST]
             p50.append(_ms(quantile(0.5, BOUNDS, hist)) if hist[-1] else None)
             p95.append(_ms(quantile(0.95, BOUNDS, hist)) if hist[-1] else None)
+        if side == "shadow":
+            out[side] = {
+                "t": [p.ts for p in pts], "compared": [r[cmp_] for r in rows],
+                "equal_rate": [round(r[eq] / r[cmp_], 4) if r[cmp_] else None for r in rows],
+                "copies": [r[cp] for r in rows], "copy_errors": [r[cpe] for r in rows],
+            }
+            continue
         out[side] = {
             "t": [p.ts for p in pts], "requests": [r[req] for r in rows],
             "rps": [round(r[req] / step, 3) for r in rows],
             "e4xx": [r[e4] for r in rows], "e5xx": [r[e5] for r in rows], "enone": [r[en] for r in rows],
             "error_rate": [round((r[e5] + r[en]) / r[req], 4) if r[req] else None for r in rows],
-            "p50_ms": p50, "p95_ms": p95,
-            "compared": [r[cmp_] for r in rows],
-            "equal_rate": [round(r[eq] / r[cmp_], 4) if r[cmp_] else None for r in rows],
-            "copies": [r[cp] for r in rows], "copy_errors": [r[cpe] for r in rows],
-            "canary": [p.canary for p in pts],
+            "p50_ms": p50, "p95_ms": p95, "canary": [p.canary for p in pts],
         }
     return out
 

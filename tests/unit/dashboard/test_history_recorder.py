@@ -101,7 +101,7 @@ def test_a_bad_range_is_refused_with_the_fix(client) -> None:
     r = client.get("/dashboard/api/history?range=2w", headers=AUTH)
     assert r.status_code == 400 and "Fix: ?range=1h" in r.json()["message"]
     doc = client.get("/dashboard/api/history?range=7d", headers=AUTH).json()
-    assert doc["feature"] == "files" and doc["resolution_s"] == 900 and doc["step_s"] == 900  # the rollup
+    assert doc["feature"] == "files" and doc["resolution_s"] == 1800 and doc["step_s"] == 1800  # the rollup
 
 
 def test_stopping_the_facade_writes_the_last_partial_interval(facade) -> None:

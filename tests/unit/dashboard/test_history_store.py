@@ -85,7 +85,7 @@ def test_the_minute_row_is_the_sum_of_its_ten_second_rows(location) -> None:
     coarse = store.points("orders", res=COARSE_S, since=T0, until=T0 + 120, step=COARSE_S)
     assert [(p.side, p.ts, p.values["requests"], p.canary) for p in coarse] == [
         ("target", T0, 21, 25.0), ("legacy", T0 + 60, 7, 10.0)]
-    # a read step wider than the resolution sums steps in the query; the 15-min rollup holds the same sums
+    # a read step wider than the resolution sums steps in the query; the 30-min rollup holds the same sums
     wide = store.points("orders", res=COARSE_S, since=T0, until=T0 + 3600, step=ROLLUP_S)
     assert [(p.side, p.ts, p.values["requests"]) for p in wide] == [("legacy", T0, 7), ("target", T0, 21)]
     five = store.points("orders", res=300, since=T0, until=T0 + 3600, step=300)
