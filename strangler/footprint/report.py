@@ -16,7 +16,7 @@ FORMATS = ("table", "json", "markdown", "mermaid", "dot", "svg")
 
 
 class RenderError(RuntimeError):
-    """The output cannot be produced here (e.g. Graphviz missing); the message says what to do."""
+    """The output cannot be produced (e.g. an unknown format); the message says what to do."""
 
 
 def render(analysis: dict[str, Any], fmt: str, feature: dict[str, Any] | None = None) -> str:
