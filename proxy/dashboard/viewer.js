@@ -189,14 +189,17 @@
     host.replaceChildren(el("p", { cls: "muted", text: `loading ${name}…` }));
     try {
       const d = await getJSON(`/ui/feature/${encodeURIComponent(name)}`);
-      host.replaceChildren(...drill(d));
+      const again = button("refresh", () => renderDrill(name, host), "small-btn");
+      again.id = "drill-refresh";
+      host.replaceChildren(...drill(d, again));
     } catch (err) {
       host.replaceChildren(el("p", { cls: "bad", text: `Could not load ${name}: ${err.message || err}` }));
     }
   }
 
-  function drill(d) {
-    const out = [el("p", null, el("a", { href: "#", text: "← all features" })),
+  function drill(d, again) {
+    const out = [el("p", { cls: "drill-nav" }, el("a", { href: "#", text: "← all features" }), " ", again,
+      el("span", { cls: "muted small", text: ` as of ${new Date().toLocaleTimeString("en-GB")}` })),
       el("h2", { text: `${d.name} · ${d.state}${d.state === "canary" ? ` ${d.canary_percent}%` : ""} · target ${d.target}` })];
     const c = d.cohort || {};
     out.push(el("div", { cls: "block card" }, el("h4", { text: "Canary cohort split" }),

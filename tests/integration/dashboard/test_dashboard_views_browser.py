@@ -99,6 +99,8 @@ def test_drill_down_page(dash, browser):
         assert "parity and shadow copies per route" in text and "thing_tags" in text
         assert "ledger of this feature" in text
         assert not page.locator("#features").is_visible()  # the overview is hidden while drilling
+        page.click("#drill-refresh")
+        drill.locator("h4", has_text="Traffic per route").wait_for()
         page.locator("#drill a", has_text="all features").click()
         page.locator("#features article.card").first.wait_for()
         page.close()
