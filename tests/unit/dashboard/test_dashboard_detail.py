@@ -133,3 +133,22 @@ def test_controls_follow_a_table_change_at_once(client, facade, routes):
     assert facade.state.reload()
     controls = controls_of(client)  # judged again for the new table version, not served from the old one
     assert "legacy" in controls and "shadow" not in controls
+
+
+def test_detail_endpoints_need_a_login_and_the_footprint_is_served_when_saved(client):
+    seed()
+    for url in ("/ui/feature/items", "/ui/examples?feature=items&field=$.Price", "/ui/export/1/curl",
+                "/ui/footprint.svg"):
+        assert client.get(url).status_code == 401, url
+    assert client.post("/ui/ignore", json={"feature": "items", "rule": "$.x"}).status_code == 401
+    login(client)
+    missing = client.get("/ui/footprint.svg")
+    assert missing.status_code == 404 and "strangler analyze" in missing.json()["message"]
+    from strangler.footprint.svg import render_svg
+
+    pic = get_settings().var_dir / "footprint" / "footprint.svg"
+    pic.parent.mkdir(parents=True, exist_ok=True)
+    pic.write_text(render_svg({"extraction_order": [{"module": "orders", "owns": ["ORDERS"]}], "coupling": []}))
+    served = client.get("/ui/footprint.svg")
+    assert served.status_code == 200 and served.headers["content-type"] == "image/svg+xml"
+    assert served.text.startswith("<svg") and "default-src 'none'" in served.headers["content-security-policy"]
