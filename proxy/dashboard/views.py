@@ -58,9 +58,10 @@ def detail_routes(state: Any, sessions: Sessions, data: DashboardData,
 
     def drill_down(name: str) -> dict[str, Any]:
         with data.lock:  # the metrics window is not thread-safe: one build at a time
-            overview = next(f for f in data.build()["features"] if f["name"] == name)
+            doc = data.build()
+        overview = next(f for f in doc["features"] if f["name"] == name)
         feat = state.current.table.features[name]
-        span = data.window.window_s
+        span = max(float(doc["window_s"]), 1.0)  # what the window spans so far (the façade may be younger)
         lines = detail.access_tail(_option("strangler_access_log") or None, name, time.time() - span)
         shadow: list[dict[str, Any]] = []
         note = None
