@@ -105,7 +105,7 @@ class Sessions:
 
     @staticmethod
     def csrf_ok(session: Session, given: str | None) -> bool:
-        return bool(given) and hmac.compare_digest(given.encode(), session.csrf.encode())
+        return given is not None and given != "" and hmac.compare_digest(given.encode(), session.csrf.encode())
 
     def __len__(self) -> int:
         return len(self._sessions)
