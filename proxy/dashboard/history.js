@@ -64,13 +64,19 @@
     return 86400;
   }
 
+  // The choice is kept in this browser; a link ending in #history=FEATURE:RANGE opens that view. The address
+  // is never rewritten here: app.js routes on it (#/feature/NAME is the drill-down page).
+  const KEY = "strangler.history";
   function load() {
-    const m = /history=([^:&]*):(1h|6h|24h|7d)/.exec(location.hash);
-    if (m) state = { feature: decodeURIComponent(m[1]), range: m[2] };
+    const m = /^#history=([^:&]*):(1h|6h|24h|7d)$/.exec(location.hash);
+    if (m) { state = { feature: decodeURIComponent(m[1]), range: m[2] }; return; }
+    try {
+      const saved = JSON.parse(localStorage.getItem(KEY) || "null");
+      if (saved && RANGES.includes(saved.range)) state = { feature: String(saved.feature || ""), range: saved.range };
+    } catch (_) { /* storage off or unreadable: the defaults */ }
   }
   function save() {
-    const h = `history=${encodeURIComponent(state.feature)}:${state.range}`;
-    if (location.hash !== `#${h}`) history.replaceState(null, "", `#${h}`);
+    try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (_) { /* storage off: not kept */ }
   }
 
   async function refresh() {
@@ -229,6 +235,9 @@
     document.getElementById("history-feature").addEventListener("change", (ev) => {
       state.feature = ev.target.value;
       refresh();
+    });
+    window.addEventListener("hashchange", () => {
+      if (/^#history=/.test(location.hash)) { load(); refresh(); }
     });
     let resized = null;
     window.addEventListener("resize", () => {

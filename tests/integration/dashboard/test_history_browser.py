@@ -144,4 +144,9 @@ def test_history_survives_a_page_reload_and_a_facade_restart(tmp_path, browser) 
             page.wait_for_function("() => document.querySelector(\"#history-ranges button[aria-pressed='true']\")"
                                    ".dataset.range === '7d'")
             assert charts_shown(page)["points"] > 0
+            assert page.evaluate("location.hash") == "#history=things:1h"  # never rewritten (app.js routes on it)
+            page.goto(f"{s.admin_url}/ui")  # the browser kept the choice
+            page.wait_for_function("() => document.querySelector(\"#history-ranges button[aria-pressed='true']\")"
+                                   "?.dataset.range === '7d'")
+            assert charts_shown(page)["feature"] == "things"
     assert not [e for e in errors if "history" in e], errors
