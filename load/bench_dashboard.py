@@ -108,7 +108,7 @@ def facade_argv(backend: int, port: int, admin: int, routes: Path, history: bool
 
 def endpoint_latency(admin: int, token: str, features: int, requests: int) -> dict[str, list[float]]:
     rng = random.Random(11)
-    out: dict[str, list[float]] = {r: [] for r in RANGES} | {"/ui/data": []}
+    out: dict[str, list[float]] = {name: [] for name in (*RANGES, "/ui/data")}
     with httpx.Client(base_url=f"http://127.0.0.1:{admin}", headers={"Authorization": f"Bearer {token}"},
                       timeout=30) as client:
         for name in (*RANGES, "/ui/data"):  # warm-up: first connection, first SQLite page reads

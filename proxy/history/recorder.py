@@ -123,10 +123,10 @@ class HistoryRecorder:
                 if s.name.endswith("_total") and s.labels["status_class"] == "4xx" and key in out:
                     out[key][1] += s.value
         for (feature, upstream, status), n in list(self.no_answer.items()):
-            acc = out.get((feature, side_of(feature, upstream)))
-            if acc is not None:  # counted in its status class too: move it to "no answer"
-                acc[3] += n
-                acc[1 if status // 100 == 4 else 2] -= n
+            counted = out.get((feature, side_of(feature, upstream)))
+            if counted is not None:  # counted in its status class too: move it to "no answer"
+                counted[3] += n
+                counted[1 if status // 100 == 4 else 2] -= n
         shadow = shadow_metrics(self.state.metrics.registry)
         for metric in shadow.sent.collect():
             for s in metric.samples:
