@@ -7,7 +7,7 @@
   const NS = "http://www.w3.org/2000/svg";
   const RANGES = ["1h", "6h", "24h", "7d"];
   const REFRESH_MS = 10000;
-  const HEIGHT = 170, PAD = { left: 52, right: 12, top: 22, bottom: 24 };
+  const HEIGHT = 170, PAD = { left: 64, right: 12, top: 22, bottom: 24 };
   const SIDES = {
     legacy: { label: "legacy", stroke: "#6b7280", dash: "" },
     target: { label: "target", stroke: "#2459c7", dash: "7 4" },
@@ -59,9 +59,15 @@
     for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * mag) return m * mag;
     return 10 * mag;
   }
-  function tickStep(span) {
-    for (const s of [60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]) if (span / s <= 7) return s;
-    return 86400;
+  function tickStep(span, room) {  // at most 7 labels, and at least ~90 px for each
+    const most = Math.max(2, Math.min(7, Math.floor(room / 90)));
+    for (const s of [60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 259200, 604800]) {
+      if (span / s <= most) return s;
+    }
+    return 604800;
+  }
+  function duration(seconds) {
+    return seconds % 3600 === 0 ? `${seconds / 3600} h` : seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
   }
 
   // The choice is kept in this browser; a link ending in #history=FEATURE:RANGE opens that view. The address
@@ -94,7 +100,7 @@
       save();
       draw(doc);
       status.textContent = `${doc.range}: ${fmtTime(doc.from_t, "7d")} → ${fmtTime(doc.to_t, "7d")}, ` +
-        `one point per ${doc.step_s} s (stored every ${doc.resolution_s} s)`;
+        `one point per ${duration(doc.step_s)}`;
     } catch (err) {
       status.textContent = `history unavailable: ${err.message}`;
     } finally {
@@ -152,7 +158,7 @@
       root.append(svg("text", { x: x0 - 6, y: y + 4, "font-size": 11, "text-anchor": "end", fill: "#6b7280" },
                       `${fmtNum(top * f)}${spec.unit}`));
     }
-    const step = tickStep(doc.to_t - doc.from_t);  // time axis
+    const step = tickStep(doc.to_t - doc.from_t, x1 - x0);  // time axis
     const offset = new Date(doc.to_t * 1000).getTimezoneOffset() * 60;
     for (let t = Math.ceil((doc.from_t - offset) / step) * step + offset; t <= doc.to_t; t += step) {
       const x = sx(t);
@@ -167,8 +173,11 @@
       g.append(svg("title", {}, markerText(m)));
       g.append(svg("line", { x1: x, x2: x, y1: y1 - 4, y2: y0, stroke: rollback ? "#b3261e" : "#1d2330",
                              "stroke-dasharray": rollback ? "3 2" : "", "stroke-width": 1.5 }));
-      g.append(svg("text", { x: x + 3, y: y1 + 6, "font-size": 10.5, fill: rollback ? "#b3261e" : "#1d2330" },
-                   rollback ? "↩ rollback" : `flip → ${m.to_state || "?"}`));
+      const left = x > (x0 + x1) / 2;  // the label on the side with room, so it is never cut at the edge
+      g.append(svg("text", { x: left ? x - 3 : x + 3, y: y1 + 6, "font-size": 10.5, "text-anchor": left ? "end" : "start",
+                             fill: rollback ? "#b3261e" : "#1d2330" },
+                   rollback ? "↩ rollback" : `flip → ${m.to_state || "?"}${m.to_state === "canary" &&
+                     m.to_percent !== null && m.to_percent !== undefined ? ` ${m.to_percent}%` : ""}`));
       root.append(g);
     }
     for (const l of lines) {  // the data, a gap where no façade wrote a point

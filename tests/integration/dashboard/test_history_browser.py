@@ -149,4 +149,13 @@ def test_history_survives_a_page_reload_and_a_facade_restart(tmp_path, browser) 
             page.wait_for_function("() => document.querySelector(\"#history-ranges button[aria-pressed='true']\")"
                                    "?.dataset.range === '7d'")
             assert charts_shown(page)["feature"] == "things"
+            page.locator("#history").screenshot(path=str(tmp_path / "history-1400.png"))
+            page.set_viewport_size({"width": 390, "height": 844})  # a phone: the charts are redrawn to fit
+            page.wait_for_function("() => [...document.querySelectorAll('#history svg[data-chart]')]"
+                                   ".every(c => c.getBoundingClientRect().right <= window.innerWidth)")
+            wide = page.evaluate("() => [...document.querySelectorAll('#history *')]"
+                                 ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)"
+                                 ".map(e => e.tagName + '#' + e.id)")
+            assert wide == [], f"history elements wider than a 390 px screen: {wide}"
+            page.locator("#history").screenshot(path=str(tmp_path / "history-390.png"))
     assert not [e for e in errors if "history" in e], errors
