@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from dashboard_harness import TOKEN, login
 
 from proxy.common.clock import stamp
@@ -128,3 +129,34 @@ def test_a_broken_store_is_logged_once_and_never_raises(facade, caplog, tmp_path
     with caplog.at_level("ERROR", logger="strangler.facade"):
         assert recorder.tick(0) == 0 and recorder.tick(10) == 0
     assert len([r for r in caplog.records if "history not written" in r.getMessage()]) == 1
+
+
+@pytest.mark.postgres
+def test_two_facades_on_the_shared_store_write_one_history(facade) -> None:
+    """Two façades (their own counters) on one PostgreSQL store: one bucket with the sum of both and the p95 of
+    all their requests (from the merged histogram), read back through the endpoint's document."""
+    from proxy.addons.state import FacadeState
+    from proxy.history.api import history_document
+    from proxy.shared_store import store_for
+    from tests.unit.dashboard.test_history_store import pg_url
+
+    url = pg_url()
+    other = FacadeState()
+    other.current = facade.state.current
+    try:
+        for state, n, seconds in ((facade.state, 90, 0.004), (other, 10, 0.8)):
+            state.store_url = url
+            for _ in range(n):
+                state.metrics.observe("items", "legacy", "legacy", 200, seconds)
+        ts = int(time.time()) // INTERVAL_S * INTERVAL_S - INTERVAL_S
+        for state in (facade.state, other):
+            assert HistoryRecorder(state).tick(ts) >= 2
+        doc = history_document(facade_history(other), facade.state.store, "items", "1h")
+        assert column(doc, "legacy", "requests") == [100]
+        assert 500 < column(doc, "legacy", "p95_ms")[0] <= 1000  # 10 % of all requests were slow: p95 is slow
+        assert column(doc, "legacy", "p50_ms")[0] <= 5
+    finally:
+        import psycopg
+
+        with psycopg.connect(store_for(url).conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{store_for(url).schema}" CASCADE')
