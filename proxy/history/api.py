@@ -122,16 +122,13 @@ def history_route(state: Any, authorized: Callable[[Request], bool], secure: Cal
     """The route web.py registers: session (or bearer) authenticated like /ui/data; never blocks the loop."""
     from proxy.history.recorder import facade_history
 
-    opened: list[HistoryStore] = []
-
     def build(feature: str | None, range_name: str) -> dict[str, Any]:
-        if not opened:
-            opened.append(store() if store is not None else facade_history(state))
+        history = store() if store is not None else facade_history(state)
         snap = state.current
         known = list(snap.table.features) if snap is not None else []
         from proxy.ledger import default_ledger_path
 
-        return history_document(opened[0], state.store or default_ledger_path(), feature, range_name, known=known)
+        return history_document(history, state.store or default_ledger_path(), feature, range_name, known=known)
 
     async def endpoint(request: Request) -> Response:
         if not authorized(request):

@@ -27,12 +27,20 @@ log = logging.getLogger("strangler.facade")
 Totals = dict[tuple[str, str], tuple[float, ...]]  # (feature, side) -> cumulative counts
 
 
+_opened: dict[str, HistoryStore] = {}
+
+
 def facade_history(state: Any) -> HistoryStore:
-    """The store this façade writes and its dashboard reads (the parity store's choice, see history_location)."""
+    """The store this façade writes and its dashboard reads (the parity store's choice, see history_location),
+    resolved on each call so a store option changed while running is followed; one open store per location."""
     explicit = ""
     with contextlib.suppress(Exception):  # no master (unit tests, other hosts): the option does not exist
         explicit = str(getattr(ctx.options, "strangler_parity_db", "") or "")
-    return open_history(history_location(explicit or None, shared=state.store_url))
+    where = history_location(explicit or None, shared=state.store_url)
+    store = _opened.get(str(where))
+    if store is None:
+        store = _opened[str(where)] = open_history(where)
+    return store
 
 
 def canary_share(state: str, percent: float) -> float:
@@ -47,7 +55,7 @@ class HistoryRecorder:
         self.state, self.no_answer = state, no_answer if no_answer is not None else {}
         self.enabled = True
         self.dropped = 0
-        self.store: HistoryStore | None = None
+        self.store: HistoryStore | None = None  # None: the façade's (facade_history), looked up at each tick
         self._last: Totals = {}
         self._last_error = ""
         self._task = Background("strangler history", self._loop)
@@ -83,12 +91,11 @@ class HistoryRecorder:
         try:
             now = self.totals()
             buckets = self.buckets(ts - ts % INTERVAL_S, now)
-            if self.store is None:
-                self.store = facade_history(self.state)
-            self.store.write(buckets)
+            store = self.store if self.store is not None else facade_history(self.state)
+            store.write(buckets)
             self._last = now
             if ts // INTERVAL_S % 60 == 0:  # every 10 minutes
-                self.store.prune(time.time())
+                store.prune(time.time())
             self._last_error = ""
             return len(buckets)
         except Exception as exc:  # noqa: BLE001 - history must never take the façade down
