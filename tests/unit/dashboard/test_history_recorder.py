@@ -101,7 +101,9 @@ def test_markers_are_the_ledger_flips_and_auto_rollbacks_of_the_feature(client, 
 def test_a_bad_range_is_refused_with_the_fix(client) -> None:
     r = client.get("/dashboard/api/history?range=2w", headers=AUTH)
     assert r.status_code == 400 and "Fix: ?range=1h" in r.json()["message"]
-    doc = client.get("/dashboard/api/history?range=7d", headers=AUTH).json()
+    r = client.get("/dashboard/api/history?range=7d", headers=AUTH)
+    assert r.headers["server-timing"].startswith("history;dur=")  # the benchmark reads the façade's own time
+    doc = r.json()
     assert doc["feature"] == "files" and doc["resolution_s"] == 1800 and doc["step_s"] == 1800  # the rollup
 
 
