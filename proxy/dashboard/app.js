@@ -50,6 +50,11 @@
   const when = (iso) => (typeof iso === "string" ? iso.replace("T", " ").replace(/(\.\d+)?(Z|\+00:00)$/, " UTC") : "—");
   const stateLabel = (state, percent) => (state === "canary" && isNum(percent) ? `canary ${percent}%` : String(state));
   const badge = (text, cls) => el("span", { cls: `badge ${cls || ""}`, text });
+  // Elements the keyboard can be on carry a key, so a re-render can give the focus back (render()).
+  function keyed(node, key) {
+    node.dataset.focusKey = key;
+    return node;
+  }
   function link(href, text, cls) {
     const a = el("a", { cls: cls || "", text });
     a.setAttribute("href", href);
@@ -106,14 +111,11 @@
   // ------------------------------------------------------------------------------------------ render
   function render(data) {
     const openWhy = new Set([...document.querySelectorAll("details.refused[open]")].map((d) => d.dataset.feature));
-    const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset : {};
+    const focusKey = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.focusKey : null;
     renderAll(data);
     document.querySelectorAll("details.refused").forEach((d) => { if (openWhy.has(d.dataset.feature)) d.open = true; });
-    if (focused.feature && focused.to) {  // a poll rebuilds the cards: keep the keyboard where it was
-      const again = document.querySelector(`button.flip[data-feature="${CSS.escape(focused.feature)}"][data-to="${CSS.escape(focused.to)}"]`);
-      if (again) again.focus();
-    } else if (focused.field) {
-      const again = document.querySelector(`button.field-link[data-field="${CSS.escape(focused.field)}"]`);
+    if (focusKey) {  // a poll rebuilds the cards: keep the keyboard where it was
+      const again = document.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`);
       if (again) again.focus();
     }
   }
@@ -135,7 +137,7 @@
       el("h3", { text: f.name }),
       badge(stateLabel(f.state, f.canary_percent), STATE_CLASS[f.state]),
       el("span", { cls: "muted target", text: `target ${f.target} (${f.target_url})` }),
-      link(`#/feature/${encodeURIComponent(f.name)}`, "details →", "details"));
+      keyed(link(`#/feature/${encodeURIComponent(f.name)}`, "details →", "details"), `details:${f.name}`));
     const sides = table(["side", "upstream", "req/s", "requests", "errors", "p50", "p95"], SIDES.map((side) => {
       const s = f.sides[side];
       const errCls = isNum(s.error_rate) && s.error_rate > 0 ? "bad" : "";
@@ -214,6 +216,7 @@
     const b = el("button", { cls: "field-link", title: `open the examples of ${field}` }, el("code", { text: field }));
     b.type = "button";
     b.dataset.field = field;
+    keyed(b, `field:${feature}:${field}`);
     b.addEventListener("click", () => viewer().openExamples(feature, field));
     return b;
   }
@@ -283,13 +286,14 @@
       const b = el("button", { cls: `flip ${STATE_CLASS[to]}`, text: label, title: `flip ${f.name} to ${to}` });
       b.type = "button";
       b.dataset.feature = f.name;
+      keyed(b, `flip:${f.name}:${to}`);
       b.dataset.to = to;
       b.addEventListener("click", () => openFlip(f, c));
       bar.append(b);
     }
     if (refused.length) {
       const why = el("details", { cls: "refused" },
-        el("summary", { text: `not now: ${refused.map((c) => c.to).join(", ")}` }),
+        keyed(el("summary", { text: `not now: ${refused.map((c) => c.to).join(", ")}` }), `why:${f.name}`),
         el("ul", null, ...refused.map((c) => el("li", { cls: "refused-move" }, el("b", { text: `${c.to}: ` }),
           c.reasons.join(" ")))));
       why.dataset.feature = f.name;

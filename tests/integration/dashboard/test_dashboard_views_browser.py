@@ -78,6 +78,9 @@ def test_refused_move_has_no_button_and_allowed_ones_are_keyboard_reachable(dash
             break
     else:
         raise AssertionError("the shadow button of widgets is not reachable with Tab")
+    before = page.inner_text("#status")  # the next poll rebuilds the cards; the keyboard stays on the button
+    page.wait_for_function("(t) => document.querySelector('#status').textContent !== t", arg=before)
+    assert page.evaluate("document.activeElement.dataset.focusKey") == "flip:widgets:shadow"
     page.keyboard.press("Enter")
     assert page.locator("#flip-dialog").is_visible()
     assert "samples" in page.inner_text("#flip-evidence")
