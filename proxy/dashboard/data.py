@@ -121,8 +121,10 @@ class DashboardData:
         feature (200 ms for 50), too slow for every 2 s poll. A new table version (an ignore rule, a flip) is
         read at once; otherwise a reading older than PARITY_TTL_S is served while a background thread reads
         again (the window spans minutes of traffic: a few seconds' lag changes nothing an operator decides)."""
+        path = self.parity_path()  # resolved now: a background read must not follow a var dir changed since
+
         def read() -> tuple[dict[str, Any], str | None]:
-            return self._parity({name: feat.parity for name, feat in snap.table.features.items()})
+            return self._parity({name: feat.parity for name, feat in snap.table.features.items()}, path)
 
         kept = self._parity_kept
         if kept is None or kept[0] != snap.version:
@@ -140,12 +142,11 @@ class DashboardData:
             threading.Thread(target=again, name="dashboard parity", daemon=True).start()
         return kept[2]
 
-    def _parity(self, features: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    def _parity(self, features: dict[str, Any], path: Path | str) -> tuple[dict[str, Any], str | None]:
         """Per feature: the rollback window's rate, the recent comparisons grouped by cause under the rules in
         force (proxy/parity/recent.py: the same grouping as `strangler parity report`), the top fields."""
         from proxy.parity.recent import evaluate
 
-        path = self.parity_path()
         if isinstance(path, Path) and not path.exists():
             return {}, "no parity store yet (shadow traffic or `strangler parity run` creates it)"
         try:
@@ -189,22 +190,23 @@ class DashboardData:
         CONTROLS_TTL_S is served while a background thread asks again (the figures move with traffic)."""
         now = time.monotonic()
         missing = [n for n in snap.table.features if self._checked.get(n, (None,))[0] != snap.version]
+        parity = self.parity_path()
         if missing:
-            self._check(snap, missing)
+            self._check(snap, missing, parity)
         if any(now - self._checked[n][1] > CONTROLS_TTL_S for n in snap.table.features) and \
                 self._checking.acquire(blocking=False):
             def again() -> None:
                 try:
-                    self._check(snap, list(snap.table.features))
+                    self._check(snap, list(snap.table.features), parity)
                 finally:
                     self._checking.release()
             threading.Thread(target=again, name="dashboard controls", daemon=True).start()
         return {n: self._checked[n][2] for n in snap.table.features}
 
-    def _check(self, snap: Any, names: list[str]) -> None:
+    def _check(self, snap: Any, names: list[str], parity: Path | str) -> None:
         from proxy.dashboard.detail import controls
 
-        gates, parity = getattr(self.state, "gates", ()), self.parity_path()
+        gates = getattr(self.state, "gates", ())
         for name in names:
             self._checked[name] = (snap.version, time.monotonic(), controls(snap.table, name, gates, parity))
 
