@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from typing import Any
 
@@ -59,6 +60,7 @@ class HistoryRecorder:
         self._last: Totals = {}
         self._last_error = ""
         self._task = Background("strangler history", self._loop)
+        self._ticking = threading.Lock()
 
     def load(self, loader: Any) -> None:
         loader.add_option("strangler_history", bool, True,
@@ -87,7 +89,12 @@ class HistoryRecorder:
 
     # ------------------------------------------------------------------------------------ in a thread
     def tick(self, ts: int) -> int:
-        """Write what happened since the last tick into the bucket starting at `ts`; the buckets written."""
+        """Write what happened since the last tick into the bucket starting at `ts`; the buckets written.
+        One at a time: the tick `done` writes may start while a cancelled loop's tick still runs in its thread."""
+        with self._ticking:
+            return self._tick(ts)
+
+    def _tick(self, ts: int) -> int:
         try:
             now = self.totals()
             buckets = self.buckets(ts - ts % INTERVAL_S, now)
