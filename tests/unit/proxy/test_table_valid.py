@@ -10,7 +10,7 @@ from proxy.table import (
     PathTemplate, RouteSpec, RouteTable, Segment, State, TableError, load_table, parse_table, parse_template,
     split_path,
 )
-from tests.unit.proxy_control.conftest import TABLE
+from tests.unit.route_table_fixtures import TABLE
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from proxy.table import TableError, load_table, parse_table
-from tests.unit.proxy_control.conftest import TABLE
+from tests.unit.route_table_fixtures import TABLE
 
 # (id, replace this, with that, expected line, words in the problem, words in the fix)
 CASES = [

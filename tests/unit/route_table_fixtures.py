@@ -1,12 +1,13 @@
-"""Fixtures for the route-table control plane: a small generic table on disk and an isolated var dir."""
+"""Fixtures for the route-table control plane (proxy/table.py, proxy/flips.py, strangler/cli/routes.py,
+strangler/promote.py): a small generic table on disk and an isolated var dir. The conftest.py of
+tests/unit/proxy and tests/unit/strangler import them."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-
-# Line numbers matter: tests/unit/proxy_control/test_table_errors.py asserts them against this text.
+# Line numbers matter: tests/unit/proxy/test_table_errors.py asserts them against this text.
 TABLE = """\
 # top comment: kept across flips
 upstreams:
