@@ -7,7 +7,15 @@ import pytest
 from pydantic import ValidationError
 
 from proxy.table import (
-    PathTemplate, RouteSpec, RouteTable, Segment, State, TableError, load_table, parse_table, parse_template,
+    PathTemplate,
+    RouteSpec,
+    RouteTable,
+    Segment,
+    State,
+    TableError,
+    load_table,
+    parse_table,
+    parse_template,
     split_path,
 )
 from tests.unit.route_table_fixtures import TABLE

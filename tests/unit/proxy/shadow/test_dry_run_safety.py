@@ -9,13 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 from shadow_harness import SVC_PORT, Rig, Upstreams, run, table_text
+from strangler_app import protocol
 
 from proxy.ledger import default_ledger_path, read_records
 from proxy.parity import ParityStore
 from proxy.shadow import safety
 from proxy.shadow.engine import Engine, Job
 from proxy.table import load_table
-from strangler_app import protocol
 
 KEY = "unit-safety-key-0123456789abcdef"
 
@@ -92,7 +92,7 @@ def test_a_proven_target_gets_signed_writes_and_each_answer_is_checked(tmp_path:
 def test_an_answer_with_a_forged_or_misbound_ack_is_unsafe(tmp_path: Path, table) -> None:
     upstreams = Upstreams("another-key-that-is-not-ours-000")  # acknowledges, but with the wrong key
     events = _drive(tmp_path, table, upstreams, [_write(1)])
-    assert upstreams.seen == [] and "an invalid acknowledgement" in [e for e in events if e[0] == "unsafe"][0][3]
+    assert upstreams.seen == [] and "an invalid acknowledgement" in next(e for e in events if e[0] == "unsafe")[3]
 
 
 def test_a_burst_waits_for_one_probe(tmp_path: Path, table) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from shadow_harness import LEGACY_PORT, PLAIN_PORT, SVC_PORT, Rig, run, table_text
-
 from strangler_app import protocol as signing
+
 from proxy.parity import ParityStore
 
 KEY = "unit-shadow-key-0123456789abcdef"

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 from shadow_harness import LEGACY_PORT, SVC_PORT, Upstreams, table_text
-
 from strangler_app import protocol as signing
+
 from proxy.parity import ParityStore
 from proxy.shadow.engine import Engine, Job
 from proxy.shadow.worker import WorkerCore, frame, read_frame, served_of
