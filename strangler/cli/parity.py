@@ -173,7 +173,7 @@ def report(feature: Annotated[str | None, typer.Argument(help="Only this feature
         html.write_text(render_html(data), encoding="utf-8")
     if as_json:
         typer.echo(json.dumps(data, indent=2))
-    elif not data["features"]:
+    elif not data["features"] and not data.get("dry_run_targets"):  # a target's verdict is a finding too
         raise fail(f"no comparisons recorded in {data['store']} yet. Fix: put a feature in shadow "
                    "(`strangler flip FEATURE --to shadow`) and send it traffic, or `strangler parity run`", FAILED)
     else:

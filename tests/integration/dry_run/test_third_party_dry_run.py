@@ -63,7 +63,7 @@ def test_a_target_that_ignores_the_protocol_commits_nothing_and_is_reported(tmp_
         status = stack.cli("status", "--json")
         assert json.loads(status.stdout)["dry_run"]["targets"]["books"]["says"] == UNSAFE_TEXT, status.stdout
         probe = stack.cli("parity", "probe-writes", "loans", "--routes", str(stack.routes))
-        assert probe.returncode == 1 and "writes will NOT be shadowed" in probe.stdout, probe.stdout + probe.stderr
+        assert probe.returncode == 1 and "writes will NOT be shadowed" in probe.stderr, probe.stdout + probe.stderr
 
         # flip away and back: the flip happens (reads are safe) and says writes will not be shadowed
         assert stack.cli("flip", "loans", "--to", "legacy", "--routes", str(stack.routes)).returncode == 0

@@ -82,7 +82,8 @@ def _assert_captured(proc: subprocess.CompletedProcess, lines: list[dict]) -> di
             "method": "POST"} in lines
     assert any(r["sql"].startswith("CREATE TABLE plants") and r["module"] == "(no request)" for r in lines)
     assert "captured" in proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    # the app's own last line (the CLI may end with its "Next:" hint after it)
+    return json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
 
 
 def test_capture_in_another_python_and_virtualenv(tmp_path):
