@@ -207,10 +207,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     figures.add_json_option(ap)
     args = ap.parse_args()
-    if not (1 <= args.features <= 500 and 20 <= args.requests <= 10_000 and 1 <= args.rounds <= 50
-            and 1 <= args.seconds <= 60 and 1 <= args.connections <= 256):
-        ap.error("keep runs bounded: --features 1..500, --requests 20..10000, --rounds 1..50, --seconds 1..60, "
-                 "--connections 1..256")
+    figures.keep_bounded(ap, args, features=(1, 500), requests=(20, 10_000), rounds=(1, 50), seconds=(1, 60),
+                         connections=(1, 256))
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed. Fix: apt-get install -y wrk")
     tmp = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))

@@ -209,10 +209,8 @@ def main() -> None:
     ap.add_argument("--no-callgrind", action="store_true", help="skip the instruction count")
     figures.add_json_option(ap)
     args = ap.parse_args()
-    if not (1 <= args.rounds <= 50 and 1 <= args.seconds <= 60 and 1 <= args.connections <= 256
-            and 1 <= args.calls <= 5000 and 1 <= args.warm <= 1000):
-        ap.error("keep runs bounded: --rounds 1..50, --seconds 1..60, --connections 1..256, --calls 1..5000, "
-                 "--warm 1..1000")
+    figures.keep_bounded(ap, args, rounds=(1, 50), seconds=(1, 60), connections=(1, 256), calls=(1, 5000),
+                         warm=(1, 1000))
     for tool, needed in (("wrk", True), ("valgrind", not args.no_callgrind)):
         if needed and shutil.which(tool) is None:
             sys.exit(f"{tool} is not installed. Fix: apt-get install -y {tool}"

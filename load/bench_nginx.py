@@ -235,9 +235,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     figures.add_json_option(p)
     args = p.parse_args()
-    if not (1 <= args.rounds <= 20 and 1 <= args.seconds <= 60 and 1 <= args.connections <= 256
-            and 1 <= args.threads <= 64):
-        p.error("keep runs bounded: --rounds 1..20, --seconds 1..60, --connections 1..256, --threads 1..64")
+    figures.keep_bounded(p, args, rounds=(1, 20), seconds=(1, 60), connections=(1, 256), threads=(1, 64))
     placements = ["pinned", "shared"] if args.placement == "both" else [args.placement]
     tools = {"nginx": "nginx", "wrk": "wrk"} | ({"taskset": "util-linux"} if "pinned" in placements else {})
     for tool, package in tools.items():

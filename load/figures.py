@@ -39,6 +39,14 @@ def bounded(name: str, value: float, unit: str, target: float, higher_is_better:
                   verdict(value, value, target, higher_is_better))
 
 
+def keep_bounded(parser: argparse.ArgumentParser, args: argparse.Namespace, **limits: tuple[int, int]) -> None:
+    """Refuse a run that would not end in reasonable time: every named option inside its (low, high), else one
+    usage error listing all the limits ("keep runs bounded: --rounds 1..50, …")."""
+    if any(not low <= getattr(args, name) <= high for name, (low, high) in limits.items()):
+        parser.error("keep runs bounded: " + ", ".join(f"--{name.replace('_', '-')} {low}..{high}"
+                                                       for name, (low, high) in limits.items()))
+
+
 def write(path: Path | None, bench: str, figures: list[dict[str, Any]], **extra: Any) -> None:
     """Write the figures when --json was given (and nothing otherwise)."""
     if path is None:

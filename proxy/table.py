@@ -30,7 +30,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from proxy.common import yamlio
 from proxy.common.suggest import did_you_mean
-from proxy.common.yamlio import plain as _plain  # the name load/mix.py imports
+from proxy.common.yamlio import plain
 from proxy.net import is_loopback
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -539,7 +539,7 @@ def parse_table(text: str, source: str = "<string>") -> RouteTable:
         raise TableError(source, [TableIssue(1, "the route table must be a YAML mapping",
                                              "start with 'upstreams:', 'default:' and 'features:' keys")])
     try:
-        return RouteTable.model_validate(_plain(doc))
+        return RouteTable.model_validate(plain(doc))
     except ValidationError as exc:
         raise TableError(source, [_issue(doc, err) for err in exc.errors()]) from None
 
@@ -553,6 +553,9 @@ def load_yaml(text: str, source: str = "<string>") -> Any:
                "fix the YAML syntax at this line (indentation, ':' after keys, matching quotes/brackets)"
                if exc.line else "fix the YAML syntax")
         raise TableError(source, [TableIssue(exc.line, f"invalid YAML: {exc.problem}", fix)]) from None
+
+
+_plain = plain  # the name load/mix.py imports (the reader itself is proxy.common.yamlio.plain)
 
 
 def line_of(doc: Any, loc: Loc) -> int:
