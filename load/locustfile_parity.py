@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,7 +72,7 @@ def _setup(environment: Any) -> dict[str, Any]:
     config, routes, identity_target = ParityConfig(), None, None
     if options.feature:
         try:
-            table = load_table(options.routes or project_file("routes_path"))
+            table = load_table(Path(options.routes or project_file("routes_path")))
         except (TableError, OSError) as exc:
             raise MixError(f"cannot read the route table for --feature: {exc}") from None
         if options.feature not in table.features:
@@ -166,11 +167,11 @@ class ParityUser(MixUser):
                 reference=reference, candidate=candidate, reference_again=again,
                 error=None if resp.status_code else f"no answer: {resp.error}",
                 latency_ms=elapsed,
-                reference_url=state["reference"], candidate_url=self.host.rstrip("/"))
+                reference_url=state["reference"], candidate_url=(self.host or "").rstrip("/"))
             if result.is_error:  # its kind, upstream and elapsed time, as the shadow engine says it
-                failure = (ShadowError.no_answer(kind_of(resp.error), self.host, result.latency_ms or 0.0,
+                failure = (ShadowError.no_answer(kind_of(resp.error), self.host or "", result.latency_ms or 0.0,
                                                  f"{type(resp.error).__name__}: {resp.error}") if not resp.status_code
-                           else ShadowError.server_error(self.host, result.latency_ms or 0.0,
+                           else ShadowError.server_error(self.host or "", result.latency_ms or 0.0,
                                                          reference.status if reference else None, resp.status_code))
                 result.cause = failure.classified()
                 state["errors"].record(state["feature"], entry.method, entry.route, failure)

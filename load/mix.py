@@ -80,6 +80,7 @@ class ParamSpec(BaseModel):
     def draw(self, rng: random.Random) -> Any:
         if self.range is not None:
             return rng.randint(*self.range)
+        assert self.choice is not None  # (the validator requires a range or a choice)
         return rng.choice(self.choice)
 
 

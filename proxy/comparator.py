@@ -103,7 +103,7 @@ class Comparator:
     def _accept(self, feature: str, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> str:
         table = self.tables.refresh()
         feat = table.features.get(feature)
-        match = self.tables.matcher.match(method, path)
+        match = self.tables.matcher.match(method, path) if self.tables.matcher is not None else None
         if feat is None or match is None or match.feature != feature:
             return self._drop("unknown_route")
         if method not in SAFE_METHODS and not (table.upstreams[feat.target].dry_run_writes and self.key):

@@ -56,9 +56,8 @@ def recent_figures(location: str | Path, feature: str, rules: ParityConfig) -> F
     from proxy.parity.recent import evaluate
     from proxy.parity.store import open_store
 
-    if not isinstance(location, str) or "://" not in location:
-        if not Path(location).exists():
-            return Figures(0, 0, 0, 0, None, rules.window, str(location))
+    if (not isinstance(location, str) or "://" not in location) and not Path(location).exists():
+        return Figures(0, 0, 0, 0, None, rules.window, str(location))
     store = open_store(location, background=False)
     try:
         samples, shown = store.recent(feature, rules.window), str(store.path)  # .path never has a password

@@ -43,7 +43,8 @@ def create_app(settings: OrdersSettings | None = None, *, collaborators: Collabo
         Base.metadata.create_all(database.engine)
         with database.session() as session:
             ensure_id_counter(session, settings.id_start)
-        OrderSaga(parts, database, uncertain_window_s=settings.uncertain_window_s).drain_outbox()  # owed before a restart
+        # what was owed before a restart
+        OrderSaga(parts, database, uncertain_window_s=settings.uncertain_window_s).drain_outbox()
 
     app = create_service_app(
         title="Orders service", service="orders", settings=settings, database=database,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -96,9 +96,9 @@ class OrderRepository:
 
     def save_status(self, order: Order, *, expected: OrderStatus) -> bool:
         """Set the status only if it is still `expected`; False when another writer got there first."""
-        changed = self.session.execute(update(OrderRecord)
-                                       .where(OrderRecord.id == order.id, OrderRecord.status == expected)
-                                       .values(status=order.status)).rowcount
+        changed = cast(CursorResult[Any], self.session.execute(
+            update(OrderRecord).where(OrderRecord.id == order.id, OrderRecord.status == expected)
+            .values(status=order.status))).rowcount
         return changed == 1
 
     def count(self, criteria: OrderFilter) -> int:

@@ -82,10 +82,10 @@ class Router:
             if method not in READ_METHODS:
                 owner = table.default if feature.writes_owner is WritesOwner.LEGACY \
                     and feature.state is not State.RETIRED else feature.target
-            upstream = self._choose(flow, snap, decision, feature.state, feature.target, feature.canary_percent,
-                                    owner)
-            if upstream is None:
+            chosen = self._choose(flow, snap, decision, feature.state, feature.target, feature.canary_percent, owner)
+            if chosen is None:
                 return
+            upstream = chosen
             if (feature.parity.shadow_other_side and feature.state in (State.CANARY, State.NEW)
                     and decision.fallback is None):
                 decision.shadow_to = table.default if upstream == feature.target else feature.target
@@ -114,8 +114,8 @@ class Router:
                 decision.shadow_to = None  # the owner serves it; never send it twice
         if snap.breakers[chosen].allow():
             return chosen
-        if chosen == target and state is not State.RETIRED and flow.request.method in SAFE_METHODS:
-            if snap.breakers[legacy].allow():
+        if (chosen == target and state is not State.RETIRED and flow.request.method in SAFE_METHODS
+                and snap.breakers[legacy].allow()):
                 decision.fallback = "breaker_open"
                 self.state.metrics.fallbacks.labels(decision.feature, "breaker_open").inc()
                 return legacy

@@ -144,7 +144,8 @@ class Engine:
         if not safe:
             signature = signing.sign(self.key, job.method, request.url.raw_path.decode("ascii"), job.body)
             request.headers[signing.HEADER] = signature
-        sends = [self._checked(job, copy_up, signature, self._send_copy(copy_up, request, safe))]
+        sends: list[Awaitable[Outcome]] = [
+            self._checked(job, copy_up, signature, self._send_copy(copy_up, request, safe))]
         fetch_reference = job.served_by is None
         if fetch_reference:
             if not safe:  # nobody showed us legacy's answer to this write, and it is never asked twice
@@ -152,7 +153,8 @@ class Engine:
                 self._count(job.feature, "copy", copy)
                 if copy.error_kind == UNSAFE_COPY:
                     return
-                self.emit(("dry_run", job.feature, copy.error_kind or str(copy.response.status)))
+                status = str(copy.response.status) if copy.response is not None else "no answer"
+                self.emit(("dry_run", job.feature, copy.error_kind or status))
                 return
             sends.append(self._ask(legacy, job, headers))
         noise = safe and job.noise
@@ -173,7 +175,7 @@ class Engine:
             served_by = table.default
         else:
             got = await served if served is not None else None
-            served_by = job.served_by
+            served_by = job.served_by if job.served_by is not None else table.default  # (not None here)
         if got is None:
             self.emit(("drop", job.feature, "served_side_failed"))
             return

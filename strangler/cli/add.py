@@ -55,7 +55,7 @@ def _deepest_last(node: Any) -> tuple[Any, Any]:
     while True:
         last = list(node)[-1]
         child = node[last]
-        if not isinstance(child, dict) or not child or child.fa.flow_style():
+        if not isinstance(child, CommentedMap) or not child or child.fa.flow_style():
             return node, last
         node = child
 
@@ -66,7 +66,7 @@ def _append(parent: CommentedMap, key: str, node: CommentedMap) -> None:
     slot = holder.ca.items.get(last) if holder is not None else None
     trailer = slot[2] if slot and len(slot) > 2 else None
     parent[key] = node
-    if trailer is not None and "#" in trailer.value:
+    if trailer is not None and slot is not None and "#" in trailer.value:
         slot[2] = None
         new_holder, new_last = _deepest_last(parent)
         new_holder.ca.items.setdefault(new_last, [None, None, None, None])[2] = trailer

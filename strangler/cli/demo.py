@@ -85,7 +85,7 @@ def demo(
         raise fail(str(exc)) from None
     try:
         busy = busy_ports(project.stack_file, environ)
-    except Exception as exc:  # a broken stack file is reported by `strangler up` too; say it once here
+    except Exception as exc:  # noqa: BLE001 - a broken stack file is reported by `strangler up` too; say it once here
         raise fail(f"cannot read {project.stack_file}: {exc}. Fix: `strangler up` names the problem") from None
     if busy:
         raise fail("the demo needs these ports:\n  " + "\n  ".join(busy))

@@ -131,9 +131,10 @@ def preflight(url: str, option: str) -> None:
     """One request before the run: a target where nothing answers is one line now, not a run of failures."""
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    conn = (http.client.HTTPSConnection(parts.hostname, port, timeout=PREFLIGHT_S,
-                                        context=ssl._create_unverified_context())
-            if parts.scheme == "https" else http.client.HTTPConnection(parts.hostname, port, timeout=PREFLIGHT_S))
+    host = parts.hostname or "127.0.0.1"  # (URL options are checked loopback-only before this)
+    conn = (http.client.HTTPSConnection(host, port, timeout=PREFLIGHT_S,
+                                        context=ssl._create_unverified_context())  # loopback only
+            if parts.scheme == "https" else http.client.HTTPConnection(host, port, timeout=PREFLIGHT_S))
     try:
         conn.request("GET", parts.path or "/")
         conn.getresponse().read(0)  # any HTTP answer will do, even 404: something listens

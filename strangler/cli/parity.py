@@ -88,7 +88,7 @@ def _open_store(store: str | None, *, must_exist: bool = True) -> ParityStore:
 
 def _shown(target: str | Path) -> str:
     """A store location fit to print (a URL without its password)."""
-    return str(store_for(target)) if is_store_url(str(target)) else str(target)
+    return str(store_for(str(target))) if is_store_url(str(target)) else str(target)
 
 
 def _routes(path: Path | None) -> Path:

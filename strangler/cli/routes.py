@@ -30,8 +30,8 @@ routes_app = typer.Typer(help="Show the route table (features, states, upstreams
 app.add_typer(routes_app, name="routes")
 
 RoutesOpt = Annotated[Path | None, typer.Option(
-    "--routes", help="Route table file (default: $STRANGLER_ROUTES_FILE, else the project's live table var/routes.yaml, "
-                     "created from its config/routes.yaml).")]
+    "--routes", help="Route table file (default: $STRANGLER_ROUTES_FILE, else the project's live table "
+                     "var/routes.yaml, created from its config/routes.yaml).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 StoreOpt = Annotated[str | None, typer.Option(
     "--store", envvar=URL_ENV, show_envvar=True,

@@ -296,7 +296,7 @@ def render(table: RouteTable, options: NginxOptions = NginxOptions()) -> str:
         out += [f"upstream {group(name)} {{", f"    server {host}:{up.port};",
                 f"    keepalive {options.keepalive};", "}"]
     if mirrors:
-        out += ["upstream strangler_comparator {", f"    server {_comparator_server(options.comparator)};",
+        out += ["upstream strangler_comparator {", f"    server {_comparator_server(options.comparator or '')};",
                 "    keepalive 16;", "}"]
     out += ["", _HEADER_MAPS, ""]
     out += _cohort_block(table) + [""]
@@ -309,16 +309,16 @@ def render(table: RouteTable, options: NginxOptions = NginxOptions()) -> str:
     for d in decisions.values():
         out += _location(table, d)
     for mid, (feature, body) in mirrors.items():
-        out += _mirror_location(mid, feature, body)
+        out += _mirror_location(mid, feature or "", body)
     for status, (code, message) in _ERRORS.items():
-        body = (f'{{"error": "{code}", "status": {status}, "message": "{message}", '
-                '"request_id": "$strangler_request_id"}')
+        error = (f'{{"error": "{code}", "status": {status}, "message": "{message}", '
+                 '"request_id": "$strangler_request_id"}')
         out += [f"    location = /_strangler_error/{status} {{", "        internal;",
                 "        default_type application/json;",
                 "        add_header X-Request-ID $strangler_request_id always;",
                 "        add_header X-Served-By facade always;",
                 '        add_header Cache-Control "no-store" always;',
-                f"        return {status} {q(body)};", "    }"]
+                f"        return {status} {q(error)};", "    }"]
     out += ["}"]
     text = "\n".join(out) + "\n"
     return _standalone(text) if options.standalone else text

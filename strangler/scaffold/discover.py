@@ -97,7 +97,7 @@ def flask_template(rule: str) -> tuple[str, dict[str, str]]:
     """'/plants/<int:pid>/' -> ('/plants/{pid}', {'pid': 'int'}); ValueError for rules no template expresses."""
     params: dict[str, str] = {}
     segments = []
-    parts = [p for p in rule.strip("/").split("/")] if rule.strip("/") else []
+    parts = list(rule.strip("/").split("/")) if rule.strip("/") else []
     for i, part in enumerate(parts):
         match = _CONVERTER.fullmatch(part)
         if match:

@@ -5,4 +5,4 @@ exactly what the kit runs and checks."""
 from strangler.walkthrough.document import Step, parse_document
 from strangler.walkthrough.runner import RunResult, StepResult, run_walkthrough
 
-__all__ = ["Step", "parse_document", "RunResult", "StepResult", "run_walkthrough"]
+__all__ = ["RunResult", "Step", "StepResult", "parse_document", "run_walkthrough"]

@@ -5,6 +5,7 @@ first failing command's status, so a block fails if any of its commands fails. A
 timeout kills the whole session (process group) — the runner then tears the stack down."""
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -78,10 +79,8 @@ class BashSession:
 
     def kill(self) -> None:
         if self.alive:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self._proc.wait(timeout=10)
 
     def close(self) -> None:

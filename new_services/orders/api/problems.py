@@ -1,6 +1,8 @@
 """Domain errors → RFC 9457 problem details for the native API (one table, used by an app-level handler)."""
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.responses import JSONResponse
 
 from new_services.common.problems import problem_response
@@ -41,7 +43,7 @@ def domain_problem(exc: Exception, instance: str) -> JSONResponse:
     status, code = next(v for t, v in STATUS_AND_CODE.items() if isinstance(exc, t))
     if isinstance(exc, ShipmentIncomplete) and not exc.retryable:
         status = 409  # a refusal by inventory, not an outage: retrying as is will not help
-    extensions: dict[str, object] = {"code": code}
+    extensions: dict[str, Any] = {"code": code}
     headers = None
     if isinstance(exc, DependencyUnavailable):
         extensions["system"] = exc.system
