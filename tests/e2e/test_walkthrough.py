@@ -6,7 +6,6 @@ the document itself reads). The stack is always torn down, and the test checks t
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,8 @@ def _small_mix(path: Path) -> Path:
 
 
 def _environment(var_dir: Path) -> dict[str, str]:
-    env = {"STRANGLER_LOAD_MIX": str(_small_mix(var_dir.parent / "load-mix.yaml")),"STRANGLER_VAR_DIR": str(var_dir), "STRANGLER_ACTOR": "e2e",
+    env = {"STRANGLER_LOAD_MIX": str(_small_mix(var_dir.parent / "load-mix.yaml")),
+           "STRANGLER_VAR_DIR": str(var_dir), "STRANGLER_ACTOR": "e2e",
            "LEGACY_SEED_PRODUCTS": "200", "LEGACY_SEED_CUSTOMERS": "100", "LEGACY_SEED_ORDERS": "1000",
            "WALKTHROUGH_LOAD_TIME": "4s", "STRANGLER_ADMIN_PORT": str(free_port())}
     for name in load_stack(ROOT / "config" / "stack.yaml").config.processes:
@@ -71,7 +71,8 @@ def test_migration_plan_runs_as_written(tmp_path: Path, monkeypatch: pytest.Monk
                  if r.get("from_writes_owner") != r.get("to_writes_owner")]  # writes_owner flips (handover)
     assert handovers == [("catalog", "service"), ("orders", "service")], handovers
     moves = [r for r in flips if r.get("from_writes_owner") == r.get("to_writes_owner")]
-    path = {f: [r["to_state"] for r in moves if r.get("feature") == f and r.get("to_state")] for f in ("catalog", "orders")}
+    path = {f: [r["to_state"] for r in moves if r.get("feature") == f and r.get("to_state")]
+            for f in ("catalog", "orders")}
     assert path["catalog"][-4:] == ["canary", "canary", "new", "retired"], path
     assert path["orders"][-3:] == ["shadow", "canary", "new"], path
     ownership = json.loads((var_dir / "ownership.json").read_text())["features"]

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import strangler.cli.analyze  # noqa: F401 - registers the commands used below on the root app
-import strangler.cli.load  # noqa: F401
-import strangler.cli.migrate  # noqa: F401
-import strangler.cli.routes  # noqa: F401
+import strangler.cli.analyze  # registers the commands used below on the root app
+import strangler.cli.load
+import strangler.cli.migrate
+import strangler.cli.routes
 import strangler.cli.stack  # noqa: F401
 from strangler.cli.app import app
 from strangler.project import KIT_DIR, MARKER, ProjectError, ProjectNotFound, find_project
@@ -55,7 +55,7 @@ def invoke(*args: str, env: dict[str, str] | None = None):
 
 
 def files_under(folder: Path) -> set[Path]:
-    return {p for p in folder.rglob("*")}
+    return set(folder.rglob("*"))
 
 
 def test_found_from_flag_env_and_walk_up(tmp_path: Path) -> None:

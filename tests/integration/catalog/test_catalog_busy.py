@@ -5,6 +5,7 @@ deterministically; bad ids are 4xx on a connection that stays usable; N failures
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import sqlite3
 import sys
@@ -169,7 +170,7 @@ def test_n_failures_log_n_lines_and_one_traceback(service: Service) -> None:
           f"{text.count('Traceback (most recent call last)')} 'Traceback' header(s) (one chained traceback)")
     assert len(errors) == n and "request_id=flood-0: OperationalError: no such table: products" in errors[0]
     lines = text.splitlines()
-    tracebacks = sum(1 for line, after in zip(lines, lines[1:], strict=False)
+    tracebacks = sum(1 for line, after in itertools.pairwise(lines)
                      if "unhandled error on" in line and after.startswith("Traceback"))
     assert tracebacks == 1
     assert "Exception in ASGI application" not in text  # the server logged no second traceback

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
+from strangler_app.protocol import DRY_RUN_RESPONSE_HEADER, HEADER, sign
 
 from new_services.catalog.settings import DEFAULT_ID_START
-from strangler_app.protocol import DRY_RUN_RESPONSE_HEADER, HEADER, sign
 from strangler.procs import free_port, spawn, stop
 
 pytestmark = pytest.mark.integration

@@ -1,5 +1,6 @@
-"""Helpers for the nginx export tests. One module-scoped stack: two tiny upstreams, the SAME route table behind a real façade (mitmdump) and a
-real nginx exported from it, plus the out-of-band comparator nginx mirrors shadowed requests to."""
+"""Helpers for the nginx export tests. One module-scoped stack: two tiny upstreams, the SAME route table behind a real
+façade (mitmdump) and a real nginx exported from it, plus the out-of-band comparator nginx mirrors shadowed requests
+to."""
 from __future__ import annotations
 
 import shutil

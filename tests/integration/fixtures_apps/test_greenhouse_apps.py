@@ -33,7 +33,8 @@ def _env(**extra: str) -> dict[str, str]:
     (SERVICE, "plants_service.main", {"PLANTS_DATABASE_URL": "sqlite:///{tmp}/pl.db", "STRANGLER_SHADOW_KEY": KEY}),
 ])
 def test_the_apps_import_nothing_of_the_kit(tmp_path: Path, folder: Path, module: str, env: dict) -> None:
-    code = (f"import sys, {module}; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(KIT_PACKAGES)!r})))")
+    code = (f"import sys, {module}; "
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(KIT_PACKAGES)!r})))")
     done = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, timeout=60,
                           env=_env(**{k: v.format(tmp=tmp_path) for k, v in env.items()}))
     assert done.returncode == 0, done.stderr

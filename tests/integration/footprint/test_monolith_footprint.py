@@ -92,9 +92,9 @@ def footprint(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "-b", f"127.0.0.1:{port}", "--no-control-socket", "legacy_monolith.wsgi:app"]
     env = {"LEGACY_DATABASE_URL": database_url, "STRANGLER_SQL_CAPTURE": str(capture_file), **LEGACY_ENV}
     with running(argv, health_url=f"http://127.0.0.1:{port}/healthz", env=env, log_path=workdir / "gunicorn.log",
-                 cwd=REPO, timeout=60, expect_status=200):
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            drive_every_endpoint(client)
+                 cwd=REPO, timeout=60, expect_status=200), \
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        drive_every_endpoint(client)
     config = load_config(REPO / "config" / "footprint.yaml", required=True)
     return analyse_capture(read_sources([capture_file]), config)
 

@@ -49,7 +49,7 @@ def _pg_databases(base_url: str, count: int) -> tuple[list[str], object]:
     return [url.set(database=n).render_as_string(hide_password=False) for n in names], (admin, names)
 
 
-def _pg_drop(handle) -> None:  # noqa: ANN001
+def _pg_drop(handle) -> None:
     admin, names = handle
     with admin.connect() as conn:
         for name in names:

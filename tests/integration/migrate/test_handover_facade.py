@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 POISON_SKU = "bad sku"  # a space: the service's SKU rule refuses it, so the sync quarantines the row
 
 
-def _legacy(stack: WriteStack, sql: str, **params) -> list:  # noqa: ANN003
+def _legacy(stack: WriteStack, sql: str, **params) -> list:
     legacy, catalog = stack.engines()
     try:
         with legacy.begin() as conn:
@@ -35,7 +35,7 @@ def _legacy(stack: WriteStack, sql: str, **params) -> list:  # noqa: ANN003
         catalog.dispose()
 
 
-def _service(stack: WriteStack, sql: str, **params) -> list:  # noqa: ANN003
+def _service(stack: WriteStack, sql: str, **params) -> list:
     legacy, catalog = stack.engines()
     try:
         with catalog.connect() as conn:
@@ -69,7 +69,7 @@ def _post(stack: WriteStack, sku: str) -> httpx.Response:
                       json={"Sku": sku, "Name": f"Made {sku}", "Category": "TOOLS", "UnitPrice": "3.25"})
 
 
-def test_writes_follow_the_owner_and_handover_refuses_what_would_lose_them(dbs: Databases, tmp_path: Path) -> None:
+def test_writes_follow_the_owner_and_handover_refuses_what_would_lose_them(dbs: Databases, tmp_path: Path) -> None:  # noqa: F811
     with write_stack(dbs, tmp_path, products=30) as stack:
         stack.flip("new")
         read = httpx.get(f"{stack.url}/api/products/3", timeout=30)

@@ -45,11 +45,11 @@ def ready(dbs: Databases) -> tuple[FeatureRuntime, Path, Path, Path]:
     rt.dispose()
 
 
-def _unchanged(owner_file: Path, routes: Path, ledger: Path):  # noqa: ANN202
+def _unchanged(owner_file: Path, routes: Path, ledger: Path):
     return owner_file.read_text(), routes.read_text(), ledger.exists()
 
 
-def _refusal(rt, owner_file, routes, ledger, writes="service", options=QUICK) -> str:  # noqa: ANN001
+def _refusal(rt, owner_file, routes, ledger, writes="service", options=QUICK) -> str:
     before = _unchanged(owner_file, routes, ledger)
     with pytest.raises(MigrationError) as info:
         handover(rt, owner_file, writes, routes, options)
@@ -59,7 +59,7 @@ def _refusal(rt, owner_file, routes, ledger, writes="service", options=QUICK) ->
     return message
 
 
-def test_each_refusal_names_problem_and_fix_and_changes_nothing(ready) -> None:  # noqa: ANN001
+def test_each_refusal_names_problem_and_fix_and_changes_nothing(ready) -> None:
     rt, owner_file, routes, ledger = ready
     one_way = dataclasses.replace(rt, mappings=[dataclasses.replace(rt.mappings[0], to_source=None)], _routes={})
     assert "no reverse translator (`to_source`) on PRODUCTS→products" in _refusal(one_way, owner_file, routes, ledger)
@@ -81,7 +81,7 @@ def test_each_refusal_names_problem_and_fix_and_changes_nothing(ready) -> None: 
         assert conn.execute(text("SELECT name FROM products WHERE id = 2")).scalar_one() == "Late"
 
 
-def test_handover_flips_the_table_with_one_record_then_turns_the_sync(ready) -> None:  # noqa: ANN001
+def test_handover_flips_the_table_with_one_record_then_turns_the_sync(ready) -> None:
     rt, owner_file, routes, ledger = ready
     result = handover(rt, owner_file, "service", routes, HandoverOptions(quiet_s=0, reason="canary clean"))
     assert (result["sync_direction"], result["changed"], result["table_changed"]) == ("reverse", True, True)
@@ -96,10 +96,10 @@ def test_handover_flips_the_table_with_one_record_then_turns_the_sync(ready) -> 
     assert again["changed"] is False and len(read_records(ledger)) == 1
 
 
-def test_an_interrupted_handover_is_finished_by_running_it_again(ready) -> None:  # noqa: ANN001
+def test_an_interrupted_handover_is_finished_by_running_it_again(ready) -> None:
     from proxy.flips import flip_feature
 
-    rt, owner_file, routes, ledger = ready
+    rt, owner_file, routes, _ledger = ready
     flip_feature(routes, "catalog", None, writes_owner="service", actor="t")  # step 2 done, then the process died
     record_sync(owner_file, "catalog", "forward", 0.0, when="2000-01-01T00:00:00+00:00")  # no sync since
     result = handover(rt, owner_file, "service", routes, QUICK)
@@ -107,7 +107,7 @@ def test_an_interrupted_handover_is_finished_by_running_it_again(ready) -> None:
     assert feature_state(owner_file, "catalog")["sync"]["direction"] == "reverse"
 
 
-def test_one_way_handover_is_explicit_and_can_be_handed_back(ready) -> None:  # noqa: ANN001
+def test_one_way_handover_is_explicit_and_can_be_handed_back(ready) -> None:
     rt, owner_file, routes, ledger = ready
     one_way = dataclasses.replace(rt, mappings=[dataclasses.replace(rt.mappings[0], to_source=None)], _routes={})
     accepted = dataclasses.replace(QUICK, without_reverse_sync=True)

@@ -42,7 +42,7 @@ def _product(sku: str) -> dict[str, str]:
     return {"Sku": sku, "Name": "Range test", "Category": "TOOLS", "UnitPrice": "3.50"}
 
 
-def _backfilled(dbs: Databases, products: int):  # noqa: ANN202
+def _backfilled(dbs: Databases, products: int):
     seed_legacy(dbs.legacy_url, products)
     runtime = open_feature(CONFIG, "catalog", dbs.var_dir)
     backfill(runtime.mappings[0], runtime.source, runtime.target, feature="catalog")

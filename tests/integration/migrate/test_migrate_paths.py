@@ -31,13 +31,13 @@ def _runtime(dbs: Databases) -> FeatureRuntime:
     return open_feature(CONFIG, "catalog", dbs.var_dir)
 
 
-def _sql(engine, *statements: str) -> None:  # noqa: ANN001
+def _sql(engine, *statements: str) -> None:
     with engine.begin() as conn:
         for statement in statements:
             conn.execute(text(statement))
 
 
-def _count(engine, table) -> int:  # noqa: ANN001
+def _count(engine, table) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
@@ -55,7 +55,7 @@ def test_backfill_interrupted_resumes_quarantines_and_reruns_cleanly(dbs: Databa
     mapping = rt.mappings[0]
     batches = []
 
-    def stop_after_three(report) -> None:  # noqa: ANN001
+    def stop_after_three(report) -> None:
         batches.append(report.read)
         if len(batches) == 3:
             raise Interrupted
@@ -73,8 +73,8 @@ def test_backfill_interrupted_resumes_quarantines_and_reruns_cleanly(dbs: Databa
     with rt.target.connect() as conn:
         held = conn.execute(select(quarantine)).mappings().one()
     assert (held["table_name"], json.loads(held["row_key"])) == ("PRODUCTS", [5000])
-    assert "PROD_SKU" in held["reason"] and json.loads(held["raw_row"])["PROD_SKU".lower()
-                                                                      if dbs.backend == "postgres" else "PROD_SKU"] == "bad sku"
+    column = "prod_sku" if dbs.backend == "postgres" else "PROD_SKU"
+    assert "PROD_SKU" in held["reason"] and json.loads(held["raw_row"])[column] == "bad sku"
 
     ok, reports = verify_feature(rt, ownership_path(dbs.var_dir))
     assert ok and (reports[0].matched, reports[0].quarantined, reports[0].samples["quarantined"]) == (120, 1, [5000])

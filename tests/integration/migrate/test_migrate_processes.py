@@ -26,12 +26,12 @@ from tests.integration.migrate.conftest import CONFIG, ROOT, Databases, seed_leg
 pytestmark = pytest.mark.integration
 
 
-def _spawn(args: list[str], env: dict[str, str], log) -> subprocess.Popen:  # noqa: ANN001
+def _spawn(args: list[str], env: dict[str, str], log) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "strangler", *args], cwd=ROOT, stdout=log, stderr=log,
                             env={**os.environ, **env})
 
 
-def _wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:  # noqa: ANN001
+def _wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -39,7 +39,7 @@ def _wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None
         time.sleep(0.02)
 
 
-def _checkpoint(engine) -> dict | None:  # noqa: ANN001
+def _checkpoint(engine) -> dict | None:
     try:
         with engine.connect() as conn:
             row = conn.execute(select(checkpoints).where(checkpoints.c.feature == "catalog")).mappings().first()
@@ -66,7 +66,7 @@ def _cli_verify(dbs: Databases) -> dict:
     return report["tables"][0]
 
 
-def test_backfill_killed_with_sigkill_resumes_without_duplicates(dbs: Databases, tmp_path) -> None:  # noqa: ANN001
+def test_backfill_killed_with_sigkill_resumes_without_duplicates(dbs: Databases, tmp_path) -> None:
     seed_legacy(dbs.legacy_url, 600)
     target = open_engine(dbs.catalog_url)
     with open(tmp_path / "backfill.log", "wb") as log:
@@ -117,7 +117,7 @@ def _legacy_writer(url: str, stop: threading.Event, counter: list[int]) -> None:
         engine.dispose()
 
 
-def test_sync_process_killed_and_restarted_loses_no_change(dbs: Databases, tmp_path) -> None:  # noqa: ANN001
+def test_sync_process_killed_and_restarted_loses_no_change(dbs: Databases, tmp_path) -> None:
     seed_legacy(dbs.legacy_url, 40)
     rt = open_feature(CONFIG, "catalog", dbs.var_dir)
     capture.install(rt.source, rt.capture_specs("legacy"))
@@ -156,7 +156,7 @@ def test_sync_process_killed_and_restarted_loses_no_change(dbs: Databases, tmp_p
 
 # SQLite only: the SQL-level tests cover PostgreSQL; one gunicorn run keeps the suite fast
 @pytest.mark.parametrize("dbs", ["sqlite"], indirect=True)
-def test_http_writes_during_backfill_and_sync_all_arrive(dbs: Databases, tmp_path) -> None:  # noqa: ANN001
+def test_http_writes_during_backfill_and_sync_all_arrive(dbs: Databases, tmp_path) -> None:
     seed_legacy(dbs.legacy_url, 400)
     strangler("migrate", "capture", "install", "catalog", "--side", "legacy", env=dbs.env)
     port = free_port()

@@ -48,7 +48,7 @@ def typo_to_source(row: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _runtime(dbs: Databases, translate=product_row_to_record, to_source=record_to_product_row) -> FeatureRuntime:  # noqa: ANN001
+def _runtime(dbs: Databases, translate=product_row_to_record, to_source=record_to_product_row) -> FeatureRuntime:
     runtime = open_feature(CONFIG, "catalog", dbs.var_dir)
     runtime.mappings = [dataclasses.replace(PRODUCTS, translate=translate, to_source=to_source,
                                             batch_translate=None)]

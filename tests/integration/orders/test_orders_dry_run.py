@@ -8,8 +8,8 @@ import time
 
 import httpx
 import pytest
-
 from strangler_app.protocol import DRY_RUN_RESPONSE_HEADER, HEADER, sign
+
 from tests.integration.orders.conftest import backfill_one
 
 pytestmark = pytest.mark.integration

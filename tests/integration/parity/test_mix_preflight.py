@@ -41,7 +41,7 @@ def upstream():
     seen: list[str | None] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:  # http.server's name
             seen.append(self.headers.get("Authorization"))
             body = b'{"ok": true}'
             self.send_response(200)

@@ -90,5 +90,5 @@ def test_max_requests_caps_a_run(stack: Stack) -> None:
                      "2", "--run-time", "60s", "--max-requests", "10", "--csv", str(prefix))
     assert done.returncode == 0, done.stderr[-2000:]
     rows = (prefix.parent / f"{prefix.name}_stats.csv").read_text().splitlines()
-    aggregated = [r for r in rows if ",Aggregated," in r][0].split(",")
+    aggregated = next(r for r in rows if ",Aggregated," in r).split(",")
     assert 1 <= int(aggregated[2]) <= 10

@@ -13,7 +13,6 @@ import pytest
 from strangler.gates import SPEC as KIT_GATES
 from strangler.procs import free_port, running, spawn, stop, wait_http
 
-
 ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -30,7 +29,8 @@ features:
     target: svc
     state: legacy
     writes_owner: service  # the service owns the writes: they follow it in every state (and allow retired)
-    promote: {{min_samples: 0, max_diff_rate: null, max_error_rate: null}}  # routing tests: promotions are not judged on parity here
+    # routing tests: promotions are not judged on parity here
+    promote: {{min_samples: 0, max_diff_rate: null, max_error_rate: null}}
     routes:
       - {{methods: [GET, POST], path: "/api/things/{{id}}"}}
       - {{methods: [GET], path: "/api/things"}}

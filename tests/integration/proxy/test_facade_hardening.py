@@ -12,12 +12,11 @@ import threading
 import time
 from collections import Counter
 from contextlib import ExitStack
-from pathlib import Path
 
 import httpx
 import pytest
-
 from facade_stack import HERE, TOKEN, facade_argv, upstream_argv
+
 from strangler.procs import free_port, running
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ import time
 
 import httpx
 import pytest
+from facade_stack import ROOT, facade_argv
 
-from facade_stack import ROOT, facade_argv  # noqa: I001
 from strangler.procs import free_port
 
 pytestmark = pytest.mark.integration
@@ -86,7 +86,7 @@ def test_every_state_via_admin_api_and_back_via_yaml_edit(stack):
 def test_bad_yaml_edit_changes_nothing(stack):
     good = stack.routes.read_text()
     stack.flip("new")
-    metrics = lambda: stack.admin_call("GET", "/metrics").text  # noqa: E731
+    metrics = lambda: stack.admin_call("GET", "/metrics").text
     before = _counter(metrics(), "strangler_table_reload_errors_total")
     stack.routes.write_text(stack.routes.read_text().replace("state: new", "state: nu") + "  oops: [\n")
     assert wait_until(lambda: _counter(metrics(), "strangler_table_reload_errors_total") > before)

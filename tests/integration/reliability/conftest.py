@@ -10,9 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proxy"))
 
-from facade_stack import stack  # noqa: E402, F401
+from facade_stack import stack  # noqa: F401
 
-from load.reliability.stack import DemoStack, demo_stack  # noqa: E402
+from load.reliability.stack import DemoStack, demo_stack
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.sync.client import connect as ws_connect
-
 from scale_stack import TOKEN, facade_argv, routes_text, upstream_argv
 from scale_upstream import MIB, pattern_chunk
+from websockets.sync.client import connect as ws_connect
+
 from strangler.cli.tls import make_selfsigned
 from strangler.procs import free_port, running
 

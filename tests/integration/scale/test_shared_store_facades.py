@@ -9,9 +9,9 @@ from contextlib import ExitStack
 
 import httpx
 import pytest
+from scale_stack import TOKEN, admin_flip, facade_argv, routes_text, served_by, upstream_argv
 
 from proxy.ledger import read_records
-from scale_stack import TOKEN, admin_flip, facade_argv, routes_text, served_by, upstream_argv
 from strangler.procs import free_port, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]

@@ -22,10 +22,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from strangler.gates import SPEC as KIT_GATES
-from strangler.procs import free_port, running
 from proxy.evidence import recent_figures
 from proxy.table import State, load_table
+from strangler.gates import SPEC as KIT_GATES
+from strangler.procs import free_port, running
 from tests.integration.shadow.conftest import wait_for
 
 pytestmark = pytest.mark.integration

@@ -9,6 +9,7 @@ succeed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -34,7 +35,7 @@ def main() -> None:
         args.counter.write_text(str(starts))
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        def do_GET(self) -> None:  # http.server naming
             status = 503 if args.unhealthy else 200
             body = json.dumps({"name": args.name, "pid": os.getpid(), "peer_port": args.peer_port}).encode()
             self.send_response(status)
@@ -54,10 +55,8 @@ def main() -> None:
             os._exit(3)
 
         threading.Timer(args.crash_after, crash).start()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     sys.exit(0)
 
 

@@ -141,17 +141,17 @@ def _writes(stack: WriteStack, client: int, clients: int, total: int, per_phase:
             headers = {"X-Strangler-Cohort": f"ws-{client}-{n}"}  # spreads canary requests over both sides
             if n % 2 == 0 or not (created or own_seed):
                 item = Outcome(client, n, "create", f"WS-{client}-{n}", None, name, price)
-                call = lambda: http.post("/api/products", headers=headers, json={  # noqa: E731
-                    "Sku": item.sku, "Name": name, "Category": "TOOLS", "UnitPrice": str(price)})
+                call = lambda: http.post("/api/products", headers=headers, json={  # noqa: B023 - called below
+                    "Sku": item.sku, "Name": name, "Category": "TOOLS", "UnitPrice": str(price)})  # noqa: B023
             elif n % 8 == 7 and created:
                 target = rng.choice(created)
                 item = Outcome(client, n, "deactivate", None, target, "", Decimal(0))
-                call = lambda: http.post(f"/api/products/{target}/deactivate", headers=headers)  # noqa: E731
+                call = lambda: http.post(f"/api/products/{target}/deactivate", headers=headers)  # noqa: B023
             else:
                 target = rng.choice(created) if created and (n % 4 == 1 or not own_seed) else rng.choice(own_seed)
                 item = Outcome(client, n, "update", None, target, name, price)
-                call = lambda: http.put(f"/api/products/{target}", headers=headers,  # noqa: E731
-                                        json={"Name": name, "UnitPrice": str(price)})
+                call = lambda: http.put(f"/api/products/{target}", headers=headers,  # noqa: B023
+                                        json={"Name": name, "UnitPrice": str(price)})  # noqa: B023
             item.started = time.time()
             try:
                 response = call()
@@ -237,22 +237,22 @@ class Counts:
                 f"{writes / run.seconds if run.seconds else 0:.0f} writes/s")
 
 
-def _rows(engine, side: str) -> dict[int, tuple[str, str, Decimal, bool]]:  # noqa: ANN001
+def _rows(engine, side: str) -> dict[int, tuple[str, str, Decimal, bool]]:
     """id → (sku, name, price, active) of every product on one side."""
     table = reflect_table(engine, AUDITED[side][0])
     cols = {c.name.lower(): c for c in table.columns}
     if side == "legacy":
         query = select(cols["prod_id"], cols["prod_sku"], cols["prod_nm"], cols["unit_prc"], cols["actv_flg"])
-        convert = lambda r: (r[1], r[2], Decimal(str(r[3])).quantize(Decimal("0.01")), r[4] == "Y")  # noqa: E731
+        convert = lambda r: (r[1], r[2], Decimal(str(r[3])).quantize(Decimal("0.01")), r[4] == "Y")
     else:
         query = select(cols["id"], cols["sku"], cols["name"], cols["price_minor"], cols["status"])
-        convert = lambda r: (r[1], r[2], (Decimal(r[3]) / 100).quantize(Decimal("0.01")),  # noqa: E731
+        convert = lambda r: (r[1], r[2], (Decimal(r[3]) / 100).quantize(Decimal("0.01")),
                              r[4] == "active")
     with engine.connect() as conn:
         return {int(r[0]): convert(r) for r in conn.execute(query)}
 
 
-def _direct_writes(engine) -> list[tuple[str, str, float]]:  # noqa: ANN001
+def _direct_writes(engine) -> list[tuple[str, str, float]]:
     """(key, op, at) of every audited write the sync applier did not make."""
     table = reflect_table(engine, AUDIT)
     with engine.connect() as conn:

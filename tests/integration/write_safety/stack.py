@@ -27,10 +27,10 @@ from strangler.migrate.engine import backfill
 from strangler.migrate.feature import open_feature
 from strangler.migrate.ownership import ownership_path, record_backfill
 from strangler.procs import free_port, spawn, stop, wait_http
+from tests.identity_auth import IDENTITY_KEY
 from tests.integration.migrate.conftest import CONFIG, ROOT, Databases, _pg_databases, _pg_drop, seed_legacy
 from tests.integration.migrate.conftest import strangler as strangler_cli
 from tests.integration.proxy.facade_stack import facade_argv
-from tests.identity_auth import IDENTITY_KEY
 
 SHADOW_KEY = "write-safety-shadow-key-0123456789"
 ADMIN_TOKEN = "write-safety-admin-token-0123456789"
@@ -54,7 +54,7 @@ def databases(backend: str, tmp: Path, pg_base: str | None = None) -> Iterator[D
         _pg_drop(handle)
 
 
-def _install_audit(engine, side: str) -> None:  # noqa: ANN001
+def _install_audit(engine, side: str) -> None:
     """An AFTER INSERT/UPDATE/DELETE trigger logging (key, op, time, via_sync) into _ws_audit."""
     reflected = reflect_table(engine, AUDITED[side][0])  # the name as the database spells it
     table, key = reflected.name, find_columns(reflected, [AUDITED[side][1]])[0].name
@@ -161,7 +161,7 @@ class WriteStack:
             return None
 
     @staticmethod
-    def wait(predicate, what: str, timeout: float = 60) -> None:  # noqa: ANN001
+    def wait(predicate, what: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
@@ -181,10 +181,10 @@ class WriteStack:
         done = self.cli("migrate", "handover", "catalog", "--writes", writes, "--timeout", "60")
         return done.stdout.strip()
 
-    def cli(self, *args: str, check: bool = True):  # noqa: ANN201
+    def cli(self, *args: str, check: bool = True):
         return strangler_cli(*args, env=self.env, check=check, timeout=120)
 
-    def engines(self):  # noqa: ANN201
+    def engines(self):
         return open_engine(self.dbs.legacy_url), open_engine(self.dbs.catalog_url)
 
 

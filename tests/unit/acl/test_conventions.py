@@ -6,9 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acl.common.conventions import (decimal_to_legacy_money, decimal_to_minor, flag_to_bool,
-                                    legacy_money_to_decimal, legacy_ts_to_utc, minor_to_decimal,
-                                    utc_to_legacy_ts)
+from acl.common.conventions import (
+    decimal_to_legacy_money,
+    decimal_to_minor,
+    flag_to_bool,
+    legacy_money_to_decimal,
+    legacy_ts_to_utc,
+    minor_to_decimal,
+    utc_to_legacy_ts,
+)
 from acl.common.errors import TranslationError
 
 TZ = "Europe/London"

@@ -23,8 +23,8 @@ from acl.orders.mapping import (
     order_record_domain,
     order_record_to_header,
 )
-from new_services.orders.domain import OrderStatus
 from new_services.common.settings import DEFAULT_ID_START
+from new_services.orders.domain import OrderStatus
 from tests.unit.orders.test_orders_translate import legacy_orders
 
 

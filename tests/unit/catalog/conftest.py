@@ -15,7 +15,7 @@ class FixedAvailability:
     """Stands in for the legacy inventory (an outside system); every product has 7 units."""
 
     def available(self, product_ids: Iterable[int], *, fresh: bool = False) -> dict[int, int]:
-        return {pid: 7 for pid in product_ids}
+        return dict.fromkeys(product_ids, 7)
 
     def close(self) -> None:
         pass

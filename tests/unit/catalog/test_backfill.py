@@ -59,8 +59,8 @@ def test_backfill_translates_skips_and_is_idempotent(legacy_url: str, tmp_path: 
 
 
 def test_cli_backfill_writes_ownership(legacy_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from strangler.cli.app import app
     from strangler.cli import migrate  # noqa: F401 - registers `migrate`
+    from strangler.cli.app import app
 
     monkeypatch.setenv("LEGACY_DATABASE_URL", legacy_url)
     monkeypatch.setenv("CATALOG_DATABASE_URL", f"sqlite:///{tmp_path}/cat.db")

@@ -45,7 +45,7 @@ def busy_client(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
         yield client, tmp_path / "catalog.db"
 
 
-def test_a_held_write_lock_is_503_database_busy_then_writes_resume(busy_client) -> None:  # noqa: ANN001
+def test_a_held_write_lock_is_503_database_busy_then_writes_resume(busy_client) -> None:
     client, db_file = busy_client
     created = client.post("/v2/products", json={"sku": "B-1", "name": "n", "category": "C", "price": "1.00"})
     assert created.status_code == 201
@@ -64,7 +64,7 @@ def test_a_held_write_lock_is_503_database_busy_then_writes_resume(busy_client) 
     assert client.get("/v2/products").json()["items"][1]["sku"] == "B-2"
 
 
-def _failing_app(tmp_path: Path):  # noqa: ANN202
+def _failing_app(tmp_path: Path):
     router = APIRouter()
 
     @router.post("/api/boom")

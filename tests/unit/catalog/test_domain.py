@@ -10,7 +10,7 @@ NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def make(**overrides) -> Product:
-    values = dict(sku="SKU-1", name="Kettle", category="KITCHEN", price=Decimal("12.50"), now=NOW)
+    values = {"sku": "SKU-1", "name": "Kettle", "category": "KITCHEN", "price": Decimal("12.50"), "now": NOW}
     values.update(overrides)
     return Product.create(**values)
 

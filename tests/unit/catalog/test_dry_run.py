@@ -4,9 +4,9 @@ import json
 import time
 
 from fastapi.testclient import TestClient
+from strangler_app.protocol import ACK_HEADER, DRY_RUN_RESPONSE_HEADER, HEADER, ack_valid, sign
 
 from new_services.catalog.settings import DEFAULT_ID_START
-from strangler_app.protocol import ACK_HEADER, DRY_RUN_RESPONSE_HEADER, HEADER, ack_valid, sign
 
 SHADOW_KEY = "unit-test-shadow-key-0123456789"  # the key the conftest app is built with
 BODY = {"Sku": "DRY-1", "Name": "Shadow kettle", "Category": "KITCHEN", "UnitPrice": "9.99"}

@@ -45,7 +45,7 @@ def orders_client(tmp_path: Path) -> Iterator[TestClient]:
         yield client
 
 
-def _assert_4xx(response, path: str) -> None:  # noqa: ANN001
+def _assert_4xx(response, path: str) -> None:
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
     body = response.json()
     if path.startswith("/api/"):

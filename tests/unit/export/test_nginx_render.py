@@ -139,5 +139,5 @@ def test_bad_options_are_clear_errors(opts: NginxOptions, needle: str) -> None:
 
 def test_unexportable_names_are_refused() -> None:
     t = parse_table(TABLE.replace("  a: {", '  "a b": {') % ("new", 0))
-    with pytest.raises(ExportError, match="feature name 'a b'.*Fix"):
+    with pytest.raises(ExportError, match=r"feature name 'a b'.*Fix"):
         render(t, NginxOptions(comparator="http://127.0.0.1:8091"))

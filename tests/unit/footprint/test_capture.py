@@ -1,11 +1,11 @@
-"""strangler_app.sqlcapture: the SQLAlchemy listener labels each statement with the Flask blueprint/endpoint/method, or "(no request)"."""
+"""strangler_app.sqlcapture: the SQLAlchemy listener labels each statement with the Flask blueprint/endpoint/method, or
+"(no request)"."""
 import json
 import sys
 
 import pytest
 from flask import Blueprint, Flask
 from sqlalchemy import create_engine, text
-
 from strangler_app import sqlcapture as capture
 
 

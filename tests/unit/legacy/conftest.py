@@ -12,7 +12,6 @@ from legacy_monolith import create_app
 from legacy_monolith.db import make_engine
 from legacy_monolith.seed import seed
 
-
 SECRET_KEY = "unit-test-session-signing-key-not-a-real-one"
 PASSWORD = "correct horse battery staple"
 

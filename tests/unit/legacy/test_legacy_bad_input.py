@@ -24,7 +24,7 @@ WRITES = [("post", f"/api/products/{HUGE}/deactivate", None), ("put", f"/api/pro
           ("post", "/api/inventory/reservations", {"ProductId": int(HUGE), "Warehouse": "LON1", "Quantity": 1})]
 
 
-def _assert_envelope_4xx(response) -> None:  # noqa: ANN001
+def _assert_envelope_4xx(response) -> None:
     assert 400 <= response.status_code < 500, (response.status_code, response.get_data(as_text=True)[:300])
     body = response.get_json()
     assert body["Success"] is False and body["ErrorCode"] != "INTERNAL_ERROR", body
@@ -47,7 +47,7 @@ def test_an_id_out_of_range_is_no_such_endpoint_and_the_largest_is_a_lookup(clie
     assert largest.status_code == 404 and largest.get_json()["ErrorCode"] == "PRODUCT_NOT_FOUND"
 
 
-def test_every_id_in_a_route_uses_the_bounded_converter(app) -> None:  # noqa: ANN001
+def test_every_id_in_a_route_uses_the_bounded_converter(app) -> None:
     from legacy_monolith.validation import IdConverter
 
     unbounded = [(rule.rule, name) for rule in app.url_map.iter_rules()

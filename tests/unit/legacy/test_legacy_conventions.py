@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from legacy_monolith.conventions import (legacy_datetime, load_zone, money_str, parse_legacy_datetime,
-                                         server_time, sortable_key_to_legacy, to_money)
+from legacy_monolith.conventions import (
+    legacy_datetime,
+    load_zone,
+    money_str,
+    parse_legacy_datetime,
+    server_time,
+    sortable_key_to_legacy,
+    to_money,
+)
 
 LONDON = load_zone("Europe/London")
 
@@ -27,27 +34,27 @@ def test_money_rejects_non_numbers() -> None:
 
 
 def test_legacy_datetime_is_local_time_with_dst() -> None:
-    summer = datetime(2024, 7, 1, 12, 0, tzinfo=timezone.utc)
-    winter = datetime(2024, 1, 15, 12, 0, tzinfo=timezone.utc)
+    summer = datetime(2024, 7, 1, 12, 0, tzinfo=UTC)
+    winter = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
     assert legacy_datetime(summer, LONDON) == "01/07/2024 13:00"
     assert legacy_datetime(winter, LONDON) == "15/01/2024 12:00"
     assert legacy_datetime(summer, load_zone("America/New_York")) == "01/07/2024 08:00"
 
 
 def test_parse_is_the_inverse_of_format() -> None:
-    moment = datetime(2023, 3, 26, 1, 30, tzinfo=timezone.utc)  # just after the spring-forward gap
+    moment = datetime(2023, 3, 26, 1, 30, tzinfo=UTC)  # just after the spring-forward gap
     text = legacy_datetime(moment, LONDON)
     assert text == "26/03/2023 02:30"
-    assert parse_legacy_datetime(text, LONDON).astimezone(timezone.utc) == moment
+    assert parse_legacy_datetime(text, LONDON).astimezone(UTC) == moment
     assert legacy_datetime(parse_legacy_datetime("31/12/2022 23:59", LONDON), LONDON) == "31/12/2022 23:59"
 
 
 def test_ambiguous_autumn_hour_reads_as_its_first_occurrence() -> None:
     """A legacy quirk the ACL must know: local strings lose the offset, 01:30 on the fall-back night is twice."""
-    first = datetime(2023, 10, 29, 0, 30, tzinfo=timezone.utc)
-    second = datetime(2023, 10, 29, 1, 30, tzinfo=timezone.utc)
+    first = datetime(2023, 10, 29, 0, 30, tzinfo=UTC)
+    second = datetime(2023, 10, 29, 1, 30, tzinfo=UTC)
     assert legacy_datetime(first, LONDON) == legacy_datetime(second, LONDON) == "29/10/2023 01:30"
-    assert parse_legacy_datetime("29/10/2023 01:30", LONDON).astimezone(timezone.utc) == first
+    assert parse_legacy_datetime("29/10/2023 01:30", LONDON).astimezone(UTC) == first
 
 
 def test_bad_zone_names_the_setting_and_a_fix() -> None:

@@ -2,13 +2,12 @@
 untracked release/consume for stock that legacy orders reserved without a STOCK_RSV row."""
 from __future__ import annotations
 
-
 from flask.testing import FlaskClient
 
 
-
 def _stock(client: FlaskClient, pid: int) -> dict[str, tuple[int, int]]:
-    return {w["Warehouse"]: (w["OnHand"], w["Reserved"]) for w in client.get(f"/api/inventory/{pid}").get_json()["Warehouses"]}
+    warehouses = client.get(f"/api/inventory/{pid}").get_json()["Warehouses"]
+    return {w["Warehouse"]: (w["OnHand"], w["Reserved"]) for w in warehouses}
 
 
 def _error(response, status: int, code: str) -> None:  # type: ignore[no-untyped-def]

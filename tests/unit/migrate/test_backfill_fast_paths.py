@@ -268,7 +268,7 @@ def test_backfill_falls_back_for_unusual_rows_and_constraint_violations(tmp_path
 
 
 def test_row_type_reads_names_case_insensitively() -> None:
-    row = row_type(("prod_id", "Name"))(zip(("prod_id", "Name"), (7, "x")))
+    row = row_type(("prod_id", "Name"))(zip(("prod_id", "Name"), (7, "x"), strict=True))
     assert (row["PROD_ID"], row["name"], row.get("NAME"), row.get("nope", 1)) == (7, "x", "x", 1)
     assert "Prod_Id" in row and "nope" not in row and 3 not in row and dict(row) == {"prod_id": 7, "Name": "x"}
     with pytest.raises(KeyError):

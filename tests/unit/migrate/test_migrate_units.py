@@ -15,8 +15,14 @@ from strangler.migrate.db import open_engine
 from strangler.migrate.engine import backfill
 from strangler.migrate.gate import check, data_section
 from strangler.migrate.mapping import TableMapping
-from strangler.migrate.ownership import (feature_state, ownership_path, record_backfill, record_sync,
-                                         record_verified, record_writes_owner)
+from strangler.migrate.ownership import (
+    feature_state,
+    ownership_path,
+    record_backfill,
+    record_sync,
+    record_verified,
+    record_writes_owner,
+)
 from strangler.migrate.verify import plain, verify_table
 from strangler.settings import KitSettings
 
@@ -24,7 +30,7 @@ LINES = Table("lines", MetaData(), Column("order_id", Integer, primary_key=True)
               Column("line_no", Integer, primary_key=True), Column("sku", String(20)))
 
 
-def _line(row):  # noqa: ANN001, ANN202
+def _line(row):
     if row["SKU"] == "BAD":
         raise ValueError("SKU: rejected")
     return {"order_id": row["ORD_ID"], "line_no": row["LN_NO"], "sku": row["SKU"]}
@@ -33,7 +39,8 @@ def _line(row):  # noqa: ANN001, ANN202
 def test_keyset_widens_a_key_prefix_to_the_composite_primary_key(tmp_path: Path) -> None:
     source = open_engine(f"sqlite:///{tmp_path}/s.db")
     with source.begin() as conn:
-        conn.execute(text("CREATE TABLE ORD_LINES (ORD_ID INTEGER, LN_NO INTEGER, SKU TEXT, PRIMARY KEY (ORD_ID, LN_NO))"))
+        conn.execute(text("CREATE TABLE ORD_LINES (ORD_ID INTEGER, LN_NO INTEGER, SKU TEXT, "
+                          "PRIMARY KEY (ORD_ID, LN_NO))"))
         conn.execute(text("INSERT INTO ORD_LINES VALUES (:o, :l, :s)"),
                      [{"o": o, "l": n, "s": "BAD" if (o, n) == (2, 2) else f"S{o}-{n}"}
                       for o in range(1, 6) for n in range(1, 4)])
@@ -94,8 +101,8 @@ def test_status_section_lists_features(tmp_path: Path) -> None:
 
 
 def test_cli_rejects_bad_arguments_clearly(tmp_path: Path) -> None:
-    from strangler.cli.app import app
     from strangler.cli import migrate  # noqa: F401 - registers `migrate`
+    from strangler.cli.app import app
 
     config = Path(__file__).resolve().parents[3] / "config" / "migrations.yaml"
     runner = CliRunner()

@@ -73,7 +73,7 @@ def test_valid_json_round_trips_exactly_with_key_order(legacy: tuple[dict[str, A
     dto = as_json(*legacy)
     back = order_to_json(order_from_json(dto, TZ), TZ)
     assert back == dto
-    assert list(back) == list(dto) and all(list(a) == list(b) for a, b in zip(back["Lines"], dto["Lines"]))
+    assert list(back) == list(dto) and all(list(a) == list(b) for a, b in zip(back["Lines"], dto["Lines"], strict=True))
 
 
 def test_status_letters_map_to_the_domain_enum() -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+import strangler.cli.parity  # noqa: F401  (registers `strangler parity`)
 from proxy.parity import Normaliser, ParityStore, RequestInfo, Response, compare_exchange
 from proxy.parity.recent import evaluate
 from proxy.table import ParityConfig
-import strangler.cli.parity  # noqa: F401  (registers `strangler parity`)
 from strangler.cli.app import app
 
 JSON = {"content-type": "application/json"}
@@ -21,10 +21,11 @@ def record(store: ParityStore, config: ParityConfig, n: int, *, price: str = "1.
     """n comparisons; ServerTime differs on every answer (legacy-vs-legacy too when `noise`)."""
     norm = Normaliser(config)
     for i in range(start, start + n):
-        body = lambda t, p: json.dumps({"Id": i, "ServerTime": t, "Price": p})
+        body = lambda t, p, i=i: json.dumps({"Id": i, "ServerTime": t, "Price": p})
         store.record(compare_exchange(
             norm, feature="f", route=route, request=RequestInfo.of("GET", f"/items/{i}", headers or {}),
-            reference=Response.of(200, JSON, body(f"a{i}", "1.00")), candidate=Response.of(200, JSON, body(f"b{i}", price)),
+            reference=Response.of(200, JSON, body(f"a{i}", "1.00")),
+            candidate=Response.of(200, JSON, body(f"b{i}", price)),
             reference_again=Response.of(200, JSON, body(f"c{i}", "1.00")) if noise else None))
     store.flush()
 
@@ -102,7 +103,7 @@ def test_suggest_ignores_says_why_there_is_nothing_and_proposes_normalisers(tmp_
     with ParityStore(db, background=False) as store:
         record(store, ParityConfig(ignore=["$.ServerTime"]), 5, start=5)
         norm = Normaliser(ParityConfig())
-        for i in range(3):  # the same instant written two ways, a number vs a numeric string
+        for _i in range(3):  # the same instant written two ways, a number vs a numeric string
             store.record(compare_exchange(
                 norm, feature="f", route="/t", request=RequestInfo.of("GET", "/t"),
                 reference=Response.of(200, JSON, json.dumps({"At": "2026-01-01T00:00:00+00:00", "N": 1})),

@@ -82,8 +82,8 @@ def test_two_processes_write_the_same_file(tmp_path: Path) -> None:
             "ok = Response.of(200, {'content-type': 'application/json'}, '{\"a\": 1}')\n"
             "bad = Response.of(200, {'content-type': 'application/json'}, '{\"a\": 2}')\n"
             "for i in range(300):\n"
-            "    store.record(compare_exchange(Normaliser(), feature='f', route='/r', request=RequestInfo.of('GET', '/r'),"
-            " reference=ok, candidate=bad if i % 3 == 0 else ok))\n"
+            "    store.record(compare_exchange(Normaliser(), feature='f', route='/r',"
+            " request=RequestInfo.of('GET', '/r'), reference=ok, candidate=bad if i % 3 == 0 else ok))\n"
             "store.close()\n")
     db = str(tmp_path / "shared.db")
     procs = [subprocess.Popen([sys.executable, "-c", code, db], cwd=REPO) for _ in range(2)]

@@ -123,4 +123,4 @@ def facade(routes: Path):
         yield Facade(tctx, routes)
 
 
-__all__ = ["Facade", "table_text", "hooks", "textwrap"]
+__all__ = ["Facade", "hooks", "table_text", "textwrap"]

@@ -48,7 +48,7 @@ def test_the_option_wins_over_the_environment(fake_gate, monkeypatch):
 
 
 def test_a_malformed_entry_stops_start_up_with_the_fix(fake_gate):
-    with taddons.context() as tctx, pytest.raises(exceptions.OptionsError, match="NAME=module:function. Fix"):
+    with taddons.context() as tctx, pytest.raises(exceptions.OptionsError, match=r"NAME=module:function\. Fix"):
         configure(tctx, strangler_gates="strangler.footprint.gate.footprint_gate")
 
 

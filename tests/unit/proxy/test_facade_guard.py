@@ -79,7 +79,7 @@ def test_malformed_header_lines_are_refused_before_routing(facade, fields):
     f.request.headers.fields = f.request.headers.fields + fields
     facade.trigger(HttpRequestHeadersHook(f))
     assert f.metadata[ANSWERED_META] == 400 and f.metadata["strangler"].forwarded is False
-    status, body, _, linger = errors._pending.pop(f.client_conn.id)
+    status, body, _, _linger = errors._pending.pop(f.client_conn.id)
     assert status == 400 and json.loads(body)["error"] == "bad_request" and "Fix:" in json.loads(body)["message"]
 
 

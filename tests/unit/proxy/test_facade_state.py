@@ -4,10 +4,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from facade_harness import Facade, table_text
 from mitmproxy import exceptions, hooks
 from mitmproxy.test import taddons
-
-from facade_harness import Facade, table_text  # noqa: I001
 
 
 def test_startup_with_bad_table_fails_with_file_line_and_fix(tmp_path):

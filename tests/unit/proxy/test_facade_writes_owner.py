@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from facade_harness import table_text  # fixture module of this folder
 
-from facade_harness import table_text  # noqa: I001 - fixture module of this folder
 from proxy.cohort import bucket, in_target
 
 

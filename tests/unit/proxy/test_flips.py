@@ -104,7 +104,7 @@ def test_retired_only_from_new_unless_forced(routes_file, ledger_file):
         _flip(routes_file, "one", "retired")
     assert info.value.reasons and load_table(routes_file).features["one"].state is State.LEGACY
     _flip(routes_file, "one", "new")
-    with pytest.raises(FlipError, match="legacy owns 'one''s writes. Fix: hand them over first") as info:
+    with pytest.raises(FlipError, match=r"legacy owns 'one''s writes\. Fix: hand them over first") as info:
         _flip(routes_file, "one", "retired")  # retired sends writes to the service: it must own them
     assert info.value.reasons == [
         "'retired' sends every write to the service, but legacy owns 'one''s writes. "

@@ -1,6 +1,7 @@
 """Several processes flipping at once: the file is never corrupt, no flip is lost, each is in the ledger."""
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def test_concurrent_flips_from_processes(routes_file: Path, ledger_file: Path):
     # no lost update: per feature, each flip starts where the previous one ended, and the file shows the last
     for name, feature in table.features.items():
         chain = [r for r in records if r["feature"] == name]
-        for prev, cur in zip(chain, chain[1:]):
+        for prev, cur in itertools.pairwise(chain):
             assert (cur["from_state"], cur["from_percent"]) == (prev["to_state"], prev["to_percent"])
         assert chain[-1]["to_state"] == feature.state.value
         if feature.state is State.CANARY:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from proxy.table_edit import dump_yaml as _dump, round_trip as _round_trip
 from proxy.table import parse_table
+from proxy.table_edit import dump_yaml as _dump
+from proxy.table_edit import round_trip as _round_trip
 from strangler.scaffold import proposals
 from strangler.scaffold.discover import (
     Route,

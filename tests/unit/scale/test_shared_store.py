@@ -1,6 +1,7 @@
 """The shared store's control plane against a real PostgreSQL (a unique schema per test, dropped after)."""
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import threading
@@ -67,7 +68,7 @@ def test_failed_ledger_append_rolls_the_flip_back(store):
 
 
 def test_invalid_edit_and_unknown_feature_write_nothing(store):
-    with pytest.raises(FlipError, match="unknown feature 'onee'.*did you mean 'one'"):
+    with pytest.raises(FlipError, match=r"unknown feature 'onee'.*did you mean 'one'"):
         flip_feature(store, "onee", "new", actor="t")
     with pytest.raises(FlipError, match="retired"):
         flip_feature(store, "one", "retired", actor="t")
@@ -94,7 +95,7 @@ def test_concurrent_flips_lose_no_update(store):
     records = read_records(store)
     assert len(records) == 11
     chain = [(r["from_percent"], r["to_percent"]) for r in records[1:]]
-    assert all(prev[1] == nxt[0] for prev, nxt in zip(chain, chain[1:]))  # each saw the one before it
+    assert all(prev[1] == nxt[0] for prev, nxt in itertools.pairwise(chain))  # each saw the one before it
 
 
 def test_cli_push_pull_flip_ledger(store, tmp_path):

@@ -55,7 +55,8 @@ def test_routes_check_ok_and_errors_with_file_and_line(run, routes_file, tmp_pat
     ok = run("routes", "check", str(routes_file))
     assert ok.exit_code == 0 and "OK — 2 features, 3 routes" in ok.stdout
     bad = tmp_path / "bad.yaml"
-    bad.write_text(routes_file.read_text().replace("state: shadow", "state: shadw").replace("[GET, PUT]", "[GET, PUTT]"))
+    bad.write_text(routes_file.read_text().replace("state: shadow", "state: shadw")
+                   .replace("[GET, PUT]", "[GET, PUTT]"))
     result = run("routes", "check", str(bad))
     assert result.exit_code == 1
     assert f"{bad}:15: unknown HTTP method 'PUTT'" in result.output
