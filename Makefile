@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP)
+test: lint  # the gate first: a lint or type error fails the run before any test starts
 	@scripts/system-deps
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
