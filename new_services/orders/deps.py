@@ -14,11 +14,11 @@ from new_services.orders.settings import OrdersSettings
 __all__ = ["DryRunDep", "RepositoryDep", "SagaDep", "SessionDep", "SettingsDep"]
 
 
-def get_repository(session: SessionDep) -> OrderRepository:
+async def get_repository(session: SessionDep) -> OrderRepository:  # async: no thread hop for a constructor
     return OrderRepository(session)
 
 
-def get_settings(request: Request) -> OrdersSettings:
+async def get_settings(request: Request) -> OrdersSettings:
     return request.app.state.settings
 
 

@@ -29,7 +29,7 @@ def customer_id_of(user: Principal) -> int | None:
     return value if value is not None and value > 0 else None
 
 
-def legacy_user(user: MaybeUser) -> Principal:
+async def legacy_user(user: MaybeUser) -> Principal:  # async: a check, not worth a thread-pool hop per request
     if user.anonymous:
         raise LegacyApiError(401, "LOGIN_REQUIRED", LOGIN_MESSAGE)
     return user
