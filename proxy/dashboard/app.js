@@ -22,21 +22,7 @@
   let flipTarget = null;
 
   // ------------------------------------------------------------------------------------------ helpers
-  // el("td", {cls: "x", text: value, title: "..."}, child, ...): strings become text nodes, never HTML.
-  function el(tag, opts, ...children) {
-    const node = document.createElement(tag);
-    if (opts) {
-      if (opts.cls) node.className = opts.cls;
-      if (opts.text !== undefined && opts.text !== null) node.textContent = String(opts.text);
-      if (opts.title) node.title = String(opts.title);
-      if (opts.colspan) node.colSpan = opts.colspan;
-    }
-    for (const child of children) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(typeof child === "string" ? document.createTextNode(child) : child);
-    }
-    return node;
-  }
+  const { el } = window.StranglerDom; // proxy/dashboard/dom.js
   const svg = (tag, attrs) => {
     const node = document.createElementNS(SVG_NS, tag);
     for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));

@@ -12,20 +12,7 @@
   const num = (v) => (isNum(v) ? v.toLocaleString("en") : "—");
   const when = (iso) => (typeof iso === "string" ? iso.replace("T", " ").replace(/(\.\d+)?(Z|\+00:00)$/, " UTC") : "—");
 
-  function el(tag, opts, ...children) {
-    const node = document.createElement(tag);
-    if (opts) {
-      if (opts.cls) node.className = opts.cls;
-      if (opts.text !== undefined && opts.text !== null) node.textContent = String(opts.text);
-      if (opts.title) node.title = String(opts.title);
-      if (opts.href) node.setAttribute("href", opts.href);
-    }
-    for (const child of children) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(typeof child === "string" ? document.createTextNode(child) : child);
-    }
-    return node;
-  }
+  const { el } = window.StranglerDom; // proxy/dashboard/dom.js
   function table(headers, rows, cls) {
     const head = el("tr", null, ...headers.map((h) => el("th", { text: h })));
     return el("div", { cls: "scroll" }, el("table", { cls: cls || "compact" }, el("thead", null, head), el("tbody", null, ...rows)));

@@ -33,7 +33,8 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "n
                     "Cache-Control": "no-store", "Cross-Origin-Opener-Policy": "same-origin",
                     "Cross-Origin-Resource-Policy": "same-origin"}
 STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
-          "history.js": "text/javascript; charset=utf-8", "viewer.js": "text/javascript; charset=utf-8"}
+          "history.js": "text/javascript; charset=utf-8", "viewer.js": "text/javascript; charset=utf-8",
+          "dom.js": "text/javascript; charset=utf-8"}
 MAX_LOGIN_BODY = 4096
 
 
