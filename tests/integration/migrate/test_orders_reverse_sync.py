@@ -60,7 +60,7 @@ def _legacy_stock(rt: FeatureRuntime) -> tuple[dict, dict]:
     with rt.source.connect() as conn:
         stock = {(p, w): (h, r) for p, w, h, r in conn.execute(
             text("SELECT PROD_ID, WH_CD, QTY_ON_HND, QTY_RSRVD FROM STOCK"))}
-        reservations = dict(conn.execute(text("SELECT RSV_ID, RSV_STS FROM STOCK_RSV")))
+        reservations = dict(conn.execute(text("SELECT RSV_ID, RSV_STS FROM STOCK_RSV")).all())
     return stock, reservations
 
 
