@@ -17,8 +17,9 @@ Writes are never repeated against live state: a write is copied only to an upstr
 `dry_run_writes` that has PROVED it rolls them back (proxy/shadow/safety.py: probe route, acknowledgement
 on every answer), signed with STRANGLER_SHADOW_KEY (strangler_app.protocol); never to any other upstream,
 and never a second (noise) call for a write. A target found unsafe is ledgered here, once.
-The noise sample (`parity.noise_sample_rate` of shadowed GET/HEAD) asks legacy a second time; fields that
-differ legacy-vs-legacy are then cancelled as noise (proxy/parity/noise.py) and proposed as ignore rules.
+The noise sample (the first NOISE_WARMUP shadowed GET/HEAD of each route, then `parity.noise_sample_rate` of
+them) asks legacy a second time; fields that differ legacy-vs-legacy are then cancelled as noise
+(proxy/parity/noise.py) and proposed as ignore rules.
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ from proxy.shadow.safety import ledger_unsafe
 from proxy.table import Feature, RouteTable
 
 log = logging.getLogger("strangler.facade")
+NOISE_WARMUP = 5  # noise samples each route always gets first (see Shadow._noise_wanted)
 JOB_META = "strangler_shadow_job"
 ACTOR = "shadow-worker"
 VerdictListener = Callable[[Verdict], None]
@@ -78,6 +80,7 @@ class Shadow:
         self.link: Link | None = None
         self._link_factory = link_factory
         self._rng = rng or random.Random()
+        self._noise_taken: dict[tuple[str, str], int] = {}
         self._next_id = 0
         self._warned_key = False
         self._db_path = ""
@@ -178,11 +181,24 @@ class Shadow:
         if body is None:  # streamed request body: nothing to copy
             self.metrics.drop(name, "streamed")
             return None
-        noise = safe and cfg.noise_sample_rate > 0 and self._rng.random() < cfg.noise_sample_rate
+        noise = safe and cfg.noise_sample_rate > 0 and self._noise_wanted(name, decision.route or "-",
+                                                                           cfg.noise_sample_rate)
         return Job(name, decision.route or "-", method, req.path, req.headers.fields, body, shadow_to,
                    served_by, noise, decision.timeout_s,
                    cohort_key(table.cohort, req.headers, flow.client_conn.peername[0]),
                    flow.metadata.get(IDENTITY_META))  # remote identity: the copy signs its own (proxy/identity.py)
+
+    def _noise_wanted(self, feature: str, route: str, rate: float) -> bool:
+        """The first NOISE_WARMUP safe copies of each route always get a noise sample, then `rate` of them:
+        with the rate alone a route with little traffic (or a busy machine's short load run) could show a
+        field as a real difference only because legacy was never asked twice yet. Keys are the table's own
+        (feature, route template) pairs, so the count stays bounded."""
+        key = (feature, route)
+        taken = self._noise_taken.get(key, 0)
+        if taken < NOISE_WARMUP:
+            self._noise_taken[key] = taken + 1
+            return True
+        return self._rng.random() < rate
 
     # ---------------------------------------------------------------- the worker's side
     def _hello(self) -> list:

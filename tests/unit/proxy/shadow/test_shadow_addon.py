@@ -11,6 +11,7 @@ import pytest
 from shadow_harness import LEGACY_PORT, PLAIN_PORT, SVC_PORT, Rig, run, table_text
 from strangler_app import protocol as signing
 
+from proxy.addons.shadow import NOISE_WARMUP
 from proxy.parity import ParityStore
 
 KEY = "unit-shadow-key-0123456789abcdef"
@@ -149,6 +150,23 @@ def test_noise_sample_asks_legacy_again_only_for_get_and_head(routes: Path) -> N
         assert sorted(r.method for r in rig.upstreams.at(LEGACY_PORT)) == ["GET", "HEAD"]
         assert sorted(r.method for r in rig.upstreams.at(SVC_PORT)) == ["GET", "HEAD", "POST", "PUT"]
         assert rig.metric("strangler_shadow_requests_total", feature="items", kind="noise", outcome="ok") == 2
+
+    run(routes, body)
+
+
+def test_each_route_gets_its_first_noise_samples_whatever_the_rate(routes: Path) -> None:
+    """A low rate alone could leave a route with no legacy-vs-legacy sample at all on a short run: the first
+    NOISE_WARMUP reads of each route are always sampled, then the rate decides (here 0.0001: nothing more)."""
+    routes.write_text(table_text("shadow", parity="{noise_sample_rate: 0.0001}"))
+
+    async def body(rig: Rig) -> None:
+        for i in range(NOISE_WARMUP + 3):
+            rig.answer(rig.send("GET", f"/api/items/{i}"))
+        rig.answer(rig.send("PUT", "/api/items/1", b"{}"))  # a write never gets a second legacy call
+        await rig.settle()
+        assert len(rig.upstreams.at(LEGACY_PORT)) == NOISE_WARMUP > 0
+        assert rig.metric("strangler_shadow_requests_total", feature="items", kind="noise",
+                          outcome="ok") == NOISE_WARMUP
 
     run(routes, body)
 
