@@ -10,8 +10,11 @@ $(STAMP): pyproject.toml scripts/find-python
 	@py=$$(scripts/find-python) || exit 1; \
 	  if ! $(VENV)/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    echo "creating $(VENV) with $$py"; rm -rf $(VENV); $$py -m venv $(VENV) || exit 1; fi
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@echo "installing pip, the kit and its dev tools into $(VENV) (about a minute on a fresh machine) ..."
+	@$(VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@$(VENV)/bin/python -c 'import importlib.metadata as m; print("installed strangler-kit", m.version("strangler-kit"))' \
+	  2>/dev/null || echo "installed the kit"
 	@touch $(STAMP)
 
 demo: $(STAMP)
