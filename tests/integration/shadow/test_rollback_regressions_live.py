@@ -128,7 +128,9 @@ def test_logged_in_403s_in_canary_roll_back_and_a_promotion_is_refused_then_forc
                                                                    "X-Strangler-Cohort": f"user-{i}"})
             served[r.headers.get("x-served-by", "?")] = served.get(r.headers.get("x-served-by", "?"), 0) + 1
     wait_for(lambda: stack.state("account") is State.SHADOW, "the rollback of account")
-    (entry,) = [e for e in _ledger(stack) if e["feature"] == "account" and e["actor"] == "auto-rollback"]
+    # the ledger line is appended just after the table is replaced (same lock): wait for it, not only the state
+    (entry,) = wait_for(lambda: [e for e in _ledger(stack) if e["feature"] == "account"
+                                 and e["actor"] == "auto-rollback"], "the rollback's ledger entry")
     evidence = entry["evidence"]
     print(f"\naccount: served {served}; rolled back {entry['from_state']} {entry['from_percent']:g}% -> "
           f"{entry['to_state']}: {entry['reason']}; evidence samples={evidence['samples']} "

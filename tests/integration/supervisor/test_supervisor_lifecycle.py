@@ -126,7 +126,6 @@ def test_on_failure_restarts_are_bounded(tiny, stack, wait_for):
     })
     up = stack.cli("up", "--detach")
     assert up.returncode == 0, up.stderr
-    first_flaky_pid = stack.state()["processes"]["flaky"]["pid"]
 
     def settled():
         procs = stack.state()["processes"]
@@ -136,7 +135,9 @@ def test_on_failure_restarts_are_bounded(tiny, stack, wait_for):
     procs = wait_for(settled, timeout=20, what="restarts to settle")
     assert procs["doomed"]["restarts"] == 2 and "gave up after 2 restart(s)" in procs["doomed"]["message"]
     assert procs["once"]["restarts"] == 0
-    assert procs["flaky"]["pid"] != first_flaky_pid and pid_alive(procs["flaky"]["pid"])
+    # restarted once: two starts counted by the process itself (its first pid may already be gone by the time
+    # `up --detach` returns on a busy machine, so the pid is not compared), and the second one is alive
+    assert pid_alive(procs["flaky"]["pid"])
     assert counter.read_text() == "2"
     doomed_log = (stack.var_dir / "logs" / "doomed.log").read_text()
     assert doomed_log.count("tiny server doomed listening") == 3  # first start + 2 restarts, then no more
