@@ -24,14 +24,12 @@ import math
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from load.figures import add_json_option, figure, write
-from load.stats import median_interval, paired_ratios
+from load.figures import add_json_option, service_vs_monolith, write
 from strangler.procs import free_port, running
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,25 +91,7 @@ def loadavg() -> str:
 
 def summarise(results: dict[str, dict[str, list[dict[str, float]]]]) -> list[dict[str, object]]:
     """Print the medians and paired ratios per scenario and metric; return the headline figures."""
-    figures: list[dict[str, object]] = []
-    for scenario, arms in results.items():
-        print(f"\n{scenario}: {'metric':8s} {'monolith':>10s} {'service':>10s}  ratio service/monolith "
-              "(median [95 % interval])  verdict")
-        for metric, higher_is_better in METRICS:
-            mono = [r[metric] for r in arms["monolith"]]
-            svc = [r[metric] for r in arms["service"]]
-            interval = median_interval(paired_ratios(svc, mono))
-            target = TARGETS.get(metric)
-            verdict = interval.verdict(target, higher_is_better) if target else "info"
-            goal = f"{'>=' if higher_is_better else '<='} {target:g}" if target else ""
-            print(f"      {metric:8s} {statistics.median(mono):10.1f} {statistics.median(svc):10.1f}  "
-                  f"{interval.text(2)}  {verdict}{f' (target {goal})' if goal else ''}")
-            figures.append(figure(f"catalog {scenario} {metric} service/monolith", round(interval.median, 3), "x",
-                                  goal, verdict, interval))
-        bad = sum(r["non-2xx"] for arm in arms.values() for r in arm)
-        if bad:
-            print(f"      WARNING: {bad:.0f} non-2xx answers in {scenario} rounds: the figures are not comparable")
-    return figures
+    return service_vs_monolith("catalog", results, METRICS, TARGETS, "non-2xx")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,6 @@ import argparse
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,15 +31,15 @@ from typing import Any
 import httpx
 from strangler_app.identity import HEADER, Principal, sign
 
-from load.figures import add_json_option, figure, write
-from load.stats import median_interval, paired_ratios
+from load.figures import add_json_option, service_vs_monolith, write
 from strangler.procs import free_port, running
 
 REPO = Path(__file__).resolve().parents[1]
 ARMS = ("monolith", "service")
 CUSTOMERS = 100
 PASSWORD_ENV = "LEGACY_SEED_PASSWORD"
-TARGETS = {"req/s": (1.0, True), "p95 ms": (1.0, False)}
+METRICS = (("req/s", True), ("p50 ms", False), ("p95 ms", False))  # (name, higher is better)
+TARGETS = {"req/s": 1.0, "p95 ms": 1.0}
 
 
 def _paths(scenario: str, orders: int, rng: random.Random) -> str:
@@ -85,25 +84,8 @@ def load(base: str, scenario: str, orders: int, seconds: float, connections: int
 
 
 def summarise(results: dict[str, dict[str, list[dict[str, float]]]]) -> list[dict[str, object]]:
-    figures: list[dict[str, object]] = []
-    for scenario, arms in results.items():
-        print(f"\n{scenario}: {'metric':8s} {'monolith':>10s} {'service':>10s}  ratio service/monolith "
-              "(median [95 % interval])  verdict")
-        for metric in ("req/s", "p50 ms", "p95 ms"):
-            mono = [r[metric] for r in arms["monolith"]]
-            svc = [r[metric] for r in arms["service"]]
-            interval = median_interval(paired_ratios(svc, mono))
-            target, higher = TARGETS.get(metric, (None, True))
-            verdict = interval.verdict(target, higher) if target else "info"
-            goal = f"{'>=' if higher else '<='} {target:g}" if target else ""
-            print(f"      {metric:8s} {statistics.median(mono):10.1f} {statistics.median(svc):10.1f}  "
-                  f"{interval.text(2)}  {verdict}{f' (target {goal})' if goal else ''}")
-            figures.append(figure(f"orders {scenario} {metric} service/monolith", round(interval.median, 3), "x",
-                                  goal, verdict, interval))
-        bad = sum(r["non-200"] for arm in arms.values() for r in arm)
-        if bad:
-            print(f"      WARNING: {bad:.0f} non-200 answers in {scenario} rounds: the figures are not comparable")
-    return figures
+    """Print the medians and paired ratios per scenario and metric; return the headline figures."""
+    return service_vs_monolith("orders", results, METRICS, TARGETS, "non-200")
 
 
 def main(argv: list[str] | None = None) -> int:

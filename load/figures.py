@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from load.stats import Interval, verdict
+from load.stats import Interval, median_interval, paired_ratios, verdict
 
 VERDICTS = ("met", "missed", "inconclusive", "info")
 
@@ -45,6 +47,34 @@ def keep_bounded(parser: argparse.ArgumentParser, args: argparse.Namespace, **li
     if any(not low <= getattr(args, name) <= high for name, (low, high) in limits.items()):
         parser.error("keep runs bounded: " + ", ".join(f"--{name.replace('_', '-')} {low}..{high}"
                                                        for name, (low, high) in limits.items()))
+
+
+def service_vs_monolith(subject: str, results: Mapping[str, Mapping[str, Sequence[Mapping[str, float]]]],
+                        metrics: Sequence[tuple[str, bool]], targets: Mapping[str, float],
+                        failed_key: str) -> list[dict[str, Any]]:
+    """Print and return, per scenario and metric, the paired ratio service/monolith of interleaved rounds
+    (median and 95 % interval) judged against `targets` (metric -> ratio; `metrics` gives (name, higher is
+    better)). `results[scenario]["monolith" | "service"]` lists each round's figures; rounds with answers
+    counted under `failed_key` get a warning, since their figures are not comparable."""
+    out: list[dict[str, Any]] = []
+    for scenario, arms in results.items():
+        print(f"\n{scenario}: {'metric':8s} {'monolith':>10s} {'service':>10s}  ratio service/monolith "
+              "(median [95 % interval])  verdict")
+        for metric, higher_is_better in metrics:
+            mono = [r[metric] for r in arms["monolith"]]
+            svc = [r[metric] for r in arms["service"]]
+            interval = median_interval(paired_ratios(svc, mono))
+            target = targets.get(metric)
+            result = interval.verdict(target, higher_is_better) if target else "info"
+            goal = f"{'>=' if higher_is_better else '<='} {target:g}" if target else ""
+            print(f"      {metric:8s} {statistics.median(mono):10.1f} {statistics.median(svc):10.1f}  "
+                  f"{interval.text(2)}  {result}{f' (target {goal})' if goal else ''}")
+            out.append(figure(f"{subject} {scenario} {metric} service/monolith", round(interval.median, 3), "x",
+                              goal, result, interval))
+        bad = sum(r[failed_key] for arm in arms.values() for r in arm)
+        if bad:
+            print(f"      WARNING: {bad:.0f} {failed_key} answers in {scenario} rounds: the figures are not comparable")
+    return out
 
 
 def write(path: Path | None, bench: str, figures: list[dict[str, Any]], **extra: Any) -> None:
