@@ -49,7 +49,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from proxy.common import yamlio
-from proxy.table import TableError, _plain, expand_env, line_of, load_yaml
+from proxy.common.yamlio import plain
+from proxy.table import TableError, expand_env, line_of, load_yaml
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PARAM_REF = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")  # {param}, not ${ENV}
@@ -283,7 +284,7 @@ def _load_login(doc: Any, path: Path, secrets: bool) -> LoginSpec | None:
         raise MixError(f"{path}:{line}: 'login' must be a mapping (method, path, params, json or form). "
                        "Fix: see the mix file format in docs/how-to/parity-and-load.md")
     try:
-        spec = LoginSpec.model_validate(_plain(raw))
+        spec = LoginSpec.model_validate(plain(raw))
     except ValidationError as exc:
         loc = tuple(exc.errors()[0]["loc"])
         raise _mix_error(path, line_of(doc, ("login", *loc)), "login", exc) from None
@@ -326,7 +327,7 @@ def load_mix_and_login(path: Path | str, mix_name: str = "read", *,
     entries = []
     for i, item in enumerate(raw):
         try:
-            entries.append(MixEntry.model_validate(_plain(item), context={"login_params": login_params,
+            entries.append(MixEntry.model_validate(plain(item), context={"login_params": login_params,
                                                                            "has_login": raw_login is not None}))
         except ValidationError as exc:
             loc = tuple(exc.errors()[0]["loc"])

@@ -555,8 +555,6 @@ def load_yaml(text: str, source: str = "<string>") -> Any:
         raise TableError(source, [TableIssue(exc.line, f"invalid YAML: {exc.problem}", fix)]) from None
 
 
-_plain = plain  # the name load/mix.py imports (the reader itself is proxy.common.yamlio.plain)
-
 
 def line_of(doc: Any, loc: Loc) -> int:
     """1-based line of the deepest node along `loc` in the round-trip document; when not even `loc[0]` is
