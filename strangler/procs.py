@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,11 +25,40 @@ class ProcessFailed(RuntimeError):
     """A process exited early or never became healthy; the message carries its log tail."""
 
 
+LISTEN_PORTS = (10000, 32767)  # below Linux's default ephemeral range (32768-60999)
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on `host` right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+    """A TCP port that is free on `host` right now, chosen OUTSIDE the ephemeral range.
+
+    Why: a port the OS hands out for bind(0) comes from the same range as the source ports of outgoing
+    connections, so between choosing it and a server binding it, any client (ours or another process's) can
+    take it ("address already in use"). Ports below that range are never given to outgoing connections."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    low, high = LISTEN_PORTS
+    ephemeral = _ephemeral_range()
+    rng = random.Random()
+    for _ in range(64):  # bounded; a busy range falls back to the OS's choice below
+        port = rng.randint(low, high)
+        if ephemeral[0] <= port <= ephemeral[1]:
+            continue
+        with socket.socket(family) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(family) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
