@@ -32,6 +32,7 @@ from proxy.common import yamlio
 from proxy.common.suggest import did_you_mean
 from proxy.common.yamlio import plain
 from proxy.net import is_loopback
+from proxy.record.config import RecordConfig
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 ANY_METHOD = "*"
@@ -387,6 +388,7 @@ class Feature(_Model):
     rollback: RollbackConfig = RollbackConfig()
     promote: PromoteConfig = PromoteConfig()
     identity: IdentityConfig = IdentityConfig()
+    record: RecordConfig | None = None  # recorded traffic (proxy/record/config.py); None: not recorded
 
     @field_validator("identity", mode="before")
     @classmethod
@@ -430,6 +432,7 @@ class RouteTable(_Model):
     cohort: CohortConfig = CohortConfig()
     limits: FacadeLimits = FacadeLimits()
     features: dict[str, Feature] = {}
+    record: RecordConfig | None = None  # recording of the default upstream's traffic (proxy/record/config.py)
     allow_remote_upstreams: bool = False  # the kit targets loopback only unless you opt in explicitly
 
     @model_validator(mode="after")
