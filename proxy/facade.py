@@ -23,6 +23,7 @@ from proxy.addons.gates import Gates
 from proxy.addons.guard import Guard
 from proxy.addons.identity import Identity
 from proxy.addons.pipeline import Pipeline
+from proxy.addons.record import Record
 from proxy.addons.rollback import Rollback
 from proxy.addons.routing import Router
 from proxy.addons.shadow import Shadow
@@ -38,7 +39,7 @@ def build_addons() -> list:
     # Gates: the flip gates the launcher names (admin-API flips face the same gates as `strangler flip`)
     telemetry = Telemetry(state)  # its no-answer count feeds the history (written every 10 s, off the client path)
     return [Gates(state), Pipeline(state, Guard(state), Router(state), Identity(state), UpstreamGuard(state),
-                              telemetry, AdminServer(state), shadow, Rollback(state, shadow),
+                              telemetry, AdminServer(state), shadow, Record(state), Rollback(state, shadow),
                               HistoryRecorder(state, telemetry.no_answer))]
 
 

@@ -37,6 +37,17 @@ ALTER TABLE parity_samples ADD COLUMN IF NOT EXISTS detail text;
 CREATE INDEX IF NOT EXISTS parity_samples_route ON parity_samples (feature, route, id);
 CREATE TABLE IF NOT EXISTS parity_dry_run_targets (upstream text PRIMARY KEY, state text, feature text, url text,
   reason text, first_answer_at double precision, marked_at double precision);
+CREATE TABLE IF NOT EXISTS parity_recordings (id bigserial PRIMARY KEY, feature text, route text, signature text,
+  ts double precision, method text, path text, status integer, latency_ms double precision, truncated integer,
+  size bigint, request text, response text);
+CREATE INDEX IF NOT EXISTS parity_recordings_feature ON parity_recordings (feature, id);
+CREATE INDEX IF NOT EXISTS parity_recordings_signature ON parity_recordings (feature, signature, id);
+CREATE TABLE IF NOT EXISTS parity_record_cases (feature text, signature text, method text, route text,
+  query_keys text, body_shape text, count bigint, first_seen double precision, last_seen double precision,
+  PRIMARY KEY (feature, signature));
+CREATE TABLE IF NOT EXISTS parity_record_rules (feature text, rule text, matched bigint, checked bigint,
+  PRIMARY KEY (feature, rule));
+CREATE TABLE IF NOT EXISTS parity_record_meta (name text PRIMARY KEY, value text);
 """
 _DDL_LOCK = 0x5A7A_9A71  # advisory lock key: one DDL run at a time per database
 
@@ -111,5 +122,6 @@ class PgParityStore(ParityStore):
     def drop_tables(self) -> None:
         """Remove the parity tables (not the route table or ledger sharing the schema)."""
         with self._write_lock, self._transaction() as cur:
-            for table in ("samples", "examples", "fields", "routes", "dry_run_targets"):
+            for table in ("samples", "examples", "fields", "routes", "dry_run_targets", "recordings", "record_cases",
+                          "record_rules", "record_meta"):
                 cur.execute(f"DROP TABLE IF EXISTS parity_{table}")

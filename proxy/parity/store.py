@@ -56,7 +56,18 @@ CREATE INDEX IF NOT EXISTS samples_feature ON samples (feature, id);
 CREATE INDEX IF NOT EXISTS samples_route ON samples (feature, route, id);
 CREATE TABLE IF NOT EXISTS dry_run_targets (upstream TEXT PRIMARY KEY, state TEXT, feature TEXT, url TEXT,
   reason TEXT, first_answer_at REAL, marked_at REAL);
+CREATE TABLE IF NOT EXISTS recordings (id INTEGER PRIMARY KEY AUTOINCREMENT, feature TEXT, route TEXT,
+  signature TEXT, ts REAL, method TEXT, path TEXT, status INTEGER, latency_ms REAL, truncated INTEGER,
+  size INTEGER, request TEXT, response TEXT);
+CREATE INDEX IF NOT EXISTS recordings_feature ON recordings (feature, id);
+CREATE INDEX IF NOT EXISTS recordings_signature ON recordings (feature, signature, id);
+CREATE TABLE IF NOT EXISTS record_cases (feature TEXT, signature TEXT, method TEXT, route TEXT, query_keys TEXT,
+  body_shape TEXT, count INTEGER, first_seen REAL, last_seen REAL, PRIMARY KEY (feature, signature));
+CREATE TABLE IF NOT EXISTS record_rules (feature TEXT, rule TEXT, matched INTEGER, checked INTEGER,
+  PRIMARY KEY (feature, rule));
+CREATE TABLE IF NOT EXISTS record_meta (name TEXT PRIMARY KEY, value TEXT);
 """
+# recordings, record_cases, record_rules, record_meta: recorded traffic (proxy/record/storage.py, issue 22)
 
 
 # dry_run_targets.state (proxy/shadow/safety.py decides; reports, status and the dashboard say UNSAFE_TEXT)

@@ -57,7 +57,7 @@ class RedactConfig(_Model):
     def rules(self) -> list[str]:
         """Every configured rule as one label ("header:X-Api-Key", "json:$.password", "query:token"): what
         `strangler record status` warns about when it matched nothing."""
-        return ([f"header:{h}" for h in self.headers] + [f"json:{p}" for p in self.json_paths] +
+        return ([f"header:{h.lower()}" for h in self.headers] + [f"json:{p}" for p in self.json_paths] +
                 [f"query:{q}" for q in self.query])
 
 
