@@ -2,6 +2,8 @@
 Bearer token, UPSTREAM_ROLE=candidate rejects it with 403 and an error envelope; without a token both answer
 401 alike (so a repro that silently drops the header "passes at once"). Also: a text/plain route whose body
 differs (compared as text), and a route whose values differ only in format (instant, number, null vs "").
+A client's dry-run protocol header (X-Strangler-Shadow / -Dry-Run-Ack, forged or replayed) that reached either
+side would turn its answer into a 400, so a façade that let one through shows up in the comparisons.
 
 Run: UPSTREAM_ROLE=legacy uvicorn --app-dir tests/integration/parity auth_app:app --port N
 """
@@ -25,6 +27,8 @@ async def app(scope, receive, send):
     ctype, status = "application/json", 200
     if path == "/healthz":
         body: object = {"ok": True}
+    elif "x-strangler-shadow" in headers or "x-strangler-dry-run-ack" in headers:
+        status, body = 400, {"error": "a client's dry-run header reached the upstream"}
     elif path == "/api/orders":
         token = headers.get("authorization", "")
         if not token:

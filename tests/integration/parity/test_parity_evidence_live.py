@@ -2,7 +2,8 @@
 token (200 vs 403), plus a text/plain route and format-only differences. The report groups by cause before
 fields, names the credentials the requests carried, reports normalised pairs by rule and warns about a
 normaliser that matches nothing; the store never holds the token; the exported repro skips with the reason
-while the placeholder is unset and fails (reproduces) once it is set."""
+while the placeholder is unset and fails (reproduces) once it is set; a client's forged or replayed dry-run
+header reaches neither side; `strangler flip` refuses to promote on this evidence and names its figures."""
 from __future__ import annotations
 
 import json
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from strangler_app.protocol import ACK_HEADER, HEADER, sign
 
 from strangler.procs import free_port, running
 from tests.integration.parity.conftest import CLI, REPO
@@ -95,8 +97,12 @@ def auth_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthStack]:
                 assert client.get("/api/orders").status_code == 401
             for _ in range(PINGS):
                 assert client.get("/api/ping").text == "pong"
-            for _ in range(ITEMS):
-                assert client.get("/api/item").status_code == 200
+            # a client's dry-run protocol headers (forged, replayed, a forged ack) are the façade's to drop: had
+            # one reached legacy or the candidate, it would answer 400 and the items would not compare equal
+            dry_run = [{HEADER: "t=1,n=00,v1=forged"}, {HEADER: sign("some-key-0123456789", "GET", "/api/item")},
+                       {ACK_HEADER: "v1=forged"}]
+            for i in range(ITEMS):
+                assert client.get("/api/item", headers=dry_run[i % len(dry_run)]).status_code == 200
         deadline = time.monotonic() + 60
         while True:  # the shadow copies are asynchronous and the store flushes in batches
             done = s.cli("parity", "report", "orders", "--json", "--routes", str(routes))
@@ -147,15 +153,30 @@ def test_exported_repro_skips_without_the_token_and_reproduces_with_it(auth_stac
     assert done.returncode == 0, done.stderr
     (test_file,), (curl,) = out.glob("test_*.py"), out.glob("*.sh")
     urls = {"PARITY_REFERENCE_URL": auth_stack.legacy, "PARITY_CANDIDATE_URL": auth_stack.candidate}
-    env = {k: v for k, v in os.environ.items() if k != "STRANGLER_REPLAY_AUTHORIZATION"} | urls
+    env = {k: v for k, v in os.environ.items() if k != "STRANGLER_REPLAY_AUTHORIZATION"} | urls | {
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # the repro needs pytest and httpx only, not the plugins' start-up
     cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(test_file), "--rootdir", str(out)]
-    unset = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    unset = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert unset.returncode == 0 and "1 skipped" in unset.stdout and "passed" not in unset.stdout, unset.stdout
     assert "Authorization not set; the mismatch may depend on them" in unset.stdout
     script = subprocess.run(["sh", str(curl)], env=env, capture_output=True, text=True, timeout=30)
     assert script.returncode != 0 and "Authorization was redacted and the mismatch may depend on it" in script.stderr
     env["STRANGLER_REPLAY_AUTHORIZATION"] = TOKEN
-    replay = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    replay = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert replay.returncode == 1 and "candidate still differs on status" in replay.stdout, replay.stdout
     script = subprocess.run(["sh", str(curl)], env=env, capture_output=True, text=True, timeout=30)
     assert script.returncode == 0 and "HTTP/1.1 200" in script.stdout and "HTTP/1.1 403" in script.stdout
+
+
+def test_a_promotion_on_this_evidence_is_refused_with_its_figures(auth_stack: AuthStack) -> None:
+    """`shadow → canary 50` with 71 % of comparisons differing (issue 18: accepted at 88 %): refused by the
+    kit's promote gate (default `promote:` limits), naming the figures and the fix; the table is unchanged."""
+    before = auth_stack.routes.read_text()
+    done = auth_stack.cli("flip", "orders", "--to", "canary", "--percent", "50", "--reason", "looks fine",
+                          "--routes", str(auth_stack.routes))
+    print(f"\n$ strangler flip orders --to canary --percent 50  (exit {done.returncode})\n{done.stdout}{done.stderr}")
+    assert done.returncode != 0 and auth_stack.routes.read_text() == before
+    text = " ".join((done.stdout + done.stderr).split())
+    assert "promotion of 'orders' to canary 50% is not backed by its recent parity" in text, text
+    assert f"diff rate {15 / TOTAL:.1%}" in text and f"{TOTAL} samples" in text
+    assert "> 1.0% (promote.max_diff_rate)" in text and "(promote.min_samples 50)" in text and "Fix:" in text

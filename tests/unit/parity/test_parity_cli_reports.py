@@ -108,14 +108,16 @@ def test_export_writes_curl_and_a_pytest_file_that_fails_on_the_mismatch(tmp_pat
     assert "tok-s3cr3t" not in test_file.read_text() and "Redacted headers: Authorization" in test_file.read_text()
     pytest_cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(test_file),
                   "--rootdir", str(out)]
-    env = {k: v for k, v in __import__("os").environ.items() if k != "STRANGLER_REPLAY_AUTHORIZATION"}
-    unset = subprocess.run(pytest_cmd, cwd=REPO, capture_output=True, text=True, timeout=60, env=env)
+    # only pytest and httpx: no plugin autoload (Locust's alone costs seconds of CPU on a busy machine)
+    env = {k: v for k, v in __import__("os").environ.items() if k != "STRANGLER_REPLAY_AUTHORIZATION"} | {
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    unset = subprocess.run(pytest_cmd, cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
     assert unset.returncode == 0 and "1 skipped" in unset.stdout, unset.stdout
     assert "Authorization not set; the mismatch may depend on them" in unset.stdout, unset.stdout
     env["STRANGLER_REPLAY_AUTHORIZATION"] = "tok-s3cr3t"
-    replay = subprocess.run(pytest_cmd, cwd=REPO, capture_output=True, text=True, timeout=60, env=env)
+    replay = subprocess.run(pytest_cmd, cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
     assert replay.returncode == 1 and "candidate still differs on $.Price" in replay.stdout, replay.stdout
-    same = subprocess.run(pytest_cmd, cwd=REPO, capture_output=True, text=True, timeout=60,
+    same = subprocess.run(pytest_cmd, cwd=REPO, capture_output=True, text=True, timeout=120,
                           env={**env, "PARITY_CANDIDATE_URL": legacy_url})
     assert same.returncode == 0, same.stdout  # ServerTime noise does not fail it; only the exported field does
 
