@@ -23,6 +23,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from proxy.evidence import recent_figures
+from proxy.parity.store import open_store
 from proxy.table import State, load_table
 from strangler.gates import SPEC as KIT_GATES
 from strangler.procs import free_port, running
@@ -118,6 +119,17 @@ def _ledger(stack: Stack) -> list[dict]:
     return [json.loads(line) for line in stack.ledger.read_text().splitlines()] if stack.ledger.exists() else []
 
 
+def _both_failed(stack: Stack, feature: str) -> int:
+    """Stored comparisons of `feature` where legacy and the target both answered 500."""
+    if not stack.parity_db.exists():
+        return 0
+    store = open_store(stack.parity_db, background=False)
+    try:
+        return sum(1 for s in store.recent(feature, 500) if tuple(s.detail.get("status") or ()) == (500, 500))
+    finally:
+        store.close()
+
+
 def test_logged_in_403s_in_canary_roll_back_and_a_promotion_is_refused_then_forced(stack: Stack) -> None:
     served: dict[str, int] = {}
     with httpx.Client(timeout=10) as client:
@@ -182,5 +194,8 @@ def test_one_client_sending_inputs_both_sides_fail_on_rolls_nothing_back(stack: 
     assert figures["errors"] == MIN_SAMPLES
     if feature == "lookup":
         assert figures["regressions"] == 0 and figures["error_rate"] == 0.0
+        both = wait_for(lambda: (n := _both_failed(stack, feature)) >= MIN_SAMPLES and n,
+                        "the comparisons in the parity store")  # written in batches
+        print(f"{feature}: {both} comparisons in the parity store with legacy 500 and target 500 (the same input)")
     else:
         assert figures["regressions"] == MIN_SAMPLES  # counted, yet one client cannot roll it back alone
