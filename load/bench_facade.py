@@ -154,8 +154,9 @@ def _total(dump: Path) -> int:
 
 
 def callgrind_per_request(argv: list[str], port: int, health: str, path: str, args: argparse.Namespace,
-                          out: Path, env: dict) -> tuple[float, int]:
+                          out: Path, env: dict, headers: dict[str, str] | None = None) -> tuple[float, int]:
     """(instructions per request, timer instructions of an idle window scaled to the measured window's length).
+    Reused by load/bench_identity.py (its requests carry `headers`: a logged-in cookie).
 
     mitmdump starts under callgrind with instrumentation off (start-up is not counted and runs ~10x faster),
     serves --warm requests, then `callgrind_control -i on`, --calls requests on one keep-alive connection and
@@ -169,7 +170,7 @@ def callgrind_per_request(argv: list[str], port: int, health: str, path: str, ar
         with httpx.Client(timeout=120) as client:  # one keep-alive connection
             def serve(n: int) -> None:
                 for _ in range(n):
-                    if client.get(f"http://127.0.0.1:{port}{path}").status_code != 200:
+                    if client.get(f"http://127.0.0.1:{port}{path}", headers=headers).status_code != 200:
                         raise RuntimeError(f"a request under callgrind did not answer 200. Fix: see {log}")
             serve(args.warm)
             _callgrind("--instr=on", proc.pid)
