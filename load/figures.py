@@ -55,14 +55,22 @@ def service_vs_monolith(subject: str, results: Mapping[str, Mapping[str, Sequenc
     """Print and return, per scenario and metric, the paired ratio service/monolith of interleaved rounds
     (median and 95 % interval) judged against `targets` (metric -> ratio; `metrics` gives (name, higher is
     better)). `results[scenario]["monolith" | "service"]` lists each round's figures; rounds with answers
-    counted under `failed_key` get a warning, since their figures are not comparable."""
+    counted under `failed_key` get a warning, since their figures are not comparable. A round in which an arm
+    completed no request (req/s 0: a stalled machine) has no ratio; it is left out and said so."""
     out: list[dict[str, Any]] = []
     for scenario, arms in results.items():
+        pairs = [(m, s) for m, s in zip(arms["monolith"], arms["service"], strict=True)
+                 if m.get("req/s", 1) > 0 and s.get("req/s", 1) > 0]
         print(f"\n{scenario}: {'metric':8s} {'monolith':>10s} {'service':>10s}  ratio service/monolith "
               "(median [95 % interval])  verdict")
+        if len(pairs) < len(arms["monolith"]):
+            print(f"      WARNING: {len(arms['monolith']) - len(pairs)} of {len(arms['monolith'])} {scenario} rounds "
+                  "left out: an arm completed no request in them (the machine stalled)")
+        if not pairs:
+            continue
         for metric, higher_is_better in metrics:
-            mono = [r[metric] for r in arms["monolith"]]
-            svc = [r[metric] for r in arms["service"]]
+            mono = [m[metric] for m, _ in pairs]
+            svc = [s[metric] for _, s in pairs]
             interval = median_interval(paired_ratios(svc, mono))
             target = targets.get(metric)
             result = interval.verdict(target, higher_is_better) if target else "info"

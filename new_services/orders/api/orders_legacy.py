@@ -41,28 +41,29 @@ router = APIRouter(prefix=PREFIX, tags=["legacy-compatible"])
 # The two reads are `async def` and open their read session themselves (no sync dependency): they run on the
 # worker's event loop, one at a time, as the monolith's sync workers do — no network call, a few ms of SQL. In
 # the thread pool (a hop for the session's dependency, one for the handler), 8 concurrent reads per worker took
-# turns on the GIL and their p95 was 1.5-1.75x the monolith's (load/bench_orders.py, issue 21).
-@router.get("")
-async def list_orders(_user: LegacyUser, request: Request, settings: SettingsDep) -> dict[str, Any]:
+# turns on the GIL and their p95 was 1.5-1.75x the monolith's (load/bench_orders.py, issue 21). They load
+# orders with their lines in one plain SQL statement (OrderRepository._with_lines; the list's count only when
+# the page cannot tell it) and answer JSONResponse directly: the bodies are JSON-ready (order_to_json), and
+# FastAPI's jsonable_encoder walk over a page of orders cost more than building it. No cache: an order read
+# must show the status the last write gave it.
+@router.get("", response_class=JSONResponse)
+async def list_orders(_user: LegacyUser, request: Request, settings: SettingsDep) -> JSONResponse:
     query = parse_query(first_values(request), OrderListQuery)
-    criteria = query.to_filter()
     with _read_session(request) as session:
-        repo = OrderRepository(session)
-        total = repo.count(criteria)
-        orders = repo.page_by_offset(criteria, query.offset, query.page_size)
-    return {"Orders": [order_to_json(o, settings.legacy_tz) for o in orders], "Page": query.page,
-            "PageSize": query.page_size, "Total": total,
-            "ServerTime": legacy_server_time(datetime.now(UTC), settings.legacy_tz)}
+        total, orders = OrderRepository(session).count_and_page(query.to_filter(), query.offset, query.page_size)
+    return JSONResponse({"Orders": [order_to_json(o, settings.legacy_tz) for o in orders], "Page": query.page,
+                         "PageSize": query.page_size, "Total": total,
+                         "ServerTime": legacy_server_time(datetime.now(UTC), settings.legacy_tz)})
 
 
-@router.get("/{order_id}")
-async def get_order(_user: LegacyUser, order_id: str, request: Request, settings: SettingsDep) -> dict[str, Any]:
+@router.get("/{order_id}", response_class=JSONResponse)
+async def get_order(_user: LegacyUser, order_id: str, request: Request, settings: SettingsDep) -> JSONResponse:
     ident = legacy_id(request, order_id)
     with _read_session(request) as session:
         order = OrderRepository(session).get(ident)
     if order is None:
         raise OrderNotFound(ident)
-    return order_to_json(order, settings.legacy_tz)
+    return JSONResponse(order_to_json(order, settings.legacy_tz))
 
 
 def _read_session(request: Request) -> AbstractContextManager[Session]:
