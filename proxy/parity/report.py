@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import html
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,10 @@ def build_report(store: ParityStore, feature: str | None = None, *, thresholds: 
         feat["routes"].append(r.to_dict())
     for name, feat in features.items():
         config = (rules or {}).get(name) or _DEFAULT_RULES
-        recent = evaluate(name, store.recent(name, config.window), config, thresholds)
+        samples = store.recent(name, config.window)
+        recent = evaluate(name, samples, config, thresholds)
+        # where the recent comparisons came from: shadow traffic, or `strangler parity replay` (issue 22)
+        feat["sources"] = dict(sorted(Counter(s.detail.get("source", "shadow") for s in samples).items()))
         for f in recent.fields:
             seen = history.get((name, f["route"], f["field"]))
             f.update(examples=seen.examples if seen else 0, first_seen=seen.to_dict()["first_seen"] if seen else None,
@@ -67,6 +71,9 @@ def cause_lines(feat: dict[str, Any]) -> list[tuple[str, str]]:
     """(text, style) lines: each cause's headline, its fields folded under it; then unmatched normalisers."""
     verdicts = {f["field"]: f["verdict"] for f in feat["fields"]}
     out = []
+    if set(feat.get("sources", {})) - {"shadow"}:  # say so whenever replayed requests are among them
+        out.append(("source: " + ", ".join(f"{n} {'replayed recordings' if s == 'replay' else s}"
+                                           for s, n in feat["sources"].items()), "cyan"))
     for g in feat["groups"]:
         style = "bold red" if g["cause"] not in ("noise", "normalised", "equal") else "green"
         out.append((g["headline"], style))

@@ -494,7 +494,8 @@ def _detail(r: ComparisonResult) -> str:
                   "fields": names(r.differences), "ignored": names(r.ignored),
                   "noise": names([*(r.noise or ()), *r.noise_ignored]) if r.noise is not None else None,
                   "normalised": {d.field: d.rule for d in r.normalised}, "rules_matched": sorted(r.rules_matched),
-                  "headers": r.request.to_dict()["header_names"], "error": r.error})
+                  "headers": r.request.to_dict()["header_names"], "error": r.error,
+                  "source": getattr(r, "source", "shadow")})  # "replay": proxy/record/replay.py
 
 
 def _add(into: dict[Any, list[Any]], key: tuple[str, ...], counts: tuple[int, ...], ts: float) -> None:

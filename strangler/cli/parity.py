@@ -372,3 +372,8 @@ def probe_writes(feature: Annotated[str, typer.Argument(help="Feature whose targ
         _out().print(probe_writes_line(result))
     if not result["writes_shadowed"]:
         raise fail(probe_writes_line(result).plain, FAILED)
+
+
+# `parity replay` and the `record` group (recorded traffic, issue 22) build on this module's options and store
+from strangler.cli import record, replay  # noqa: E402, F401 - registers their commands
+
