@@ -41,9 +41,10 @@ from proxy.parity import (
     normaliser_for,
 )
 from proxy.parity.causes import identity_cause
-from proxy.shadow.clients import Outcome, UpstreamClients, copy_headers
+from proxy.shadow.clients import Outcome, Request, UpstreamClients, copy_headers
 from proxy.shadow.errors import ErrorLog, ShadowError
 from proxy.shadow.safety import Probe, TargetSafety
+from proxy.shadow.wire import STALE
 from proxy.table import RouteTable
 
 log = logging.getLogger("strangler.shadow")
@@ -53,7 +54,7 @@ _COPY_DROP = frozenset({signing.HEADER.lower(), signing.ACK_HEADER.lower(), "x-s
                         IDENTITY_HEADER.lower()})  # each send signs its own identity (proxy/identity.py)
 Emit = Callable[[tuple], None]
 UNSAFE_COPY = "unsafe"  # an Outcome.error_kind: the target answered a signed write without acknowledging it
-STALE_CONNECTION = "Server disconnected without sending a response"  # httpcore: closed before any answer byte
+STALE_CONNECTION = STALE  # closed before any answer byte (the message of wire.py and of httpcore alike)
 
 
 class Job(NamedTuple):
@@ -142,8 +143,8 @@ class Engine:
             job.body)
         signature = ""
         if not safe:
-            signature = signing.sign(self.key, job.method, request.url.raw_path.decode("ascii"), job.body)
-            request.headers[signing.HEADER] = signature
+            signature = signing.sign(self.key, job.method, request.raw_path, job.body)
+            request.headers.append((signing.HEADER, signature))
         sends: list[Awaitable[Outcome]] = [
             self._checked(job, copy_up, signature, self._send_copy(copy_up, request, safe))]
         fetch_reference = job.served_by is None
@@ -225,7 +226,7 @@ class Engine:
             return Outcome(None, outcome.latency_ms, UNSAFE_COPY, "no dry-run acknowledgement")
         return outcome
 
-    async def _send_copy(self, upstream, request: httpx.Request, safe: bool) -> Outcome:
+    async def _send_copy(self, upstream, request: Request, safe: bool) -> Outcome:
         """The copy. A safe one whose kept-alive connection the server closed before any answer byte (it timed
         the idle connection out as the copy went out: a race of the pool, not the candidate's answer) is sent
         once more (the pool has dropped that connection), as the façade does on the live path

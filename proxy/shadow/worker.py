@@ -32,6 +32,7 @@ from strangler_app.protocol import KEY_ENV
 
 from proxy.parity import Response
 from proxy.parity.store import open_store
+from proxy.shadow.clients import decoded
 from proxy.shadow.engine import Engine, Job, Served
 from proxy.table import RouteTable
 
@@ -40,6 +41,7 @@ HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
 FLUSH_S = 0.01     # how long events may wait to be batched back to the façade
 DRAIN_S = 10.0     # how long a stopping worker lets in-flight exchanges finish
+PROFILE_ENV = "STRANGLER_SHADOW_PROFILE"  # a directory: each worker writes its cProfile there when it stops
 NICE = 10          # lower CPU priority than the façade: on a busy machine the client path is served first
 
 
@@ -66,14 +68,7 @@ def served_of(payload: tuple | None) -> Served | None:
         return None
     status, fields, raw, latency_ms = payload
     headers = [(k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape")) for k, v in fields]
-    encoding = next((v.strip().lower() for k, v in headers if k.lower() == "content-encoding"), "")
-    body = raw or b""
-    if encoding and encoding != "identity":
-        from mitmproxy.net.encoding import decode
-
-        with contextlib.suppress(ValueError):  # compare what was sent, as get_content(strict=False) would
-            body = decode(body, encoding)
-    return Served(Response.of(status, headers, body), latency_ms)
+    return Served(Response.of(status, headers, decoded(headers, raw or b"")), latency_ms)
 
 
 class WorkerCore:
@@ -199,7 +194,15 @@ def main(argv: list[str] | None = None) -> None:
         loop_factory = uvloop.new_event_loop
     except ImportError:
         loop_factory = None
-    asyncio.run(serve(args.db), loop_factory=loop_factory)
+    profile_dir = os.environ.get(PROFILE_ENV)
+    if not profile_dir:
+        asyncio.run(serve(args.db), loop_factory=loop_factory)
+        return
+    import cProfile  # load/bench_shadow.py --profile: where a copy's CPU goes, in the real worker under load
+
+    with cProfile.Profile() as profile:
+        asyncio.run(serve(args.db), loop_factory=loop_factory)
+    profile.dump_stats(Path(profile_dir) / f"shadow-worker-{os.getpid()}.prof")
 
 
 if __name__ == "__main__":
