@@ -29,10 +29,11 @@ import os
 import random
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from mitmproxy import ctx, http
+from mitmproxy import ctx, exceptions, http
 from strangler_app.protocol import KEY_ENV
 
 from proxy.addons.routing import META, SAFE_METHODS, Decision
@@ -42,7 +43,7 @@ from proxy.cohort import cohort_key
 from proxy.identity import IDENTITY_META
 from proxy.parity.store import parity_location
 from proxy.shadow.engine import Job, Verdict
-from proxy.shadow.link import WorkerLink
+from proxy.shadow.link import MAX_WORKERS, WorkerPool, default_workers
 from proxy.shadow.metrics import shadow_metrics
 from proxy.shadow.safety import ledger_unsafe
 from proxy.table import Feature, RouteTable
@@ -70,7 +71,7 @@ LinkFactory = Callable[[Path | str, Callable[[list[Any]], None], Callable[[], li
 
 
 class Shadow:
-    def __init__(self, state: FacadeState, *, link_factory: LinkFactory = WorkerLink,
+    def __init__(self, state: FacadeState, *, link_factory: LinkFactory | None = None,
                  rng: random.Random | None = None):
         self.state = state
         self.metrics = shadow_metrics(state.metrics.registry)
@@ -84,6 +85,7 @@ class Shadow:
         self._next_id = 0
         self._warned_key = False
         self._db_path = ""
+        self._workers = default_workers()
         self._ledger_tasks: set[asyncio.Task] = set()
         state.on_swap(self._on_swap)
 
@@ -92,10 +94,19 @@ class Shadow:
         loader.add_option("strangler_parity_db", str, "",
                           "SQLite parity store for shadow comparisons; empty = $STRANGLER_PARITY_STORE, else "
                           "STRANGLER_VAR_DIR/parity.db.")
+        loader.add_option("strangler_shadow_workers", int, 0,
+                          "Shadow worker processes that copy, compare and record (each job goes to one); 0 = one "
+                          f"per CPU core. Read at start. At most {MAX_WORKERS}.")
 
     def configure(self, updated: set[str]) -> None:
         if "strangler_parity_db" in updated:
             self._db_path = ctx.options.strangler_parity_db
+        if "strangler_shadow_workers" in updated:
+            n = ctx.options.strangler_shadow_workers
+            if not 0 <= n <= MAX_WORKERS:
+                raise exceptions.OptionsError(f"strangler_shadow_workers={n} is out of range. Fix: use 1-{MAX_WORKERS}"
+                                              ", or 0 for one per CPU core")
+            self._workers = n or default_workers()
 
     async def running(self) -> None:
         self.key = os.environ.get(KEY_ENV, "")
@@ -105,7 +116,8 @@ class Shadow:
                         "not shadowed is counted as strangler_shadow_dropped_total{reason=\"no_shadow_key\"}. "
                         "Set the same key for the façade and the services to shadow writes as dry runs.", KEY_ENV)
         if self.link is None:
-            self.link = self._link_factory(self.parity_db(), self._on_events, self._hello, self._on_lost)
+            factory = self._link_factory or partial(WorkerPool, size=self._workers)
+            self.link = factory(self.parity_db(), self._on_events, self._hello, self._on_lost)
             await self.link.start()
             link = self.link
             self.metrics.worker_pid.set_function(lambda: link.pid or 0)

@@ -14,7 +14,9 @@ import contextlib
 import logging
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +145,109 @@ class WorkerLink:
             backoff = min(backoff * 2, 10.0)
             self.restarts += 1
             await self._spawn()
+
+
+class WorkerPool:
+    """`size` shadow workers behind the façade's one bounded hand-over: the same interface as WorkerLink.
+
+    Each job goes to one worker, so each comparison is recorded once (every worker writes its own results to
+    the one parity store). A route's jobs rotate over the workers, so each worker gets its share of every
+    route's noise samples (the first NOISE_WARMUP of a route included, while size <= 5) and judges noise on it.
+    The client's answer follows its job to the same worker. A worker that lags passes its job to the next
+    one; when all lag the façade drops and counts it, as with one worker. One that dies is restarted alone.
+    The façade's in-flight counts are per feature: when a worker dies they restart from zero (its on_lost),
+    so the jobs the other workers still finish are not counted down a second time (`_owed`)."""
+
+    MAX_JOBS = 65_536  # job -> worker entries kept for answers still to come (a flow always ends, but bounded)
+
+    def __init__(self, db: Path | str, on_events: Callable[[list[Any]], None], on_start: Callable[[], list[Any]],
+                 on_lost: Callable[[], None], *, size: int = 1, max_buffer: int = MAX_BUFFER):
+        if size < 1:
+            raise ValueError(f"a shadow worker pool of {size} workers. Fix: use at least 1")
+        self.on_events, self.on_lost = on_events, on_lost
+        self.members = [WorkerLink(db, partial(self._events, i), on_start, partial(self._lost, i),
+                                   max_buffer=max_buffer) for i in range(size)]
+        self._owner: dict[int, int] = {}                       # job id -> worker index, until its answer
+        self._turn: dict[tuple[str, str], int] = {}            # (feature, route) -> next worker
+        self._busy = [Counter[str]() for _ in range(size)]     # jobs in flight per worker and feature
+        self._owed = [Counter[str]() for _ in range(size)]     # "done" not to pass on (see the class doc)
+
+    @property
+    def up(self) -> bool:
+        return any(m.up for m in self.members)
+
+    @property
+    def pid(self) -> int | None:
+        return next((m.pid for m in self.members if m.pid is not None), None)
+
+    @property
+    def pids(self) -> list[int]:
+        return [pid for m in self.members if (pid := m.pid) is not None]
+
+    @property
+    def restarts(self) -> int:
+        return sum(m.restarts for m in self.members)
+
+    async def start(self) -> None:
+        for member in self.members:
+            await member.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(m.stop() for m in self.members))
+
+    def send(self, message: tuple, *, force: bool = False) -> bool:
+        kind = message[0]
+        if kind == "begin":
+            job = message[2]
+            key = (job[0], job[1])
+            turn = self._turn.get(key, 0)
+            self._turn[key] = turn + 1
+            n = len(self.members)
+            i = next((j for j in ((turn + k) % n for k in range(n)) if self.members[j].send(message, force=force)),
+                     None)  # the route's next worker, else the next one with room
+            if i is None:
+                return False
+            self._busy[i][job[0]] += 1
+            if len(self._owner) >= self.MAX_JOBS:
+                del self._owner[next(iter(self._owner))]
+            self._owner[message[1]] = i
+            return True
+        if kind == "served":
+            i = self._owner.pop(message[1], None)
+            return i is not None and self.members[i].send(message, force=force)
+        sent = [m.send(message, force=force) for m in self.members]  # the table: every worker
+        return all(sent)
+
+    def _events(self, i: int, batch: list[Any]) -> None:
+        out = []
+        for event in batch:
+            if event[0] == "done":
+                feature, n = event[1], event[2]
+                self._busy[i][feature] -= n
+                owed = min(n, self._owed[i][feature])
+                if owed:
+                    self._owed[i][feature] -= owed
+                    n -= owed
+                    if not n:
+                        continue
+                    event = ("done", feature, n)
+            out.append(event)
+        if out:
+            self.on_events(out)
+
+    def _lost(self, i: int) -> None:
+        self._busy[i].clear()
+        self._owed[i].clear()
+        self._owner = {job: w for job, w in self._owner.items() if w != i}
+        for j, busy in enumerate(self._busy):
+            if j != i:  # the façade forgets these too (on_lost): their "done" must not count down again
+                self._owed[j] = Counter(busy)
+        self.on_lost()
+
+
+MAX_WORKERS = 64  # strangler_shadow_workers' bound: more processes than this only contend for the cores
+
+
+def default_workers() -> int:
+    """One shadow worker per CPU core (the façade's own process keeps running beside them)."""
+    return max(1, os.cpu_count() or 1)
