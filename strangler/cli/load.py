@@ -205,10 +205,29 @@ def load(host: Annotated[str, typer.Option("--host", help="Base URL to load (loo
          max_fail_ratio: Annotated[float | None, typer.Option("--max-fail-ratio", min=0, max=1,
                                                               help="Fail above this failure fraction.")] = None,
          max_p95_ms: Annotated[float | None, typer.Option("--max-p95-ms", min=0,
-                                                          help="Fail above this p95 latency (ms).")] = None) -> None:
+                                                          help="Fail above this p95 latency (ms).")] = None,
+         from_recording: Annotated[str | None, typer.Option(
+             "--from-recording", metavar="FEATURE|all", help="Send the recorded cases at their observed weights "
+             "instead of the mix file (`strangler record cases`).")] = None,
+         speed: Annotated[str | None, typer.Option("--speed", help="With --from-recording: pace the run at the "
+                                                   "recorded rate times this, e.g. 2x.")] = None,
+         writes: Annotated[bool, typer.Option("--writes", help="With --from-recording: also send recorded "
+                                              "writes (they change the target's state).")] = False,
+         store: Annotated[str | None, typer.Option("--store", envvar="STRANGLER_PARITY_STORE",
+                                                   help="With --from-recording: the parity store holding the "
+                                                   "recordings (default: as `strangler record`).")] = None) -> None:
     """Run the request mix against one base URL with Locust (headless); exit code = Locust's (thresholds)."""
     default_csv, default_html = default_output("load")
     extra = {}
+    if from_recording is not None:  # recorded traffic as the mix (issue 22: strangler/cli/record.py)
+        from strangler.cli.record import recorded_mix_file
+
+        mix, wait = recorded_mix_file(from_recording, store, None, writes=writes, speed=speed, users=users)
+        mix_name = "recorded"
+        if wait is not None:
+            extra["STRANGLER_LOAD_WAIT"] = f"{wait:.4f}"
+    elif speed is not None or writes:
+        raise fail("--speed and --writes pace and widen a recorded mix. Fix: add --from-recording FEATURE|all")
     if max_fail_ratio is not None:
         extra["STRANGLER_MAX_FAIL_RATIO"] = str(max_fail_ratio)
     if max_p95_ms is not None:

@@ -23,9 +23,9 @@ from proxy.parity.store import TARGET_PROVEN
 from proxy.record.replay import Replayer, Summary, TargetDown
 from proxy.record.storage import Recording, RecordingStore
 from proxy.table import Feature, TableError, load_table
+from strangler.cli import record as recorded  # (a module: `record` may still be importing `parity`)
 from strangler.cli.output import FAILED, USAGE, console, fail, note
 from strangler.cli.parity import JsonOpt, RoutesOpt, StoreOpt, _routes, parity_app
-from strangler.cli.record import known_feature, recordings_of
 from strangler.secrets import secret
 from strangler.settings import get_settings
 
@@ -59,9 +59,9 @@ def replay(feature: Annotated[str, typer.Argument(help="Feature whose recordings
         raise fail(f"--against {name!r} is not an upstream of {routes_path}{did_you_mean(name, table.upstreams)}. "
                    f"Fix: use one of: {', '.join(table.upstreams)}", USAGE)
     upstream = table.upstreams[name]
-    db, rec = recordings_of(store)
+    db, rec = recorded.recordings_of(store)
     with db:
-        known_feature(feature, rec, routes)
+        recorded.known_feature(feature, rec, routes)
         key = secret(protocol.KEY_ENV, get_settings().var_dir) or ""
         proven = db.targets().get(name, {}).get("state") == TARGET_PROVEN
         writes = bool(upstream.dry_run_writes and key and proven)

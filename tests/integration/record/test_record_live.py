@@ -39,7 +39,8 @@ def _traffic(stack: Stack) -> None:
     with httpx.Client(base_url=stack.facade, timeout=10) as anonymous:
         for rid in (101, 102, 103):
             assert anonymous.get(f"/api/recipes/{rid}?token=s3cret-{rid}").status_code == 200
-    wait_for(lambda: len(_rows(stack, "SELECT id FROM recordings")) >= before + 8, "8 more recordings stored")
+        assert anonymous.get("/api/recipes/104").status_code == 200
+    wait_for(lambda: len(_rows(stack, "SELECT id FROM recordings")) >= before + 9, "9 more recordings stored")
 
 
 def test_records_redacted_exchanges_with_stable_placeholders(stack: Stack) -> None:
@@ -125,4 +126,19 @@ def test_export_writes_a_contract_suite_that_passes_against_the_twin(stack: Stac
     ran = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", "-q", "-n",
                           "0", "-rs", str(suite)], env={**os.environ, **stack.env, **env, "PYTHONPATH": str(REPO)},
                          cwd=str(stack.tmp), capture_output=True, text=True, timeout=120, check=False)
-    assert ran.returncode == 0 and "1 passed" in ran.stdout and "needs credentials" in ran.stdout, ran.stdout
+    assert ran.returncode == 0 and "2 passed" in ran.stdout and "needs credentials" in ran.stdout, ran.stdout
+
+
+def test_load_from_recording_sends_the_recorded_mix(stack: Stack) -> None:
+    _traffic(stack)
+    csv = stack.tmp / "locust" / "recorded"
+    done = stack.cli("load", "--host", stack.candidate, "--from-recording", "recipes", "--users", "2", "--run-time",
+                     "4s", "--max-requests", "40", "--speed", "2x", "--csv", str(csv), "--html", str(csv) + ".html",
+                     timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "recorded mix: 1 cases" in done.stderr and "needs credentials" in done.stderr, done.stderr
+    assert "redacted value or a brace in its path" in done.stderr, done.stderr
+    mix = (stack.tmp / "var" / "locust" / "recorded-recipes.yaml").read_text()
+    assert "/api/recipes/104" in mix and "s3cret" not in mix
+    stats = (stack.tmp / "locust" / "recorded_stats.csv").read_text()
+    assert "/api/recipes/104" in stats, stats
