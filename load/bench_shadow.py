@@ -1,19 +1,24 @@
 """Does shadowing cost the client anything? Client latency and throughput with shadow copies on vs off.
 
-Run: python -m load.bench_shadow [--rounds 3] [--seconds 5] [--connections 16] [--json FILE]
+Run: python -m load.bench_shadow [--rounds 3] [--seconds 5] [--connections 16] [--max-in-flight 256]
+                                 [--workers N] [--body catalog|tiny] [--profile DIR] [--json FILE]
 Four proxies in front of the same fast legacy backend, measured with wrk in alternating rounds:
 bare `mitmdump --mode reverse`, the façade with the feature in state `legacy` (shadow off), the façade
 in state `shadow` (every request copied to a target slowed by 100 ms, compared and stored by the façade's
-shadow worker process), and the same with the target timing out (timeout 50 ms < its 100 ms). Prints medians,
-ratios (targets: client p50 shadow/off <= 1.10x at 1 connection; façade-in-shadow req/s vs bare mitmdump)
-and CPU time per request of each proxy process and of the shadow worker (from /proc: steadier than req/s on
-a shared machine). Generator, proxies, worker and backends share this machine's CPU cores: the figures are
-relative. Prints only; never asserts.
+shadow workers), and the same with the target timing out (timeout 50 ms < its 100 ms). Both sides answer the
+demo's catalog page (50 products as the monolith writes them, a ServerTime that differs on every call: noise).
+Prints medians and the three figures of issue 21 with met / not met: shadow worker CPU per compared copy
+(<= 0.5 ms), copies shed at sample rate 1.0 at the rate the shadow-on run reaches (<= 1 %), client p50 with a
+timing-out target vs shadow off at 1 connection (<= 1.10x); also CPU per request of each proxy (from /proc:
+steadier than req/s on a shared machine). Generator, proxies, workers and backends share this machine's CPU
+cores: the figures are relative. `--profile DIR` writes a cProfile of each shadow worker there
+(STRANGLER_SHADOW_PROFILE; read with `python -m pstats`). Prints only; never asserts.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -22,7 +27,9 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 
@@ -34,7 +41,32 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DELAY_S = 0.1
 FACADES = {"shadow off": ("legacy", 5), "shadow on": ("shadow", 5), "shadow timeout": ("shadow", 0.05)}
-_BODY = b'{"ok": true, "items": [1, 2, 3]}'
+TARGET_CPU_MS, TARGET_SHED_PCT, TARGET_P50_RATIO = 0.5, 1.0, 1.10
+# copies shed for want of capacity; other drops (a client that hung up before its answer: served_side_failed,
+# e.g. wrk's open requests when a round ends) are printed with the counters but are no shedding
+SHED = ("in_flight_cap", "worker_lagging", "worker_down", "worker_died")
+_TINY = b'{"ok": true, "items": [1, 2, 3]}'
+
+
+def catalog_page(server_time: str) -> bytes:
+    """GET /api/products as the demo monolith answers it (its own product_json and page_payload shapes)."""
+    from legacy_monolith.catalog.schemas import product_json
+
+    products = [SimpleNamespace(id=i, sku=f"SKU-{i:05d}", name=f"Product {i}", description=f"Description of {i}",
+                                category=("TOOLS", "GARDEN", "KITCHEN")[i % 3], unit_price=Decimal(i) + Decimal("0.5"),
+                                active="Y", created="01/02/2024 10:00", updated="03/04/2024 11:30")
+                for i in range(1, 51)]
+    items = [product_json(p, i % 7) for i, p in enumerate(products)]  # type: ignore[arg-type]
+    return json.dumps({"Products": items, "Page": 1, "PageSize": 50, "Total": 2000,
+                       "ServerTime": server_time}).encode()
+
+
+_BODIES = {"catalog": catalog_page, "tiny": lambda _: _TINY}
+_body = _BODIES[os.environ.get("BENCH_SHADOW_BODY", "catalog")]
+
+
+def _answer() -> bytes:
+    return _body(time.strftime("%d/%m/%Y %H:%M:%S") + f".{time.time_ns() % 1_000_000_000:09d}")
 
 TABLE = """\
 upstreams:
@@ -47,7 +79,7 @@ features:
     state: {state}
     routes:
       - {{methods: [GET], path: "/bench/{{id}}"}}
-    parity: {{sample_rate: 1.0, noise_sample_rate: 0.1, max_in_flight: 64}}
+    parity: {{sample_rate: 1.0, noise_sample_rate: 0.1, max_in_flight: {max_in_flight}}}
 """
 
 
@@ -57,43 +89,61 @@ async def slow_app(scope, receive, send):
         return
     if scope["path"] != "/healthz":
         await asyncio.sleep(DELAY_S)
+    body = _answer()
     await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(_BODY))]})
-    await send({"type": "http.response.body", "body": _BODY})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
+    await send({"type": "http.response.body", "body": body})
 
 
 
 async def legacy_app(scope, receive, send):
     if scope["type"] != "http":
         return
+    body = _answer()
     await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(_BODY))]})
-    await send({"type": "http.response.body", "body": _BODY})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _uvicorn(app: str, port: int) -> list[str]:
     return [str(BIN / "uvicorn"), app, "--port", str(port), "--log-level", "warning", "--no-access-log"]
 
 
-def _facade(legacy: int, port: int, admin: int, routes: Path, db: Path) -> list[str]:
+def _facade(legacy: int, port: int, admin: int, routes: Path, db: Path, workers: int | None) -> list[str]:
     return [str(BIN / "mitmdump"), "--mode", f"reverse:http://127.0.0.1:{legacy}@127.0.0.1:{port}",
             "--set", "connection_strategy=lazy", "--set", "flow_detail=0", "--set", "termlog_verbosity=warn",
             "--set", "keep_host_header=true", "-s", str(ROOT / "proxy" / "facade.py"),
             "--set", f"strangler_routes={routes}", "--set", f"strangler_admin_port={admin}",
-            "--set", f"strangler_parity_db={db}"]
+            "--set", f"strangler_parity_db={db}",
+            *(["--set", f"strangler_shadow_workers={workers}"] if workers is not None else [])]
 
 
-def _worker_pid(admin: int, token: str) -> int:
-    """The façade's shadow worker pid, from its /metrics (the worker may take a moment to start)."""
-    for _ in range(100):
-        text = httpx.get(f"http://127.0.0.1:{admin}/metrics", headers={"Authorization": f"Bearer {token}"},
-                         timeout=10).text
-        pid = next((float(line.split()[-1]) for line in text.splitlines()
-                    if line.startswith("strangler_shadow_worker_pid ")), 0.0)
-        if pid:
-            return int(pid)
+def _metrics(admin: int, token: str) -> str:
+    return httpx.get(f"http://127.0.0.1:{admin}/metrics", headers={"Authorization": f"Bearer {token}"},
+                     timeout=10).text
+
+
+def _worker_pids(facade: int, expected: int) -> list[int]:
+    """The façade's shadow worker processes (its children running proxy.shadow.worker; they take a moment)."""
+    pids: list[int] = []
+    for _ in range(150):
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                    if ppid == facade and b"proxy.shadow.worker" in (entry / "cmdline").read_bytes():
+                        pids.append(int(entry.name))
+                except (OSError, IndexError, ValueError):
+                    continue  # exited meanwhile
+        if len(pids) >= expected:
+            return pids
         time.sleep(0.1)
-    raise SystemExit("the façade's shadow worker did not start (see its log)")
+    raise SystemExit(f"the façade's shadow workers did not start ({len(pids)} of {expected}; see its log)")
+
+
+def _cpu(pids: list[int]) -> float:
+    return sum(cpu_seconds(p) for p in pids)
 
 
 LOAD_BEFORE = ""
@@ -106,43 +156,60 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--max-in-flight", type=int, default=256,
+                    help="the feature's parity.max_in_flight: at least request rate x target latency (100 ms) to "
+                         "shed nothing at sample rate 1.0")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="strangler_shadow_workers of the façades (default: theirs, from the CPU count)")
+    ap.add_argument("--body", choices=sorted(_BODIES), default="catalog",
+                    help="what both backends answer: the demo's catalog page (default) or a 32-byte JSON")
+    ap.add_argument("--profile", type=Path, metavar="DIR", help="write a cProfile of each shadow worker to DIR")
     ap.add_argument("--pause-workers", action="store_true",
                     help="SIGSTOP the shadow workers: the façades still decide and hand over every job (until the "
                          "pipe is full, then drop as worker_lagging); isolates the façade's own cost from CPU "
                          "contention with the worker on a small machine")
     figures.add_json_option(ap)
     args = ap.parse_args()
+    figures.keep_bounded(ap, args, rounds=(1, 50), seconds=(1, 120), connections=(1, 512),
+                         max_in_flight=(1, 100_000))
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
     tmp = Path(tempfile.mkdtemp(prefix="bench-shadow-"))
     legacy, slow, bare = free_port(), free_port(), free_port()
     ports = {name: (free_port(), free_port()) for name in FACADES}
     token = os.urandom(16).hex()
-    env = {"STRANGLER_ADMIN_TOKEN": token, "STRANGLER_VAR_DIR": str(tmp / "var")}
+    env = {"STRANGLER_ADMIN_TOKEN": token, "STRANGLER_VAR_DIR": str(tmp / "var"), "BENCH_SHADOW_BODY": args.body}
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        env["STRANGLER_SHADOW_PROFILE"] = str(args.profile.resolve())
     results: dict[str, list[dict]] = {"bare mitmdump": [], **{name: [] for name in FACADES}}
     pids: dict[str, int] = {}
+    compared: dict[str, float] = {}  # shadow on: comparisons during its -c rounds (for CPU per copy)
+    worker_cpu_s = 0.0
     path = "/bench/42"
     with ExitStack() as stack:
-        stack.enter_context(running(_uvicorn("load.bench_shadow:legacy_app", legacy), cwd=ROOT,
+        backend_env = {"BENCH_SHADOW_BODY": args.body}
+        stack.enter_context(running(_uvicorn("load.bench_shadow:legacy_app", legacy), cwd=ROOT, env=backend_env,
                                     health_url=f"http://127.0.0.1:{legacy}/healthz", log_path=tmp / "legacy.log"))
-        stack.enter_context(running(_uvicorn("load.bench_shadow:slow_app", slow), cwd=ROOT,
+        stack.enter_context(running(_uvicorn("load.bench_shadow:slow_app", slow), cwd=ROOT, env=backend_env,
                                     health_url=f"http://127.0.0.1:{slow}/healthz", log_path=tmp / "slow.log"))
         pids["bare mitmdump"] = stack.enter_context(running(
             [str(BIN / "mitmdump"), "--mode", f"reverse:http://127.0.0.1:{legacy}@127.0.0.1:{bare}",
              "--set", "connection_strategy=lazy", "--set", "flow_detail=0", "--set", "termlog_verbosity=warn"],
             health_url=f"http://127.0.0.1:{bare}/healthz", log_path=tmp / "bare.log")).pid
-        workers: dict[str, int] = {}
+        workers: dict[str, list[int]] = {}
         for name, (port, admin) in ports.items():
             state, timeout = FACADES[name]
             routes = tmp / f"{name.replace(' ', '-')}.yaml"
-            routes.write_text(TABLE.format(legacy=legacy, slow=slow, state=state, timeout=timeout))
+            routes.write_text(TABLE.format(legacy=legacy, slow=slow, state=state, timeout=timeout,
+                                           max_in_flight=args.max_in_flight))
             pids[name] = stack.enter_context(running(
-                _facade(legacy, port, admin, routes, tmp / "parity.db"), env=env, cwd=ROOT,
+                _facade(legacy, port, admin, routes, tmp / "parity.db", args.workers), env=env, cwd=ROOT,
                 health_url=f"http://127.0.0.1:{admin}/healthz", log_path=tmp / f"{name.replace(' ', '-')}.log")).pid
-            workers[name] = _worker_pid(admin, token)
+            workers[name] = _worker_pids(pids[name], args.workers or os.cpu_count() or 1)
         targets = {"bare mitmdump": bare, **{n: p for n, (p, _) in ports.items()}}
         if args.pause_workers:
-            for pid in workers.values():
+            for pid in (p for group in workers.values() for p in group):
                 os.kill(pid, signal.SIGSTOP)
                 stack.callback(os.kill, pid, signal.SIGCONT)  # so it can drain and exit with its façade
         for port in targets.values():  # warm-up
@@ -150,22 +217,25 @@ def main() -> None:
         for r in range(args.rounds):
             order = list(targets.items()) if r % 2 == 0 else list(reversed(targets.items()))
             for name, port in order:
-                cpu = {k: cpu_seconds(p) for k, p in (("proxy", pids[name]), ("worker", workers.get(name)))
-                       if p}
+                mine = workers.get(name, [])
+                seen = _counter(_metrics(ports["shadow on"][1], token), "strangler_shadow_comparisons_total") \
+                    if name == "shadow on" else 0.0
+                cpu = {"proxy": cpu_seconds(pids[name]), "worker": _cpu(mine)}
                 res = wrk(f"http://127.0.0.1:{port}{path}", args.seconds, args.connections)
                 done = max(1.0, res["rps"] * args.seconds)
                 res["cpu_us"] = 1e6 * (cpu_seconds(pids[name]) - cpu["proxy"]) / done
-                res["worker_cpu_us"] = 1e6 * (cpu_seconds(workers[name]) - cpu["worker"]) / done if "worker" in cpu \
-                    else 0.0
+                res["worker_cpu_us"] = 1e6 * (_cpu(mine) - cpu["worker"]) / done
+                if name == "shadow on":  # the copies compared in this round and the worker CPU they took
+                    worker_cpu_s += _cpu(mine) - cpu["worker"]
+                    compared[str(r)] = _counter(_metrics(ports["shadow on"][1], token),
+                                                "strangler_shadow_comparisons_total") - seen
                 one = wrk(f"http://127.0.0.1:{port}{path}", args.seconds, 1)  # client latency without queueing
                 res["p50_c1_ms"], res["p99_c1_ms"] = one["p50_ms"], one["p99_ms"]
                 results[name].append(res)
                 print(f"round {r + 1} {name:14s} {res['rps']:8.0f} req/s  p50 {res['p50_ms']:6.2f} ms  "
                       f"non-2xx {res['non2xx']} | 1 conn: p50 {res['p50_c1_ms']:.2f} ms p99 {res['p99_c1_ms']:.2f} ms"
                       f" | cpu {res['cpu_us']:.0f} us/req (+ worker {res['worker_cpu_us']:.0f})", flush=True)
-        metrics = {name: httpx.get(f"http://127.0.0.1:{ports[name][1]}/metrics", timeout=10,
-                                   headers={"Authorization": f"Bearer {token}"}).text
-                   for name in ("shadow on", "shadow timeout")}
+        metrics = {name: _metrics(ports[name][1], token) for name in ("shadow on", "shadow timeout")}
     keys = ("rps", "p50_ms", "p50_c1_ms", "p99_c1_ms", "cpu_us", "worker_cpu_us")
     med = {n: {k: statistics.median(x[k] for x in rs) for k in keys} for n, rs in results.items()}
     print(f"\nmedians over {args.rounds} rounds x {args.seconds}s, wrk -t1 -c{args.connections} and -c1, shadow "
@@ -186,22 +256,38 @@ def main() -> None:
         counted = [line for line in text.splitlines() if line.startswith((
             "strangler_shadow_dropped_total", "strangler_shadow_comparisons_total", "strangler_shadow_requests_total"))]
         print(f"  shadow counters ({name} façade):\n    " + "\n    ".join(counted))
-    shed, compared = (_counter(metrics["shadow on"], n) for n in ("strangler_shadow_dropped_total",
-                                                                  "strangler_shadow_comparisons_total"))
+    shed = sum(_counter(metrics["shadow on"], "strangler_shadow_dropped_total", f'reason="{r}"') for r in SHED)
+    done = _counter(metrics["shadow on"], "strangler_shadow_comparisons_total")
+    per_copy_ms = 1000 * worker_cpu_s / max(1.0, sum(compared.values()))
+    shed_pct = 100 * shed / max(1.0, shed + done)
+    late_ratio = late["p50_c1_ms"] / off["p50_c1_ms"]
+    n_workers = len(workers["shadow on"])
+    print(f"\nissue 21 figures ({args.body} answers, max_in_flight {args.max_in_flight}, {n_workers} shadow "
+          f"worker{'s' if n_workers != 1 else ''} per façade):")
+    for label, value, target in (
+            (f"shadow worker CPU per compared copy (all workers): {per_copy_ms:.3f} ms", per_copy_ms, TARGET_CPU_MS),
+            (f"copies shed at sample rate 1.0 at {on['rps']:.0f} req/s (shadow on): {shed_pct:.1f} % "
+             f"({shed:.0f} of {shed + done:.0f})", shed_pct, TARGET_SHED_PCT),
+            (f"client p50 with a timing-out target / shadow off (1 connection): {late_ratio:.2f}x", late_ratio,
+             TARGET_P50_RATIO)):
+        print(f"  {label}  target <= {target:g}: {'met' if value <= target else 'NOT met'}")
     figures.write(args.json, "bench_shadow", [
         figures.bounded("client p50 shadow on / off (1 connection)", on["p50_c1_ms"] / off["p50_c1_ms"], "x", 1.10,
                         higher_is_better=False),
-        figures.bounded("client p50 target timing out / off (1 connection)", late["p50_c1_ms"] / off["p50_c1_ms"],
-                        "x", 1.10, higher_is_better=False),
-        figures.bounded("copies shed at sample rate 1.0 (shadow on)", 100 * shed / max(1.0, shed + compared), "%",
-                        1, higher_is_better=False, digits=1),
+        figures.bounded("client p50 target timing out / off (1 connection)", late_ratio, "x", TARGET_P50_RATIO,
+                        higher_is_better=False),
+        figures.bounded("copies shed at sample rate 1.0 (shadow on)", shed_pct, "%", TARGET_SHED_PCT,
+                        higher_is_better=False, digits=1),
+        figures.bounded("shadow worker CPU per compared copy", per_copy_ms, "ms", TARGET_CPU_MS,
+                        higher_is_better=False, digits=3),
         figures.figure("shadow worker CPU per request (shadow on)", round(on["worker_cpu_us"]), "µs")])
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _counter(text: str, name: str) -> float:
-    """Sum of a Prometheus counter's samples over all labels."""
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
+def _counter(text: str, name: str, label: str = "") -> float:
+    """Sum of a Prometheus counter's samples over all labels (those with `label` when given)."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name + "{") and label in line)
 
 
 if __name__ == "__main__":
