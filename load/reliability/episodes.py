@@ -90,14 +90,14 @@ def killed_service(stack: DemoStack, feature: str = "catalog", *, threads: int =
 
 
 def soak(stack: DemoStack, mix: Mix, *, seconds: float, warm_s: float = 10.0, threads: int = 4) -> dict:
-    """RSS of the façade (mitmdump) and its shadow worker after `warm_s` and at the end of the soak."""
-    facade, worker = stack.proc("facade").proc.pid, stack.shadow_worker_pid()
+    """RSS of the façade (mitmdump) and of its shadow workers (summed) after `warm_s` and at the end of the soak."""
+    facade, workers = stack.proc("facade").proc.pid, stack.shadow_worker_pids()
     with Load(stack.url(), mix, threads=threads, max_requests=10**7, max_seconds=warm_s + seconds + 30,
               password=seeded_password(stack.var)) as load:
         time.sleep(warm_s)
-        first = {"facade": rss_kib(facade), "shadow_worker": rss_kib(worker)}
+        first = {"facade": rss_kib(facade), "shadow_worker": sum(rss_kib(w) for w in workers)}
         time.sleep(seconds)
-        last = {"facade": rss_kib(facade), "shadow_worker": rss_kib(worker)}
+        last = {"facade": rss_kib(facade), "shadow_worker": sum(rss_kib(w) for w in workers)}
     growth = {k: round(100.0 * (last[k] - first[k]) / first[k], 2) for k in first}
     return {**load.summary(), "rss_kib_start": first, "rss_kib_end": last, "rss_growth_percent": growth,
             "soak_seconds": seconds}

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import httpx
 
-from load.bench_shadow import _worker_pid as worker_pid
 from proxy.flips import flip_feature
 from strangler.procs import free_port, spawn, wait_http
 from strangler.stack import load_stack, resolve
@@ -69,8 +68,13 @@ class DemoStack:
         if any(changed):
             wait_until(lambda: self.admin("/routes").json()["version"] > before, wait_s, f"flip {features}->{to}")
 
-    def shadow_worker_pid(self) -> int:
-        return worker_pid(self.admin_port, self.token)
+    def shadow_worker_pids(self) -> list[int]:
+        """The façade's shadow worker pids (one per worker), from its /metrics; bounded wait for them to start."""
+        def pids() -> list[int]:
+            found = [int(float(line.split()[-1])) for line in self.admin("/metrics").text.splitlines()
+                     if line.startswith("strangler_shadow_worker_pid")]
+            return found if found and all(found) else []
+        return wait_until(pids, 10.0, "the façade's shadow workers started (see the façade's log)")
 
     def kill(self, name: str) -> None:
         """SIGKILL a process group of the stack (no graceful stop: a crash)."""
