@@ -4,11 +4,12 @@ Same code as load/bench_reliability.py (load/reliability/), on a small bounded s
 reported (they are the apps' bugs, tested where the apps are); the façade must never make one of its own."""
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from load.reliability.episodes import flips_under_load
-from load.reliability.fuzz import FEATURE_PATHS, fuzz
-from load.reliability.traffic import demo_mix
+from load.reliability.fuzz import FEATURE_PATHS, fuzz, session_cookie
+from load.reliability.traffic import demo_mix, seeded_password
 
 pytestmark = pytest.mark.integration
 FEATURES = ("catalog", "orders")
@@ -42,3 +43,32 @@ def test_flips_under_mixed_read_write_load_fail_no_request(demo):
     flip_all(demo, "legacy")
     assert figures["writes"] > 0 and {"legacy", "catalog", "orders"} <= set(figures["served_by"]), figures
     assert figures["failed"] == 0, figures
+
+
+BAD_IDS = (f"/api/products/{2**63}", f"/api/orders/{2**63}", "/api/products/-1", "/api/orders/abc",
+           f"/api/products?page={10**30}", f"/api/orders?customer_id={2**63}")
+
+
+@pytest.mark.parametrize("state", ["legacy", "new"])
+def test_bad_ids_through_the_facade_are_legacy_envelope_4xx_and_the_next_read_is_served(demo, state):
+    """The issue's probe: an id beyond 64 bits was a 500 in the monolith and the services, and the next request
+    on the kept-alive connection a 502 from the façade. Now: a legacy-envelope 4xx from whichever side serves
+    the feature, the next read on the same client connection a 200, no traceback in any app's log."""
+    logs = {name: demo.proc(name).spec.log_path for name in ("legacy", "catalog", "orders")}
+    tracebacks = {name: log.read_text(errors="replace").count("Traceback") for name, log in logs.items()}
+    flip_all(demo, state)
+    try:
+        cookie = session_cookie(demo.url(), seeded_password(demo.var) or "")  # orders: past the 401 gate
+        with httpx.Client(base_url=demo.url(), timeout=60, headers={"Cookie": cookie}) as client:
+            for path in BAD_IDS:
+                answer = client.get(path)
+                side = answer.headers.get("X-Served-By")
+                assert 400 <= answer.status_code < 500, (state, path, answer.status_code, side, answer.text)
+                feature = {"products": "catalog", "orders": "orders"}[path.split("/")[2].split("?")[0]]
+                assert side == ("legacy" if state == "legacy" else feature), (path, side)
+                assert answer.json()["Success"] is False, (path, answer.text)
+                after = client.get("/api/products/6")
+                assert after.status_code == 200, (state, path, after.status_code, after.text)
+    finally:
+        flip_all(demo, "legacy")
+    assert {name: log.read_text(errors="replace").count("Traceback") for name, log in logs.items()} == tracebacks
