@@ -148,22 +148,31 @@ def main() -> None:
 
 
 def headlines(f: dict) -> list[dict]:
-    """The figures docs/benchmarks.md shows (load/figures.py's shape); every one must be 0 but the info."""
+    """The figures docs/benchmarks.md shows (load/figures.py's shape), one per figure of docs/promises.md, which
+    names them (tests/unit/load/test_promises_figures.py checks that every name it cites is one of these)."""
     zero = lambda name, value, unit: bounded(name, value, unit, 0, higher_is_better=False, digits=0)
-    return [zero("façade-made 5xx while fuzzing (all states)", sum(s["facade_5xx"] for s in f["fuzz"].values()),
-                 "responses"),
+    fuzz, killed, soak = f["fuzz"].values(), f["killed"], f["soak"]
+    return [zero("façade-made 5xx while fuzzing (all states)", sum(s["facade_5xx"] for s in fuzz), "responses"),
+            figure("5xx by upstream while fuzzing (all states)", sum(sum(s["upstream_5xx"].values()) for s in fuzz),
+                   "responses"),
             figure("requests with no answer within the client's timeout while fuzzing (all states)",
-                   sum(s["no_answer"] for s in f["fuzz"].values()), "requests"),
+                   sum(s["no_answer"] for s in fuzz), "requests"),
             zero(f"failed requests during {f['flips']['flips']} flips", f["flips"]["failed"], "requests"),
             zero("failed requests with a broken route table", f["broken_table"]["failed"], "requests"),
             zero("open-proxy / smuggling probes forwarded", sum(not p["refused"] for p in f["probes"]["results"]),
                  "probes"),
             zero("connections reaching a foreign host", f["probes"]["foreign_hits"], "connections"),
-            figure("failed requests until the breaker opened", f["killed"]["failed_until_open"], "requests"),
-            figure("RSS growth in the soak, façade", f["soak"]["rss_growth_percent"]["facade"], "%"),
+            figure("failed requests until the breaker opened", killed["failed_until_open"], "requests"),
+            figure("failures per second until the breaker opened", killed["failures_per_second_until_open"] or 0,
+                   "failures/s"),
+            figure("seconds from the restarted service healthy to served again", killed["seconds_to_recover"],
+                   "s"),
+            figure("RSS growth in the soak, façade", soak["rss_growth_percent"]["facade"], "%"),
+            figure("RSS growth in the soak, shadow worker", soak["rss_growth_percent"]["shadow_worker"], "%"),
+            zero("failed requests in the soak", soak["failed"], "requests"),
             figure("12 MiB declared body answered", f["oversize"]["answer"], "", "413",
-                   "met" if f["oversize"]["answer"] == "413" else "missed")]
-
+                   "met" if f["oversize"]["answer"] == "413" else "missed"),
+            figure("seconds to the 413 of a 12 MiB declared body", f["oversize"]["seconds"] or 0, "s")]
 
 if __name__ == "__main__":
     main()
