@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from mitmproxy import http
+from mitmproxy import ctx, http
 from prometheus_client import Counter, Gauge
 
 from proxy.addons.routing import META, Decision
@@ -60,8 +60,13 @@ class Record:
                                 registry=registry)
         self._children: dict[tuple[str, ...], Any] = {}
         self._running = False
+        self._db_path = ""
         self._starting: asyncio.Task[None] | None = None
         state.on_swap(self._on_swap)
+
+    def configure(self, updated: set[str]) -> None:
+        if "strangler_parity_db" in updated:  # the shadow addon's option: recordings go where comparisons go
+            self._db_path = ctx.options.strangler_parity_db
 
     def _enabled(self) -> bool:
         snap = self.state.current
@@ -82,7 +87,7 @@ class Record:
 
     async def _start(self) -> None:
         if self.link is None:
-            db = parity_location(None, shared=self.state.store_url)
+            db = parity_location(self._db_path or None, shared=self.state.store_url)
             self.link = RecordLink(db, lambda _events: None, self._hello, lambda: None)
             await self.link.start()
             link = self.link
