@@ -106,8 +106,8 @@ def handover(runtime: FeatureRuntime, ownership_file: Path, writes: str, routes:
     2. Flip `writes_owner` in the route table (one edit under the table's lock, one ledger record): the
        façades reload it and send every new write to the new owner. Sequences on the new owner move past
        the ids the sync wrote first.
-    3. Drain the old direction until it is quiet: no pending change for `quiet_s`, so writes that were in
-       flight at the old owner when the façades switched are carried over too. Past `timeout_s` the
+    3. Drain the old direction until it is quiet: for `quiet_s`, no change pending and none applied, so
+       writes that were in flight at the old owner when the façades switched are carried over too. Past `timeout_s` the
        handover stops with the table already flipped and the old direction still running (nothing is lost:
        the new owner's writes wait in its change log); running it again finishes it.
     4. Record the new owner and sync direction in var/ownership.json: the sync loop turns round.
@@ -222,26 +222,34 @@ def _handover_problems(runtime: FeatureRuntime, table: Any, entry: dict[str, Any
     return problems
 
 
+def _applied_count(write_engine: Any, feature: str, direction: str) -> int:
+    """Changes of `direction` applied so far by anyone (this drain or a running `migrate sync`)."""
+    state = applied_state(write_engine, feature, direction)
+    return int((state or {}).get("applied_count") or 0)
+
+
 def _drain_until_quiet(runtime: FeatureRuntime, direction: str, quiet_s: float, options: HandoverOptions) -> int:
-    """Apply `direction` until no change has been pending for `quiet_s`; MigrationError after the timeout."""
-    read_engine = runtime.engines(direction)[0]
+    """Apply `direction` until, for `quiet_s`, no change was pending and none was applied (by this drain or a
+    running sync: a write still reaching the old side resets the clock); MigrationError after the timeout."""
+    read_engine, write_engine = runtime.engines(direction)
     routes = runtime.routes(direction)
     deadline = time.monotonic() + options.timeout_s + quiet_s
-    total, quiet_since = 0, None
+    total, quiet_since, seen = 0, None, _applied_count(write_engine, runtime.name, direction)
     while True:
-        total += drain(runtime.name, direction, routes, *runtime.engines(direction),
-                       batch_size=options.batch_size).changes
+        total += drain(runtime.name, direction, routes, read_engine, write_engine, batch_size=options.batch_size,
+                       max_rounds=1).changes  # one batch per turn: a steady writer must not keep us from the deadline
         pending = lag(read_engine, routes).pending
+        applied, seen = seen, _applied_count(write_engine, runtime.name, direction)
         now = time.monotonic()
-        quiet_since = None if pending else (quiet_since if quiet_since is not None else now)
+        quiet_since = None if pending or seen != applied else (quiet_since if quiet_since is not None else now)
         if quiet_since is not None and now - quiet_since >= quiet_s:
             return total
         if now > deadline:
             raise MigrationError(
-                f"{pending} change(s) still arriving after {options.timeout_s:.0f}s of draining the {direction} "
-                f"sync. The route table already sends {runtime.name}'s writes to the new owner and the {direction} "
-                "sync keeps carrying the old owner's last ones. Fix: stop what still writes to the old side "
-                "directly, then run the same handover again to finish it")
+                f"changes still arriving after {options.timeout_s:.0f}s of draining the {direction} sync ({pending} "
+                f"pending now). The route table already sends {runtime.name}'s writes to the new owner and the "
+                f"{direction} sync keeps carrying the old owner's last ones. Fix: stop what still writes to the old "
+                "side directly, then run the same handover again to finish it")
         time.sleep(0.2 if pending == 0 else 0)
 
 

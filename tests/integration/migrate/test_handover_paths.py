@@ -119,3 +119,39 @@ def test_one_way_handover_is_explicit_and_can_be_handed_back(ready) -> None:
     assert (back["sync_direction"], back["drained_changes"]) == ("forward", 0)
     assert load_table(routes).features["catalog"].writes_owner.value == "legacy"
     assert [json.loads(line)["evidence"]["reverse_sync"] for line in ledger.read_text().splitlines()] == [False, False]
+
+
+def test_writes_still_reaching_the_old_side_stop_the_handover_at_its_timeout(ready) -> None:
+    """Something keeps writing to legacy directly (not through the façade): each drain round applies its
+    changes, so the old direction is never quiet; past --timeout the handover stops with the table flipped
+    and the sync not turned, and names the fix. Once the writer stops, running it again finishes it."""
+    import threading
+
+    rt, owner_file, routes, _ledger = ready
+    stop, written = threading.Event(), []
+
+    def keep_writing() -> None:
+        while not stop.is_set():
+            with rt.source.begin() as conn:
+                conn.execute(text("UPDATE PRODUCTS SET PROD_NM = :n WHERE PROD_ID = 3"), {"n": f"W{len(written)}"})
+            written.append(1)
+            stop.wait(0.05)
+
+    writer = threading.Thread(target=keep_writing, daemon=True)
+    writer.start()
+    try:
+        with pytest.raises(MigrationError, match="still arriving after 3s of draining the forward sync"):
+            handover(rt, owner_file, "service", routes, HandoverOptions(quiet_s=1.5, timeout_s=3))
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+    assert len(written) > 10
+    assert load_table(routes).features["catalog"].writes_owner.value == "service"  # the flip happened
+    entry = feature_state(owner_file, "catalog")
+    assert (entry.get("writes_owner", "legacy"), entry["sync"]["direction"]) == ("legacy", "forward")
+
+    result = handover(rt, owner_file, "service", routes, QUICK)
+    assert result["changed"] and result["table_changed"] is False
+    with rt.target.connect() as conn:  # the writer's last write was drained before the sync turned
+        assert conn.execute(text("SELECT name FROM products WHERE id = 3")).scalar_one() == f"W{len(written) - 1}"
+    assert feature_state(owner_file, "catalog")["sync"]["direction"] == "reverse"
