@@ -3,7 +3,7 @@
     .venv/bin/python load/bench_write_safety.py [--clients 8] [--writes 10] [--rounds 2] [--products 500]
                                                 [--backend sqlite|postgres|both]
                                                 [--pg-url postgresql+psycopg://root@127.0.0.1:5432/test]
-                                                [--json FILE]
+                                                [--unsafe-runs 2] [--json FILE]
 
 Per backend: the whole stack on free loopback ports (gunicorn monolith, uvicorn catalog service, mitmdump
 façade, `strangler migrate sync catalog`), then CLIENTS threads create, update and deactivate products through
@@ -17,11 +17,18 @@ sync and database share the machine's cores (2 here), so writes/s is a figure fo
 load, not a capacity. Bounded: the counts fix the work, and every wait
 (a phase's writes, a restart, the sync catching up) gives up after 120 s. Exit 1 when any write was lost,
 duplicated or committed on the side that did not own writes, or verify failed.
+
+Then, UNSAFE_RUNS times each (tests/integration/dry_run: a third-party FastAPI app behind a real façade in
+`shadow`, `dry_run_writes: true`), the time from the first unsafe dry-run answer to the target being marked
+unsafe (the parity store's marked_at - first_answer_at, both taken in the shadow worker): a target that ignores
+the protocol (its probe answer is the unsafe one), and a target that proved itself and was then redeployed
+without the adapter (its first write copy's answer is). Exit 1 too when such a target is not marked unsafe.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -30,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the scenario lives with the suite it extends
 
 from load import figures
+from tests.integration.dry_run.conftest import loans_stack, post_loan, prove_then_redeploy, target_state, wait_for
 from tests.integration.write_safety.scenario import CYCLE, run_scenario, settle_and_check
 from tests.integration.write_safety.stack import databases, write_stack
 
@@ -52,6 +60,40 @@ def bench(backend: str, args: argparse.Namespace, out: list[dict]) -> bool:
         return counts.safe
 
 
+def _ignored(tmp: Path) -> dict:
+    with loans_stack(tmp, "loans_app:app", state="shadow") as stack:
+        post_loan(stack, "first")
+        wait_for(lambda: target_state(stack).get("state") == "unsafe", "the target to be marked unsafe")
+        return target_state(stack)
+
+
+def _redeployed(tmp: Path) -> dict:
+    with loans_stack(tmp, "loans_adapted:app", state="legacy") as stack:
+        return prove_then_redeploy(stack)
+
+
+def bench_unsafe(runs: int, out: list[dict]) -> bool:
+    """Per case, `runs` stacks: ms from the first unacknowledged answer to the stored unsafe verdict."""
+    if runs == 0:
+        return True
+    for case, measure in (("target ignoring dry-run (probe answer)", _ignored),
+                          ("target redeployed without the adapter (write answer)", _redeployed)):
+        delays = []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory(prefix="bench-ws-unsafe-") as tmp:
+                try:
+                    verdict = measure(Path(tmp))
+                except AssertionError as exc:
+                    print(f"{case}: {exc}", flush=True)
+                    return False
+            delays.append((verdict["marked_at"] - verdict["first_answer_at"]) * 1000)
+        print(f"{case}: first unsafe answer -> marked unsafe: {', '.join(f'{d:.1f}' for d in delays)} ms "
+              f"({runs} runs); load average {os.getloadavg()[0]:.2f}", flush=True)
+        out.append(figures.figure(f"{case}: first unsafe answer -> marked unsafe, median of {runs}",
+                                  round(statistics.median(delays), 1), "ms"))
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=8, choices=range(1, 33), metavar="1-32")
@@ -65,6 +107,8 @@ def main() -> int:
     parser.add_argument("--pg-url", default=os.environ.get("STRANGLER_TEST_PG_URL"),
                         help="PostgreSQL server for --backend postgres/both (two databases are created and "
                              "dropped); default STRANGLER_TEST_PG_URL")
+    parser.add_argument("--unsafe-runs", type=int, default=2, choices=range(11), metavar="0-10",
+                        help="stacks per dry-run case timing the unsafe verdict (0: skip)")
     figures.add_json_option(parser)
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
@@ -75,6 +119,7 @@ def main() -> int:
         backends.remove("postgres")
     out: list[dict] = []
     safe = all([bench(backend, args, out) for backend in backends])  # noqa: C419 - every backend runs, even after a failure
+    safe = bench_unsafe(args.unsafe_runs, out) and safe
     figures.write(args.json, "bench_write_safety", out)
     return 0 if safe else 1
 
