@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from proxy.parity.redact import StableRedactor, restore
-from proxy.parity.store import ParityStore
+from proxy.parity.store import ParityStore, open_store
 from proxy.record.capture import Captured, body_bytes, capture, redactor_for
 from proxy.record.config import RecordConfig
 from proxy.record.shape import default_route
 from proxy.record.storage import RecordingStore
 from proxy.record.writer import Writer
 from proxy.table import TableError, parse_table
+from tests.unit.parity.test_parity_store_pg import pg_url
 
 TABLE = """\
 upstreams:
@@ -85,7 +87,7 @@ def test_body_paths_and_query_are_redacted_and_rules_counted() -> None:
 def test_signature_ignores_values_but_not_shape() -> None:
     config = RecordConfig()
     r = redactor_for(config, b"s")
-    key = lambda c: capture(c, config, r, set())[1][1]  # noqa: E731
+    key = lambda c: capture(c, config, r, set())[1][1]
     same = [key(_captured("/api/items/1?q=a", b'{"qty": 1}', "POST")), key(_captured("/api/items/9?q=b",
                                                                                       b'{"qty": 7}', "POST"))]
     assert same[0] == same[1]
@@ -109,8 +111,20 @@ def test_bad_bodies_are_kept_marked() -> None:
     assert json.loads(row[10])["body_kind"] == "text" and case[3] == "text"
 
 
-def test_store_is_bounded_and_case_counts_survive_pruning(tmp_path: Path) -> None:
-    store = ParityStore(tmp_path / "parity.db", background=False)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ParityStore]:
+    """A fresh parity store: a SQLite file, or a unique PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield open_store(tmp_path / "parity.db", background=False)
+        return
+    from proxy.shared_store import store_for
+
+    url = pg_url()
+    yield open_store(url, background=False)
+    store_for(url).drop()
+
+
+def test_store_is_bounded_and_case_counts_survive_pruning(store: ParityStore) -> None:
     rec = RecordingStore(store)
     writer = Writer(rec)
     writer.table = parse_table(TABLE.replace("body_limit: 64", "body_limit: 64\n      max_mb: 0.01"))
