@@ -1,7 +1,8 @@
 """What does remote identity cost the façade? identity remote (warm cache) vs none, and one cold resolution.
 
-Run: python -m load.bench_identity [--rounds 8] [--seconds 3] [--connections 16] [--cold 200] [--json FILE]
-Needs wrk (apt-get install -y wrk).
+Run: python -m load.bench_identity [--rounds 8] [--seconds 3] [--connections 16] [--cold 200]
+                                   [--callgrind-calls 100] [--warm 20] [--no-callgrind] [--json FILE]
+Needs wrk and valgrind (apt-get install -y wrk valgrind; or --no-callgrind).
 
 Set-up, all on loopback: a Flask monolith with Flask-Login and strangler_app's RemoteIdentity (gunicorn, the
 identity source), a trivial ASGI target (uvicorn), and two façades (mitmdump + proxy/facade.py) whose tables
@@ -14,9 +15,16 @@ and `none`. Every request carries the same logged-in session cookie.
    session cookie (a cache miss: one loopback round trip to the monolith's identity endpoint) and the warm
    one; the paired latency differences give the added latency of a cold resolution (median, interval). The
    endpoint's own latency, asked directly, is printed beside it.
-3. The identity addon's own CPU per request, in-process (no network, no other process: repeatable on a busy
-   machine): the façade's request hooks (guard, router, identity) over the same request with identity
-   remote and a warm cache vs none, process time over --calls requests, best of 5.
+3. Instructions per request, counted with callgrind (load.bench_facade.callgrind_per_request): each façade
+   (identity remote with a warm cache, and none) under valgrind, --warm uncounted requests (the first one
+   resolves the cookie), then the same fixed count of --callgrind-calls logged-in requests on one keep-alive
+   connection; the timers' instructions of an idle window are subtracted. Counts do not depend on the
+   machine's load, so the ratio remote/none decides the <= 5 % target repeatably: met when the throughput
+   bound none/remote is >= 0.95 both with the timers subtracted and without (inconclusive when the two
+   disagree: the timer estimate, not identity, would decide).
+4. The identity addon's own CPU per request, in-process (no network, no other process: repeatable on a busy
+   machine): the façade's request and response hooks (guard, router, identity, …) over the same request with
+   identity remote and a warm cache vs none, process time over --calls requests, best of 5.
 Prints and writes figures only; never asserts.
 """
 from __future__ import annotations
@@ -36,8 +44,8 @@ from pathlib import Path
 import httpx
 
 from load import figures
-from load.bench_facade import cpu_seconds
-from load.stats import median_interval, paired_ratios
+from load.bench_facade import callgrind_per_request, cpu_seconds
+from load.stats import median_interval, paired_ratios, verdict
 from strangler.procs import free_port, running
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,10 +156,10 @@ def endpoint_ms(legacy: int, cookie: str, n: int = 100) -> float:
 
 
 def addon_cpu_us(calls: int) -> dict[str, float]:
-    """CPU per request (µs) of the façade's request hooks with identity remote (warm) vs none, in-process."""
+    """CPU per request (µs) of the façade's request + response hooks, identity remote (warm) vs none, in-process."""
     import asyncio
 
-    from mitmproxy import hooks
+    from mitmproxy import hooks, http
     from mitmproxy.test import taddons, tflow
     from strangler_app.identity import Principal
 
@@ -183,9 +191,12 @@ def addon_cpu_us(calls: int) -> dict[str, float]:
                 f.request.headers["Cookie"] = cookie
                 f.response = None
                 flows.append(f)
+            answer = http.Response.make(200, _BODY, {"content-type": "application/json"})
             t0 = time.process_time()
             for f in flows:
                 pipe.request(f)
+                f.response = answer
+                pipe.response(f)
             spent = time.process_time() - t0
             assert not any(f.intercepted for f in flows), "a warm request waited for a lookup"
             return spent / calls * 1e6
@@ -209,10 +220,17 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--cold", type=int, default=200, help="cold resolutions measured (each a fresh credential)")
     ap.add_argument("--calls", type=int, default=5000, help="requests through the hooks for the in-process figure")
+    ap.add_argument("--callgrind-calls", type=int, default=100, help="requests counted under callgrind, per façade")
+    ap.add_argument("--warm", type=int, default=20, help="uncounted requests before the callgrind count")
+    ap.add_argument("--no-callgrind", action="store_true", help="skip the instruction count")
     figures.add_json_option(ap)
     args = ap.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install -y wrk")
+    figures.keep_bounded(ap, args, rounds=(1, 50), seconds=(1, 60), connections=(1, 256), cold=(1, 2000),
+                         calls=(100, 100000), callgrind_calls=(10, 2000), warm=(1, 1000))
+    for tool, needed in (("wrk", True), ("valgrind", not args.no_callgrind)):
+        if needed and shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed. Fix: apt-get install -y {tool}"
+                     + (" (or --no-callgrind)" if tool == "valgrind" else ""))
     tmp = Path(tempfile.mkdtemp(prefix="bench-identity-"))
     os.environ.setdefault("STRANGLER_IDENTITY_KEY", os.urandom(24).hex())  # this run's own key, never printed
     env = {"STRANGLER_IDENTITY_KEY": os.environ["STRANGLER_IDENTITY_KEY"],
@@ -253,6 +271,7 @@ def main() -> None:
                       f"non-2xx {res['non2xx']} | cpu {res['cpu_us']:.0f} us/req", flush=True)
         diffs = cold_vs_warm(urls["identity remote"], warm, fresh)
         direct = endpoint_ms(legacy, warm)
+        counted = {} if args.no_callgrind else instructions(args, tmp, legacy, target, env, warm)
     micro = addon_cpu_us(args.calls)
     remote, none = results["identity remote"], results["identity none"]
     ratio = median_interval(paired_ratios([x["rps"] for x in remote], [x["rps"] for x in none]))
@@ -268,21 +287,55 @@ def main() -> None:
           f"{statistics.median(x['rps'] for x in none):.0f} req/s")
     print(f"  cold resolution adds {cold.text(2)} ms per request ({len(diffs)} fresh credentials, 1 connection); "
           f"the identity endpoint asked directly: {direct:.2f} ms (median)")
-    print(f"  in-process, the façade's request hooks: {micro['remote']:.1f} µs with identity remote (warm cache) vs "
-          f"{micro['none']:.1f} µs without: identity adds {micro['remote'] - micro['none']:.1f} µs of CPU per request "
-          f"(best of 5 x {args.calls} requests)")
+    print(f"  in-process, the façade's request + response hooks: {micro['remote']:.1f} µs with identity remote "
+          f"(warm cache) vs {micro['none']:.1f} µs without: identity adds {micro['remote'] - micro['none']:.1f} µs "
+          f"of CPU per request (best of 5 x {args.calls} requests)")
+    out = [figures.figure("req/s identity remote (warm cache) / none", round(ratio.median, 3), "x",
+                          f">= {RPS_TARGET}", ratio.verdict(RPS_TARGET), ratio)]
+    if counted:
+        (r_net, r_raw), (n_net, n_raw) = counted["identity remote"], counted["identity none"]
+        bound_low, bound_high = sorted((n_net / r_net, n_raw / r_raw))
+        bound_verdict = verdict(bound_low, bound_high, RPS_TARGET)
+        print(f"  instructions per request (callgrind, {args.callgrind_calls} logged-in requests after {args.warm}): "
+              f"remote {r_net:,.0f}, none {n_net:,.0f}: identity adds {r_net - n_net:+,.0f} ({r_net / n_net:.3f}x); "
+              f"as a throughput bound none/remote {n_net / r_net:.3f}x ({n_raw / r_raw:.3f}x with the timers "
+              f"counted) -> {bound_verdict} (target >= {RPS_TARGET})")
+        out += [figures.figure("instructions/request identity remote (warm cache) / none (callgrind)",
+                               round(r_net / n_net, 3), "x"),
+                figures.figure("throughput bound none/remote instructions (callgrind)", round(n_net / r_net, 3), "x",
+                               f">= {RPS_TARGET}", bound_verdict)]
+    print(f"  verdicts (identity remote costs <= 5 % req/s): paired req/s {ratio.verdict(RPS_TARGET)}"
+          + (f", callgrind instructions {bound_verdict}" if counted else ", callgrind not run"))
     non2xx = sum(x["non2xx"] for x in remote + none)
     if non2xx:
         print(f"  WARNING: {non2xx} non-2xx answers during the rounds (see {tmp})")
     figures.write(args.json, "bench_identity", [
-        figures.figure("req/s identity remote (warm cache) / none", round(ratio.median, 3), "x",
-                       f">= {RPS_TARGET}", ratio.verdict(RPS_TARGET), ratio),
+        *out,
         figures.figure("cold identity resolution: added latency", round(cold.median, 2), "ms", "", "info", cold),
         figures.figure("identity endpoint round trip (direct)", round(direct, 2), "ms"),
-        figures.figure("identity addon CPU per request (warm cache, in-process)",
+        figures.figure("identity addon CPU per request (request + response hooks, warm cache, in-process)",
                        round(micro["remote"] - micro["none"], 1), "µs")])
     if not non2xx:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def instructions(args: argparse.Namespace, tmp: Path, legacy: int, target: int, env: dict[str, str],
+                 cookie: str) -> dict[str, tuple[float, float]]:
+    """{arm: (instructions per request with the timers subtracted, without)} for identity remote (cache_s 3600:
+    a slow run under valgrind never re-resolves) and none, the same logged-in requests in each."""
+    counted = {}
+    for name, identity in (("identity remote", "{mode: remote, cache_s: 3600}"), ("identity none", "none")):
+        port, admin = free_port(), free_port()
+        routes = tmp / f"callgrind-{name.replace(' ', '-')}.yaml"
+        routes.write_text(TABLE.format(legacy=legacy, target=target, identity=identity))
+        net, timers = callgrind_per_request(
+            facade_argv(legacy, port, admin, routes), port, f"http://127.0.0.1:{admin}/healthz", PATH,
+            argparse.Namespace(warm=args.warm, calls=args.callgrind_calls), routes.with_suffix(".out"), env,
+            headers={"Cookie": cookie})
+        counted[name] = (net, net + timers / args.callgrind_calls)
+        print(f"callgrind {name:16s} {net:,.0f} instructions/request ({timers:,} instructions of timers over the "
+              "same time, subtracted)", flush=True)
+    return counted
 
 
 def wrk_cookie(url: str, seconds: int, connections: int, cookie: str) -> dict[str, float]:

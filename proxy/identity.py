@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ IDENTITY_META = "strangler_identity"  # flow.metadata: Carried, for shadow copie
 CREDENTIAL_HEADERS = frozenset({"cookie", "authorization"})
 _SEAM_HEADERS = frozenset({HEADER.lower(), REQUEST_HEADER.lower()})
 HEADER_TTL_S = 30.0
-LOGOUT_WORDS = (b"logout", b"log-out", b"log_out", b"signout", b"sign-out", b"sign_out")
+# a logout path: logout, log-out, log_out, signout, sign-out, sign_out (any case; one C search per response)
+LOGOUT_PATH = re.compile(rb"(?:log|sign)[-_]?out", re.IGNORECASE)
 
 
 def credential_hash(cookie: bytes, authorization: bytes) -> str:

@@ -121,16 +121,31 @@ def key_from_env(environ: Optional[Mapping[str, str]] = None) -> str:
     return value
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """base64url without padding (binascii directly: base64.urlsafe_b64encode is two Python calls more)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(key: bytes, payload_b64: str) -> str:
-    return _b64(hmac.digest(key, (_VERSION + "." + payload_b64).encode("ascii"), "sha256"))  # one-shot C HMAC
+class _Mac:
+    """HMAC-SHA256(key, "v1." + payload_b64) for one checked key: the keyed state (key blocks and the "v1."
+    prefix already absorbed) is computed once and copied per header, instead of re-keying on every call."""
+
+    __slots__ = ("_keyed",)
+
+    def __init__(self, raw: bytes) -> None:
+        self._keyed = hmac.new(raw, (_VERSION + ".").encode("ascii"), hashlib.sha256)
+
+    def __call__(self, payload_b64: str) -> str:
+        mac = self._keyed.copy()
+        mac.update(payload_b64.encode("ascii"))
+        return _b64(mac.digest())
 
 
 def _bare_path(path: str) -> str:
@@ -168,13 +183,13 @@ _GUARD = ReplayGuard()
 def sign(key: Key, principal: Principal, *, method: str, path: str, ttl_s: float = 30.0,
          now: Optional[float] = None) -> str:
     """The header value stating `principal` for this one request (method + path without query)."""
-    raw = _checked_key(key)
+    mac = _mac_for(key)
     current = time.time() if now is None else now
     payload = '{%s,"iat":%d,"exp":%d,"nonce":"%s","m":%s,"p":%s}' % (
         principal.wire, int(current), int(current + ttl_s), os.urandom(16).hex(), _json_str(method.upper()),
         _json_str(_bare_path(path)))  # the principal's part is serialised once per Principal (the façade's hot path)
     body = _b64(payload.encode("utf-8"))
-    return "%s.%s.%s" % (_VERSION, body, _mac(raw, body))
+    return "%s.%s.%s" % (_VERSION, body, mac(body))
 
 
 def _json_str(text: str) -> str:
@@ -184,16 +199,17 @@ def _json_str(text: str) -> str:
     return json.dumps(text)
 
 
-_KEYS_OK: Dict[Key, bytes] = {}
+_MACS: Dict[Key, _Mac] = {}
 
 
-def _checked_key(key: Key) -> bytes:
-    """check_key, remembered for the few keys a process uses (a bounded memo: keys are not request data)."""
-    found = _KEYS_OK.get(key)
+def _mac_for(key: Key) -> _Mac:
+    """check_key and the keyed HMAC state, remembered for the few keys a process uses (a bounded memo: keys
+    are configuration, not request data; a missing/short key raises ValueError every time)."""
+    found = _MACS.get(key)
     if found is None:
-        found = check_key(key)
-        if len(_KEYS_OK) < 16:
-            _KEYS_OK[key] = found
+        found = _Mac(check_key(key))
+        if len(_MACS) < 16:
+            _MACS[key] = found
     return found
 
 
@@ -201,13 +217,13 @@ def verify(key: Key, value: str, *, method: str, path: str, now: Optional[float]
            guard: Optional[ReplayGuard] = None) -> Principal:
     """The principal a header states; raises IdentityError (bad format, bad MAC, other method/path, expired,
     replayed). The nonce is remembered in `guard` (the process-wide one by default)."""
-    raw = check_key(key)
+    mac = _mac_for(key)
     if not value or len(value) > MAX_HEADER_CHARS:
         raise IdentityError("malformed identity header (empty or too long)")
     parts = value.strip().split(".")
     if len(parts) != 3 or parts[0] != _VERSION:
         raise IdentityError("malformed identity header (expected v1.<payload>.<mac>)")
-    if not hmac.compare_digest(_mac(raw, parts[1]), parts[2]):
+    if not hmac.compare_digest(mac(parts[1]), parts[2]):
         raise IdentityError("identity header signature does not match (forged, or another key)")
     try:
         payload = json.loads(_unb64(parts[1]).decode("utf-8"))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import sys
 import time
@@ -27,6 +29,19 @@ class HeaderTest(unittest.TestCase):
         payload = json.loads(base64.urlsafe_b64decode(value.split(".")[1] + "=="))
         self.assertEqual(set(payload), {"sub", "name", "roles", "claims", "session", "iat", "exp", "nonce", "m", "p"})
         self.assertEqual((payload["m"], payload["p"]), ("GET", "/api/recipes/3"))
+
+    def test_the_mac_is_the_documented_hmac_for_each_key(self) -> None:
+        # sign() reuses a keyed HMAC state per key: its MAC must stay HMAC-SHA256(key, "v1." + payload_b64),
+        # computed here from scratch, and a second key must never sign with the first one's state
+        other = "another-identity-key-0123456789abcdef"
+        for key in (KEY, other, KEY):
+            version, payload, mac = identity.sign(key, ALICE, method="GET", path="/a").split(".")
+            expected = hmac.new(key.encode(), ("v1." + payload).encode(), hashlib.sha256).digest()
+            self.assertEqual(mac, base64.urlsafe_b64encode(expected).rstrip(b"=").decode(), key)
+            self.assertEqual(version, "v1")
+        value = identity.sign(other, ALICE, method="GET", path="/a")
+        with self.assertRaises(IdentityError):
+            identity.verify(KEY, value, method="GET", path="/a", guard=ReplayGuard())
 
     def test_paths_that_need_json_escaping(self) -> None:
         for path in ('/a/"quoted"', "/a/back\\slash", "/caf\u00e9", "/tab\there", "/%22enc"):

@@ -43,7 +43,7 @@ from proxy.addons.routing import META, Decision
 from proxy.addons.state import FacadeState
 from proxy.identity import (
     IDENTITY_META,
-    LOGOUT_WORDS,
+    LOGOUT_PATH,
     Carried,
     IdentityCache,
     clears_cookie,
@@ -57,6 +57,7 @@ CRED_META = "strangler_identity_cred"  # flow.metadata: the credential hash (for
 _ENDPOINT_B = ENDPOINT.encode()
 _HEADER_B = HEADER.encode()
 _CREDENTIAL_B = frozenset({b"cookie", b"authorization"})
+_CREDENTIAL_LENS = frozenset(len(n) for n in _CREDENTIAL_B)
 _FORWARDED_TO_SOURCE = ("cookie", "authorization", "user-agent", "x-forwarded-for", "x-forwarded-proto")
 KEY_FIX = f"set {KEY_ENV} (>= 32 characters, the same value for the façade, the monolith and the services)"
 
@@ -170,8 +171,7 @@ class Identity:
         """Logout invalidates: a response that clears a cookie, or any request to a logout path."""
         if not len(self.cache) or flow.response is None:
             return
-        cookie_cleared = any(k.lower() == b"set-cookie" and clears_cookie(v) for k, v in flow.response.headers.fields)
-        if not cookie_cleared and not any(w in flow.request.data.path.lower() for w in LOGOUT_WORDS):
+        if LOGOUT_PATH.search(flow.request.data.path) is None and not _clears_a_cookie(flow.response.headers.fields):
             return
         cred = flow.metadata.get(CRED_META)
         if cred is None:
@@ -258,7 +258,7 @@ class Identity:
             kept: list[tuple[bytes, bytes]] = []
             gone: list[tuple[bytes, bytes]] = []
             for f in fields:
-                (gone if f[0].lower() in _CREDENTIAL_B else kept).append(f)
+                (gone if len(f[0]) in _CREDENTIAL_LENS and f[0].lower() in _CREDENTIAL_B else kept).append(f)
             if gone:
                 removed = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in gone)
                 fields = tuple(kept)
@@ -290,12 +290,20 @@ def _credential(fields: tuple[tuple[bytes, bytes], ...]) -> tuple[bytes, bytes]:
     cookies: list[bytes] = []
     auth = b""
     for name, value in fields:
-        low = name.lower()
-        if low == b"cookie":
+        size = len(name)  # the length first: most names are neither, and lower() allocates
+        if size == 6 and name.lower() == b"cookie":
             cookies.append(value)
-        elif low == b"authorization" and not auth:
+        elif size == 13 and not auth and name.lower() == b"authorization":
             auth = value
     return b"; ".join(cookies), auth
+
+
+def _clears_a_cookie(fields: tuple[tuple[bytes, bytes], ...]) -> bool:
+    """A Set-Cookie in these response fields deletes its cookie (proxy.identity.clears_cookie): a logout."""
+    for name, value in fields:  # noqa: SIM110 - a loop, not any(<generator>): this runs on every response
+        if len(name) == 10 and name.lower() == b"set-cookie" and clears_cookie(value):
+            return True
+    return False
 
 
 def _remote_features(table: RouteTable) -> list[str]:
