@@ -178,7 +178,8 @@ class WorkerPool:
 
     @property
     def pid(self) -> int | None:
-        return next((m.pid for m in self.members if m.pid is not None), None)
+        """The first worker's (strangler_shadow_worker_pid: one process to watch; `pids` lists them all)."""
+        return self.members[0].pid
 
     @property
     def pids(self) -> list[int]:
