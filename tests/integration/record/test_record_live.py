@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -142,3 +143,22 @@ def test_load_from_recording_sends_the_recorded_mix(stack: Stack) -> None:
     assert "/api/recipes/104" in mix and "s3cret" not in mix
     stats = (stack.tmp / "locust" / "recorded_stats.csv").read_text()
     assert "/api/recipes/104" in stats, stats
+
+
+def test_a_dead_writer_costs_the_client_nothing_and_is_restarted(stack: Stack) -> None:
+    pid = int(wait_for(lambda: stack.metric("strangler_record_writer_pid"), "the writer's pid"))
+    before = stack.metric("strangler_record_dropped_total", feature="recipes", reason="writer_down")
+    handed = stack.metric("strangler_record_total", feature="recipes")
+    os.kill(pid, signal.SIGKILL)  # the façade's child, started by this test's façade
+    wait_for(lambda: stack.metric("strangler_record_writer_pid") != pid, "the writer restarted or marked down",
+             deadline=10)
+    with httpx.Client(base_url=stack.facade, timeout=10) as client:
+        statuses = [client.get("/api/recipes/105").status_code for _ in range(20)]
+    assert statuses == [200] * 20  # the client never waits for the writer
+    restarted = wait_for(lambda: (p := stack.metric("strangler_record_writer_pid")) not in (0, pid) and p,
+                         "a new writer", deadline=30)
+    assert restarted != pid
+    dropped = stack.metric("strangler_record_dropped_total", feature="recipes", reason="writer_down") - before
+    handed = stack.metric("strangler_record_total", feature="recipes") - handed
+    assert dropped + handed == 20, (dropped, handed)  # each request handed over or dropped, and counted
+    _traffic(stack)  # and recording goes on with the new writer
