@@ -6,6 +6,7 @@ taken by the pipe above `max_buffer`) or is down, `send` returns False and the c
 never a queue without bound. Owned by the façade: started in `running`, stopped in `done`, restarted with a
 back-off when it dies (its pid and restarts are metrics), and it exits by itself when the façade goes away
 (its stdin closes), so `mitmdump -s proxy/facade.py` alone is a complete deployment.
+WorkerPool runs `strangler_shadow_workers` of them behind the same interface (one per CPU core by default).
 """
 from __future__ import annotations
 
