@@ -21,6 +21,7 @@ Prints and writes figures only; never asserts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -154,38 +155,62 @@ def _total(dump: Path) -> int:
 
 
 def callgrind_per_request(argv: list[str], port: int, health: str, path: str, args: argparse.Namespace,
-                          out: Path, env: dict, headers: dict[str, str] | None = None) -> tuple[float, int]:
-    """(instructions per request, timer instructions of an idle window scaled to the measured window's length).
-    Reused by load/bench_identity.py (its requests carry `headers`: a logged-in cookie).
+                          out: Path, env: dict) -> tuple[float, int]:
+    """(instructions per request, timer instructions of an idle window scaled to the measured window's length):
+    one proxy counted alone (callgrind_interleaved)."""
+    busy, timers = callgrind_interleaved({"": (argv, port, health)}, path, warm=args.warm, calls=args.calls,
+                                         out=out, env=env)[""]
+    return busy - timers, round(timers * args.calls)
 
-    mitmdump starts under callgrind with instrumentation off (start-up is not counted and runs ~10x faster),
-    serves --warm requests, then `callgrind_control -i on`, --calls requests on one keep-alive connection and
-    a dump; a second dump after an idle window (at most IDLE_MAX_S) gives what timers cost per second, which is
-    subtracted for the measured window's length. Each dump zeroes the counters."""
-    log = out.with_suffix(".log")
-    proc = spawn(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", *argv],
-                 env=env, cwd=ROOT, log_path=log)
+
+def callgrind_interleaved(arms: dict[str, tuple[list[str], int, str]], path: str, *, warm: int, calls: int,
+                          out: Path, env: dict,
+                          headers: dict[str, str] | None = None) -> dict[str, tuple[float, float]]:
+    """{arm: (instructions per request, of which timers)} for proxies {arm: (argv, port, health URL)} counted
+    over the same wall-clock window. Reused by load/bench_identity.py (its requests carry a logged-in cookie).
+
+    Each mitmdump starts under callgrind with instrumentation off (start-up is not counted and runs ~10x faster),
+    serves `warm` requests, then `callgrind_control -i on`, `calls` requests on one keep-alive connection per
+    arm, the arms alternating request by request, and a dump; a second dump after an idle window (at most
+    IDLE_MAX_S) gives what timers cost per second, scaled to the measured window's length. Each dump zeroes the
+    counters. Arms counted together see the same window, so their timers are alike and cancel in a difference
+    between arms; one arm's timer estimate is what a ratio leans on."""
+    procs = {}
     try:
-        wait_http(health, timeout=600, proc=proc, log_path=log)  # not counted: instrumentation is off
-        with httpx.Client(timeout=120) as client:  # one keep-alive connection
+        for i, (name, (argv, port, health)) in enumerate(arms.items()):
+            dump = out if len(arms) == 1 else out.with_name(f"{out.stem}-{i}{out.suffix}")  # and its own .log
+            log = dump.with_suffix(".log")
+            procs[name] = (spawn(["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                                  f"--callgrind-out-file={dump}", *argv], env=env, cwd=ROOT, log_path=log),
+                           port, dump, log)
+            wait_http(health, timeout=600, proc=procs[name][0], log_path=log)  # not counted: instrumentation is off
+        with contextlib.ExitStack() as stack:
+            clients = {name: stack.enter_context(httpx.Client(timeout=120)) for name in procs}  # keep-alive each
+
             def serve(n: int) -> None:
                 for _ in range(n):
-                    if client.get(f"http://127.0.0.1:{port}{path}", headers=headers).status_code != 200:
-                        raise RuntimeError(f"a request under callgrind did not answer 200. Fix: see {log}")
-            serve(args.warm)
-            _callgrind("--instr=on", proc.pid)
+                    for name, (_, port, _, log) in procs.items():
+                        if clients[name].get(f"http://127.0.0.1:{port}{path}", headers=headers).status_code != 200:
+                            raise RuntimeError(f"a request under callgrind did not answer 200. Fix: see {log}")
+
+            def dump_all(command: str) -> None:
+                for proc, *_ in procs.values():
+                    _callgrind(command, proc.pid)
+            serve(warm)
+            dump_all("--instr=on")
             started = time.monotonic()
-            serve(args.calls)
-            _callgrind("--dump", proc.pid)
+            serve(calls)
+            dump_all("--dump")
             window = time.monotonic() - started
             idle_started = time.monotonic()
             time.sleep(min(window, IDLE_MAX_S))
-            _callgrind("--dump", proc.pid)
+            dump_all("--dump")
             idle_window = time.monotonic() - idle_started
     finally:
-        stop(proc, grace=120)
-    busy, idle = _total(Path(f"{out}.1")), _total(Path(f"{out}.2")) * window / idle_window
-    return (busy - idle) / args.calls, round(idle)
+        for proc, *_ in procs.values():
+            stop(proc, grace=120)
+    return {name: (_total(Path(f"{dump}.1")) / calls, _total(Path(f"{dump}.2")) * window / idle_window / calls)
+            for name, (_, _, dump, _) in procs.items()}
 
 
 def instructions_per_request(args: argparse.Namespace, tmp: Path, backend: int, env: dict) -> dict[str, float]:
