@@ -20,7 +20,8 @@ duplicated or committed on the side that did not own writes, or verify failed.
 
 Then, UNSAFE_RUNS times each (tests/integration/dry_run: a third-party FastAPI app behind a real façade in
 `shadow`, `dry_run_writes: true`), the time from the first unsafe dry-run answer to the target being marked
-unsafe (the parity store's marked_at - first_answer_at, both taken in the shadow worker): a target that ignores
+unsafe (from the shadow worker reading the answer to the verdict committed in the parity store, as the façade
+logs it; copies stop at once, before that write): a target that ignores
 the protocol (its probe answer is the unsafe one), and a target that proved itself and was then redeployed
 without the adapter (its first write copy's answer is). Exit 1 too when such a target is not marked unsafe.
 """
@@ -37,7 +38,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the scenario lives with the suite it extends
 
 from load import figures
-from tests.integration.dry_run.conftest import loans_stack, post_loan, prove_then_redeploy, target_state, wait_for
+from tests.integration.dry_run.conftest import (
+    committed_delay_ms,
+    loans_stack,
+    post_loan,
+    prove_then_redeploy,
+    target_state,
+    wait_for,
+)
 from tests.integration.write_safety.scenario import CYCLE, run_scenario, settle_and_check
 from tests.integration.write_safety.stack import databases, write_stack
 
@@ -60,16 +68,17 @@ def bench(backend: str, args: argparse.Namespace, out: list[dict]) -> bool:
         return counts.safe
 
 
-def _ignored(tmp: Path) -> dict:
+def _ignored(tmp: Path) -> float:
     with loans_stack(tmp, "loans_app:app", state="shadow") as stack:
         post_loan(stack, "first")
         wait_for(lambda: target_state(stack).get("state") == "unsafe", "the target to be marked unsafe")
-        return target_state(stack)
+        return committed_delay_ms(stack)
 
 
-def _redeployed(tmp: Path) -> dict:
+def _redeployed(tmp: Path) -> float:
     with loans_stack(tmp, "loans_adapted:app", state="legacy") as stack:
-        return prove_then_redeploy(stack)
+        prove_then_redeploy(stack)
+        return committed_delay_ms(stack)
 
 
 def bench_unsafe(runs: int, out: list[dict]) -> bool:
@@ -82,13 +91,12 @@ def bench_unsafe(runs: int, out: list[dict]) -> bool:
         for _ in range(runs):
             with tempfile.TemporaryDirectory(prefix="bench-ws-unsafe-") as tmp:
                 try:
-                    verdict = measure(Path(tmp))
+                    delays.append(measure(Path(tmp)))
                 except AssertionError as exc:
                     print(f"{case}: {exc}", flush=True)
                     return False
-            delays.append((verdict["marked_at"] - verdict["first_answer_at"]) * 1000)
-        print(f"{case}: first unsafe answer -> marked unsafe: {', '.join(f'{d:.1f}' for d in delays)} ms "
-              f"({runs} runs); load average {os.getloadavg()[0]:.2f}", flush=True)
+        print(f"{case}: first unsafe answer -> unsafe verdict committed: {', '.join(f'{d:.1f}' for d in delays)} "
+              f"ms ({runs} runs); load average {os.getloadavg()[0]:.2f}", flush=True)
         out.append(figures.figure(f"{case}: first unsafe answer -> marked unsafe, median of {runs}",
                                   round(statistics.median(delays), 1), "ms"))
     return True

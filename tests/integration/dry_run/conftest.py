@@ -4,6 +4,7 @@ strangler adapter) and mitmdump running the façade addons in front of them."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -166,3 +167,18 @@ def prove_then_redeploy(stack: Stack) -> dict:
     post_loan(stack, "first-after-deploy")
     wait_for(lambda: target_state(stack).get("state") == "unsafe", "the target to be marked unsafe")
     return target_state(stack)
+
+
+def committed_delay_ms(stack: Stack, timeout: float = 10.0) -> float:
+    """From the façade's log line for the unsafe target: ms from the unacknowledged answer (read by the shadow
+    worker) to the verdict committed in the parity store. (The store's marked_at - first_answer_at stops at the
+    start of that write: it leaves out the store's lock and commit.)"""
+    found: list[float] = []
+
+    def logged() -> bool:
+        text = (stack.tmp / "facade.log").read_text(errors="replace")
+        found[:] = [float(m) for m in re.findall(r"marked unsafe ([0-9.]+) ms after that answer", text)]
+        return bool(found)
+
+    wait_for(logged, "the façade's 'marked unsafe' log line", timeout)
+    return found[0]

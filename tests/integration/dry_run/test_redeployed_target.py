@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from proxy.ledger import read_records
-from tests.integration.dry_run.conftest import loans_stack, post_loan, prove_then_redeploy, rows, wait_for
+from tests.integration.dry_run.conftest import (
+    committed_delay_ms,
+    loans_stack,
+    post_loan,
+    prove_then_redeploy,
+    rows,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 LATER = 8  # writes sent after the target was marked unsafe
@@ -35,6 +42,6 @@ def test_a_target_redeployed_without_the_adapter_is_unsafe_after_its_first_unack
                              for r in read_records(stack.ledger)), "the ledger entry", timeout=10)
         actions = [(r.get("evidence") or {}).get("action") for r in read_records(stack.ledger)]
         assert actions.count("dry_run.unsafe") == 1 and "dry_run.proven" in actions, actions
-        print(f"\nredeployed target: first unacknowledged write answer -> marked unsafe in the parity store: "
-              f"{(target['marked_at'] - target['first_answer_at']) * 1000:.1f} ms; rows committed by copies: 1 "
-              f"(the revealing one); later copies dropped: {LATER}")
+        print(f"\nredeployed target: first unacknowledged write answer -> unsafe verdict committed in the parity "
+              f"store: {committed_delay_ms(stack):.1f} ms; rows committed by copies: 1 (the revealing one); later "
+              f"copies dropped: {LATER}")

@@ -18,7 +18,7 @@ import pytest
 from proxy.ledger import read_records
 from proxy.parity import ParityStore
 from proxy.parity.store import UNSAFE_TEXT
-from tests.integration.dry_run.conftest import loans_stack, rows
+from tests.integration.dry_run.conftest import committed_delay_ms, loans_stack, rows
 
 pytestmark = pytest.mark.integration
 WRITES = 10
@@ -52,8 +52,8 @@ def test_a_target_that_ignores_the_protocol_commits_nothing_and_is_reported(tmp_
         with ParityStore(stack.parity_db, background=False) as store:
             target = store.targets()["books"]
         assert (target["state"], target["feature"]) == ("unsafe", "loans")
-        print(f"\nfirst unsafe answer (probe) -> target marked unsafe in the parity store: "
-              f"{(target['marked_at'] - target['first_answer_at']) * 1000:.1f} ms")
+        print(f"\nfirst unsafe answer (probe) -> unsafe verdict committed in the parity store: "
+              f"{committed_delay_ms(stack):.1f} ms")
         _wait(lambda: read_records(stack.ledger), "the ledger entry", timeout=10)
         (entry,) = read_records(stack.ledger)
         assert entry["evidence"]["action"] == "dry_run.unsafe" and UNSAFE_TEXT in entry["reason"]
