@@ -20,6 +20,7 @@ import orjson
 from proxy.parity.redact import StableRedactor
 from proxy.record.config import RecordConfig
 from proxy.record.shape import body_kind, body_shape, query_keys, signature
+from proxy.shadow.clients import decoded
 
 
 class Captured(NamedTuple):
@@ -85,20 +86,15 @@ def body_bytes(part: dict[str, Any]) -> bytes:
 
 
 def _decoded(headers: list[tuple[str, str]], raw: bytes, size: int) -> tuple[list[tuple[str, str]], bytes, bool]:
-    """The answer as a client reads it: Content-Encoding undone when the whole body is here."""
+    """The answer as a client reads it: Content-Encoding undone (the shadow copies' one decoder) when the whole
+    body is here; the flag says it stays encoded (cut, or undecodable)."""
     encoding = (_header(headers, "content-encoding") or "").strip().lower()
     if not encoding or encoding == "identity":
         return headers, raw, False
-    if size > len(raw):
+    plain = decoded(headers, raw) if size <= len(raw) else raw
+    if plain is raw:
         return headers, raw, True
-    from mitmproxy.net.encoding import decode  # lazy: only compressed answers need it
-
-    try:
-        plain = decode(raw, encoding)
-    except ValueError:
-        return headers, raw, True
-    kept = [(k, v) for k, v in headers if k.lower() not in ("content-encoding", "content-length")]
-    return kept, plain if isinstance(plain, bytes) else plain.encode(), False
+    return [(k, v) for k, v in headers if k.lower() not in ("content-encoding", "content-length")], plain, False
 
 
 def capture(c: Captured, config: RecordConfig, redactor: StableRedactor,
@@ -109,7 +105,8 @@ def capture(c: Captured, config: RecordConfig, redactor: StableRedactor,
     req, shape = _body(c.body, c.body_size, _header(headers, "content-type"), redactor, hits)
     req["headers"] = [list(h) for h in redactor.headers(headers, hits)]
     resp_headers, resp_raw, encoded = _decoded(_pairs(c.response_headers), c.response_body, c.response_size)
-    resp, _ = _body(resp_raw, c.response_size, _header(resp_headers, "content-type"), redactor, hits, encoded)
+    size = c.response_size if resp_raw is c.response_body else len(resp_raw)  # decoded: its own length
+    resp, _ = _body(resp_raw, size, _header(resp_headers, "content-type"), redactor, hits, encoded)
     resp["status"] = c.status
     resp["headers"] = [list(h) for h in redactor.headers(resp_headers, hits)]
     keys = query_keys(c.path)

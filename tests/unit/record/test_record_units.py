@@ -2,6 +2,7 @@
 limit, bounded storage whose case counts survive pruning, and placeholders filled back at replay."""
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Iterator
@@ -149,3 +150,15 @@ def test_restore_fills_tagged_then_plain_names_and_reports_missing() -> None:
     assert restore(token, {"STRANGLER_REPLAY_COOKIE": "b=2"}) == ("b=2", [])
     assert restore(f"Bearer {token}", {}) == (f"Bearer {token}", [env])
     assert restore('{"p": "' + token + '"}', {env: 'q"x'}, lambda v: json.dumps(v)[1:-1])[0] == '{"p": "q\\"x"}'
+
+
+def test_a_compressed_answer_is_stored_decoded_and_a_cut_one_is_not_kept() -> None:
+    config = RecordConfig(body_limit=1000)
+    body = gzip.compress(b'{"a": 1}')
+    gz = _captured()._replace(response_headers=((b"Content-Encoding", b"gzip"),), response_body=body,
+                              response_size=len(body))
+    resp = json.loads(capture(gz, config, redactor_for(config, b"s"), set())[0][11])
+    assert resp["body"] == '{"a": 1}' and not resp["body_truncated"] and resp["headers"] == []
+    cut = gz._replace(response_body=body[:5], response_size=len(body))
+    resp = json.loads(capture(cut, config, redactor_for(config, b"s"), set())[0][11])
+    assert resp["body"] == "" and resp["body_truncated"] and resp["body_size"] == len(body)
