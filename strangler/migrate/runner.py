@@ -106,10 +106,10 @@ def handover(runtime: FeatureRuntime, ownership_file: Path, writes: str, routes:
     2. Flip `writes_owner` in the route table (one edit under the table's lock, one ledger record): the
        façades reload it and send every new write to the new owner. Sequences on the new owner move past
        the ids the sync wrote first.
-    3. Drain the old direction until it is quiet: for `quiet_s`, no change pending and none applied, so
-       writes that were in flight at the old owner when the façades switched are carried over too. Past `timeout_s` the
-       handover stops with the table already flipped and the old direction still running (nothing is lost:
-       the new owner's writes wait in its change log); running it again finishes it.
+    3. Drain the old direction for at least `quiet_s`, until a whole turn is quiet (nothing pending, nothing
+       applied), so writes that were in flight at the old owner when the façades switched are carried over
+       too. Past `timeout_s` the handover stops with the table already flipped and the old direction still
+       running (nothing is lost: the new owner's writes wait in its change log); running it again finishes it.
     4. Record the new owner and sync direction in var/ownership.json: the sync loop turns round.
     """
     from proxy.flips import FlipError, default_actor, flip_feature
@@ -229,20 +229,21 @@ def _applied_count(write_engine: Any, feature: str, direction: str) -> int:
 
 
 def _drain_until_quiet(runtime: FeatureRuntime, direction: str, quiet_s: float, options: HandoverOptions) -> int:
-    """Apply `direction` until, for `quiet_s`, no change was pending and none was applied (by this drain or a
-    running sync: a write still reaching the old side resets the clock); MigrationError after the timeout."""
+    """Apply `direction` one batch per turn until `quiet_s` has passed and a whole turn was quiet: nothing
+    pending and nothing applied since the last turn (by this drain or a running sync — a write still reaching
+    the old side keeps every turn busy); MigrationError after the timeout."""
     read_engine, write_engine = runtime.engines(direction)
     routes = runtime.routes(direction)
-    deadline = time.monotonic() + options.timeout_s + quiet_s
-    total, quiet_since, seen = 0, None, _applied_count(write_engine, runtime.name, direction)
+    started = time.monotonic()
+    deadline = started + options.timeout_s + quiet_s
+    total, seen = 0, _applied_count(write_engine, runtime.name, direction)
     while True:
         total += drain(runtime.name, direction, routes, read_engine, write_engine, batch_size=options.batch_size,
                        max_rounds=1).changes  # one batch per turn: a steady writer must not keep us from the deadline
         pending = lag(read_engine, routes).pending
         applied, seen = seen, _applied_count(write_engine, runtime.name, direction)
         now = time.monotonic()
-        quiet_since = None if pending or seen != applied else (quiet_since if quiet_since is not None else now)
-        if quiet_since is not None and now - quiet_since >= quiet_s:
+        if now - started >= quiet_s and not pending and seen == applied:
             return total
         if now > deadline:
             raise MigrationError(

@@ -122,8 +122,8 @@ def test_one_way_handover_is_explicit_and_can_be_handed_back(ready) -> None:
 
 
 def test_writes_still_reaching_the_old_side_stop_the_handover_at_its_timeout(ready) -> None:
-    """Something keeps writing to legacy directly (not through the façade): each drain round applies its
-    changes, so the old direction is never quiet; past --timeout the handover stops with the table flipped
+    """Something keeps writing to legacy directly (not through the façade): every drain turn finds changes,
+    so no turn is quiet; past --timeout the handover stops with the table flipped
     and the sync not turned, and names the fix. Once the writer stops, running it again finishes it."""
     import threading
 
@@ -135,7 +135,7 @@ def test_writes_still_reaching_the_old_side_stop_the_handover_at_its_timeout(rea
             with rt.source.begin() as conn:
                 conn.execute(text("UPDATE PRODUCTS SET PROD_NM = :n WHERE PROD_ID = 3"), {"n": f"W{len(written)}"})
             written.append(1)
-            stop.wait(0.05)
+            stop.wait(0.02)
 
     writer = threading.Thread(target=keep_writing, daemon=True)
     writer.start()
