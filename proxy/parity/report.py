@@ -230,6 +230,7 @@ def render_html(report: dict[str, Any], *, footprint: Path | None = None) -> str
     for name, feat in report["features"].items():
         out.append(f"<h2>{e(name)} — <span class='{e(feat['verdict'])}'>{e(feat['verdict'])}</span></h2>")
         out.append(_figures(e, feat))
+        out.extend(f"<p>{e(line)}</p>" for line, _ in cause_lines(feat)[:1] if line.startswith("source: "))
         out.append(f"<h3>Causes over the last {feat['recent']['window']} comparisons per route</h3><ul>")
         for g in feat["groups"]:
             folded = ", ".join(f"<code>{e(k)}</code> {v}" for k, v in g["fields"].items())

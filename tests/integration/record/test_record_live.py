@@ -101,6 +101,9 @@ def test_replay_compares_reads_and_asks_for_credentials(stack: Stack) -> None:
     assert any(env.startswith("STRANGLER_REPLAY_COOKIE__") for env in summary["needs_credentials"]), summary
     report = stack.cli("parity", "report", "recipes", "--json")
     assert json.loads(report.stdout)["features"]["recipes"]["sources"].get("replay", 0) >= 1, report.stdout
+    html = stack.tmp / "report.html"
+    shown = stack.cli("parity", "report", "recipes", "--html", str(html))
+    assert "replayed recordings" in shown.stdout and "replayed recordings" in html.read_text(), shown.stdout
 
 
 def test_replay_against_a_down_target_is_one_error(stack: Stack) -> None:
