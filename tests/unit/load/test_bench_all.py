@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from load.bench_all import BENCHES, COLUMNS, HEADINGS, render
+from load.bench_all import BENCHES, COLUMNS, HEADINGS, LONG, left_out, render
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "benchmarks.md"
 SAMPLE = {
@@ -49,3 +49,13 @@ def test_docs_benchmarks_md_is_what_bench_all_writes() -> None:
     assert COLUMNS in doc.splitlines()
     listed = set(re.findall(r"^\| (bench_\w+) \|", doc, re.M))
     assert listed == set(BENCHES), f"regenerate with python -m load.bench_all (missing: {set(BENCHES) - listed})"
+
+
+def test_a_long_benchmark_is_listed_as_skipped_in_a_quick_run_and_runs_when_named() -> None:
+    assert LONG and set(LONG) <= set(BENCHES)
+    name = next(iter(LONG))
+    row = left_out(name, full=False, only=None)
+    assert row is not None and row["status"] == "skipped"
+    assert f"Fix: python -m load.bench_all --only {name}" in row["reason"]
+    assert left_out(name, full=False, only=[name]) is None and left_out(name, full=True, only=None) is None
+    assert left_out("bench_match", full=False, only=None) is None
