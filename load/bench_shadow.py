@@ -123,23 +123,33 @@ def _metrics(admin: int, token: str) -> str:
                      timeout=10).text
 
 
-def _worker_pids(facade: int, expected: int) -> list[int]:
-    """The façade's shadow worker processes (its children running proxy.shadow.worker; they take a moment)."""
+def _worker_pids(facade: int, expected: int | None) -> list[int]:
+    """The façade's shadow worker processes (its children running proxy.shadow.worker; they take a moment).
+    `expected` None: the façade's default count (an older façade has one worker), so as many as have started
+    once the first has and 3 s more have passed."""
     pids: list[int] = []
     for _ in range(150):
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                    if ppid == facade and b"proxy.shadow.worker" in (entry / "cmdline").read_bytes():
-                        pids.append(int(entry.name))
-                except (OSError, IndexError, ValueError):
-                    continue  # exited meanwhile
-        if len(pids) >= expected:
+        pids = _children(facade)
+        if pids and (expected is None or len(pids) >= expected):
+            if expected is None:
+                time.sleep(3)
+                pids = _children(facade)
             return pids
         time.sleep(0.1)
-    raise SystemExit(f"the façade's shadow workers did not start ({len(pids)} of {expected}; see its log)")
+    raise SystemExit(f"the façade's shadow workers did not start ({len(pids)} of {expected or 1}; see its log)")
+
+
+def _children(facade: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if ppid == facade and b"proxy.shadow.worker" in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue  # exited meanwhile
+    return pids
 
 
 def _cpu(pids: list[int]) -> float:
@@ -206,7 +216,7 @@ def main() -> None:
             pids[name] = stack.enter_context(running(
                 _facade(legacy, port, admin, routes, tmp / "parity.db", args.workers), env=env, cwd=ROOT,
                 health_url=f"http://127.0.0.1:{admin}/healthz", log_path=tmp / f"{name.replace(' ', '-')}.log")).pid
-            workers[name] = _worker_pids(pids[name], args.workers or os.cpu_count() or 1)
+            workers[name] = _worker_pids(pids[name], args.workers)
         targets = {"bare mitmdump": bare, **{n: p for n, (p, _) in ports.items()}}
         if args.pause_workers:
             for pid in (p for group in workers.values() for p in group):
