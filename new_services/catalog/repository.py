@@ -34,7 +34,11 @@ def record_values(product: Product) -> dict[str, Any]:
     return values
 
 
-def to_domain(record: ProductRecord) -> Product:
+_PRODUCTS = ProductRecord.__table__
+
+
+def to_domain(record: Any) -> Product:
+    """A ProductRecord, or a plain row of the products table (the reads select rows, not instances)."""
     return Product(id=record.id, sku=record.sku, name=record.name, description=record.description,
                    category=record.category, price=minor_to_price(record.price_minor), currency=record.currency,
                    status=ProductStatus(record.status), created_at=record.created_at,
@@ -54,18 +58,18 @@ class ProductFilter:
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
         if self.category:
-            found.append(ProductRecord.category == self.category)
+            found.append(_PRODUCTS.c.category == self.category)
         if self.status is not None:
-            found.append(ProductRecord.status == self.status)
+            found.append(_PRODUCTS.c.status == self.status)
         if self.text:
             pattern = f"%{self.text.lower()}%"
-            found.append(or_(func.lower(ProductRecord.name).like(pattern),
-                             func.lower(ProductRecord.sku).like(pattern)))
+            found.append(or_(func.lower(_PRODUCTS.c.name).like(pattern),
+                             func.lower(_PRODUCTS.c.sku).like(pattern)))
         if self.min_price is not None:
             # integer minor units: price >= x  <=>  minor >= ceil(100x); exact for any Decimal bound
-            found.append(ProductRecord.price_minor >= math.ceil(self.min_price * 100))
+            found.append(_PRODUCTS.c.price_minor >= math.ceil(self.min_price * 100))
         if self.max_price is not None:
-            found.append(ProductRecord.price_minor <= math.floor(self.max_price * 100))
+            found.append(_PRODUCTS.c.price_minor <= math.floor(self.max_price * 100))
         return found
 
 
@@ -104,22 +108,24 @@ class ProductRepository:
         self._flush(product.sku)
         return product
 
+    # The reads select plain rows on the session's connection, not ORM instances: a page of 50 products
+    # through the ORM cost more CPU than the monolith's whole answer (issue 21).
     def count(self, criteria: ProductFilter) -> int:
-        return self.session.scalar(select(func.count()).select_from(ProductRecord)
-                                   .where(*criteria.conditions())) or 0
+        query = select(func.count()).select_from(_PRODUCTS).where(*criteria.conditions())
+        return self.session.connection().execute(query).scalar() or 0
 
     def page_by_offset(self, criteria: ProductFilter, offset: int, limit: int) -> list[Product]:
-        query = (select(ProductRecord).where(*criteria.conditions()).order_by(ProductRecord.id)
+        query = (select(_PRODUCTS).where(*criteria.conditions()).order_by(_PRODUCTS.c.id)
                  .offset(offset).limit(limit))
-        return [to_domain(r) for r in self.session.scalars(query)]
+        return [to_domain(r) for r in self.session.connection().execute(query)]
 
     def page_after(self, criteria: ProductFilter, after_id: int | None, limit: int) -> list[Product]:
         """Keyset page: stable under concurrent inserts, cost independent of depth."""
         conditions = criteria.conditions()
         if after_id is not None:
-            conditions.append(ProductRecord.id > after_id)
-        query = select(ProductRecord).where(*conditions).order_by(ProductRecord.id).limit(limit)
-        return [to_domain(r) for r in self.session.scalars(query)]
+            conditions.append(_PRODUCTS.c.id > after_id)
+        query = select(_PRODUCTS).where(*conditions).order_by(_PRODUCTS.c.id).limit(limit)
+        return [to_domain(r) for r in self.session.connection().execute(query)]
 
     def _flush(self, sku: str) -> None:
         try:
