@@ -33,7 +33,6 @@ from strangler.cli.load import (
     CsvOpt,
     HtmlOpt,
     LocustRun,
-    MaxRequestsOpt,
     MixNameOpt,
     MixOpt,
     ProcessesOpt,
@@ -115,7 +114,10 @@ def run(reference: Annotated[str, typer.Option("--reference", help="Legacy base 
                                                     "only the mix requests its routes claim.")] = None,
         users: UsersOpt = 5, run_time: RunTimeOpt = "20s", processes: ProcessesOpt = None,
         csv: CsvOpt = None, html: HtmlOpt = None, mix: MixOpt = None,
-        mix_name: MixNameOpt = "read", max_requests: MaxRequestsOpt = 100_000,
+        mix_name: MixNameOpt = "read",
+        max_requests: Annotated[int, typer.Option(
+            "--max-requests", min=1, help="Stop after this many comparisons (each sends three requests: "
+                                          "legacy, its noise sample, the candidate).")] = 100_000,
         routes: RoutesOpt = None, store: StoreOpt = None,
         noise_sample_rate: Annotated[float, typer.Option("--noise-sample-rate", min=0, max=1,
                                                          help="Share of requests also sent to legacy twice.")] = 1.0,
