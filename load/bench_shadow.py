@@ -27,9 +27,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 
@@ -49,14 +47,12 @@ _TINY = b'{"ok": true, "items": [1, 2, 3]}'
 
 
 def catalog_page(server_time: str) -> bytes:
-    """GET /api/products as the demo monolith answers it (its own product_json and page_payload shapes)."""
-    from legacy_monolith.catalog.schemas import product_json
-
-    products = [SimpleNamespace(id=i, sku=f"SKU-{i:05d}", name=f"Product {i}", description=f"Description of {i}",
-                                category=("TOOLS", "GARDEN", "KITCHEN")[i % 3], unit_price=Decimal(i) + Decimal("0.5"),
-                                active="Y", created="01/02/2024 10:00", updated="03/04/2024 11:30")
-                for i in range(1, 51)]
-    items = [product_json(p, i % 7) for i, p in enumerate(products)]  # type: ignore[arg-type]
+    """A page of GET /api/products in the demo monolith's shape (written out here: the kit's load/ never
+    imports the demo, tests/unit/test_architecture.py)."""
+    items = [{"ProductId": i, "Sku": f"SKU-{i:05d}", "Name": f"Product {i}", "Description": f"Description of {i}",
+              "Category": ("TOOLS", "GARDEN", "KITCHEN")[i % 3], "UnitPrice": f"{i}.50", "Active": "Y",
+              "Created": "01/02/2024 10:00", "Updated": "03/04/2024 11:30", "Available": i % 7}
+             for i in range(1, 51)]
     return json.dumps({"Products": items, "Page": 1, "PageSize": 50, "Total": 2000,
                        "ServerTime": server_time}).encode()
 

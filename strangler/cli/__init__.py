@@ -14,7 +14,8 @@ from strangler.cli.app import app
 MODULES = ("stack", "routes", "migrate", "analyze", "parity", "load", "export", "demo", "tls", "init", "add")
 OWNER = {"up": "stack", "down": "stack", "logs": "stack", "url": "stack", "routes": "routes", "flip": "routes",
          "ledger": "routes", "migrate": "migrate", "analyze": "analyze", "parity": "parity", "load": "load",
-         "export": "export", "demo": "demo", "tls": "tls", "init": "init", "add": "add"}
+         "export": "export", "demo": "demo", "tls": "tls", "init": "init", "add": "add",
+         "record": "parity"}  # `strangler record` is registered by the parity module (it shares its store)
 # `status` lives in the stack module; its sections (strangler.status.SECTIONS) import their own modules
 EXTRA = {"status": ("stack",)}
 
