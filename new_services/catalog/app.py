@@ -3,30 +3,23 @@ from __future__ import annotations
 
 import anyio.to_thread
 from fastapi import FastAPI
-from sqlalchemy import inspect
 
 from acl.catalog.availability import LegacyInventoryAvailability
 from acl.common.envelope import LegacyApiError, legacy_envelope, on_legacy_error
 from new_services.catalog.api import products_legacy, products_v2
-from new_services.catalog.models import Base, ProductRecord
+from new_services.catalog.models import Base, ProductIdCounter, ProductRecord
 from new_services.catalog.ports import AvailabilitySource, AvailabilityUnavailable
-from new_services.catalog.repository import ensure_id_counter, legacy_id_in_range
+from new_services.catalog.repository import COUNTER, ensure_id_counter
 from new_services.catalog.settings import ID_START_ENV, CatalogSettings, get_catalog_settings
 from new_services.common.app import create_service_app
 from new_services.common.db import Database
-from new_services.common.id_range import range_problem
-from new_services.common.settings import SettingsError
+from new_services.common.id_range import refuse_legacy_ids_in_range
 
 
 def check_id_range(database: Database, start: int) -> None:
-    """Refuse to start when legacy ProductIds copied here (backfill, forward sync) reached CATALOG_ID_START:
-    products created here would collide with the monolith's. SettingsError: start-up prints it, no traceback."""
-    if not inspect(database.engine).has_table(ProductRecord.__tablename__):
-        return
-    with database.session() as session:
-        legacy_max = legacy_id_in_range(session, start)
-    if legacy_max is not None:
-        raise SettingsError(range_problem("ProductId", legacy_max, start, ID_START_ENV))
+    """Refuse to start when legacy ProductIds copied here reached CATALOG_ID_START (see the shared check)."""
+    refuse_legacy_ids_in_range(database, ProductIdCounter, COUNTER, ProductRecord.id, start, "ProductId",
+                               ID_START_ENV)
 
 
 #: Sync handlers' thread pool per worker (anyio's default is 40). Fewer threads contending for the GIL answer

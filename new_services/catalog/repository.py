@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from new_services.catalog.domain import CENT, DuplicateSku, Product, ProductStatus
 from new_services.catalog.models import ProductIdCounter, ProductRecord
-from new_services.common.id_range import allocate_id, ensure_counter, foreign_max_id
+from new_services.common.id_range import allocate_id, ensure_counter
 
 
 def price_to_minor(price: Decimal) -> int:
@@ -138,7 +138,3 @@ class ProductRepository:
 def ensure_id_counter(session: Session, start: int) -> int:
     return ensure_counter(session, ProductIdCounter, COUNTER, ProductRecord.id, start)
 
-
-def legacy_id_in_range(session: Session, start: int) -> int | None:
-    """The highest ProductId at or above the range that came from the monolith (see foreign_max_id)."""
-    return foreign_max_id(session, ProductIdCounter, COUNTER, ProductRecord.id, start)

@@ -65,6 +65,21 @@ def foreign_max_id(session: Session, counter: Any, name: str, id_column: Instrum
     return session.scalar(select(func.max(id_column)).where(id_column >= floor))
 
 
+def refuse_legacy_ids_in_range(database: Any, counter: Any, name: str, id_column: InstrumentedAttribute[int],
+                               start: int, what: str, env: str) -> None:
+    """At service start: refuse when legacy ids copied here (backfill, forward sync) reached the range — rows the
+    service creates would collide with the monolith's. Raises SettingsError (start-up prints it, no traceback);
+    `migrate status` reports the same check with the same wording."""
+    from new_services.common.settings import SettingsError
+
+    if not inspect(database.engine).has_table(id_column.class_.__tablename__):
+        return
+    with database.session() as session:
+        legacy_max = foreign_max_id(session, counter, name, id_column, start)
+    if legacy_max is not None:
+        raise SettingsError(range_problem(what, legacy_max, start, env))
+
+
 def range_problem(what: str, legacy_max: int, start: int, env: str) -> str:
     """The message when legacy's ids reached the service's range (one wording for service start and status)."""
     return (f"legacy {what} {legacy_max} is at or above {env}={start}: ids the service hands out would "

@@ -16,13 +16,14 @@ from acl.inventory.client import LegacyInventory
 from acl.orders.prices import LegacyProductPrices
 from new_services.common.app import create_service_app
 from new_services.common.db import Database
+from new_services.common.id_range import refuse_legacy_ids_in_range
 from new_services.orders.api import orders_legacy, orders_v2
 from new_services.orders.api.problems import DOMAIN_ERRORS, domain_problem
 from new_services.orders.identity import on_login_required
-from new_services.orders.models import Base
-from new_services.orders.repository import ensure_id_counter
+from new_services.orders.models import Base, OrderIdCounter, OrderRecord
+from new_services.orders.repository import COUNTER, ensure_id_counter
 from new_services.orders.saga import Collaborators, OrderSaga
-from new_services.orders.settings import OrdersSettings, get_orders_settings
+from new_services.orders.settings import ID_START_ENV, OrdersSettings, get_orders_settings
 
 
 def legacy_collaborators(settings: OrdersSettings) -> Collaborators:
@@ -37,6 +38,9 @@ def legacy_collaborators(settings: OrdersSettings) -> Collaborators:
 def create_app(settings: OrdersSettings | None = None, *, collaborators: Collaborators | None = None) -> FastAPI:
     settings = settings or get_orders_settings()
     database = Database(settings.resolved_database_url, busy_timeout_ms=settings.db_busy_timeout_ms)
+    # legacy OrderIds copied here (backfill, forward sync) must stay below the service's own range
+    refuse_legacy_ids_in_range(database, OrderIdCounter, COUNTER, OrderRecord.id, settings.id_start, "OrderId",
+                               ID_START_ENV)
     parts = collaborators or legacy_collaborators(settings)
 
     def start() -> None:

@@ -17,6 +17,8 @@ from sqlalchemy import text
 from legacy_monolith.app import create_app as create_legacy
 from new_services.catalog.app import create_app
 from new_services.catalog.settings import DEFAULT_ID_START, CatalogSettings
+from new_services.common.db import make_engine
+from new_services.orders.models import Base as OrdersBase
 from strangler.migrate import capture
 from strangler.migrate.db import reset_sequence
 from strangler.migrate.engine import backfill
@@ -96,3 +98,23 @@ def test_legacy_ids_reaching_the_range_stop_the_service_and_show_in_status(dbs: 
     assert _range(dbs, CATALOG_ID_START="32")["level"] == "warning"  # 30 is within 10% of 32
     invalid = _range(dbs, CATALOG_ID_START="abc")  # one line naming the setting, not a traceback
     assert invalid["level"] == "error" and invalid["problem"].startswith("CATALOG_ID_START: ")
+
+
+def test_legacy_order_ids_reaching_the_range_stop_the_orders_service(dbs: Databases) -> None:
+    """The orders service checks its range at start too (rows reach its table from the monolith only)."""
+    orders_url = dbs.catalog_url  # a fresh service database of this backend; the orders tables live apart
+    engine = make_engine(orders_url)
+    try:
+        OrdersBase.metadata.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO orders (id, customer_id, status, placed_at, total_minor, currency) "
+                              "VALUES (40, 1, 'pending', '2024-01-02 10:00:00', 100, 'GBP')"))
+    finally:
+        engine.dispose()
+    env = {**dbs.env, "ORDERS_DATABASE_URL": orders_url, "ORDERS_ID_START": "35",
+           "STRANGLER_SHADOW_KEY": SHADOW_KEY, "STRANGLER_IDENTITY_KEY": SHADOW_KEY}
+    started = subprocess.run([sys.executable, "-m", "new_services.orders", "--port", str(free_port())], cwd=ROOT,
+                             env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
+    assert started.returncode == 2, started.stderr
+    assert "legacy OrderId 40 is at or above ORDERS_ID_START=35" in started.stderr
+    assert "Fix: set ORDERS_ID_START above 40" in started.stderr and "Traceback" not in started.stderr
