@@ -1,12 +1,22 @@
 """Recorded traffic (issue 22): what recording costs the façade, how fast replay compares, how fast dedup is.
 
 Run: python -m load.bench_record [--rounds 6] [--seconds 3] [--connections 8] [--cases 2000]
-                                 [--dedup 1000000] [--json FILE]
+                                 [--dedup 1000000] [--callgrind-calls 100] [--warm 20] [--no-callgrind]
+                                 [--writer-requests 2000] [--json FILE]
+Needs wrk and valgrind (apt-get install -y wrk valgrind; or --no-callgrind).
 1. Recording at rate 1.0 vs off: two façades (mitmdump + the kit's addons) in front of the same trivial
    backend (load.bench_facade:backend_app), one with `record: {rate: 1.0}` on the benchmarked feature, one
    without; wrk against each in alternating order per round; paired ratios (median, 95 % interval) of req/s
    (target >= 0.95) and of client p50 at one connection (target <= 1.10: "unchanged within noise").
-   The recordings written and the records dropped (writer lagging) are printed beside.
+   The recordings written and the records dropped (writer lagging) are printed beside. Then the writer
+   process's CPU per recorded exchange: --writer-requests requests to the recording façade on one connection,
+   the writer's user + system time from /proc before and after (its last batch flushed).
+   Instructions per request, counted with callgrind (load.bench_facade.callgrind_interleaved, as
+   load/bench_identity.py): both façades under valgrind at once (the writer process is not: it is not the
+   façade's event loop), --warm uncounted requests, then --callgrind-calls requests alternating between them.
+   The throughput bound off/on of the façade's instructions decides the <= 5 % target repeatably: met when
+   >= 0.95 with the off arm's timers subtracted and without, missed when below in both, else inconclusive.
+   The writer's CPU is beside it: on a machine whose cores are all busy it is taken from the façade too.
 2. Replay: `--cases` recordings stored through the writer's own code, then replayed with the replay engine
    (proxy/record/replay.py, the shadow comparison, parity store writes included) against the trivial
    backend as candidate, noise samples off after the warm-up: compared cases per second (target >= 500).
@@ -22,6 +32,7 @@ import asyncio
 import os
 import random
 import re
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -33,8 +44,8 @@ import httpx
 import orjson
 
 from load import figures
-from load.bench_facade import wrk
-from load.stats import median_interval, paired_ratios
+from load.bench_facade import callgrind_interleaved, cpu_seconds, wrk
+from load.stats import median_interval, paired_ratios, verdict
 from proxy.record.capture import Captured
 from strangler.procs import free_port, running
 
@@ -98,6 +109,7 @@ def recording_cost(args: argparse.Namespace, tmp: Path, backend: int) -> list[di
         reasons = re.findall(r'^strangler_record_dropped_total{.*reason="(\w+)"} ([\d.e+]+)$', httpx.get(
             f"http://127.0.0.1:{on_admin}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10).text,
             re.M)
+        writer_us = writer_cpu(args, urls["on"], on_admin, token)
         time.sleep(1.0)  # the writer's last batch
     db = sqlite3.connect(tmp / "parity-on.db")
     stored = db.execute("SELECT SUM(count) FROM record_cases").fetchone()[0] or 0
@@ -110,11 +122,57 @@ def recording_cost(args: argparse.Namespace, tmp: Path, backend: int) -> list[di
           f"\n  p50 on/off at 1 connection {p50.text(3)}  target <= {P50_TARGET}: "
           f"{p50.verdict(P50_TARGET, higher_is_better=False)}"
           f"\n  handed to the writer {handed:.0f}, dropped {dropped:.0f} {dict(reasons)}, stored {stored}")
-    return [figures.figure("record on/off req/s (rate 1.0)", round(rps.median, 3), "x", f">= {RPS_TARGET}",
+    out = [figures.figure("writer CPU per recorded exchange (its own process)", round(writer_us), "us")]
+    if not args.no_callgrind:
+        out += instructions(args, tmp, backend, env)
+    return out + [figures.figure("record on/off req/s (rate 1.0)", round(rps.median, 3), "x", f">= {RPS_TARGET}",
                            rps.verdict(RPS_TARGET), rps),
             figures.figure("record on/off client p50 (1 connection)", round(p50.median, 3), "x", f"<= {P50_TARGET}",
                            p50.verdict(P50_TARGET, higher_is_better=False), p50),
             figures.figure("records dropped while recording at rate 1.0", f"{dropped:.0f} of {handed + dropped:.0f}")]
+
+
+def writer_cpu(args: argparse.Namespace, url: str, admin: int, token: str) -> float:
+    """Microseconds of the writer process's CPU per recorded exchange, over --writer-requests requests."""
+    text = httpx.get(f"http://127.0.0.1:{admin}/metrics", headers={"Authorization": f"Bearer {token}"},
+                     timeout=10).text
+    found = re.search(r"^strangler_record_writer_pid ([\d.e+]+)$", text, re.M)
+    if found is None or not float(found.group(1)):
+        raise RuntimeError("the recording façade reports no writer process. Fix: see its log")
+    pid = int(float(found.group(1)))
+    time.sleep(1.0)  # the rounds' last batch
+    before = cpu_seconds(pid)
+    with httpx.Client(timeout=30) as client:
+        for _ in range(args.writer_requests):
+            client.get(url)
+    time.sleep(1.0)  # flushed every 0.25 s
+    used = cpu_seconds(pid) - before
+    print(f"  writer process (pid {pid}): {used:.2f} s CPU for {args.writer_requests} recorded exchanges = "
+          f"{used / args.writer_requests * 1e6:.0f} us per exchange", flush=True)
+    return used / args.writer_requests * 1e6
+
+
+def instructions(args: argparse.Namespace, tmp: Path, backend: int, env: dict[str, str]) -> list[dict]:
+    arms = {}
+    for name, record in (("record on", "    record: {rate: 1.0}\n"), ("record off", "")):
+        port, admin = free_port(), free_port()
+        routes = tmp / f"callgrind-{name.replace(' ', '-')}.yaml"
+        routes.write_text(TABLE.format(backend=backend, record=record))
+        arms[name] = (_facade(backend, port, admin, routes, tmp / f"callgrind-{port}.db"), port,
+                      f"http://127.0.0.1:{admin}/healthz")
+    counted = callgrind_interleaved(arms, "/api/items/7?page=2", warm=args.warm, calls=args.callgrind_calls,
+                                    out=tmp / "callgrind.out", env=env)
+    (on_busy, _), (off_busy, off_timers) = counted["record on"], counted["record off"]
+    added, off_net = on_busy - off_busy, off_busy - off_timers  # the same window: timers cancel in the difference
+    bound, bound_raw = off_net / (off_net + added), off_busy / on_busy
+    result = verdict(min(bound, bound_raw), max(bound, bound_raw), RPS_TARGET)
+    print(f"  instructions per request (callgrind, {args.callgrind_calls} requests after {args.warm}, both façades "
+          f"counted together): recording adds {added:+,.0f} to off's {off_net:,.0f} "
+          f"({(off_net + added) / off_net:.3f}x); throughput bound off/on {bound:.3f}x ({bound_raw:.3f}x with the "
+          f"timers counted) -> {result.upper()} (target >= {RPS_TARGET})", flush=True)
+    return [figures.figure("instructions/request recording adds (rate 1.0, callgrind)", round(added), "instr"),
+            figures.figure("throughput bound off/on instructions (callgrind)", round(bound, 3), "x",
+                           f">= {RPS_TARGET}", result)]
 
 
 def _captured(i: int, rng: random.Random) -> Captured:
@@ -212,10 +270,19 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--dedup", type=int, default=1_000_000)
+    parser.add_argument("--callgrind-calls", type=int, default=100, help="requests counted under callgrind, each")
+    parser.add_argument("--warm", type=int, default=20, help="uncounted requests before the callgrind count")
+    parser.add_argument("--no-callgrind", action="store_true", help="skip the instruction count")
+    parser.add_argument("--writer-requests", type=int, default=2000, help="recorded exchanges the writer CPU is over")
     figures.add_json_option(parser)
     args = parser.parse_args()
     figures.keep_bounded(parser, args, rounds=(1, 40), seconds=(1, 60), connections=(1, 256), cases=(10, 200_000),
-                         dedup=(1000, 5_000_000))
+                         dedup=(1000, 5_000_000), callgrind_calls=(10, 2000), warm=(1, 1000),
+                         writer_requests=(100, 100_000))
+    for tool, needed in (("wrk", True), ("valgrind", not args.no_callgrind)):
+        if needed and shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed. Fix: apt-get install -y {tool}"
+                     + (" (or --no-callgrind)" if tool == "valgrind" else ""))
     load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="bench-record-"))
     backend = free_port()

@@ -3,8 +3,8 @@
 
 Never on the client's path: the `request` hook only samples; the `response` hook hands one compact tuple
 (proxy/record/capture.py Captured: bodies already cut to `record.body_limit`) to the recording writer process
-(proxy/record/writer.py) through the shadow worker's kind of link (proxy/shadow/link.py: one pickle + pipe
-write per loop iteration, bounded). When the writer lags or is down the record is DROPPED and counted
+(proxy/record/writer.py) through the shadow worker's kind of link (proxy/shadow/link.py; here one pickle + pipe
+write per BATCH_S, bounded). When the writer lags or is down the record is DROPPED and counted
 (strangler_record_dropped_total{reason}), never queued without bound. Redaction happens in the writer, before
 anything touches disk. Only answers legacy (the table's default upstream) served are recorded: a recording is
 "what the legacy system did", the reference a candidate is replayed against.
@@ -33,8 +33,29 @@ log = logging.getLogger("strangler.facade")
 SAMPLED = "strangler_record"
 
 
+BATCH_S = 0.05   # records wait this long on the façade's side, so one pickle + pipe write carries many
+BATCH_MAX = 128  # ... or go as soon as this many are waiting
+
+
 class RecordLink(WorkerLink):
-    """The shadow worker's link, spawning the recording writer instead."""
+    """The shadow worker's link, spawning the recording writer instead. Records are not time-critical, so they
+    are batched over BATCH_S (the shadow link writes every loop iteration): one pickle + pipe write on the
+    façade's loop and one wake-up of the writer per batch instead of per request. Still bounded: BATCH_MAX
+    records at most wait, and `send` refuses (the caller drops and counts) while the pipe lags."""
+
+    def send(self, message: tuple, *, force: bool = False) -> bool:
+        stdin = self._stdin()
+        if stdin is None:
+            return False
+        if not force and stdin.transport.get_write_buffer_size() > self.max_buffer:
+            return False
+        self._batch.append(message)
+        if len(self._batch) >= BATCH_MAX:
+            self._flush()  # a timer still pending then finds an empty batch
+        elif not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_later(BATCH_S, self._flush)
+        return True
 
     async def _spawn(self) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}

@@ -40,6 +40,7 @@ SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 NOISE_WARMUP = 5
 DOWN_AFTER = 5         # consecutive connection failures that mean "the target is down": stop, one error
 FLUSH_EVERY = 1000     # store.flush() this often (the store's queue is bounded)
+_FIELDS = tuple(f.name for f in dataclasses.fields(ComparisonResult))  # ReplayedResult's, "source" last
 _DROP = frozenset({"x-strangler-mirror-feature", protocol.HEADER.lower(), protocol.ACK_HEADER.lower()})
 
 
@@ -210,7 +211,7 @@ class Replayer:
             candidate=cand.response, reference_again=again.response if again is not None else None,
             error=cand.error, latency_ms=cand.latency_ms, reference_url=self.legacy.url,
             candidate_url=self.candidate.url)
-        replayed = ReplayedResult(**{f.name: getattr(result, f.name) for f in dataclasses.fields(ComparisonResult)})
+        replayed = ReplayedResult(*[getattr(result, name) for name in _FIELDS])
         self.noise.observe(replayed)
         s = self.summary
         s.compared += 1
