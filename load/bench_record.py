@@ -85,24 +85,28 @@ def recording_cost(args: argparse.Namespace, tmp: Path, backend: int) -> list[di
     arms = {"off": "", "on": "    record: {rate: 1.0}\n"}
     ports = {name: (free_port(), free_port()) for name in arms}
     rounds: dict[str, list[dict]] = {name: [] for name in arms}
+    pids: dict[str, int] = {}
     with ExitStack() as stack:
         for name, record in arms.items():
             routes = tmp / f"routes-{name}.yaml"
             routes.write_text(TABLE.format(backend=backend, record=record))
             port, admin = ports[name]
-            stack.enter_context(running(_facade(backend, port, admin, routes, tmp / f"parity-{name}.db"), env=env,
-                                        cwd=ROOT, health_url=f"http://127.0.0.1:{admin}/healthz",
-                                        log_path=tmp / f"facade-{name}.log", timeout=60))
+            pids[name] = stack.enter_context(running(
+                _facade(backend, port, admin, routes, tmp / f"parity-{name}.db"), env=env, cwd=ROOT,
+                health_url=f"http://127.0.0.1:{admin}/healthz", log_path=tmp / f"facade-{name}.log", timeout=60)).pid
         urls = {name: f"http://127.0.0.1:{port}/api/items/7?page=2" for name, (port, _) in ports.items()}
         for url in urls.values():  # warm-up
             wrk(url, 1, args.connections)
         for r in range(args.rounds):
             for name in (list(urls) if r % 2 == 0 else list(reversed(urls))):
+                cpu = cpu_seconds(pids[name])
                 res = wrk(urls[name], args.seconds, args.connections)
+                res["cpu_us"] = 1e6 * (cpu_seconds(pids[name]) - cpu) / max(1.0, res["rps"] * args.seconds)
                 res["p50_c1_ms"] = wrk(urls[name], args.seconds, 1)["p50_ms"]
                 rounds[name].append(res)
-                print(f"round {r + 1:2d} record {name:3s} {res['rps']:8.0f} req/s  p50 {res['p50_ms']:6.2f} ms | "
-                      f"1 connection: p50 {res['p50_c1_ms']:.2f} ms", flush=True)
+                print(f"round {r + 1:2d} record {name:3s} {res['rps']:8.0f} req/s  p50 {res['p50_ms']:6.2f} ms  "
+                      f"façade cpu {res['cpu_us']:.0f} us/req | 1 connection: p50 {res['p50_c1_ms']:.2f} ms",
+                      flush=True)
         on_admin = ports["on"][1]
         handed, dropped = (_metric(on_admin, token, "strangler_record_total"),
                            _metric(on_admin, token, "strangler_record_dropped_total"))
@@ -117,10 +121,12 @@ def recording_cost(args: argparse.Namespace, tmp: Path, backend: int) -> list[di
     on, off = rounds["on"], rounds["off"]
     rps = median_interval(paired_ratios([x["rps"] for x in on], [x["rps"] for x in off]))
     p50 = median_interval(paired_ratios([x["p50_c1_ms"] for x in on], [x["p50_c1_ms"] for x in off]))
+    cpu_ratio = median_interval(paired_ratios([x["cpu_us"] for x in on], [x["cpu_us"] for x in off]))
     print(f"\nrecording at rate 1.0 vs off, {args.rounds} paired rounds x {args.seconds} s, wrk -c{args.connections}:"
           f"\n  req/s on/off {rps.text(3)}  target >= {RPS_TARGET}: {rps.verdict(RPS_TARGET)}"
           f"\n  p50 on/off at 1 connection {p50.text(3)}  target <= {P50_TARGET}: "
           f"{p50.verdict(P50_TARGET, higher_is_better=False)}"
+          f"\n  façade CPU per request on/off (from /proc) {cpu_ratio.text(3)}"
           f"\n  handed to the writer {handed:.0f}, dropped {dropped:.0f} {dict(reasons)}, stored {stored}")
     out = [figures.figure("writer CPU per recorded exchange (its own process)", round(writer_us), "us")]
     if not args.no_callgrind:
