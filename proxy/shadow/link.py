@@ -15,12 +15,14 @@ import contextlib
 import logging
 import os
 import sys
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from proxy.shadow.engine import SAFE_METHODS
 from proxy.shadow.worker import frame, read_frame
 
 log = logging.getLogger("strangler.facade")
@@ -155,7 +157,9 @@ class WorkerPool:
     the one parity store). A route's jobs rotate over the workers, so each worker gets its share of every
     route's noise samples (the first NOISE_WARMUP of a route included, while size <= 5) and judges noise on it.
     The client's answer follows its job to the same worker. A worker that lags passes its job to the next
-    one; when all lag the façade drops and counts it, as with one worker. One that dies is restarted alone.
+    one; when all lag the façade drops and counts it, as with one worker. Write copies are the exception:
+    each dry-run target's writes go to one worker only (by the target's name), the one whose memory holds
+    that target's verdict, and are dropped rather than passed on. One that dies is restarted alone.
     The façade's in-flight counts are per feature: when a worker dies they restart from zero (its on_lost),
     so the jobs the other workers still finish are not counted down a second time (`_owed`)."""
 
@@ -200,15 +204,25 @@ class WorkerPool:
     def send(self, message: tuple, *, force: bool = False) -> bool:
         kind = message[0]
         if kind == "begin":
-            job = message[2]
-            key = (job[0], job[1])
-            turn = self._turn.get(key, 0)
-            self._turn[key] = turn + 1
+            job = message[2]  # engine.Job as a tuple: feature, route, method, …, copy_to at 6
             n = len(self.members)
-            i = next((j for j in ((turn + k) % n for k in range(n)) if self.members[j].send(message, force=force)),
-                     None)  # the route's next worker, else the next one with room
-            if i is None:
-                return False
+            if job[2] not in SAFE_METHODS:
+                # A write copy goes to the one worker that owns its target's dry-run verdict: a worker marks a
+                # target unsafe in its own memory at the first unacknowledged answer, and another worker
+                # holding an older "proven" would still send writes that commit. Never passed on.
+                i = zlib.crc32(job[6].encode()) % n
+                if not self.members[i].send(message, force=force):
+                    return False
+            else:
+                key = (job[0], job[1])
+                turn = self._turn.get(key, 0)
+                self._turn[key] = turn + 1
+                found = next((j for j in ((turn + k) % n for k in range(n))
+                              if self.members[j].send(message, force=force)),
+                             None)  # the route's next worker, else the next one with room
+                if found is None:
+                    return False
+                i = found
             self._busy[i][job[0]] += 1
             if len(self._owner) >= self.MAX_JOBS:
                 del self._owner[next(iter(self._owner))]

@@ -159,3 +159,39 @@ def test_rotation_per_route_and_owed_done_events() -> None:
     assert seen == [("compared", "items", "match", 2)]
     pool._events(1, [("done", "items", 1)])
     assert seen[-1] == ("done", "items", 1)
+
+
+class _Member:
+    """Stands in for one worker's pipe: records what the pool hands it; `room` False = lagging."""
+
+    def __init__(self, room: bool = True):
+        self.room, self.got = room, []
+
+    def send(self, message: tuple, *, force: bool = False) -> bool:
+        if self.room:
+            self.got.append(message[1])
+        return self.room
+
+
+def _write(i: int, target: str) -> tuple[Any, ...]:
+    return ("items", "/api/items/{id}", "PUT", f"/api/items/{i}", (), b"{}", target, "legacy", False, 5.0, "c", None)
+
+
+def test_write_copies_of_a_target_all_go_to_one_worker_and_are_never_passed_on(tmp_path: Path) -> None:
+    """The worker that judged a target unsafe is the only one holding that verdict in memory: a second worker
+    with an older "proven" would send writes that commit (issue 15), so writes never rotate."""
+    pool = WorkerPool(tmp_path / "parity.db", lambda _: None, list, lambda: None, size=3)
+    pool.members = [_Member(), _Member(), _Member()]  # type: ignore[list-item]
+    for i in range(12):
+        assert pool.send(("begin", i, _write(i, "svc")))
+    owners = [m for m in pool.members if m.got]  # type: ignore[attr-defined]
+    assert len(owners) == 1 and owners[0].got == list(range(12))
+    for i in range(12, 18):  # reads still rotate over every worker
+        assert pool.send(("begin", i, _job(i)))
+    assert all(m.got for m in pool.members)  # type: ignore[attr-defined]
+
+    owner = owners[0]
+    owner.room = False  # the owner lags: its target's write is dropped, not handed to a worker without its verdict
+    before = [list(m.got) for m in pool.members]  # type: ignore[attr-defined]
+    assert pool.send(("begin", 99, _write(99, "svc"))) is False
+    assert [m.got for m in pool.members] == before  # type: ignore[attr-defined]
