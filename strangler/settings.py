@@ -55,6 +55,8 @@ VARIABLES = {
     "STRANGLER_IDENTITY_KEY": "HMAC key (>= 32 chars) signing the remote identity the façade resolves for the "
                               "services (secret; no default; a stack secret)",
     "STRANGLER_SHADOW_WINDOW_S": "how old a signed dry-run request may be (services)",
+    "STRANGLER_SHADOW_PROFILE": "folder where each shadow worker writes a cProfile of its run (unset: off; "
+                                "load/bench_shadow.py --profile sets it)",
     "STRANGLER_STORE_URL": "shared PostgreSQL store for route table, ledger and parity (several façades)",
     "STRANGLER_PARITY_STORE": "parity store file or URL (default: <var>/parity.db)",
     "STRANGLER_ACTOR": "who flips, for the ledger (default: the OS user)",
