@@ -118,11 +118,12 @@ def test_process_exiting_at_start_is_reported(tiny, stack):
 def test_on_failure_restarts_are_bounded(tiny, stack, wait_for):
     counter = stack.root / "flaky.count"
     stack.write({
-        "flaky": tiny("flaky", "--crash-after", "0.3", "--crash-times", "1", "--counter", str(counter),
-                      restart="on-failure", restart_backoff=0.1),
-        "doomed": tiny("doomed", "--crash-after", "0.3", restart="on-failure", max_restarts=2,
+        # each crashes 0.3 s after its first health answer: `up` has seen it healthy, however busy the machine
+        "flaky": tiny("flaky", "--crash-after", "0.3", "--once-healthy", "--crash-times", "1", "--counter",
+                      str(counter), restart="on-failure", restart_backoff=0.1),
+        "doomed": tiny("doomed", "--crash-after", "0.3", "--once-healthy", restart="on-failure", max_restarts=2,
                        restart_backoff=0.1),
-        "once": tiny("once", "--crash-after", "0.3"),  # restart: no
+        "once": tiny("once", "--crash-after", "0.3", "--once-healthy"),  # restart: no
     })
     up = stack.cli("up", "--detach")
     assert up.returncode == 0, up.stderr
