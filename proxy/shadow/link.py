@@ -229,8 +229,8 @@ class WorkerPool:
             self._owner[message[1]] = i
             return True
         if kind == "served":
-            i = self._owner.pop(message[1], None)
-            return i is not None and self.members[i].send(message, force=force)
+            owner = self._owner.pop(message[1], None)
+            return owner is not None and self.members[owner].send(message, force=force)
         sent = [m.send(message, force=force) for m in self.members]  # the table: every worker
         return all(sent)
 
