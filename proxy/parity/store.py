@@ -216,9 +216,16 @@ class ParityStore:
         file.parent.mkdir(parents=True, exist_ok=True)
         self.path = file
         self._db = self._connect()
-        self._db.executescript(SCHEMA)
-        if "detail" not in {row[1] for row in self._db.execute("PRAGMA table_info(samples)")}:
-            self._db.execute("ALTER TABLE samples ADD COLUMN detail TEXT")  # a store from before causes
+        # Schema and upgrade in one IMMEDIATE transaction: two processes opening a new file at once
+        # (façade and shadow workers) must not both add the column a store from before causes lacks.
+        self._db.executescript("BEGIN IMMEDIATE;\n" + SCHEMA)
+        try:
+            if "detail" not in {row[1] for row in self._db.execute("PRAGMA table_info(samples)")}:
+                self._db.execute("ALTER TABLE samples ADD COLUMN detail TEXT")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)

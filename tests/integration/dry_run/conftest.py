@@ -68,6 +68,14 @@ class Stack:
                     return sample.value
         return 0.0
 
+    def shadow_metrics(self) -> str:
+        """Every strangler_shadow_* sample, one per line (what a failed wait reports)."""
+        text = httpx.get(self.admin + "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10).text
+        return "\n".join(line for line in text.splitlines() if line.startswith("strangler_shadow_"))
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join((self.tmp / "facade.log").read_text(errors="replace").splitlines()[-lines:])
+
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(BIN / "strangler"), *args], env={**os.environ, **self.env}, cwd=self.tmp,
                               capture_output=True, text=True, timeout=60, check=False)

@@ -18,7 +18,7 @@ import pytest
 from proxy.ledger import read_records
 from proxy.parity import ParityStore
 from proxy.parity.store import UNSAFE_TEXT
-from tests.integration.dry_run.conftest import committed_delay_ms, loans_stack, rows
+from tests.integration.dry_run.conftest import Stack, committed_delay_ms, loans_stack, rows
 
 pytestmark = pytest.mark.integration
 WRITES = 10
@@ -33,10 +33,13 @@ def _post_loans(facade: str, prefix: str) -> None:
             assert answer.headers["x-served-by"] == "legacy"
 
 
-def _wait(condition, what: str, timeout: float = 30.0) -> None:
+def _wait(condition, what: str, timeout: float = 60.0, stack: Stack | None = None) -> None:
+    """Poll `condition`; on time-out say what the shadow side counted and what the façade logged last."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout:g}s waiting for {what}"
+        if time.monotonic() >= deadline:
+            seen = "" if stack is None else f"\n{stack.shadow_metrics()}\nfaçade log:\n{stack.log_tail()}"
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}{seen}")
         time.sleep(0.1)
 
 
@@ -45,7 +48,7 @@ def test_a_target_that_ignores_the_protocol_commits_nothing_and_is_reported(tmp_
         _post_loans(stack.facade, "plain")
         dropped = lambda: sum(stack.metric("strangler_shadow_dropped_total", feature="loans", reason=r)
                               for r in ("target_unsafe", "unproven"))
-        _wait(lambda: dropped() == WRITES, f"{WRITES} write copies dropped")
+        _wait(lambda: dropped() == WRITES, f"{WRITES} write copies dropped", stack=stack)
         assert stack.metric("strangler_shadow_dropped_total", feature="loans", reason="target_unsafe") >= 1
         assert rows(stack.target_db) == 0 and rows(stack.legacy_db) == WRITES
 
@@ -86,7 +89,7 @@ def test_with_the_adapter_the_probe_passes_and_copies_are_compared_then_rolled_b
               "the façade to serve the flipped table", timeout=15)
         _post_loans(stack.facade, "adapted")
         compared = lambda: stack.metric("strangler_shadow_comparisons_total", feature="loans", result="match")
-        _wait(lambda: compared() >= WRITES + 1, f"{WRITES} writes compared")
+        _wait(lambda: compared() >= WRITES + 1, f"{WRITES} writes compared", stack=stack)
         assert stack.metric("strangler_shadow_comparisons_total", feature="loans", result="diff") == 0
         assert stack.metric("strangler_shadow_dropped_total", feature="loans", reason="target_unsafe") == 0
         assert rows(stack.target_db) == 0 and rows(stack.legacy_db) == WRITES
