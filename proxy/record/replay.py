@@ -1,19 +1,22 @@
 """Replay recorded requests as parity (issue 22): `strangler parity replay FEATURE`.
 
-Each recorded request is sent to the candidate; the REFERENCE is the legacy answer recorded with it (asked
-again of legacy only when that answer was stored truncated), and legacy is asked again for the noise sample
-(the first NOISE_WARMUP reads of each route, then the feature's `parity.noise_sample_rate`), so fields that
-changed since the recording cancel as noise like shadow traffic's. The comparison is the shadow one:
-compare_exchange with the feature's normaliser and rules, recorded in the same parity store with the
-source marked "replay" (the report says so).
+A replayed READ is sent to the candidate and, at the same time, to legacy (same request, credentials
+restored): both read the same data now, so a field whose data moved since the recording (a price, a stock
+count) is not a difference. Legacy's answer NOW is the reference; the noise sample is legacy asked a second
+time, as in shadow traffic (the first NOISE_WARMUP reads of each route, then the feature's
+`parity.noise_sample_rate`), so it is genuine live noise and joins the feature's stats. A recorded answer is
+the reference only when legacy cannot be asked: a replayed WRITE (never sent to legacy again, no noise
+sample), or a read legacy did not answer (no noise sample; the summary says so once). The comparison is the
+shadow one: compare_exchange with the feature's normaliser and rules, recorded in the same parity store with
+the source marked "replay" (the report says so).
 
 Safe by default: reads only. A recorded write is sent only to a target that declares `dry_run_writes` and
 has PROVEN it honours dry-run (proxy/shadow/safety.py's verdict in the store, from the façade or `strangler
 parity probe-writes`), signed with STRANGLER_SHADOW_KEY; an answer without a valid acknowledgement marks the
-target unsafe and stops every further write. A request whose body was cut at record time is never replayed
-as if whole. Redacted values come back from the environment variables their placeholders name (tagged name,
-else the untagged one, as in exported repros); a case with one unset is "needs credentials", never sent
-without it. A target that does not answer stops the run with one error.
+target unsafe and stops every further write. A body cut at record time is never replayed or compared as if
+whole. Redacted values come back from the environment variables their placeholders name (tagged name, else
+the untagged one, as in exported repros); a case with one unset is "needs credentials", never sent without
+it. A candidate that does not answer stops the run with one error.
 """
 from __future__ import annotations
 
@@ -112,6 +115,7 @@ class Replayer:
         self._noise_taken: dict[str, int] = {}
         self._down = 0
         self._legacy_up = True
+        self._legacy_fails = 0
         self._stop: str | None = None
 
     async def run(self, cases: Iterable[tuple[Recording, float]]) -> Summary:
@@ -148,8 +152,17 @@ class Replayer:
                 continue
             if up is self.candidate:
                 raise TargetDown(_down_text(name, up, outcome))
+            self._legacy_down(outcome, stop=True)
+
+    def _legacy_down(self, outcome: Outcome, *, stop: bool = False) -> None:
+        """Legacy did not answer: from now on no noise sample is taken, a read it does not answer falls back to
+        its recorded answer, and after DOWN_AFTER consecutive failures legacy is not asked again in this run."""
+        self._legacy_fails += 1
+        if stop or self._legacy_fails >= DOWN_AFTER:
             self._legacy_up = False
-            self.summary.noise_skipped = f"legacy does not answer ({outcome.error}): no noise samples taken"
+        self.summary.noise_skipped = self.summary.noise_skipped or (
+            f"legacy does not answer ({outcome.error}): reads compared with their recorded answers instead, "
+            "no noise samples taken")
 
     async def _one(self, rec: Recording, weight: float) -> None:
         if self._stop:
@@ -175,13 +188,15 @@ class Replayer:
         if not safe:
             signature = protocol.sign(self.key, rec.method, request.raw_path, body)
             request.headers.append((protocol.HEADER, signature))
-        fresh = safe and self._legacy_up and (resp.get("body_truncated") or self._noise_wanted(rec.route))
+        live = safe and self._legacy_up  # a write is never sent to legacy again
         sends = [self.clients.send(self.candidate, request)]
-        if fresh:
-            sends.append(self.clients.send(self.legacy, self.clients.build(self.legacy, rec.method, path, headers,
-                                                                           body)))
+        if live:
+            noise = not self.summary.noise_skipped and self._noise_wanted(rec.route)
+            asks = 2 if noise else 1  # the reference now, and the noise sample
+            sends += [self.clients.send(self.legacy, self.clients.build(self.legacy, rec.method, path, headers,
+                                                                        body)) for _ in range(asks)]
         outcomes = await asyncio.gather(*sends)
-        cand, again = outcomes[0], (outcomes[1] if fresh else None)
+        cand = outcomes[0]
         if cand.error_kind == "connect":
             self._down += 1
             if self._down >= DOWN_AFTER and not self._stop:
@@ -195,20 +210,26 @@ class Replayer:
                                     url=self.candidate.url, reason=f"replayed write: {reason}")
             self.summary.skip("write answered without a dry-run acknowledgement (target marked unsafe)")
             return
-        reference = Response.of(resp["status"], [tuple(h) for h in resp.get("headers", [])], body_bytes(resp))
+        now = outcomes[1].response if live else None
+        if now is not None:
+            self._legacy_fails = 0
+            again = outcomes[2].response if len(outcomes) > 2 else None
+            self._compare(rec, weight, headers, body, path, now, cand, again)
+            return
+        if live:
+            self._legacy_down(outcomes[1])
         if resp.get("body_truncated"):
-            if again is None or again.response is None:
-                self.summary.skip("recorded answer cut and legacy not asked")
-                return
-            reference, again = again.response, None
-        self._compare(rec, weight, headers, body, path, reference, cand, again)
+            self.summary.skip("read whose recorded answer was cut, and legacy did not answer")
+            return
+        recorded = Response.of(resp["status"], [tuple(h) for h in resp.get("headers", [])], body_bytes(resp))
+        self._compare(rec, weight, headers, body, path, recorded, cand, None)
 
     def _compare(self, rec: Recording, weight: float, headers: list[tuple[str, str]], body: bytes, path: str,
-                 reference: Response, cand: Outcome, again: Outcome | None) -> None:
+                 reference: Response, cand: Outcome, again: Response | None) -> None:
         result = compare_exchange(
             self.normaliser, feature=self.feature, route=rec.route, request=RequestInfo.of(rec.method, path, [
                 (k, _recorded(rec, k, v)) for k, v in headers], body), reference=reference,
-            candidate=cand.response, reference_again=again.response if again is not None else None,
+            candidate=cand.response, reference_again=again,
             error=cand.error, latency_ms=cand.latency_ms, reference_url=self.legacy.url,
             candidate_url=self.candidate.url)
         replayed = ReplayedResult(*[getattr(result, name) for name in _FIELDS])

@@ -1,10 +1,11 @@
 """`strangler parity replay FEATURE [--cases|--all] [--against SERVICE]`: recorded traffic as parity (issue 22).
 
-The engine is proxy/record/replay.py (the shadow comparison: same normaliser, rules and store; the report
-marks the source). This module picks the recordings, the target and whether writes may go (only to a target
-the store says PROVED it honours dry-run, with the shadow key), prints the summary and exits by the
-feature's limits (`promote.max_diff_rate`, `promote.max_error_rate`): 0 within them, 1 above them or when
-nothing could be compared, 2 for a bad name.
+The engine is proxy/record/replay.py (reads compared with legacy's answer now, writes with the recorded
+one; the shadow comparison: same normaliser, rules and store; the report marks the source). This module
+picks the recordings, the target and whether writes may go (only to a target the store says PROVED it
+honours dry-run, with the shadow key), prints the summary and exits by the feature's limits
+(`promote.max_diff_rate`, `promote.max_error_rate`): 0 within them, 1 above them or when nothing could be
+compared, 2 for a bad name.
 """
 from __future__ import annotations
 
@@ -42,12 +43,13 @@ def replay(feature: Annotated[str, typer.Argument(help="Feature whose recordings
            concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256,
                                                     help="Requests in flight.")] = 16,
            noise_rate: Annotated[float | None, typer.Option("--noise-rate", min=0, max=1, help="Share of reads "
-                                                            "also sent to legacy (default: parity."
-                                                            "noise_sample_rate).")] = None,
+                                                            "sent to legacy a second time, the noise sample "
+                                                            "(default: parity.noise_sample_rate).")] = None,
            routes: RoutesOpt = None, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Send FEATURE's recorded requests to the candidate, compare with the recorded legacy answers (the
-    shadow normaliser and rules), record in the parity store (`parity report` marks them "replay"). Reads
-    only, unless the target proved it honours dry-run. Exit 1 above the feature's promote limits."""
+    """Send FEATURE's recorded requests to the candidate and compare (the shadow normaliser and rules): a
+    read with legacy's answer now, a write with the recorded answer. Recorded in the parity store (`parity
+    report` marks them "replay"). Reads only, unless the target proved it honours dry-run. Exit 1 above the
+    feature's promote limits."""
     routes_path = _routes(routes)
     try:
         table = load_table(routes_path)

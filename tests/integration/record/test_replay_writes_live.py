@@ -38,9 +38,11 @@ def test_recorded_writes_reach_only_a_proven_target(tmp_path: Path) -> None:
         assert probe.returncode == 0, probe.stdout + probe.stderr
         proven = _replay(stack)
         assert proven["writes"] and proven["compared"] == 2 and proven["errors"] == 0, proven
-        # the write's 201 and body match legacy's recorded answer; only the count differs (the target holds none)
+        # the write's 201 and body match legacy's recorded answer; the read's count differs from legacy's now
+        # (legacy holds rec-1, the target none)
         assert [d["request"] for d in proven["differing"]] == ["GET /loans"], proven["differing"]
         assert rows(stack.target_db) == 0  # sent signed, rolled back there
+        assert rows(stack.legacy_db) == 1  # a replayed write is compared with its recorded answer, never resent
 
         stack.redeploy_target("loans_app:app")  # the same service without strangler_app: it commits writes
         unsafe = _replay(stack)
