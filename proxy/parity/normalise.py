@@ -110,8 +110,9 @@ class Normaliser:
     """Compiled comparison rules for one ParityConfig. Immutable after construction; thread-safe."""
 
     def __init__(self, config: ParityConfig | None = None, *, relative_tolerance: float = 0.0,
-                 numeric_strings: bool = False, max_differences: int = 200):
+                 numeric_strings: bool = False, max_differences: int = 200, prune: bool = True):
         config = config or ParityConfig()
+        self.prune = prune  # False: walk every node, equal or not (the reference the pruned walk is tested against)
         self.config = config
         self.ignore = PathSet(config.ignore)
         self.unordered = PathSet(config.unordered)
@@ -160,6 +161,8 @@ class Normaliser:
             ref_v = _text(reference.body) if ref is _NO_JSON else ref
             cand_v = _text(candidate.body) if cand is _NO_JSON else cand
             sink.add(Difference("$", "type", ref_v, cand_v, "$"))
+        elif self.prune and reference.body != candidate.body:  # the bodies differ: their == would be wasted
+            self._node(ref, cand, (), self._start, sink)
         else:
             self._walk(ref, cand, (), self._start, sink)
 
@@ -202,8 +205,17 @@ class Normaliser:
               out: Comparison) -> None:
         if out.full():
             return
-        if not (st[0] or st[1] or st[2]) and _identical(ref, cand):
-            return  # no rule reaches below here and the JSON is the same: nothing to report (the common case)
+        if self.prune and _identical(ref, cand):
+            # Equal values hold no difference, no ignored difference and no normalised pair (a rule is a
+            # function of the value at its path and only applies where values differ): only which normalise
+            # paths match a location is left to note, by their shape alone.
+            if st[2]:
+                self._mark(ref, st, out)
+            return
+        self._node(ref, cand, path, st, out)
+
+    def _node(self, ref: Any, cand: Any, path: tuple[Segment, ...], st: tuple[State, State, State],
+              out: Comparison) -> None:
         rule = self._rule(st[2], out) if st[2] else None
         if rule is not None and ref != cand and self.values.equal(rule, ref, cand):
             out.normalised.append(Difference(format_path(path), "normalised", ref, cand, field_key(path), rule.value))
@@ -226,6 +238,24 @@ class Normaliser:
                 self._walk_ordered(ref, cand, path, st, out)
             return
         self._leaf(ref, cand, path, out)
+
+    def _mark(self, value: Any, st: tuple[State, State, State], out: Comparison) -> None:
+        """The normalise paths the full walk of an equal subtree would note in `rules_matched`: the
+        locations it visits (not ignored children, not the elements of an unordered list: they cancel out
+        whole) that a normalise path matches. Stops where no normalise path reaches or all have matched."""
+        if out.full() or len(out.rules_matched) == len(self.rule_paths):
+            return
+        self._rule(st[2], out)
+        if isinstance(value, dict):
+            items: Iterable[tuple[Segment, Any]] = value.items()
+        elif isinstance(value, list) and not (st[1] and self.unordered.accepts(st[1])):
+            items = enumerate(value)
+        else:
+            return
+        for key, item in items:
+            child = self._step(st, key)
+            if child[2] and not self._ignored(child[0]):
+                self._mark(item, child, out)
 
     def _walk_ordered(self, ref: list[Any], cand: list[Any], path: tuple[Segment, ...], st: tuple[State, State, State],
                       out: Comparison) -> None:
