@@ -25,6 +25,7 @@ import os
 import pickle
 import struct
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     import cProfile  # load/bench_shadow.py --profile: where a copy's CPU goes, in the real worker under load
 
-    with cProfile.Profile() as profile:
+    with cProfile.Profile(time.process_time) as profile:  # CPU, not wall-clock: the machine may be shared
         asyncio.run(serve(args.db), loop_factory=loop_factory)
     profile.dump_stats(Path(profile_dir) / f"shadow-worker-{os.getpid()}.prof")
 
