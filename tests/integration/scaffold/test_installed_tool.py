@@ -49,6 +49,7 @@ pytestmark = pytest.mark.integration
 
 
 def run(argv: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`argv` as a new user runs it: a bare PATH, HOME = cwd, none of this run's variables."""
     done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           env={"PATH": "/usr/bin:/bin", "HOME": str(cwd)})
     assert done.returncode == 0, f"{argv}: {done.stdout}\n{done.stderr}"
@@ -105,5 +106,5 @@ def test_init_in_an_unrelated_folder_runs_behind_the_facade(tool: Path, tmp_path
         answer = httpx.get(f"{facade}/api/shelves/7", timeout=30)
         assert answer.status_code == 200 and answer.json() == {"shelf": 7}
         assert answer.headers["x-served-by"] == "legacy"
-    finally:
-        subprocess.run([strangler, "down"], cwd=project, capture_output=True, timeout=120)
+    finally:  # in the same environment as `up`: with this run's variables it would look for another stack
+        run([strangler, "down"], cwd=project, timeout=120)
