@@ -1,10 +1,37 @@
-"""Suite-wide settings: every test gets its own var/ directory so runs never share runtime files."""
+"""Suite-wide settings: every test gets its own var/ directory so runs never share runtime files; the test
+process builds httpx's default SSL context once."""
 from __future__ import annotations
 
 import fcntl
+import os
+import ssl
 from pathlib import Path
 
+import httpx._transports.default as httpx_transports
 import pytest
+
+
+def _share_httpx_default_ssl_context() -> None:
+    """Every httpx.get/post builds a Client whose transport loads certifi's CA bundle into a new SSLContext:
+    60-90 ms of CPU per call here, paid thousands of times by the tests' own HTTP calls to loopback servers
+    (plain http, where the context is never used). The default context (verify=True, no client cert) is
+    built once per CA setting and shared (the same context each call would build); every other verify/cert
+    value still gets its own. Only the pytest process: the servers and CLIs a test starts build theirs."""
+    build = httpx_transports.create_ssl_context
+    shared: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+
+    def create_ssl_context(verify: object = True, cert: object = None, trust_env: bool = True) -> ssl.SSLContext:
+        if verify is not True or cert is not None or not trust_env:
+            return build(verify=verify, cert=cert, trust_env=trust_env)
+        key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        if key not in shared:
+            shared[key] = build(verify=verify, cert=cert, trust_env=trust_env)
+        return shared[key]
+
+    httpx_transports.create_ssl_context = create_ssl_context
+
+
+_share_httpx_default_ssl_context()
 
 
 @pytest.fixture(scope="session", autouse=True)
