@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,34 +107,44 @@ class WriteStack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.ports['facade']}"
 
-    def _start(self, name: str, argv: list[str], health: str, timeout: float = 40) -> None:
-        log = self.tmp / f"{name}.log"
-        self.procs[name] = proc = spawn(argv, env=self.env, log_path=log, cwd=ROOT)
-        wait_http(health, timeout=timeout, proc=proc, log_path=log)
+    def _argv(self, name: str) -> list[str]:
+        p = self.ports
+        if name == "legacy":
+            return [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4", "--keep-alive",
+                    "75", "--no-control-socket", "-b", f"127.0.0.1:{p['legacy']}", "legacy_monolith.wsgi:app"]
+        if name == "catalog":
+            return [sys.executable, "-m", "uvicorn", "new_services.catalog.main:app", "--host", "127.0.0.1",
+                    "--port", str(p["catalog"]), "--log-level", "warning", "--no-access-log"]
+        if name == "sync":
+            return [sys.executable, "-m", "strangler", "migrate", "sync", "catalog", "--interval", "0.05",
+                    "--health-port", str(p["sync"])]
+        return facade_argv(p["legacy"], p["facade"], self.routes, p["admin"], self.tmp / "access.jsonl")
 
-    def start_legacy(self) -> None:
-        port = self.ports["legacy"]
-        self._start("legacy", [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4",
-                               "--keep-alive", "75", "--no-control-socket", "-b", f"127.0.0.1:{port}",
-                               "legacy_monolith.wsgi:app"], f"http://127.0.0.1:{port}/healthz")
+    def _spawn(self, name: str) -> None:
+        self.procs[name] = spawn(self._argv(name), env=self.env, log_path=self.tmp / f"{name}.log", cwd=ROOT)
+
+    def _ready(self, name: str) -> None:
+        """Wait until `name` answers: its /healthz, or for the sync its first finished round."""
+        if name == "sync":
+            self.wait(lambda: (self.sync_health() or {}).get("rounds", 0) >= 1, "the sync's first round", 60)
+            return
+        port = self.ports["admin" if name == "facade" else name]
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=40, proc=self.procs[name],
+                  log_path=self.tmp / f"{name}.log")
+
+    def start(self, *names: str) -> None:
+        """Spawn every process named at once, then wait for each: none needs another to start (the façade's
+        admin port answers without its upstreams, the sync only needs the databases), so the start-ups overlap."""
+        for name in names:
+            self._spawn(name)
+        for name in names:
+            self._ready(name)
 
     def start_catalog(self) -> None:
-        port = self.ports["catalog"]
-        self._start("catalog", [sys.executable, "-m", "uvicorn", "new_services.catalog.main:app", "--host",
-                                "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
-                    f"http://127.0.0.1:{port}/healthz")
+        self.start("catalog")
 
     def start_sync(self) -> None:
-        port = self.ports["sync"]
-        self.procs["sync"] = spawn([sys.executable, "-m", "strangler", "migrate", "sync", "catalog", "--interval",
-                                    "0.05", "--health-port", str(port)], env=self.env, cwd=ROOT,
-                                   log_path=self.tmp / "sync.log")
-        self.wait(lambda: (self.sync_health() or {}).get("rounds", 0) >= 1, "the sync's first round", 60)
-
-    def start_facade(self) -> None:
-        p = self.ports
-        self._start("facade", facade_argv(p["legacy"], p["facade"], self.routes, p["admin"],
-                                          self.tmp / "access.jsonl"), f"http://127.0.0.1:{p['admin']}/healthz")
+        self.start("sync")
 
     def serves_from_target(self) -> bool:
         """A read through the façade comes from the catalog service (in `new`: its breaker let it through)."""
@@ -150,9 +161,10 @@ class WriteStack:
         proc.wait(timeout=10)
 
     def stop_all(self) -> None:
-        for name in ("facade", "sync", "catalog", "legacy"):
-            if name in self.procs:
-                stop(self.procs.pop(name))
+        """Stop every process, all at once (each SIGTERM and its grace run in their own thread)."""
+        procs = [self.procs.pop(name) for name in ("facade", "sync", "catalog", "legacy") if name in self.procs]
+        with ThreadPoolExecutor(max_workers=len(procs) or 1) as pool:
+            list(pool.map(stop, procs))
 
     def sync_health(self) -> dict | None:
         try:
@@ -234,10 +246,7 @@ def write_stack(dbs: Databases, tmp: Path, products: int = 40) -> Iterator[Write
     stack = WriteStack(dbs=dbs, tmp=tmp, routes=routes,
                        ports={n: free_port() for n in ("legacy", "catalog", "orders", "facade", "admin", "sync")})
     try:
-        stack.start_legacy()
-        stack.start_catalog()
-        stack.start_sync()
-        stack.start_facade()
+        stack.start("legacy", "catalog", "sync", "facade")
         yield stack
     finally:
         stack.stop_all()
