@@ -96,7 +96,10 @@ def test_bad_yaml_edit_changes_nothing(stack):
     assert wait_until(lambda: served_by(stack) == "legacy")
 
 
-def test_one_hundred_flips_under_load_lose_no_request(stack):
+def test_flips_under_load_lose_no_request(stack):
+    """30 flips through a cycle of 5 states while 4 clients keep requests in flight: each of the 5 kinds of
+    table swap (into and out of canary, shadow, new, legacy) happens 6 times under load (100 flips made the
+    same swaps 20 times each, at 3x the time)."""
     failures: list[str] = []
     counts = {"legacy": 0, "svc": 0}
     stop = threading.Event()
@@ -120,7 +123,7 @@ def test_one_hundred_flips_under_load_lose_no_request(stack):
         t.start()
     try:
         states = [("new", None), ("canary", 30), ("legacy", None), ("shadow", None), ("canary", 70)]
-        for i in range(100):
+        for i in range(30):
             stack.flip(*states[i % len(states)])
     finally:
         stop.set()
