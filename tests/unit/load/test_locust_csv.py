@@ -56,7 +56,7 @@ def test_short_locust_run_has_no_traceback_and_final_csv(tmp_path: Path, server:
            "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(tmp_path / "locustfile.py"), "--headless", "--host", server,
-         "--users", "2", "--spawn-rate", "2", "--run-time", "3s", "--stop-timeout", "2", "--only-summary",
+         "--users", "2", "--spawn-rate", "2", "--run-time", "1s", "--stop-timeout", "2", "--only-summary",
          "--csv", str(tmp_path / "run")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     output = done.stdout + done.stderr
