@@ -5,10 +5,10 @@
 One run, same machine, same data: seeds the monolith (gunicorn, 2 workers) and the backfilled catalog service
 (uvicorn, 2 workers) on free loopback ports. The requests: the catalog entries of the demo's `read` mix
 (config/load-mix.yaml: list, list by category, get product). Each round, in alternating order:
-- `strangler parity run --feature catalog` with --users users: every request goes to the monolith (twice when
-  it is a noise sample, --noise-sample-rate, default 1.0 as the CLI's) and to the service, and is compared and
-  stored. Figure: comparisons/s (the candidate's requests/s in Locust's stats) and the monolith's req/s in
-  that run (its reference requests);
+- `strangler parity run --feature catalog` with --users users: every request goes to the monolith (twice
+  when it is a noise sample: each route's first 5, then the feature's parity.noise_sample_rate, as the CLI
+  does) and to the service, and is compared and stored. Figure: comparisons/s (the candidate's requests/s in
+  Locust's stats) and the monolith's req/s in that run (its reference requests);
 - `strangler load` of the same requests against the monolith alone with the same users: the monolith's own
   req/s, what one Locust process gets from it on this machine.
 Target (issue 21): comparisons/s >= 100 (4x the 25/s the parity run reached when each product asked the

@@ -1,10 +1,12 @@
 """Locust parity user: send each request of the mix to the reference (legacy) and to the candidate (--host:
 façade or service), compare with the SHARED normaliser, fail the candidate request on a real difference.
 
-Real = after the feature's parity rules (route table, --feature/--routes) and noise cancellation: for
---noise-sample-rate of the requests the reference is asked twice, and fields that differ legacy-vs-legacy
-(in that request, or by the store's Diffy rule so far) are noise. Only safe methods (GET/HEAD/OPTIONS) are
-replayed unless --parity-writes: a write sent to both sides changes both databases.
+Real = after the feature's parity rules (route table, --feature/--routes) and noise cancellation: the
+reference is asked twice for the first 5 requests of each route, then for --noise-sample-rate of them
+(default: the feature's parity.noise_sample_rate, the shadow rule: proxy/parity/sampling.py), and fields
+that differ legacy-vs-legacy (in that request, or by the store's Diffy rule so far) are noise. Only safe
+methods (GET/HEAD/OPTIONS) are replayed unless --parity-writes: a write sent to both sides changes both
+databases.
 Every comparison is recorded in the parity store (--parity-store, default var/parity.db), so
 `strangler parity report` shows the run, and each mismatch can be exported.
 Logged-in mixes: each user logs in on the reference (the mix's `login:`); when the feature has
@@ -38,6 +40,7 @@ from load import thresholds
 from load.locust_base import LOGIN_LABEL, MixEntry, MixError, MixUser, project_file, require_loopback
 from load.mix import secret_lookup
 from proxy.parity import NoiseTracker, RequestInfo, Response, compare_exchange, normaliser_for
+from proxy.parity.sampling import NoiseSampler
 from proxy.parity.store import open_store
 from proxy.shadow.errors import ErrorLog, ShadowError, kind_of
 from proxy.table import ParityConfig, TableError, load_table, parse_template
@@ -60,8 +63,9 @@ def _options(parser: Any) -> None:
                        include_in_web_ui=False)
     parser.add_argument("--parity-store", env_var="STRANGLER_PARITY_STORE", default="",
                        help="SQLite parity store (default var/parity.db)", include_in_web_ui=False)
-    parser.add_argument("--noise-sample-rate", type=float, env_var="STRANGLER_PARITY_NOISE_RATE", default=1.0,
-                       help="fraction of requests also sent to the reference twice", include_in_web_ui=False)
+    parser.add_argument("--noise-sample-rate", env_var="STRANGLER_PARITY_NOISE_RATE", default="",
+                       help="fraction of requests also sent to the reference twice, after the first 5 of each "
+                            "route (default: the feature's parity.noise_sample_rate)", include_in_web_ui=False)
     parser.add_argument("--parity-writes", action="store_true", env_var="STRANGLER_PARITY_WRITES", default=False,
                        help="also replay non-safe methods on both sides", include_in_web_ui=False)
 
@@ -90,10 +94,21 @@ def _setup(environment: Any) -> dict[str, Any]:
                   feature=options.feature or "adhoc", normaliser=normaliser_for(config), routes=routes,
                   tracker=NoiseTracker(), store=open_store(store_path, background=False), reported=set(),
                   errors=ErrorLog(),
-                  noise_rate=max(0.0, min(1.0, options.noise_sample_rate)), writes=options.parity_writes,
+                  noise=NoiseSampler(), noise_rate=_noise_rate(options.noise_sample_rate, config),
+                  writes=options.parity_writes,
                   identity_target=identity_target)
     _STATE["flusher"] = gevent.spawn(_flush_every, _STATE["store"], FLUSH_EVERY_S)
     return _STATE
+
+
+def _noise_rate(given: str | float, config: ParityConfig) -> float:
+    """--noise-sample-rate when given (clamped to 0..1), else the feature's parity.noise_sample_rate."""
+    if given in ("", None):
+        return config.noise_sample_rate
+    try:
+        return max(0.0, min(1.0, float(given)))
+    except ValueError:
+        raise MixError(f"--noise-sample-rate {given!r} is not a number. Fix: pass a fraction from 0 to 1") from None
 
 
 def rates(stats: Any) -> str:
@@ -195,7 +210,7 @@ class ParityUser(MixUser):
         path, body = entry.render(self.rng, self.user_values if entry.login else None)
         name = thresholds.REFERENCE_PREFIX + entry.label
         asked = [gevent.spawn(self._ask, state["reference"] + path, entry, body, name)]
-        if entry.safe and self.rng.random() < state["noise_rate"]:
+        if entry.safe and state["noise"].wanted(entry.route, state["noise_rate"]):
             asked.append(gevent.spawn(self._ask, state["reference"] + path, entry, body, name))
         with self.client.request(entry.method, path, name=entry.label, json=body,
                                  headers=self._candidate_headers(entry, path), catch_response=True) as resp:

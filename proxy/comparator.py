@@ -4,7 +4,7 @@ nginx serves the client from legacy and fires a mirror subrequest (same method, 
 targets — body) with `X-Strangler-Mirror-Feature`; nginx never waits on our answer in the client's path,
 and we answer 202 at once and do the work in a background task. For a safe method (GET/HEAD) we ask legacy
 ourselves for the reference (nginx cannot hand us the answer it served), Diffy-style a second time for the
-noise sample (`parity.noise_sample_rate`, as in the façade), and the target for the candidate; then compare
+noise sample (proxy/parity/sampling.py, as in the façade), and the target for the candidate; then compare
 with the shared normaliser + noise tracker and record in the same parity store, so `strangler parity
 report` covers the nginx era. Writes are never repeated against legacy (DESIGN §3): a write goes only to a
 `dry_run_writes` target that proved it rolls them back (proxy/shadow/safety.py), signed
@@ -31,6 +31,7 @@ from strangler_app.protocol import KEY_ENV
 from proxy.common.asgi import read_body
 from proxy.matcher import Matcher
 from proxy.parity import ParityStore
+from proxy.parity.sampling import NoiseSampler
 from proxy.parity.store import configured_store
 from proxy.shadow.engine import SAFE_METHODS, Engine, Job
 from proxy.shadow.safety import ledger_unsafe
@@ -76,6 +77,7 @@ class Comparator:
         self.stats: Counter[str] = Counter()
         self.tasks: set[asyncio.Task] = set()
         self.rng = rng or random.Random()
+        self.noise = NoiseSampler(self.rng)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -114,7 +116,8 @@ class Comparator:
                 or sum(self.in_flight.values()) >= self.max_in_flight):
             return self._drop("in_flight_cap")
         self.in_flight[feature] += 1
-        noise = method in SAFE_METHODS and self.rng.random() < feat.parity.noise_sample_rate
+        noise = method in SAFE_METHODS and self.noise.wanted((feature, match.route.path),
+                                                             feat.parity.noise_sample_rate)
         job = Job(feature, match.route.path, method, path, tuple(headers), body, feat.target, None, noise)
         task = asyncio.get_running_loop().create_task(self._exchange(table, job))
         self.tasks.add(task)

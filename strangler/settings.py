@@ -72,7 +72,8 @@ VARIABLES = {
     "STRANGLER_MAX_MISMATCH_RATE": "parity threshold: mismatch fraction",
     "STRANGLER_PARITY_REFERENCE": "parity run: the reference (legacy) base URL (set by `parity run`)",
     "STRANGLER_PARITY_FEATURE": "parity run: the feature whose rules apply (set by `parity run`)",
-    "STRANGLER_PARITY_NOISE_RATE": "parity run: share of requests sent to the reference twice",
+    "STRANGLER_PARITY_NOISE_RATE": ("parity run: share of requests sent to the reference twice after each "
+                                    "route's first 5 (default: the feature's parity.noise_sample_rate)"),
     "STRANGLER_PARITY_WRITES": "parity run: also replay non-safe methods",
     "STRANGLER_REPLAY_": "STRANGLER_REPLAY_<HEADER>: a redacted header's value when replaying an exported mismatch",
     "STRANGLER_TEST_PG_URL": "PostgreSQL URL for the tests and benchmarks that need one",

@@ -41,6 +41,7 @@ from proxy.addons.snapshot import Snapshot
 from proxy.addons.state import FacadeState
 from proxy.cohort import cohort_key
 from proxy.identity import IDENTITY_META
+from proxy.parity.sampling import WARMUP, NoiseSampler
 from proxy.parity.store import parity_location
 from proxy.shadow.engine import Job, Verdict
 from proxy.shadow.link import MAX_WORKERS, WorkerPool, default_workers
@@ -49,7 +50,7 @@ from proxy.shadow.safety import ledger_unsafe
 from proxy.table import Feature, RouteTable
 
 log = logging.getLogger("strangler.facade")
-NOISE_WARMUP = 5  # noise samples each route always gets first (see Shadow._noise_wanted)
+NOISE_WARMUP = WARMUP  # noise samples each route always gets first (proxy/parity/sampling.py)
 JOB_META = "strangler_shadow_job"
 ACTOR = "shadow-worker"
 VerdictListener = Callable[[Verdict], None]
@@ -81,7 +82,7 @@ class Shadow:
         self.link: Link | None = None
         self._link_factory = link_factory
         self._rng = rng or random.Random()
-        self._noise_taken: dict[tuple[str, str], int] = {}
+        self._noise = NoiseSampler(self._rng)
         self._next_id = 0
         self._warned_key = False
         self._db_path = ""
@@ -193,24 +194,11 @@ class Shadow:
         if body is None:  # streamed request body: nothing to copy
             self.metrics.drop(name, "streamed")
             return None
-        noise = safe and cfg.noise_sample_rate > 0 and self._noise_wanted(name, decision.route or "-",
-                                                                           cfg.noise_sample_rate)
+        noise = safe and self._noise.wanted((name, decision.route or "-"), cfg.noise_sample_rate)
         return Job(name, decision.route or "-", method, req.path, req.headers.fields, body, shadow_to,
                    served_by, noise, decision.timeout_s,
                    cohort_key(table.cohort, req.headers, flow.client_conn.peername[0]),
                    flow.metadata.get(IDENTITY_META))  # remote identity: the copy signs its own (proxy/identity.py)
-
-    def _noise_wanted(self, feature: str, route: str, rate: float) -> bool:
-        """The first NOISE_WARMUP safe copies of each route always get a noise sample, then `rate` of them:
-        with the rate alone a route with little traffic (or a busy machine's short load run) could show a
-        field as a real difference only because legacy was never asked twice yet. Keys are the table's own
-        (feature, route template) pairs, so the count stays bounded."""
-        key = (feature, route)
-        taken = self._noise_taken.get(key, 0)
-        if taken < NOISE_WARMUP:
-            self._noise_taken[key] = taken + 1
-            return True
-        return self._rng.random() < rate
 
     # ---------------------------------------------------------------- the worker's side
     def _hello(self) -> list:

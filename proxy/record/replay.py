@@ -3,7 +3,7 @@
 A replayed READ is sent to the candidate and, at the same time, to legacy (same request, credentials
 restored): both read the same data now, so a field whose data moved since the recording (a price, a stock
 count) is not a difference. Legacy's answer NOW is the reference; the noise sample is legacy asked a second
-time, as in shadow traffic (the first NOISE_WARMUP reads of each route, then the feature's
+time, by the shadow rule (proxy/parity/sampling.py: the first reads of each route, then the feature's
 `parity.noise_sample_rate`), so it is genuine live noise and joins the feature's stats. A recorded answer is
 the reference only when legacy cannot be asked: a replayed WRITE (never sent to legacy again, no noise
 sample), or a read legacy did not answer (no noise sample; the summary says so once). The comparison is the
@@ -32,6 +32,7 @@ from strangler_app import protocol
 
 from proxy.parity import ComparisonResult, NoiseTracker, RequestInfo, Response, compare_exchange, normaliser_for
 from proxy.parity.redact import restore
+from proxy.parity.sampling import NoiseSampler
 from proxy.parity.store import ParityStore
 from proxy.record.capture import body_bytes
 from proxy.record.storage import Recording
@@ -40,7 +41,6 @@ from proxy.shadow.safety import missing_ack
 from proxy.table import Feature, Upstream
 
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
-NOISE_WARMUP = 5
 DOWN_AFTER = 5         # consecutive connection failures that mean "the target is down": stop, one error
 FLUSH_EVERY = 1000     # store.flush() this often (the store's queue is bounded)
 _FIELDS = tuple(f.name for f in dataclasses.fields(ComparisonResult))  # ReplayedResult's, "source" last
@@ -112,7 +112,7 @@ class Replayer:
         self.normaliser = normaliser_for(self.spec.parity)
         self.noise = NoiseTracker()
         self.summary = Summary()
-        self._noise_taken: dict[str, int] = {}
+        self._sampler = NoiseSampler(self.rng)
         self._down = 0
         self._legacy_up = True
         self._legacy_fails = 0
@@ -191,7 +191,8 @@ class Replayer:
         live = safe and self._legacy_up  # a write is never sent to legacy again
         sends = [self.clients.send(self.candidate, request)]
         if live:
-            noise = not self.summary.noise_skipped and self._noise_wanted(rec.route)
+            rate = self.spec.parity.noise_sample_rate if self.noise_rate is None else self.noise_rate
+            noise = not self.summary.noise_skipped and self._sampler.wanted(rec.route, rate)
             asks = 2 if noise else 1  # the reference now, and the noise sample
             sends += [self.clients.send(self.legacy, self.clients.build(self.legacy, rec.method, path, headers,
                                                                         body)) for _ in range(asks)]
@@ -262,14 +263,6 @@ class Replayer:
             text, gone = restore(raw.decode("utf-8"), self.environ, lambda v: json.dumps(v)[1:-1])
             raw, missing = text.encode("utf-8"), missing + gone
         return headers, raw, path, sorted(set(missing))
-
-    def _noise_wanted(self, route: str) -> bool:
-        taken = self._noise_taken.get(route, 0)
-        if taken < NOISE_WARMUP:
-            self._noise_taken[route] = taken + 1
-            return True
-        rate = self.spec.parity.noise_sample_rate if self.noise_rate is None else self.noise_rate
-        return self.rng.random() < rate
 
 
 def _recorded(rec: Recording, name: str, value: str) -> str:

@@ -116,11 +116,14 @@ def run(reference: Annotated[str, typer.Option("--reference", help="Legacy base 
         csv: CsvOpt = None, html: HtmlOpt = None, mix: MixOpt = None,
         mix_name: MixNameOpt = "read",
         max_requests: Annotated[int, typer.Option(
-            "--max-requests", min=1, help="Stop after this many comparisons (each sends three requests: "
-                                          "legacy, its noise sample, the candidate).")] = 100_000,
+            "--max-requests", min=1, help="Stop after this many comparisons (each sends legacy and the "
+                                          "candidate a request, and legacy a second one when it is a noise "
+                                          "sample).")] = 100_000,
         routes: RoutesOpt = None, store: StoreOpt = None,
-        noise_sample_rate: Annotated[float, typer.Option("--noise-sample-rate", min=0, max=1,
-                                                         help="Share of requests also sent to legacy twice.")] = 1.0,
+        noise_sample_rate: Annotated[float | None, typer.Option(
+            "--noise-sample-rate", min=0, max=1,
+            help="Share of requests also sent to legacy twice, after the first 5 of each route "
+                 "(default: the feature's parity.noise_sample_rate, as in shadow).")] = None,
         max_mismatch_rate: Annotated[float, typer.Option("--max-mismatch-rate", min=0, max=1,
                                                          help="Fail above this mismatch fraction.")] = 0.0,
         max_fail_ratio: Annotated[float, typer.Option("--max-fail-ratio", min=0, max=1,
@@ -136,7 +139,7 @@ def run(reference: Annotated[str, typer.Option("--reference", help="Legacy base 
     extra = {"STRANGLER_PARITY_REFERENCE": loopback_url(reference, "--reference"),
              "STRANGLER_PARITY_FEATURE": feature or "", "STRANGLER_ROUTES_FILE": str(routes_path),
              "STRANGLER_PARITY_STORE": str(parity_location(store)),
-             "STRANGLER_PARITY_NOISE_RATE": str(noise_sample_rate),
+             "STRANGLER_PARITY_NOISE_RATE": "" if noise_sample_rate is None else str(noise_sample_rate),
              "STRANGLER_MAX_MISMATCH_RATE": str(max_mismatch_rate), "STRANGLER_MAX_FAIL_RATIO": str(max_fail_ratio)}
     job = LocustRun(LOAD_DIR / "locustfile_parity.py", loopback_url(candidate, "--candidate"), users,
                     check_run_time(run_time), processes, csv or default_csv, html or default_html,

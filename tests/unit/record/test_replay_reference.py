@@ -128,7 +128,7 @@ def test_a_read_is_compared_with_legacy_now_and_moved_data_is_no_noise(backends:
     with open_store(tmp_path / "parity.db", background=False) as store:
         rec = _recorded(store, legacy, text)
         legacy.row["price"] = "2.50"  # the data moved since the recording (legacy and candidate both see it)
-        summary = _replay(store, rec, text, noise_rate=0.0)
+        summary = _replay(store, rec, text)
         assert summary.noise_skipped is None, summary
         assert (summary.compared, summary.equal, summary.differ) == (2, 1, 1), summary
         assert [(path, fields) for _, _, path, fields in summary.differing] == [("/api/items/2", ["$.Name"])]
@@ -148,7 +148,7 @@ def test_a_write_is_compared_with_its_recorded_answer_and_never_sent_to_legacy(
     text = TABLE.format(legacy=legacy.url, svc=candidate.url)
     with open_store(tmp_path / "parity.db", background=False) as store:
         rec = _recorded(store, legacy, text)
-        summary = _replay(store, rec, text, writes=True, key=KEY, noise_rate=0.0)
+        summary = _replay(store, rec, text, writes=True, key=KEY)
         assert summary.compared == 3 and summary.skipped == {}, summary
         assert [p for m, p, _ in candidate.seen if m == "POST"] == ["/api/items/3"]
         assert not [p for m, p, _ in legacy.seen if m == "POST"]  # legacy never sees a replayed write
