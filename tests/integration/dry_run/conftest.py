@@ -91,13 +91,21 @@ def _uvicorn(app: str, port: int) -> list[str]:
             "--log-level", "warning", "--no-access-log"]
 
 
+def _spawn_app(app: str, port: int, env: dict, tmp: Path, name: str) -> subprocess.Popen:
+    """`app` under uvicorn on `port` with its database tmp/NAME.db, started (stopped by the caller)."""
+    return spawn(_uvicorn(app, port), env={**env, "LOANS_DATABASE_URL": f"sqlite:///{tmp}/{name}.db"}, cwd=REPO,
+                 log_path=tmp / f"{name}.log")
+
+
+def _healthy(proc: subprocess.Popen, port: int, tmp: Path, name: str) -> None:
+    wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30, proc=proc, log_path=tmp / f"{name}.log")
+
+
 def _start_app(app: str, port: int, env: dict, tmp: Path, name: str) -> subprocess.Popen:
     """`app` under uvicorn on `port` with its database tmp/NAME.db, healthy (stopped by the caller)."""
-    log = tmp / f"{name}.log"
-    proc = spawn(_uvicorn(app, port), env={**env, "LOANS_DATABASE_URL": f"sqlite:///{tmp}/{name}.db"}, cwd=REPO,
-                 log_path=log)
+    proc = _spawn_app(app, port, env, tmp, name)
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30, proc=proc, log_path=log)
+        _healthy(proc, port, tmp, name)
     except BaseException:
         stop(proc)
         raise
@@ -122,13 +130,16 @@ def loans_stack(tmp: Path, target_app: str, state: str = "shadow") -> Iterator[S
     procs: dict[str, subprocess.Popen] = {}
     with ExitStack() as stack:
         stack.callback(_stop_all, procs)  # at exit, whichever target is running then (see redeploy_target)
-        for name, app, port in (("legacy", "loans_app:app", legacy_port), ("target", target_app, target_port)):
-            procs[name] = _start_app(app, port, env, tmp, name)
+        apps = (("legacy", "loans_app:app", legacy_port), ("target", target_app, target_port))
+        for name, app, port in apps:  # both apps start while the façade does (it needs no upstream to start)
+            procs[name] = _spawn_app(app, port, env, tmp, name)
         legacy = f"http://127.0.0.1:{legacy_port}"
         stack.enter_context(running(
             facade_argv(legacy, facade_port, admin_port, routes, tmp / "parity.db"),
             health_url=f"http://127.0.0.1:{admin_port}/healthz", env=env, cwd=REPO, log_path=tmp / "facade.log",
             timeout=40))
+        for name, _app, port in apps:
+            _healthy(procs[name], port, tmp, name)
         yield Stack(tmp=tmp, facade=f"http://127.0.0.1:{facade_port}", admin=f"http://127.0.0.1:{admin_port}",
                     routes=routes, parity_db=tmp / "parity.db", ledger=tmp / "var" / "ledger.jsonl",
                     legacy_db=tmp / "legacy.db", target_db=tmp / "target.db", env=env, procs=procs,
