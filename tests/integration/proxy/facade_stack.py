@@ -87,9 +87,13 @@ class Stack:
     def stop_svc(self) -> None:
         stop(self.svc_proc)
 
-    def start_svc(self) -> None:
+    def start_svc(self, *, wait: bool = True) -> None:
         self.svc_proc = spawn(upstream_argv("svc", self.svc), env={"UPSTREAM_NAME": "svc"},
                               log_path=self.tmp / "svc.log")
+        if wait:
+            self.wait_svc()
+
+    def wait_svc(self) -> None:
         wait_http(f"http://127.0.0.1:{self.svc}/healthz", timeout=20, proc=self.svc_proc)
 
 
@@ -101,12 +105,18 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     s.routes.write_text(ROUTES.format(legacy=s.legacy, svc=s.svc))
     env = {"STRANGLER_ADMIN_TOKEN": TOKEN, "STRANGLER_VAR_DIR": str(tmp / "var")}
     with ExitStack() as stack:
-        for name, port in (("legacy", s.legacy), ("bystander", s.bystander)):
-            stack.enter_context(running(upstream_argv(name, port), env={"UPSTREAM_NAME": name},
-                                        health_url=f"http://127.0.0.1:{port}/healthz", log_path=tmp / f"{name}.log"))
-        s.start_svc()
+        # the upstreams start while the façade does (it needs none to start); all healthy before the first test
+        upstreams = {name: spawn(upstream_argv(name, port), env={"UPSTREAM_NAME": name}, log_path=tmp / f"{name}.log")
+                     for name, port in (("legacy", s.legacy), ("bystander", s.bystander))}
+        for proc in upstreams.values():
+            stack.callback(stop, proc)
+        s.start_svc(wait=False)
         stack.callback(lambda: s.svc_proc and stop(s.svc_proc))
         stack.enter_context(running(facade_argv(s.legacy, s.port, s.routes, s.admin, tmp / "access.jsonl"),
                                     health_url=f"http://127.0.0.1:{s.admin}/healthz", env=env, cwd=ROOT,
                                     log_path=tmp / "facade.log", timeout=40))
+        for name, port in (("legacy", s.legacy), ("bystander", s.bystander)):
+            wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30, proc=upstreams[name],
+                      log_path=tmp / f"{name}.log")
+        s.wait_svc()
         yield s
