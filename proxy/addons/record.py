@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
-import sys
 import time
 from typing import Any
 
@@ -27,7 +25,7 @@ from proxy.addons.state import FacadeState
 from proxy.parity.store import parity_location
 from proxy.record.config import DEFAULT_FEATURE, RecordConfig
 from proxy.record.shape import default_route
-from proxy.shadow.link import ROOT, WorkerLink
+from proxy.shadow.link import WorkerLink
 
 log = logging.getLogger("strangler.facade")
 SAMPLED = "strangler_record"
@@ -43,28 +41,15 @@ class RecordLink(WorkerLink):
     façade's loop and one wake-up of the writer per batch instead of per request. Still bounded: BATCH_MAX
     records at most wait, and `send` refuses (the caller drops and counts) while the pipe lags."""
 
-    def send(self, message: tuple, *, force: bool = False) -> bool:
-        stdin = self._stdin()
-        if stdin is None:
-            return False
-        if not force and stdin.transport.get_write_buffer_size() > self.max_buffer:
-            return False
-        self._batch.append(message)
+    MODULE = "proxy.record.writer"
+    NAME = "recording writer"
+
+    def _schedule(self) -> None:
         if len(self._batch) >= BATCH_MAX:
             self._flush()  # a timer still pending then finds an empty batch
         elif not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_later(BATCH_S, self._flush)
-        return True
-
-    async def _spawn(self) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
-        self.proc = proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "proxy.record.writer", "--db", str(self.db), env=env, cwd=ROOT,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None, start_new_session=True)
-        for message in self.on_start():
-            self.send(message, force=True)
-        log.info("recording writer started (pid %d)", proc.pid)
 
 
 class Record:

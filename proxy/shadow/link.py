@@ -32,6 +32,12 @@ STOP_S = 12.0  # the worker drains in-flight exchanges for up to 10 s on stdin E
 
 
 class WorkerLink:
+    """One child process fed batches of pickled messages on its stdin, its event batches read from its stdout.
+    MODULE is the child (`python -m MODULE --db DB`); subclasses change it and how batches are scheduled."""
+
+    MODULE = "proxy.shadow.worker"
+    NAME = "shadow worker"
+
     def __init__(self, db: Path | str, on_events: Callable[[list[Any]], None], on_start: Callable[[], list[Any]],
                  on_lost: Callable[[], None], *, max_buffer: int = MAX_BUFFER):
         self.db = db
@@ -72,10 +78,14 @@ class WorkerLink:
         if not force and stdin.transport.get_write_buffer_size() > self.max_buffer:
             return False
         self._batch.append(message)
+        self._schedule()
+        return True
+
+    def _schedule(self) -> None:
+        """Write the batch at the next loop iteration: one pickle + pipe write however many messages came."""
         if not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
-        return True
 
     def _flush(self) -> None:
         self._scheduled = False
@@ -98,7 +108,7 @@ class WorkerLink:
             try:
                 await asyncio.wait_for(proc.wait(), STOP_S)
             except TimeoutError:
-                log.warning("shadow worker %d did not stop in %.0fs; killing it", proc.pid, STOP_S)
+                log.warning("%s %d did not stop in %.0fs; killing it", self.NAME, proc.pid, STOP_S)
                 proc.kill()
                 await proc.wait()
         if self._watcher is not None:
@@ -116,13 +126,13 @@ class WorkerLink:
     async def _spawn(self) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
         self.proc = proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "proxy.shadow.worker", "--db", str(self.db), env=env, cwd=ROOT,
+            sys.executable, "-m", self.MODULE, "--db", str(self.db), env=env, cwd=ROOT,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None, limit=64 * 1024 * 1024,
             start_new_session=True)  # signals to the façade's group (Ctrl-C, stop) must not kill it first: it
         # exits when its stdin closes, after finishing in-flight copies
         for message in self.on_start():
             self.send(message, force=True)
-        log.info("shadow worker started (pid %d)", proc.pid)
+        log.info("%s started (pid %d)", self.NAME, proc.pid)
 
     async def _watch(self) -> None:
         """Read the worker's events until it exits; then restart it (back-off 0.5 s doubling to 10 s)."""
@@ -141,7 +151,7 @@ class WorkerLink:
                 return
             self._batch = []
             self.on_lost()
-            log.error("shadow worker (pid %d) exited with code %s; restarting in %.1fs", proc.pid, code, backoff)
+            log.error("%s (pid %d) exited with code %s; restarting in %.1fs", self.NAME, proc.pid, code, backoff)
             await asyncio.sleep(backoff)
             if self._stopping:
                 return

@@ -25,9 +25,9 @@ def test_recorded_writes_reach_only_a_proven_target(tmp_path: Path) -> None:
         post_loan(stack, "rec-1")
         assert httpx.get(stack.facade + "/loans", timeout=10).status_code == 200
         wait_for(lambda: stack.metric("strangler_record_total", feature="loans") >= 2, "two exchanges recorded")
-        listed = stack.cli("record", "list", "loans", "--json")
         wait_for(lambda: len(json.loads(stack.cli("record", "list", "loans", "--json").stdout or "[]")) >= 2,
-                 "two recordings stored", timeout=30)
+                 "two recordings stored", timeout=30)  # the writer stores them a batch later than it counts them
+        listed = stack.cli("record", "list", "loans", "--json")
         assert listed.returncode == 0, listed.stderr
 
         unproven = _replay(stack)
