@@ -67,6 +67,7 @@ class Comparison:
     normalised: list[Difference] = field(default_factory=list)
     rules_matched: set[str] = field(default_factory=set)
     limit: int = 200
+    exact_eq: bool = False  # Python's == is JSON equality here (no boolean where the bodies differ)
 
     def add(self, difference: Difference) -> None:
         if len(self.differences) < self.limit:
@@ -77,7 +78,7 @@ class Comparison:
 
     def ignoring(self) -> Comparison:
         """A sink for an ignored subtree: its differences land in `ignored`, its normalisations nowhere."""
-        return Comparison(self.ignored, self.ignored, [], self.rules_matched, self.limit)
+        return Comparison(self.ignored, self.ignored, [], self.rules_matched, self.limit, self.exact_eq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,19 +153,41 @@ class Normaliser:
     def _bodies(self, reference: Response, candidate: Response, out: Comparison) -> None:
         if reference.body == candidate.body and not self.normalise:
             return
-        sink = out.ignoring() if self.ignore.accepts(self.ignore.start) else out  # "$" ignores the whole body
         ref, cand = _json_or_missing(reference), _json_or_missing(candidate)
         if ref is _NO_JSON and cand is _NO_JSON:
             if reference.body != candidate.body:
-                sink.add(Difference("$", "changed", _text(reference.body), _text(candidate.body), "$"))
-        elif ref is _NO_JSON or cand is _NO_JSON:
-            ref_v = _text(reference.body) if ref is _NO_JSON else ref
-            cand_v = _text(candidate.body) if cand is _NO_JSON else cand
-            sink.add(Difference("$", "type", ref_v, cand_v, "$"))
-        elif self.prune and reference.body != candidate.body:  # the bodies differ: their == would be wasted
-            self._node(ref, cand, (), self._start, sink)
+                self._sink(out).add(Difference("$", "changed", _text(reference.body), _text(candidate.body), "$"))
+            return
+        if ref is _NO_JSON or cand is _NO_JSON:  # the JSON side is reported whole: exact over all of it
+            ref_v = _text(reference.body) if ref is _NO_JSON else _exact(reference, ref, _long_digits(reference.body))
+            cand_v = _text(candidate.body) if cand is _NO_JSON else _exact(candidate, cand,
+                                                                           _long_digits(candidate.body))
+            self._sink(out).add(Difference("$", "type", ref_v, cand_v, "$"))
+            return
+        # Only the bodies from where they first differ can hold a difference, or a value reported in one
+        # (everything before is the same text at the same JSON path in both): check just that part for what
+        # orjson and Python's == get wrong — an int over 64 bits, a boolean where the other side has a number.
+        start = self._differing_from(reference.body, candidate.body)
+        ref_tail, cand_tail = reference.body[start:], candidate.body[start:]
+        big = _long_digits(ref_tail) or _long_digits(cand_tail)
+        ref, cand = _exact(reference, ref, big), _exact(candidate, cand, big)
+        out.exact_eq = not (b"true" in ref_tail or b"false" in ref_tail or b"true" in cand_tail
+                            or b"false" in cand_tail)
+        if self.prune and reference.body != candidate.body:  # the bodies differ: their == would be wasted
+            self._node(ref, cand, (), self._start, self._sink(out))
         else:
-            self._walk(ref, cand, (), self._start, sink)
+            self._walk(ref, cand, (), self._start, self._sink(out))
+
+    def _sink(self, out: Comparison) -> Comparison:
+        return out.ignoring() if self.ignore.accepts(self.ignore.start) else out  # "$" ignores the whole body
+
+    def _differing_from(self, ref: bytes, cand: bytes) -> int:
+        """Where the part of two bodies that can hold a difference starts: 18 bytes before their first differing
+        byte (a 19-digit number or a boolean may end there). 0 — all of them — under an unordered rule (its
+        leftovers are paired by canonical form, not place) or a `present` rule (it reports whole values)."""
+        if not self.prune or self.unordered or NormaliseRule.PRESENT in self.rules:
+            return 0
+        return max(0, _common_prefix(ref, cand) - 18)
 
     def compare_json(self, reference: Any, candidate: Any) -> list[Difference]:
         """Differences between two decoded JSON values."""
@@ -205,7 +228,7 @@ class Normaliser:
               out: Comparison) -> None:
         if out.full():
             return
-        if self.prune and _identical(ref, cand):
+        if self.prune and _identical(ref, cand, out.exact_eq):
             # Equal values hold no difference, no ignored difference and no normalised pair (a rule is a
             # function of the value at its path and only applies where values differ): only which normalise
             # paths match a location is left to note, by their shape alone.
@@ -428,23 +451,51 @@ def _parse(response: Response) -> Any:
         return _NO_JSON
     if not body.strip():
         return _NO_JSON
-    if _LONG_DIGITS not in body.translate(_DIGITS):  # orjson reads an int over 64 bits as a float; json: exact
-        try:
-            return orjson.loads(body)  # several times faster than json; what it refuses (UTF-16, NaN) json decides
-        except orjson.JSONDecodeError:
-            pass
+    try:
+        return orjson.loads(body)  # several times faster than json; what it refuses (UTF-16, NaN) json decides
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return _NO_JSON
 
 
-def _identical(ref: Any, cand: Any) -> bool:
-    """The same JSON value, type for type (Python's == says True == 1; the serialised text does not): a
-    subtree no rule reaches that is identical cannot hold a difference, so it is not walked."""
+def _long_digits(data: bytes) -> bool:
+    """A run of 19 digits: maybe an int over 64 bits, which orjson reads as a float (translate + find: 15x a
+    regex)."""
+    return _LONG_DIGITS in data.translate(_DIGITS)
+
+
+def _exact(response: Response, value: Any, big: bool) -> Any:
+    """The body's value, from json (exact ints) when `big`: an int over 64 bits may be where it can differ."""
+    if not big:
+        return value
+    try:
+        return json.loads(response.body)
+    except (ValueError, UnicodeDecodeError):
+        return value
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """The length of the longest common prefix: a binary search, each probe one memcmp (no copy)."""
+    lo, hi = 0, min(len(a), len(b))
+    view = memoryview(b)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a.startswith(view[:mid]):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _identical(ref: Any, cand: Any, exact_eq: bool = False) -> bool:
+    """The same JSON value, type for type (Python's == says True == 1; the serialised text does not, and
+    `exact_eq` says no boolean can meet a number here): an identical subtree holds no difference."""
     if type(ref) is not type(cand) or ref != cand:
         return False
-    if not isinstance(ref, (dict, list)):
+    if exact_eq or not isinstance(ref, (dict, list)):
         return True
     try:
         return orjson.dumps(ref) == orjson.dumps(cand)
