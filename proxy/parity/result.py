@@ -7,6 +7,7 @@ change re-evaluates them) and redacts secrets before anything can be stored (pro
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -102,7 +103,7 @@ def compare_exchange(normaliser: Normaliser, *, feature: str, route: str, reques
                      latency_ms: float | None = None, reference_url: str = "",
                      candidate_url: str = "") -> ComparisonResult:
     """Compare, classify and package; with `reference_again` also records the legacy-vs-legacy noise."""
-    redactor = Redactor.of(normaliser.config.secret_headers)
+    redactor = _redactor(tuple(normaliser.config.secret_headers))
     request = RequestInfo(request.method, request.path, tuple(redactor.headers(request.headers)), request.body)
     found = noise = None
     if reference is not None and candidate is not None and error is None:
@@ -121,6 +122,11 @@ def compare_exchange(normaliser: Normaliser, *, feature: str, route: str, reques
                             ignored=found.ignored if found else [], noise_ignored=noise.ignored if noise else [],
                             normalised=found.normalised if found else [],
                             rules_matched=found.rules_matched if found else set())
+
+
+@functools.lru_cache(maxsize=64)
+def _redactor(secret_headers: tuple[str, ...]) -> Redactor:
+    return Redactor.of(secret_headers)
 
 
 def _redacted(response: Response | None, redactor: Redactor) -> Response | None:

@@ -74,7 +74,7 @@ class UpstreamClients:
                 request.method, request.raw_path, request.headers, request.body, upstream.timeout_s)
         except WireError as exc:
             return Outcome(None, _ms(started), exc.kind, str(exc))
-        return Outcome(Response.of(status, headers, decoded(headers, body)), _ms(started))
+        return Outcome(Response(status, tuple(headers), decoded(headers, body)), _ms(started))  # names lower-cased
 
     async def _send_httpx(self, upstream: Upstream, request: Request, started: float) -> Outcome:
         key = (upstream.url, upstream.timeout_s)

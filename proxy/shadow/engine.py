@@ -161,7 +161,7 @@ class Engine:
         noise = safe and job.noise
         if noise:
             sends.append(self._ask(legacy, job, headers))
-        outcomes = await asyncio.gather(*sends)
+        outcomes = [await sends[0]] if len(sends) == 1 else await asyncio.gather(*sends)  # one: no task
         copy, again = outcomes[0], (outcomes[-1] if noise else None)
         self._count(job.feature, "copy", copy)
         if again is not None:

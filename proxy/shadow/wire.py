@@ -67,12 +67,12 @@ class _Connection(asyncio.Protocol):
                            "message body")
 
     def _close_delimited(self) -> bool:
-        names = {k.lower() for k, _ in self._headers}
+        names = {k for k, _ in self._headers}
         return "content-length" not in names and "transfer-encoding" not in names
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))  # names as Response keeps them
 
     def on_headers_complete(self) -> None:
         self._status = self.parser.get_status_code()

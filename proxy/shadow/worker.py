@@ -68,8 +68,9 @@ def served_of(payload: tuple | None) -> Served | None:
     if payload is None:
         return None
     status, fields, raw, latency_ms = payload
-    headers = [(k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape")) for k, v in fields]
-    return Served(Response.of(status, headers, decoded(headers, raw or b"")), latency_ms)
+    headers = tuple((k.decode("utf-8", "surrogateescape").lower(), v.decode("utf-8", "surrogateescape"))
+                    for k, v in fields)  # what Response.of would make of them, without a second pass
+    return Served(Response(int(status), headers, decoded(headers, raw or b"")), latency_ms)
 
 
 class WorkerCore:
