@@ -301,8 +301,8 @@ NOTES = {
                                 "the project folder",
     "FeatureMigration.source_env": "environment variable holding the legacy database's SQLAlchemy URL",
     "FeatureMigration.target_env": "environment variable holding the service database's SQLAlchemy URL",
-    "FeatureMigration.source_default": "URL used when `source_env` is unset; `{var_dir}` is the project's var dir",
-    "FeatureMigration.target_default": "URL used when `target_env` is unset; `{var_dir}` is the project's var dir",
+    "FeatureMigration.source_default": "URL used when `source_env` is unset; `{var}` is the project's var dir",
+    "FeatureMigration.target_default": "URL used when `target_env` is unset; `{var}` is the project's var dir",
 }
 
 
@@ -361,9 +361,9 @@ def migrations_page() -> str:
         plants:
           mapping: mappings.plants:PLANTS
           source_env: LEGACY_DATABASE_URL
-          source_default: "sqlite:///{var_dir}/legacy.db"
+          source_default: "sqlite:///{var}/legacy.db"
           target_env: PLANTS_DATABASE_URL
-          target_default: "sqlite:///{var_dir}/plants.db"
+          target_default: "sqlite:///{var}/plants.db"
         ```
         """, FeatureMigration, NOTES)
 

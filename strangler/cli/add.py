@@ -242,7 +242,7 @@ def add_mapping(
             doc[feature_name] = CommentedMap(
                 mapping=ref, source_env=source_env, **({"source_default": source_default} if source_default else {}),
                 target_env=re.sub(r"[^A-Za-z0-9]", "_", feature_name).upper() + "_DATABASE_URL",
-                target_default=f"sqlite:///{{var_dir}}/{feature_name}.db")
+                target_default=f"sqlite:///{{var}}/{feature_name}.db")
         shown = make_url(url).render_as_string(hide_password=True)
         module_text = mapping.skeleton(reflected, feature=feature_name, ref=ref, source=shown)
     except (ScaffoldError, MigrationConfigError, OSError) as exc:

@@ -6,14 +6,15 @@ Example::
     plants:
       mapping: mappings.plants:PLANTS          # or a list of "module:ATTRIBUTE"
       source_env: LEGACY_DATABASE_URL
-      source_default: "sqlite:///{var_dir}/legacy.db"
+      source_default: "sqlite:///{var}/legacy.db"
       target_env: PLANTS_DATABASE_URL
-      target_default: "sqlite:///{var_dir}/plants.db"
+      target_default: "sqlite:///{var}/plants.db"
 
 Mapping modules are found in the project folder (the one holding strangler.yaml above the migrations file):
 `mappings.plants` is `<project>/mappings/plants.py`; no PYTHONPATH needed (an installed module of that
 name is used only when the project has none). A SQLite source must exist (it is never created empty); a
 SQLite target's folder must exist, unless it is under the var dir, which the kit owns and creates.
+`{var}` in a default is the project's var dir, as in stack files (`{var_dir}`, its older name, still works).
 """
 from __future__ import annotations
 
@@ -49,12 +50,19 @@ class FeatureMigration(BaseModel):
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("source_default", "target_default")
+    @classmethod
+    def _placeholders_known(cls, value: str | None) -> str | None:
+        if value is not None:
+            _expand(value, Path("var"))
+        return value
+
     _root: Path | None = PrivateAttr(None)  # where mapping modules are found (see project_root)
 
     def resolve_url(self, which: str, var_dir: Path) -> str:
         env, default = (self.source_env, self.source_default) if which == "source" else \
             (self.target_env, self.target_default)
-        url = os.environ.get(env) or (default.format(var_dir=var_dir) if default else None)
+        url = os.environ.get(env) or (_expand(default, var_dir) if default else None)
         if not url:
             raise MigrationConfigError(f"{which} database: set {env} (a SQLAlchemy URL) or give "
                                        f"{which}_default in the migrations file")
@@ -63,6 +71,15 @@ class FeatureMigration(BaseModel):
 
     def load_mappings(self) -> list[TableMapping]:
         return [load_mapping(ref, self._root) for ref in self.mapping]
+
+
+def _expand(default: str, var_dir: Path) -> str:
+    """A *_default URL with {var} (or its older name {var_dir}) filled in; any other placeholder is an error."""
+    try:
+        return default.format(var=var_dir, var_dir=var_dir)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"{default!r} has an unknown placeholder or a stray brace ({exc}). Fix: use {{var}} "
+                         f"(the project's var dir) and write a literal brace as {{{{ or }}}}") from None
 
 
 def _check_sqlite_file(which: str, url: str, env: str, var_dir: Path) -> None:

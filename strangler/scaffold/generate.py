@@ -209,6 +209,6 @@ MIGRATIONS = """\
 #     source_env: LEGACY_DATABASE_URL          # environment variable holding the legacy database URL
 #     source_default: "sqlite:////path/to/legacy.db"
 #     target_env: PLANTS_DATABASE_URL
-#     target_default: "sqlite:///{var_dir}/plants.db"
+#     target_default: "sqlite:///{var}/plants.db"
 {}
 """
