@@ -86,34 +86,37 @@ class NoiseTracker:
         self.thresholds = thresholds
         self._lock = threading.Lock()
         self._routes: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # compared, noise_samples
-        self._fields: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])  # raw, noise
+        # per route, its fields' [raw, noise]: a verdict looks at its own route's fields only
+        self._fields: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)
 
     def observe(self, result: ComparisonResult) -> None:
         if result.is_error:
             return
         key = (result.feature, result.route)
         with self._lock:
-            totals = self._routes[key]
+            totals, fields = self._routes[key], self._fields[key]
             totals[0] += 1
             for name in result.differing_fields():
-                self._fields[(*key, name)][0] += 1
+                fields.setdefault(name, [0, 0])[0] += 1
             if result.noise is not None:
                 totals[1] += 1
                 for name in result.noise_fields():
-                    self._fields[(*key, name)][1] += 1
+                    fields.setdefault(name, [0, 0])[1] += 1
 
     def counts(self, feature: str, route: str, name: str) -> FieldCounts:
         with self._lock:
             compared, samples = self._routes.get((feature, route), (0, 0))
-            raw, noise = self._fields.get((feature, route, name), (0, 0))
+            raw, noise = self._fields.get((feature, route), {}).get(name, (0, 0))
         return FieldCounts(compared, raw, samples, noise)
 
     def noisy_fields(self, feature: str, route: str) -> set[str]:
         """Fields of this route currently judged noise (seen differing legacy-vs-legacy, not significantly
         more often against the candidate)."""
         with self._lock:
-            names = [f for (feat, r, f), c in self._fields.items() if feat == feature and r == route and c[1]]
-        return {n for n in names if verdict(self.counts(feature, route, n), self.thresholds) is Verdict.NOISE}
+            compared, samples = self._routes.get((feature, route), (0, 0))
+            seen = [(name, FieldCounts(compared, c[0], samples, c[1]))
+                    for name, c in self._fields.get((feature, route), {}).items() if c[1]]
+        return {name for name, c in seen if verdict(c, self.thresholds) is Verdict.NOISE}
 
     def real_differences(self, result: ComparisonResult) -> list[Difference]:
         """`result`'s differences minus this request's noise and the fields known to be noisy."""
@@ -121,6 +124,6 @@ class NoiseTracker:
 
     def snapshot(self) -> list[tuple[str, str, str, FieldCounts, Verdict]]:
         with self._lock:
-            keys = list(self._fields)
+            keys = [(*route, name) for route, fields in self._fields.items() for name in fields]
         rows = [(feat, route, name, self.counts(feat, route, name)) for feat, route, name in keys]
         return [(*row, verdict(row[3], self.thresholds)) for row in sorted(rows, key=lambda r: r[:3])]

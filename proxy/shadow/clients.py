@@ -122,7 +122,7 @@ def decoded(headers: list[tuple[str, str]] | tuple[tuple[str, str], ...], body: 
 
 def copy_headers(items: list[tuple[str, str]], drop: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """Request headers for a copy: hop-by-hop, Host (the client sets the target's) and `drop` removed."""
-    return [(k, v) for k, v in items if k.lower() not in HOP_BY_HOP and k.lower() not in drop]
+    return [(k, v) for k, v in items if (low := k.lower()) not in HOP_BY_HOP and low not in drop]
 
 
 def _ms(started: float) -> float:
