@@ -173,10 +173,12 @@ class Normaliser:
         ref, cand = _exact(reference, ref, big), _exact(candidate, cand, big)
         out.exact_eq = not (b"true" in ref_tail or b"false" in ref_tail or b"true" in cand_tail
                             or b"false" in cand_tail)
+        sink = self._sink(out)
         if self.prune and reference.body != candidate.body:  # the bodies differ: their == would be wasted
-            self._node(ref, cand, (), self._start, self._sink(out))
+            if not sink.full():  # as _walk's first check
+                self._node(ref, cand, (), self._start, sink)
         else:
-            self._walk(ref, cand, (), self._start, self._sink(out))
+            self._walk(ref, cand, (), self._start, sink)
 
     def _sink(self, out: Comparison) -> Comparison:
         return out.ignoring() if self.ignore.accepts(self.ignore.start) else out  # "$" ignores the whole body

@@ -154,3 +154,11 @@ def test_big_ints_and_booleans_where_bodies_differ_and_where_they_do_not(ref, ca
         assert _found(found[0]) == _found(found[1])
         exact = [d.candidate for d in found[0].differences if d.path == "$.n"]
         assert all(isinstance(v, int) for v in exact)  # never a float read from an int over 64 bits
+
+
+def test_a_full_comparison_walks_no_body():
+    config = ParityConfig(normalise={"$.a": "present"}, ignore=["$.b"])
+    ref, cand = Response.of(200, {}, b'{"a": 1, "b": 1, "c": 1}'), Response.of(500, {}, b'{"a": 2, "b": 2, "c": 2}')
+    found = [Normaliser(config, prune=prune, max_differences=1).inspect(ref, cand) for prune in (True, False)]
+    assert _found(found[0]) == _found(found[1]) and [d.kind for d in found[0].differences] == ["status"]
+    assert found[0].rules_matched == set() and found[0].ignored == []
