@@ -13,10 +13,11 @@ import pytest
 
 def _share_httpx_default_ssl_context() -> None:
     """Every httpx.get/post builds a Client whose transport loads certifi's CA bundle into a new SSLContext:
-    60-90 ms of CPU per call here, paid thousands of times by the tests' own HTTP calls to loopback servers
-    (plain http, where the context is never used). The default context (verify=True, no client cert) is
-    built once per CA setting and shared (the same context each call would build); every other verify/cert
-    value still gets its own. Only the pytest process: the servers and CLIs a test starts build theirs."""
+    60-90 ms of CPU per call here, paid by every one of the tests' own HTTP calls to loopback servers (plain
+    http, where the context is never used) and by their polling loops. The default context (verify=True, no
+    client cert) is built once per CA setting and shared (the same context each call would build); every
+    other verify/cert value still gets its own. Only the pytest process: the servers and CLIs a test starts
+    build theirs."""
     build = httpx_transports.create_ssl_context
     shared: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
 
