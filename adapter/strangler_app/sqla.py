@@ -9,7 +9,11 @@ The middleware closes the scope after the answer is built: the outer transaction
 connection returned. Outside a dry-run scope nothing changes.
 
 SQLite (pysqlite) only opens transactions lazily, which breaks SAVEPOINT: the hook emits BEGIN itself when
-the driver is not already in a transaction. Not covered: SQL run on the engine directly (`engine.begin()`,
+the driver is not already in a transaction — BEGIN IMMEDIATE, because a dry run is a write: a deferred
+transaction that reads first (an "exists?" check) and then writes must upgrade its lock, and SQLite answers
+that upgrade with "database is locked" AT ONCE while another dry run holds the write lock (busy_timeout does
+not apply to it), so two overlapping copies made one fail. Taking the lock up front makes them queue.
+Not covered: SQL run on the engine directly (`engine.begin()`,
 `engine.connect()`), bypassing sessions — check `strangler_app.is_dry_run()` there.
 """
 from __future__ import annotations
@@ -65,7 +69,7 @@ def _pinned(request: _scope.DryRunScope, engine: Any) -> Any:
         if engine.dialect.name == "sqlite":
             raw = connection.connection.dbapi_connection
             if not getattr(raw, "in_transaction", True):
-                connection.exec_driver_sql("BEGIN")
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
         connections[id(engine)] = connection
 
     def _rollback() -> None:
