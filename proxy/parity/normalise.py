@@ -189,7 +189,10 @@ class Normaliser:
         leftovers are paired by canonical form, not place) or a `present` rule (it reports whole values)."""
         if not self.prune or self.unordered or NormaliseRule.PRESENT in self.rules:
             return 0
-        return max(0, _common_prefix(ref, cand) - 18)
+        p = _common_prefix(ref, cand)
+        while p and 0x30 <= ref[p - 1] <= 0x39:  # a number both spell alike up to here, one continues with
+            p -= 1                              # '.', 'e' or 'E': its digits belong in the tail, all of them
+        return max(0, p - 18)
 
     def compare_json(self, reference: Any, candidate: Any) -> list[Difference]:
         """Differences between two decoded JSON values."""
