@@ -104,7 +104,7 @@ _configs = st.builds(
     st.dictionaries(st.sampled_from(PATHS), st.sampled_from(RULES), max_size=2), st.sampled_from([0, 0.5]))
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(_pairs(), _configs, st.sampled_from([200, 2]))
 def test_pruned_equals_full_walk_on_json_text_pairs_under_random_rules(pair, config, limit):
     ref, cand = pair
