@@ -60,13 +60,19 @@ class DemoStack:
 
     def flip(self, features: str | tuple[str, ...], to: str, percent: float | None = None, *,
              wait_s: float = 10.0) -> None:
-        """Flip one or more features in the live table, then wait (bounded) until the façade serves it."""
-        before = self.admin("/routes").json()["version"]
-        changed = [flip_feature(self.routes, feature, to, percent=percent, actor="reliability",
-                                reason="reliability probe", ledger_path=self.var / "ledger.jsonl").changed
-                   for feature in ((features,) if isinstance(features, str) else features)]
-        if any(changed):
-            wait_until(lambda: self.admin("/routes").json()["version"] > before, wait_s, f"flip {features}->{to}")
+        """Flip one or more features in the live table, then wait (bounded) until the façade serves EVERY one of
+        them in `to` (a reload may pick the file up between two features' flips: a newer version alone is not
+        enough)."""
+        names = (features,) if isinstance(features, str) else features
+        for feature in names:
+            flip_feature(self.routes, feature, to, percent=percent, actor="reliability", reason="reliability probe",
+                         ledger_path=self.var / "ledger.jsonl")
+
+        def served() -> bool:
+            live = self.admin("/routes").json()["features"]
+            return all(live[f]["state"] == to and (percent is None or live[f]["canary_percent"] == percent)
+                       for f in names)
+        wait_until(served, wait_s, f"flip {features}->{to}")
 
     def shadow_worker_pids(self) -> list[int]:
         """The façade's shadow worker pids (one per worker), from its /metrics; bounded wait for them to start."""
