@@ -27,6 +27,7 @@ from proxy.addons.record import Record
 from proxy.addons.rollback import Rollback
 from proxy.addons.routing import Router
 from proxy.addons.shadow import Shadow
+from proxy.addons.startup import CertStoreFirst
 from proxy.addons.state import FacadeState
 from proxy.addons.telemetry import Telemetry
 from proxy.addons.upstream import UpstreamGuard
@@ -38,9 +39,10 @@ def build_addons() -> list:
     shadow = Shadow(state)  # after the router: acts on its decision (copy + compare, never on the client path)
     # Gates: the flip gates the launcher names (admin-API flips face the same gates as `strangler flip`)
     telemetry = Telemetry(state)  # its no-answer count feeds the history (written every 10 s, off the client path)
-    return [Gates(state), Pipeline(state, Guard(state), Router(state), Identity(state), UpstreamGuard(state),
-                              telemetry, AdminServer(state), shadow, Record(state), Rollback(state, shadow),
-                              HistoryRecorder(state, telemetry.no_answer))]
+    return [CertStoreFirst(),  # before anything can answer: mitmproxy's CA store is loaded late (its docstring)
+            Gates(state), Pipeline(state, Guard(state), Router(state), Identity(state), UpstreamGuard(state),
+                                   telemetry, AdminServer(state), shadow, Record(state), Rollback(state, shadow),
+                                   HistoryRecorder(state, telemetry.no_answer))]
 
 
 addons = build_addons()
