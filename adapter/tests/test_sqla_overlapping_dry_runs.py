@@ -30,7 +30,7 @@ class OverlappingDryRunsTest(unittest.TestCase):
     def test_both_writes_succeed_and_neither_is_committed(self) -> None:
         with TemporaryDirectory() as tmp:
             engine = create_engine("sqlite:///%s" % (Path(tmp) / "loans.db"),
-                                   connect_args={"check_same_thread": False})
+                                   connect_args={"check_same_thread": False, "timeout": 30})  # the queue's bound
             Base.metadata.create_all(engine)
             factory = sqla.install(sessionmaker(bind=engine))
             first_wrote, second_started = threading.Event(), threading.Event()

@@ -60,9 +60,11 @@ class Stack:
         stop(self.procs.pop("target"))
         self.procs["target"] = _start_app(app, self.target_port, self.env, self.tmp, "target")
 
+    def _metrics_text(self) -> str:
+        return httpx.get(self.admin + "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10).text
+
     def metric(self, name: str, **labels: str) -> float:
-        text = httpx.get(self.admin + "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10).text
-        for family in text_string_to_metric_families(text):
+        for family in text_string_to_metric_families(self._metrics_text()):
             for sample in family.samples:
                 if sample.name == name and sample.labels == labels:
                     return sample.value
@@ -70,8 +72,7 @@ class Stack:
 
     def shadow_metrics(self) -> str:
         """Every strangler_shadow_* sample, one per line (what a failed wait reports)."""
-        text = httpx.get(self.admin + "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10).text
-        return "\n".join(line for line in text.splitlines() if line.startswith("strangler_shadow_"))
+        return "\n".join(line for line in self._metrics_text().splitlines() if line.startswith("strangler_shadow_"))
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join((self.tmp / "facade.log").read_text(errors="replace").splitlines()[-lines:])
