@@ -5,6 +5,7 @@ downloaded), then `strangler init` in an unrelated folder against a tiny Flask a
 found in site-packages. The wheel holds the kit only: no demo package is importable from it."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from proxy.dashboard.web import STATIC
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -101,10 +104,18 @@ def test_init_in_an_unrelated_folder_runs_behind_the_facade(tool: Path, tmp_path
     strangler = str(tool / "strangler")
     assert "OK" in run([strangler, "routes", "check"], cwd=project).stdout
     try:
-        run([strangler, "up", "-d"], cwd=project)
+        up = run([strangler, "up", "-d"], cwd=project)
         facade = run([strangler, "url", "facade"], cwd=project).stdout.strip()
         answer = httpx.get(f"{facade}/api/shelves/7", timeout=30)
         assert answer.status_code == 200 and answer.json() == {"shelf": 7}
         assert answer.headers["x-served-by"] == "legacy"
+        # the dashboard's assets are package data of the installed wheel: its admin listener serves each file
+        dashboard = re.search(r"open the dashboard (http://127\.0\.0\.1:\d+)/ui", " ".join(up.stdout.split()))
+        assert dashboard, up.stdout
+        login = httpx.get(f"{dashboard[1]}/ui/login", timeout=30)
+        assert login.status_code == 200 and "<form" in login.text
+        for name in STATIC:  # every file the dashboard serves
+            asset = httpx.get(f"{dashboard[1]}/ui/static/{name}", timeout=30)
+            assert asset.status_code == 200 and asset.text == (ROOT / "proxy" / "dashboard" / name).read_text(), name
     finally:  # in the same environment as `up`: with this run's variables it would look for another stack
         run([strangler, "down"], cwd=project, timeout=120)
