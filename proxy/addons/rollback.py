@@ -45,6 +45,7 @@ RETRY_SECONDS = 5.0
 ACTOR = "auto-rollback"
 WATCHED = (State.CANARY, State.NEW)
 COMPARED = "strangler.rollback.compared"  # flow metadata: its outcome arrives with its comparison
+COMPARISON_LIMITS = ("max_status_change_rate", "max_diff_rate")  # judged on comparisons with legacy only
 
 
 class Rollback:
@@ -56,6 +57,7 @@ class Rollback:
         self.flips: dict[str, asyncio.Task] = {}  # feature -> flip in progress (one at a time per feature)
         self.history: list[dict] = []  # rollbacks done by this process (for logs/tests)
         self._retry_after: dict[str, float] = {}  # feature -> monotonic time; backs off after a failed flip
+        self._blind_warned: set[tuple] = set()  # (feature, limits) already warned about by _warn_blind
         self._loop_task = Background("strangler auto-rollback", self._loop)
         state.on_swap(self._on_swap)
         if state.current is not None:
@@ -150,7 +152,20 @@ class Rollback:
         for name, key in keys.items():
             if name not in self.windows:
                 self.windows[name] = Window(key[2].min_samples)
+            self._warn_blind(name, snap.table.features[name])
         self._keys = keys
+
+    def _warn_blind(self, name: str, feature: Feature) -> None:
+        """A limit judged on comparisons with legacy (status changes, parity differences) can never act in
+        canary/new without `parity.shadow_other_side`: nothing is compared there, so a logged-in 403 outage
+        would roll nothing back. Said once per feature and limits, when the table is loaded."""
+        blind = [limit for limit in COMPARISON_LIMITS if getattr(feature.rollback, limit) is not None]
+        if feature.parity.shadow_other_side or not blind or (name, feature.rollback) in self._blind_warned:
+            return
+        self._blind_warned.add((name, feature.rollback))
+        log.warning("feature %r (%s): rollback.%s cannot act: without parity.shadow_other_side nothing is compared "
+                    "with legacy in canary/new. Fix: set features.%s.parity.shadow_other_side: true",
+                    name, feature.state.value, " and rollback.".join(blind), name)
 
     # ---------------------------------------------------------------- judging (periodic, off the hot path)
     async def _loop(self) -> None:

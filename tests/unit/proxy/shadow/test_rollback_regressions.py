@@ -115,3 +115,38 @@ def test_in_new_errors_legacy_also_returns_never_roll_back(tmp_path: Path) -> No
         assert load_table(routes).features["items"].state is State.NEW
 
     run(routes, body)
+
+
+def test_a_comparison_limit_without_shadow_other_side_is_warned_once(tmp_path: Path, caplog) -> None:
+    """Issue 18's logged-in outage: max_status_change_rate set, but canary without shadow_other_side compares
+    nothing, so the limit can never act; the façade says so when it loads the table (once), not silently."""
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(table_text("canary", 50, parity="{noise_sample_rate: 0}",
+                                 rollback="{max_error_rate: 0.05, max_status_change_rate: 0.2, min_samples: 10}"))
+
+    async def body(rig: Rig) -> None:
+        rig.rollback._on_swap(rig.state.current)  # a reload of the same table: not said again
+        f = rig.send(path="/api/items/1", headers={"X-Strangler-Cohort": "user-1", "Authorization": "Bearer t"})
+        rig.answer(f, status=403, body={"error": "forbidden"})
+        await rig.settle()
+        assert rig.rollback.windows["items"].comparisons == 0  # what the warning is about
+
+    with caplog.at_level("WARNING", logger="strangler.facade"):
+        run(routes, body)
+    warned = [r.getMessage() for r in caplog.records if "cannot act" in r.getMessage()]
+    assert warned == ["feature 'items' (canary): rollback.max_status_change_rate cannot act: without "
+                      "parity.shadow_other_side nothing is compared with legacy in canary/new. Fix: set "
+                      "features.items.parity.shadow_other_side: true"]
+
+
+def test_no_warning_when_comparisons_feed_the_limit(tmp_path: Path, caplog) -> None:
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(table_text("canary", 50, parity="{shadow_other_side: true, noise_sample_rate: 0}",
+                                 rollback="{max_status_change_rate: 0.2, max_diff_rate: 0.1, min_samples: 10}"))
+
+    async def body(rig: Rig) -> None:
+        assert "items" in rig.rollback.windows
+
+    with caplog.at_level("WARNING", logger="strangler.facade"):
+        run(routes, body)
+    assert not [r for r in caplog.records if "cannot act" in r.getMessage()]
