@@ -2,7 +2,10 @@
 
 The service behind the feature (state `new`) is a real FastAPI app on uvicorn (crash_app.py): after an
 unhandled error uvicorn closes the kept-alive connection. A second, hand-written upstream (`Dropper`) closes
-a connection without answering, on demand, so retries can be observed exactly.
+a connection without answering, on demand, so retries can be observed exactly, and it answers a kept-alive 500
+then drops the next request sent on that connection: uvicorn's close after an error, without its race (here
+uvicorn's close usually reaches the façade before the next request does, so crash_app alone passes even
+without the fix).
 """
 from __future__ import annotations
 
@@ -48,8 +51,9 @@ features:
 class Dropper:
     """HTTP/1.1 keep-alive upstream on a raw socket: `/api/flaky/drop-*` is dropped (connection closed before
     any response byte) the first time each method+path arrives on a connection that already served a request;
-    `/api/flaky/always` is dropped every time, `/api/flaky/slow` answers after 3 s. Everything else: 200.
-    Counts every arrival."""
+    `/api/flaky/always` is dropped every time, `/api/flaky/slow` answers after 3 s. `/api/flaky/crash` answers
+    a kept-alive 500, then drops the next request that arrives on that connection (counted) and closes it.
+    Everything else: 200. Counts every arrival."""
 
     def __init__(self):
         self.arrivals: Counter[str] = Counter()
@@ -98,6 +102,9 @@ class Dropper:
                 elif path == "/api/flaky/always" or (path.startswith("/api/flaky/drop-") and served
                                                      and self.arrivals[key] == 1):
                     return  # closed before any response byte
+                elif path == "/api/flaky/crash":
+                    self._crash(conn)
+                    return
                 body = json.dumps({"served_by": "dropper", "method": method, "path": path}).encode()
                 try:
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
@@ -105,6 +112,21 @@ class Dropper:
                 except OSError:
                     return
                 served += 1
+
+    def _crash(self, conn: socket.socket):
+        """A kept-alive 500 (no `Connection: close`), then the next request on this connection is read and
+        dropped unanswered: what uvicorn does to a request that arrives before it closes after an error."""
+        body = b'{"error": "unhandled bug in the service"}'
+        try:
+            conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            conn.settimeout(5)  # bounded: with no next request, close after 5 s
+            late = conn.recv(65536)
+        except OSError:
+            return
+        if late:  # b"" when the façade closed the connection itself (the fix)
+            method, path = late.split(b"\r\n", 1)[0].decode("latin-1").split(" ")[:2]
+            self.arrivals[f"{method} {path}"] += 1
 
     def close(self):
         self.sock.close()
@@ -250,6 +272,23 @@ def test_no_502_after_the_service_crashes_on_a_kept_alive_connection(hstack):
     arrivals = httpx.get(f"http://127.0.0.1:{hstack['svc']}/__arrivals", timeout=10).json()
     assert all(arrivals[f"{m} ka{i}"] == 1 for m in ("GET", "POST") for i in range(5)), arrivals
     assert 'strangler_upstream_errors_total{kind="protocol",upstream="svc"}' not in metrics(hstack)
+
+
+def test_a_connection_that_answered_5xx_is_never_reused(hstack):
+    """Defect 2 without a race: each request after a kept-alive 500 would meet a connection the upstream drops.
+    The façade closes it after the 500, so the POST (never retried) is served and the GET arrives once (a
+    reused connection would show two arrivals: the dropped one and its retry)."""
+    dropper = hstack["dropper"]
+    with httpx.Client(base_url=hstack["url"], timeout=20) as client:
+        for i in range(3):
+            assert client.get("/api/flaky/crash").status_code == 500
+            r = client.post(f"/api/flaky/after-500-post{i}", content=b"{}")
+            assert r.status_code == 200 and r.json()["method"] == "POST", r.text
+            assert client.get("/api/flaky/crash").status_code == 500
+            r = client.get(f"/api/flaky/after-500-get{i}")
+            assert r.status_code == 200 and r.json()["method"] == "GET", r.text
+    assert {key: n for key, n in dropper.arrivals.items() if "after-500" in key} == {
+        f"{m} /api/flaky/after-500-{m.lower()}{i}": 1 for m in ("GET", "POST") for i in range(3)}
 
 
 def test_idempotent_request_on_a_dropped_connection_is_retried_once(hstack):
