@@ -21,7 +21,7 @@ from strangler.gates import SPEC as KIT_GATES
 from strangler.procs import is_loopback
 from strangler.project import ENV as PROJECT_ENV
 from strangler.project import KIT_DIR, MARKER
-from strangler.secrets import ensure_secrets
+from strangler.secrets import pending_secrets, save_secrets
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 # {python} {bin} {host} {port} {var} {project} {kit} {port:NAME}; "${...}" is env expansion, not a placeholder.
@@ -271,7 +271,8 @@ def resolve(stack: LoadedStack, *, var_dir: Path, names: Sequence[str] = (),
     `cwd:` (without any project: in the current directory)."""
     environ = os.environ if environ is None else environ
     known = list(stack.config.processes)
-    secret_values = ensure_secrets(stack.config.secrets, var_dir, environ)
+    # generated secrets are written only once every placeholder resolved: a typo leaves no var/secrets.env
+    secret_values, to_save = pending_secrets(stack.config.secrets, var_dir, environ)
     environ = {**environ, **secret_values}
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -310,5 +311,6 @@ def resolve(stack: LoadedStack, *, var_dir: Path, names: Sequence[str] = (),
             restart=spec.restart, max_restarts=spec.max_restarts, restart_backoff=spec.restart_backoff,
             log_path=var_dir / "logs" / f"{name}.log",
         ))
+    save_secrets(var_dir, to_save)
     return plan
 

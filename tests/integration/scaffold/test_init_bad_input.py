@@ -88,6 +88,25 @@ def test_add_refuses_bad_edits_and_leaves_every_file_as_it_was(tmp_path: Path) -
     assert not (tmp_path / "absent.db").exists()
 
 
+@pytest.mark.parametrize(("typo", "words"), [("{port:legcy}", ["{port:legcy} names no process", "legacy"]),
+                                             ("{prot}", ["unknown placeholder {prot}", "{port}"])])
+def test_up_with_a_placeholder_typo_in_the_stack_file_writes_nothing(tmp_path: Path, typo: str,
+                                                                     words: list[str]) -> None:
+    """Before the fix, the per-install secrets were generated into var/secrets.env before the typo was found."""
+    project = tmp_path / "proj"
+    assert strangler("init", str(project), "--legacy", LEGACY, cwd=tmp_path).returncode == 0
+    stack = project / "config" / "stack.yaml"
+    stack.write_text(stack.read_text().replace("{port:legacy}", typo, 1))
+    before = files(project)
+    done = strangler("up", "-d", cwd=project)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {stack}:"), done.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert files(project) == before and not (project / "var").exists()
+
+
 def test_add_mapping_writes_a_skeleton_that_backfills_and_verifies(tmp_path: Path) -> None:
     legacy_db = tmp_path / "legacy.db"
     with sqlite3.connect(legacy_db) as db:
