@@ -3,8 +3,9 @@
     .venv/bin/python -m load.bench_catalog [--products 2000] [--rounds 8] [--duration 3] [--connections 16]
                                            [--json FILE]
 
-One run, same machine, same data: starts the seeded monolith (gunicorn) and the backfilled catalog service
-(uvicorn) on free loopback ports, then runs short wrk rounds of two scenarios — list (`GET /api/products`,
+One run, same machine, same data: starts the seeded monolith and the backfilled catalog service on free loopback
+ports, each as config/stack.yaml runs it (load/demo_servers.py: gunicorn gthread with keep-alive; the service's
+workers on a listening socket each), then runs short wrk rounds of two scenarios — list (`GET /api/products`,
 a random page of 50) and get (`GET /api/products/{id}`, a random id) — interleaved: every round measures the
 monolith and the service back to back, in alternating order, so drift in the machine's load hits both arms.
 Per scenario it prints req/s, p50, p95 and server CPU per request (both servers' process trees: the
@@ -29,6 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from load.demo_servers import monolith_argv, service_argv
 from load.figures import add_json_option, service_vs_monolith, write
 from strangler.procs import free_port, running
 
@@ -125,14 +127,12 @@ def main(argv: list[str] | None = None) -> int:
                                             page_size=PAGE_SIZE) + REPORT)
     results: dict[str, dict[str, list[dict[str, float]]]] = {s: {a: [] for a in ARMS} for s in SCENARIOS}
     load_start = loadavg()
-    with running([sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{legacy_port}",
-                  "--no-control-socket", "--log-level", "warning", "legacy_monolith.wsgi:app"],
+    with running(monolith_argv(legacy_port, args.workers),
                  health_url=f"{urls['monolith']}/healthz", env=env, cwd=REPO, log_path=tmp / "legacy.log") as monolith:
         subprocess.run([sys.executable, "-c", "import strangler.cli.migrate; from strangler.cli.app import app; "
                         "app(prog_name='strangler')", "migrate", "backfill", "catalog"],
                        env=full_env, cwd=REPO, check=True, timeout=300, stdout=subprocess.DEVNULL)
-        with running([sys.executable, "-m", "uvicorn", "new_services.catalog.main:app", "--host", "127.0.0.1",
-                      "--port", str(service_port), "--workers", str(args.workers), "--no-access-log"],
+        with running(service_argv("catalog", service_port, args.workers),
                      health_url=f"{urls['service']}/healthz", env=env, cwd=REPO,
                      log_path=tmp / "catalog.log") as service:
             for scenario in SCENARIOS:  # warm-up: connections, caches, lazy imports

@@ -4,8 +4,9 @@
                                           [--json FILE]
 
 One run, same machine, same data: seeds the monolith, backfills the orders service (`strangler migrate backfill
-orders`) and starts both (gunicorn / uvicorn, 2 workers each) on free loopback ports. Two scenarios — get
-(`GET /api/orders/{id}`, a random id) and list (`GET /api/orders?customer_id=`, a random customer) — measured in
+orders`) and starts both (2 workers each, as config/stack.yaml runs them: load/demo_servers.py) on free
+loopback ports. Two scenarios — get (`GET /api/orders/{id}`, a random id) and list
+(`GET /api/orders?customer_id=`, a random customer) — measured in
 interleaved rounds (monolith and service back to back, alternating order). Orders need a login: the monolith
 gets its session cookie (POST /api/login), the service a signed X-Strangler-Identity header per request, as the
 façade sends (bound to method + path and single-use, so wrk cannot replay it: the generator is Python threads,
@@ -31,6 +32,7 @@ from typing import Any
 import httpx
 from strangler_app.identity import HEADER, Principal, sign
 
+from load.demo_servers import monolith_argv, service_argv
 from load.figures import add_json_option, service_vs_monolith, write
 from strangler.procs import free_port, running
 
@@ -115,14 +117,12 @@ def main(argv: list[str] | None = None) -> int:
                    stdout=subprocess.DEVNULL)
     results: dict[str, dict[str, list[dict[str, float]]]] = {s: {a: [] for a in ARMS} for s in ("get", "list")}
     load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    with running([sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{legacy_port}",
-                  "--no-control-socket", "--log-level", "warning", "legacy_monolith.wsgi:app"],
+    with running(monolith_argv(legacy_port, args.workers),
                  health_url=f"{urls['monolith']}/healthz", env=env, cwd=REPO, log_path=tmp / "legacy.log"):
         subprocess.run([sys.executable, "-c", "import strangler.cli.migrate; from strangler.cli.app import app; "
                         "app(prog_name='strangler')", "migrate", "backfill", "orders"],
                        env=full_env, cwd=REPO, check=True, timeout=300, stdout=subprocess.DEVNULL)
-        with running([sys.executable, "-m", "uvicorn", "new_services.orders.main:app", "--host", "127.0.0.1",
-                      "--port", str(service_port), "--workers", str(args.workers), "--no-access-log"],
+        with running(service_argv("orders", service_port, args.workers),
                      health_url=f"{urls['service']}/healthz", env=env, cwd=REPO, log_path=tmp / "orders.log"):
             with httpx.Client(base_url=urls["monolith"], timeout=10) as login:
                 answer = login.post("/api/login", json={"Email": "customer1@example.com", "Password": password})

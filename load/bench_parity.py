@@ -2,9 +2,9 @@
 
     .venv/bin/python -m load.bench_parity [--rounds 3] [--seconds 15] [--users 5] [--products 2000] [--json FILE]
 
-One run, same machine, same data: seeds the monolith (gunicorn, 2 workers) and the backfilled catalog service
-(uvicorn, 2 workers) on free loopback ports. The requests: the catalog entries of the demo's `read` mix
-(config/load-mix.yaml: list, list by category, get product). Each round, in alternating order:
+One run, same machine, same data: seeds the monolith and the backfilled catalog service (2 workers each, as
+config/stack.yaml runs them: load/demo_servers.py) on free loopback ports. The requests: the catalog entries of
+the demo's `read` mix (config/load-mix.yaml: list, list by category, get product). Each round, in alternating order:
 - `strangler parity run --feature catalog` with --users users: every request goes to the monolith (twice
   when it is a noise sample: each route's first 5, then the feature's parity.noise_sample_rate, as the CLI
   does) and to the service, and is compared and stored. Figure: comparisons/s (the candidate's requests/s in
@@ -30,6 +30,7 @@ import tempfile
 from pathlib import Path
 
 from load.bench_catalog import tree_cpu
+from load.demo_servers import monolith_argv, service_argv
 from load.figures import add_json_option, bounded, figure, keep_bounded, write
 from proxy.common import yamlio
 from strangler.procs import free_port, running
@@ -102,12 +103,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.seconds}s", "--max-requests", "1000000"]
     rounds: list[dict[str, float]] = []
     load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    with running([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{legacy_port}",
-                  "--no-control-socket", "--log-level", "warning", "legacy_monolith.wsgi:app"],
+    with running(monolith_argv(legacy_port, 2),
                  health_url=f"{legacy}/healthz", env=env, cwd=REPO, log_path=tmp / "legacy.log") as monolith:
         cli(["migrate", "backfill", "catalog"], full_env, log, 300)
-        with running([sys.executable, "-m", "uvicorn", "new_services.catalog.main:app", "--host", "127.0.0.1",
-                      "--port", str(service_port), "--workers", "2", "--no-access-log"],
+        with running(service_argv("catalog", service_port, 2),
                      health_url=f"{service}/healthz", env=env, cwd=REPO, log_path=tmp / "catalog.log") as svc:
             for round_no in range(1, args.rounds + 1):
                 figures: dict[str, float] = {}

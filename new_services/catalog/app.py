@@ -39,7 +39,9 @@ def create_app(settings: CatalogSettings | None = None, *,
 
     def create_schema() -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
-        Base.metadata.create_all(database.engine)
+        # writer: BEGIN IMMEDIATE, so workers starting together on a new SQLite file queue for the lock
+        # (a deferred BEGIN's upgrade to CREATE TABLE fails at once with 'database is locked')
+        Base.metadata.create_all(database.writer)
         with database.session() as session:
             ensure_id_counter(session, settings.id_start)
 

@@ -44,7 +44,9 @@ def create_app(settings: OrdersSettings | None = None, *, collaborators: Collabo
     parts = collaborators or legacy_collaborators(settings)
 
     def start() -> None:
-        Base.metadata.create_all(database.engine)
+        # writer: BEGIN IMMEDIATE, so workers starting together on a new SQLite file queue for the lock
+        # (a deferred BEGIN's upgrade to CREATE TABLE fails at once with 'database is locked')
+        Base.metadata.create_all(database.writer)
         with database.session() as session:
             ensure_id_counter(session, settings.id_start)
         # what was owed before a restart
