@@ -91,6 +91,12 @@ def test_init_runs_with_no_edit_and_add_routes_a_feature_to_its_service(tmp_path
     assert again.returncode == 0, again.stderr
     assert "Kept (exist already; --force overwrites): strangler.yaml" in again.stdout
     assert stack.read_text() == before and "plants-svc" in before
+    # --force writes every file afresh: the added service is gone from the stack file
+    forced = strangler("init", str(project), "--legacy", legacy, "--flask-app", "wsgi:app", "--force",
+                       cwd=MONOLITH, env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert "Kept" not in forced.stdout and "config/stack.yaml" in forced.stdout
+    assert "plants-svc" not in stack.read_text() and "#   plants:" in (project / "config" / "routes.yaml").read_text()
 
 
 def _served(url: str, by: str) -> httpx.Response:
