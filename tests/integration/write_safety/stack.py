@@ -126,7 +126,12 @@ class WriteStack:
     def _ready(self, name: str) -> None:
         """Wait until `name` answers: its /healthz, or for the sync its first finished round."""
         if name == "sync":
-            self.wait(lambda: (self.sync_health() or {}).get("rounds", 0) >= 1, "the sync's first round", 60)
+            try:
+                self.wait(lambda: (self.sync_health() or {}).get("rounds", 0) >= 1, "the sync's first round", 60)
+            except AssertionError as exc:  # say whether it died or hangs, and what it logged
+                log = (self.tmp / "sync.log").read_text(errors="replace")[-3000:]
+                raise AssertionError(f"{exc} (sync exit code {self.procs['sync'].poll()}); sync.log tail:\n{log}"
+                                     ) from None
             return
         port = self.ports["admin" if name == "facade" else name]
         wait_http(f"http://127.0.0.1:{port}/healthz", timeout=40, proc=self.procs[name],
