@@ -4,6 +4,8 @@ Same code as load/bench_reliability.py (load/reliability/), on a small bounded s
 reported (they are the apps' bugs, tested where the apps are); the façade must never make one of its own."""
 from __future__ import annotations
 
+import sqlite3
+
 import httpx
 import pytest
 
@@ -72,3 +74,31 @@ def test_bad_ids_through_the_facade_are_legacy_envelope_4xx_and_the_next_read_is
     finally:
         flip_all(demo, "legacy")
     assert {name: log.read_text(errors="replace").count("Traceback") for name, log in logs.items()} == tracebacks
+
+
+def test_a_failing_read_logs_one_line_per_request_with_its_id_and_few_tracebacks(demo):
+    """Defect 5 on the real monolith (gunicorn, LEGACY_WORKERS=2 by default) behind the real façade: a fault
+    that fails every read of one product (a price no Numeric column can read) makes each request one log line
+    with the request id the client sent through the façade (kept when 8-128 safe characters) and the cause;
+    the traceback comes at most once per minute per error type in each worker, never once per request. Runs
+    last in this module: it corrupts one row of legacy.db and puts it back."""
+    n, log = 12, demo.proc("legacy").spec.log_path
+    before = log.read_text(errors="replace")
+    with sqlite3.connect(demo.var / "legacy.db") as db:
+        (price,) = db.execute("SELECT UNIT_PRC FROM PRODUCTS WHERE PROD_ID = 6").fetchone()
+        db.execute("UPDATE PRODUCTS SET UNIT_PRC = 'not a price' WHERE PROD_ID = 6")
+    try:
+        with httpx.Client(base_url=demo.url(), timeout=60) as client:
+            for i in range(n):
+                answer = client.get("/api/products/6", headers={"X-Request-ID": f"flood-{i:04d}"})
+                assert answer.status_code == 500 and answer.headers.get("X-Served-By") == "legacy", answer.text
+                assert answer.json()["ErrorCode"] == "INTERNAL_ERROR", answer.text
+    finally:
+        with sqlite3.connect(demo.var / "legacy.db") as db:
+            db.execute("UPDATE PRODUCTS SET UNIT_PRC = ? WHERE PROD_ID = 6", (price,))
+    added = log.read_text(errors="replace")[len(before):]
+    errors = [line for line in added.splitlines() if "unhandled error on GET /api/products/6 request_id=flood-" in line]
+    assert len(errors) == n, added[-3000:]
+    assert all(f"request_id=flood-{i:04d}: TypeError" in errors[i] for i in range(n)), errors
+    assert 1 <= added.count("Traceback (most recent call last)") <= 2, added[-3000:]  # one per worker at most
+    assert httpx.get(demo.url() + "/api/products/6", timeout=60).status_code == 200
