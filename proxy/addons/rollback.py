@@ -9,11 +9,13 @@ What is counted, per feature, in a window of the last `rollback.min_samples` (pr
   difference (noise excluded), a status-class change (200 → 403 counts; legacy's own 5xx does not).
 Regressions, not noise: a target-served request that is being compared is counted when its comparison
 arrives, so an error legacy also returned is not a regression (an uncompared error counts: legacy's answer
-is unknown). A limit acts only when `rollback.min_clients` distinct cohort keys are behind it.
-Hooks do O(1) bookkeeping only; a periodic task (every EVAL_SECONDS) judges the windows that changed, and
-a flip runs in a thread (file lock, atomic write, fsync'd ledger) with its task kept, then the façade
-reloads. Windows restart whenever the feature's state, percent or limits change, so a rollback is judged on
-fresh evidence in its new state.
+is unknown); one whose comparison never arrives (legacy's copy failed, the shadow worker dropped or lost the
+job) is counted uncompared after twice legacy's timeout, so a target 5xx is never left out of the window.
+A limit acts only when `rollback.min_clients` distinct cohort keys are behind it.
+Hooks do O(1) bookkeeping only (a comparison settling its pending outcome scans the copies in flight); a
+periodic task (every EVAL_SECONDS) judges the windows that changed, and a flip runs in a thread (file lock,
+atomic write, fsync'd ledger) with its task kept, then the façade reloads. Windows restart whenever the
+feature's state, percent or limits change, so a rollback is judged on fresh evidence in its new state.
 
 Gates: a rollback passes NO data gates (footprint, ownership): those guard moving traffic towards a
 service; refusing a move back towards legacy would keep a failing service serving. The only gate is an
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 
 from mitmproxy import ctx, http
 
@@ -46,6 +49,7 @@ ACTOR = "auto-rollback"
 WATCHED = (State.CANARY, State.NEW)
 COMPARED = "strangler.rollback.compared"  # flow metadata: its outcome arrives with its comparison
 COMPARISON_LIMITS = ("max_status_change_rate", "max_diff_rate")  # judged on comparisons with legacy only
+PENDING_SLACK_S = 5.0  # beyond twice legacy's timeout: a compared outcome's comparison is not coming
 
 
 class Rollback:
@@ -58,6 +62,8 @@ class Rollback:
         self.history: list[dict] = []  # rollbacks done by this process (for logs/tests)
         self._retry_after: dict[str, float] = {}  # feature -> monotonic time; backs off after a failed flip
         self._blind_warned: set[tuple] = set()  # (feature, limits) already warned about by _warn_blind
+        # feature -> target-served outcomes waiting for their comparison: [deadline, client, error, latency]
+        self._pending: dict[str, deque[tuple[float, str, bool, float]]] = {}
         self._loop_task = Background("strangler auto-rollback", self._loop)
         state.on_swap(self._on_swap)
         if state.current is not None:
@@ -101,9 +107,14 @@ class Rollback:
             return
         window, feature = watched
         if decision.forwarded and decision.upstream == feature.target:
+            error, latency = flow.response.status_code >= 500, (time.perf_counter() - decision.started) * 1000
             if not flow.metadata.get(COMPARED):
-                window.outcome(flow.response.status_code >= 500, (time.perf_counter() - decision.started) * 1000,
-                               self._client(flow))
+                window.outcome(error, latency, self._client(flow))
+            else:  # counted when its comparison arrives, or as an uncompared outcome if it never does
+                snap = self.state.current
+                wait = 2 * snap.table.upstreams[snap.table.default].timeout_s if snap else 20.0
+                self._pending.setdefault(decision.feature, deque()).append(
+                    (time.monotonic() + wait + PENDING_SLACK_S, self._client(flow), error, latency))
         elif decision.fallback is not None and flow.request.method in SAFE_METHODS:
             window.outcome(True, None, self._client(flow))  # the target's breaker is open: it could not serve
 
@@ -122,10 +133,36 @@ class Rollback:
         if window is None:
             return
         failed = verdict.is_error or (verdict.target_status is not None and verdict.target_status >= 500)
+        if not verdict.copy_is_target and not self._settle(verdict.feature, verdict.client, failed):
+            return  # its outcome was already counted uncompared (or belongs to a window since restarted)
         window.outcome(failed, verdict.latency_ms, verdict.client, regression=verdict.is_error)
         if not verdict.is_error:
             window.parity(verdict.differs, verdict.client,
                           status_change=is_status_change(verdict.cause, verdict.legacy_status))
+
+    def _settle(self, feature: str, client: str, error: bool) -> bool:
+        """Take the pending outcome a comparison of a target-served request settles (the oldest of its client
+        with the same error flag, else the oldest); False when none is pending. The scan is bounded by the
+        comparisons in flight (parity.max_in_flight)."""
+        pending = self._pending.get(feature)
+        if not pending:
+            return False
+        for i, entry in enumerate(pending):
+            if entry[1] == client and entry[2] == error:
+                del pending[i]
+                return True
+        pending.popleft()
+        return True
+
+    def _expire(self, now: float) -> None:
+        """Outcomes whose comparison never came (legacy's copy failed, the worker dropped or lost the job) count
+        as uncompared: a target 5xx is then an error legacy's answer cannot excuse."""
+        for feature, pending in self._pending.items():
+            window = self.windows.get(feature)
+            while pending and pending[0][0] <= now:
+                _, client, error, latency = pending.popleft()
+                if window is not None:
+                    window.outcome(error, latency, client)
 
     def _client(self, flow: http.HTTPFlow) -> str:
         snap = self.state.current
@@ -149,6 +186,7 @@ class Rollback:
         for name in list(self.windows):
             if keys.get(name) != self._keys.get(name):
                 del self.windows[name]
+                self._pending.pop(name, None)
         for name, key in keys.items():
             if name not in self.windows:
                 self.windows[name] = Window(key[2].min_samples)
@@ -181,6 +219,7 @@ class Rollback:
         snap = self.state.current
         if snap is None or not getattr(ctx.options, "strangler_auto_rollback", True):
             return []
+        self._expire(time.monotonic())
         started = []
         for name, window in list(self.windows.items()):
             if not window.dirty or name in self.flips or self._retry_after.get(name, 0) > time.monotonic():

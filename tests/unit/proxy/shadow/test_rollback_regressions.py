@@ -3,8 +3,10 @@ change vs legacy counts under its own limit, and no limit acts before `min_clien
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
+import httpx
 from shadow_harness import LEGACY_PORT, SVC_PORT, Rig, run, table_text
 
 from proxy.shadow.window import Window, evaluate, is_status_change
@@ -150,3 +152,37 @@ def test_no_warning_when_comparisons_feed_the_limit(tmp_path: Path, caplog) -> N
     with caplog.at_level("WARNING", logger="strangler.facade"):
         run(routes, body)
     assert not [r for r in caplog.records if "cannot act" in r.getMessage()]
+
+
+def test_a_target_5xx_whose_comparison_never_comes_still_counts(tmp_path: Path, monkeypatch) -> None:
+    """In new with shadow_other_side, each target-served answer waits for its comparison with legacy. When
+    legacy's copy fails (or the worker loses the job) no comparison comes: the outcome was left out of the
+    window for good, so a target failing every request with legacy unreachable rolled nothing back. It now
+    counts uncompared once twice legacy's timeout has passed, and a late comparison does not count it twice."""
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(table_text("new", 0, parity="{shadow_other_side: true, noise_sample_rate: 0}",
+                                 rollback="{max_error_rate: 0.05, min_samples: 10}"))
+
+    async def body(rig: Rig) -> None:
+        answer = type(rig.upstreams).__call__
+
+        async def legacy_down(self, request: httpx.Request) -> httpx.Response:
+            if request.url.port == LEGACY_PORT:
+                raise httpx.ConnectError("legacy refused the copy")
+            return await answer(self, request)
+
+        monkeypatch.setattr(type(rig.upstreams), "__call__", legacy_down)
+        for i in range(10):
+            rig.answer(rig.send(path=f"/api/items/{i}", headers={"X-Strangler-Cohort": f"user-{i}"}), status=500)
+        await rig.settle()
+        window = rig.rollback.windows["items"]
+        assert window.outcomes == 0 and rig.rollback.evaluate_now() == []  # waiting for comparisons
+        rig.rollback._expire(time.monotonic() + 3600)  # later than twice legacy's timeout
+        assert (window.outcomes, window.errors, window.regressions) == (10, 10, 10)
+        assert not rig.rollback._settle("items", "user-1", True)  # a late comparison finds nothing to settle
+        assert rig.rollback.evaluate_now() == ["items"]
+        await _wait_flip(rig)
+        (record,) = rig.rollback.history
+        assert (record["to_state"], record["evidence"]["limit"]) == ("canary", "max_error_rate")
+
+    run(routes, body)
