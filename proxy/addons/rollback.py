@@ -50,6 +50,7 @@ WATCHED = (State.CANARY, State.NEW)
 COMPARED = "strangler.rollback.compared"  # flow metadata: its outcome arrives with its comparison
 COMPARISON_LIMITS = ("max_status_change_rate", "max_diff_rate")  # judged on comparisons with legacy only
 PENDING_SLACK_S = 5.0  # beyond twice legacy's timeout: a compared outcome's comparison is not coming
+PENDING_MAX = 4096     # per feature; the oldest beyond it counts uncompared at once
 
 
 class Rollback:
@@ -113,8 +114,11 @@ class Rollback:
             else:  # counted when its comparison arrives, or as an uncompared outcome if it never does
                 snap = self.state.current
                 wait = 2 * snap.table.upstreams[snap.table.default].timeout_s if snap else 20.0
-                self._pending.setdefault(decision.feature, deque()).append(
-                    (time.monotonic() + wait + PENDING_SLACK_S, self._client(flow), error, latency))
+                pending = self._pending.setdefault(decision.feature, deque())
+                if len(pending) >= PENDING_MAX:
+                    _, old_client, old_error, old_latency = pending.popleft()
+                    window.outcome(old_error, old_latency, old_client)
+                pending.append((time.monotonic() + wait + PENDING_SLACK_S, self._client(flow), error, latency))
         elif decision.fallback is not None and flow.request.method in SAFE_METHODS:
             window.outcome(True, None, self._client(flow))  # the target's breaker is open: it could not serve
 

@@ -186,3 +186,23 @@ def test_a_target_5xx_whose_comparison_never_comes_still_counts(tmp_path: Path, 
         assert (record["to_state"], record["evidence"]["limit"]) == ("canary", "max_error_rate")
 
     run(routes, body)
+
+
+def test_outcomes_waiting_for_comparisons_are_bounded(tmp_path: Path, monkeypatch) -> None:
+    """Beyond PENDING_MAX waiting outcomes per feature, the oldest counts uncompared at once (never dropped)."""
+    import proxy.addons.rollback as rollback
+
+    monkeypatch.setattr(rollback, "PENDING_MAX", 4)
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(table_text("new", 0, parity="{shadow_other_side: true, noise_sample_rate: 0}",
+                                 rollback="{max_error_rate: 0.05, min_samples: 10}"))
+
+    async def body(rig: Rig) -> None:
+        rig.upstreams.gate = asyncio.Event()  # no comparison completes while the requests come in
+        for i in range(10):
+            rig.answer(rig.send(path=f"/api/items/{i}", headers={"X-Strangler-Cohort": f"user-{i}"}), status=500)
+        window = rig.rollback.windows["items"]
+        assert (window.outcomes, window.regressions, len(rig.rollback._pending["items"])) == (6, 6, 4)
+        rig.upstreams.gate.set()
+
+    run(routes, body)
