@@ -135,17 +135,43 @@ def _unb64(text: str) -> bytes:
 
 class _Mac:
     """HMAC-SHA256(key, "v1." + payload_b64) for one checked key: the keyed state (key blocks and the "v1."
-    prefix already absorbed) is computed once and copied per header, instead of re-keying on every call."""
+    prefix already absorbed) is computed once and copied per header, instead of re-keying on every call.
 
-    __slots__ = ("_keyed",)
+    sign() goes one step further (the façade signs every request): a payload starts with what one principal,
+    method and path always give, padded with JSON whitespace to a multiple of 3 bytes, so its base64url is a
+    fixed prefix of the payload's and the state after absorbing it can be kept too. `_prefixes` maps (the
+    principal's serialised JSON, METHOD, path) to (that base64url, that state): a key holds the principal's
+    whole content, so two principals never share an entry. Per header only the tail (iat, exp, nonce) is
+    encoded and hashed; the MAC is still over the whole payload, and verify() is unchanged."""
+
+    __slots__ = ("_keyed", "_prefixes")
 
     def __init__(self, raw: bytes) -> None:
         self._keyed = hmac.new(raw, (_VERSION + ".").encode("ascii"), hashlib.sha256)
+        self._prefixes: Dict[Tuple[str, str, str], Tuple[str, Any]] = {}
 
     def __call__(self, payload_b64: str) -> str:
         mac = self._keyed.copy()
         mac.update(payload_b64.encode("ascii"))
         return _b64(mac.digest())
+
+    def prefix(self, principal: Principal, method: str, path: str) -> Tuple[str, Any]:
+        """(base64url of the payload's fixed start, the MAC state after it) for this principal, method, path."""
+        memo = (principal.wire, method, path)
+        found = self._prefixes.get(memo)
+        if found is None:
+            start = ('{%s,"m":%s,"p":%s' % (principal.wire, _json_str(method), _json_str(path))).encode("utf-8")
+            start += b" " * (-len(start) % 3)  # whitespace before the next ',' (JSON allows it): 3-byte groups
+            encoded = _b64(start)
+            state = self._keyed.copy()
+            state.update(encoded.encode("ascii"))
+            if len(self._prefixes) >= MAX_PREFIXES:  # bounded: many users x paths only cost a re-computation
+                self._prefixes.clear()
+            found = self._prefixes[memo] = (encoded, state)
+        return found
+
+
+MAX_PREFIXES = 4096
 
 
 def _bare_path(path: str) -> str:
@@ -183,13 +209,13 @@ _GUARD = ReplayGuard()
 def sign(key: Key, principal: Principal, *, method: str, path: str, ttl_s: float = 30.0,
          now: Optional[float] = None) -> str:
     """The header value stating `principal` for this one request (method + path without query)."""
-    mac = _mac_for(key)
+    encoded, state = _mac_for(key).prefix(principal, method.upper(), _bare_path(path))
     current = time.time() if now is None else now
-    payload = '{%s,"iat":%d,"exp":%d,"nonce":"%s","m":%s,"p":%s}' % (
-        principal.wire, int(current), int(current + ttl_s), os.urandom(16).hex(), _json_str(method.upper()),
-        _json_str(_bare_path(path)))  # the principal's part is serialised once per Principal (the façade's hot path)
-    body = _b64(payload.encode("utf-8"))
-    return "%s.%s.%s" % (_VERSION, body, mac(body))
+    tail = _b64(b',"iat":%d,"exp":%d,"nonce":"%s"}' % (int(current), int(current + ttl_s),
+                                                        binascii.hexlify(os.urandom(16))))
+    mac = state.copy()  # the payload's fixed start is absorbed already (_Mac.prefix)
+    mac.update(tail.encode("ascii"))
+    return "%s.%s%s.%s" % (_VERSION, encoded, tail, _b64(mac.digest()))
 
 
 def _json_str(text: str) -> str:

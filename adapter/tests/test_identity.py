@@ -43,6 +43,33 @@ class HeaderTest(unittest.TestCase):
         with self.assertRaises(IdentityError):
             identity.verify(KEY, value, method="GET", path="/a", guard=ReplayGuard())
 
+    def test_remembered_payload_start_never_mixes_principals_or_requests(self) -> None:
+        # sign() keeps the base64url of a payload's fixed start (principal, method, path) and the MAC state after
+        # it: every header must still be the documented HMAC over its whole payload, the payload plain JSON
+        # with this request's principal, method and path (whatever the start's length mod 3), and a memo hit
+        # must give the same as a miss
+        bob = Principal("43", "Bob")
+        for path in ("/a", "/ab", "/abc", "/api/recipes/3", "/"):
+            for who in (ALICE, bob, identity.ANONYMOUS, ALICE):
+                for method in ("GET", "post", "GET"):
+                    value = identity.sign(KEY, who, method=method, path=path + "?q=1", now=1000.0)
+                    _, payload, mac = value.split(".")
+                    expected = hmac.new(KEY.encode(), ("v1." + payload).encode(), hashlib.sha256).digest()
+                    self.assertEqual(mac, base64.urlsafe_b64encode(expected).rstrip(b"=").decode())
+                    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+                    self.assertEqual((data["sub"], data["name"], data["m"], data["p"], data["iat"], data["exp"]),
+                                     (who.user_id, who.name, method.upper(), path, 1000, 1030))
+                    got = identity.verify(KEY, value, method=method, path=path, now=1001.0, guard=ReplayGuard())
+                    self.assertEqual(got, who)
+
+    def test_remembered_payload_starts_are_bounded(self) -> None:
+        mac = identity._mac_for(KEY)
+        for i in range(identity.MAX_PREFIXES + 10):
+            identity.sign(KEY, ALICE, method="GET", path=f"/bounded/{i}")
+        self.assertLessEqual(len(mac._prefixes), identity.MAX_PREFIXES)
+        value = identity.sign(KEY, ALICE, method="GET", path="/bounded/0")
+        self.assertEqual(identity.verify(KEY, value, method="GET", path="/bounded/0", guard=ReplayGuard()), ALICE)
+
     def test_paths_that_need_json_escaping(self) -> None:
         for path in ('/a/"quoted"', "/a/back\\slash", "/caf\u00e9", "/tab\there", "/%22enc"):
             value = identity.sign(KEY, ALICE, method="GET", path=path)

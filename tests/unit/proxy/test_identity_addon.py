@@ -177,6 +177,12 @@ def run(routes_text: str, tmp_path: Path, body, monkeypatch, key: str | None = K
     return asyncio.run(main())
 
 
+def outcome(facade, name: str, feature: str = "recipes") -> float | None:
+    """strangler_identity_total{feature, outcome}, as a scrape of the façade's registry reads it."""
+    return facade.state.metrics.registry.get_sample_value("strangler_identity_total",
+                                                          {"feature": feature, "outcome": name})
+
+
 def principal_of(flow) -> Principal:
     return verify(KEY, flow.request.headers[HEADER], method=flow.request.method, path=flow.request.path,
                   guard=ReplayGuard())
@@ -230,6 +236,7 @@ def test_cache_per_credential_and_concurrent_users_never_swap(monolith, tmp_path
         assert monolith.calls == 4  # concurrent misses of one credential share one lookup
         again = await facade.send(headers={"Cookie": cookies["2"]})
         assert principal_of(again).user_id == "2" and monolith.calls == 4  # warm cache: no round trip
+        assert (outcome(facade, "resolved"), outcome(facade, "cached"), outcome(facade, "failed")) == (12, 1, None)
 
     run(table_text(monolith.port), tmp_path, body, monkeypatch)
 
@@ -253,6 +260,7 @@ def test_no_credential_is_anonymous_without_asking(monolith, tmp_path, monkeypat
     async def body(facade):
         f = await facade.send()
         assert principal_of(f).anonymous and monolith.calls == 0 and f.response is None
+        assert outcome(facade, "anonymous") == 1
 
     run(table_text(monolith.port), tmp_path, body, monkeypatch)
 
@@ -290,6 +298,7 @@ def test_fail_closed_503_never_anonymous(kind, tmp_path, monkeypatch, caplog):
             assert HEADER not in f.request.headers
             assert f.metadata[META].upstream == "facade" and not f.metadata[META].forwarded
             assert facade.recorder.seen == [None]  # the later parts ran and saw no forwarded request
+            assert outcome(facade, "failed") == 1 and outcome(facade, "resolved") is None
 
         run(table_text(port, timeout_s=0.3), tmp_path, body, monkeypatch)
     finally:
