@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -206,7 +207,10 @@ class WriteStack:
 
 
 def prepare_data(dbs: Databases, products: int) -> None:
-    """Seed legacy, install change capture on both sides, backfill, add the audit triggers (in-process)."""
+    """Seed legacy, install change capture on both sides, backfill, add the audit triggers (in-process); SQLite
+    files are left in WAL mode. Why: the monolith and the service switch their file to WAL when they connect, which
+    needs the file to themselves; started at once with the sync (which polls both files), the switch met the
+    sync's lock and the service exited with 'database is locked' (bench_write_safety, load ~9)."""
     seed_legacy(dbs.legacy_url, products)
     runtime = open_feature(CONFIG, "catalog", dbs.var_dir)
     try:
@@ -217,6 +221,10 @@ def prepare_data(dbs: Databases, products: int) -> None:
         record_backfill(ownership_path(dbs.var_dir), "catalog", {r.source_table: r.written for r in reports})
         _install_audit(runtime.source, "legacy")
         _install_audit(runtime.target, "service")
+        for engine in (runtime.source, runtime.target):
+            if engine.dialect.name == "sqlite":  # as the monolith and the service leave them after their first start
+                with contextlib.closing(sqlite3.connect(engine.url.database, timeout=30)) as conn:
+                    conn.execute("PRAGMA journal_mode=WAL")  # not through the engine: it is always in a transaction
     finally:
         runtime.dispose()
 
