@@ -1,11 +1,14 @@
 """Shared Locust machinery: an abstract user that plays the request mix (schema and validation in
-load/mix.py; the project's config/load-mix.yaml by default), and the guards every run needs (loopback-only
-targets, a request cap).
+load/mix.py), and the guards every run needs (loopback-only targets, a request cap).
 
 Options (also from the environment, which forked --processes workers inherit): --mix FILE
-(STRANGLER_LOAD_MIX; default: the current project's config/load-mix.yaml), --mix-name NAME
-(STRANGLER_LOAD_MIX_NAME, default "read"), --max-requests N (STRANGLER_LOAD_MAX_REQUESTS, per run, split
-across processes).
+(STRANGLER_LOAD_MIX; required), --mix-name NAME (STRANGLER_LOAD_MIX_NAME, default "read"), --max-requests N
+(STRANGLER_LOAD_MAX_REQUESTS, per run, split across processes).
+
+These users never import the CLI (an import-linter contract in pyproject.toml): `strangler load` and
+`strangler parity run` hand them what they need through Locust's environment — the project's mix (and route
+table) paths, STRANGLER_VAR_DIR, and this install's var/secrets.env under the caller's own environment, read by
+a login's `${NAME}` and the parity user's identity key.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from load.mix import LoginSpec, MixEntry, MixError, load_mix, load_mix_and_login
 
 locust_csv.install()  # the CSV writer greenlet stops before Locust closes its files (no closed-file traceback)
 
-__all__ = ["LoginSpec", "MixEntry", "MixError", "MixUser", "load_mix", "project_file", "require_loopback",
+__all__ = ["LoginSpec", "MixEntry", "MixError", "MixUser", "load_mix", "require_loopback", "required_file",
            "take_request"]
 LOGIN_LABEL = "login"
 log = logging.getLogger("strangler.load")
@@ -53,17 +56,13 @@ def _is_loopback(host: str) -> bool:
     return is_loopback(host)
 
 
-def project_file(name: str) -> str:
-    """A file of the current project when no option names one (`strangler`'s settings: STRANGLER_* paths,
-    else the project found from here); never the kit's demo files from wherever Locust runs."""
-    from strangler.project import ProjectError
-    from strangler.settings import KitSettings
-
-    try:
-        value = getattr(KitSettings.load(), name)
-        return str(value() if callable(value) else value)
-    except ProjectError as exc:
-        raise MixError(str(exc)) from None
+def required_file(given: str, option: str, env: str) -> str:
+    """A file the run needs, given by its option or variable; the CLI passes the project's (these users never
+    look for a project themselves, nor fall back on the kit's demo files from wherever Locust runs)."""
+    if not given:
+        raise MixError(f"no {option} given. Fix: pass {option} FILE (or set {env}), or run through "
+                       "`strangler load` / `strangler parity run`, which pass the project's")
+    return given
 
 
 @events.init.add_listener
@@ -136,7 +135,7 @@ class MixUser(HttpUser):
     def mix_entries(cls, environment: Any) -> list[MixEntry]:
         if cls._entries is None:
             options = environment.parsed_options
-            mix = options.mix or project_file("mix_file")
+            mix = required_file(options.mix, "--mix", "STRANGLER_LOAD_MIX")
             entries, cls._login = load_mix_and_login(mix, options.mix_name)
             cls._entries = cls.select(entries, environment)
         return cls._entries

@@ -12,7 +12,8 @@ Every comparison is recorded in the parity store (--parity-store, default var/pa
 Logged-in mixes: each user logs in on the reference (the mix's `login:`); when the feature has
 `identity: remote` and the candidate is the feature's own service, the user plays the façade's part — it asks
 the reference's identity endpoint who it is and signs X-Strangler-Identity on every candidate request
-(STRANGLER_IDENTITY_KEY: the environment, else this install's var/secrets.env), so both sides see the same user.
+(STRANGLER_IDENTITY_KEY: the environment, where `strangler parity run` puts this install's var/secrets.env
+under the caller's own), so both sides see the same user.
 """
 from __future__ import annotations
 
@@ -37,8 +38,7 @@ from strangler_app.identity import (
 )
 
 from load import thresholds
-from load.locust_base import LOGIN_LABEL, MixEntry, MixError, MixUser, project_file, require_loopback
-from load.mix import secret_lookup
+from load.locust_base import LOGIN_LABEL, MixEntry, MixError, MixUser, require_loopback, required_file
 from proxy.parity import NoiseTracker, RequestInfo, Response, compare_exchange, normaliser_for
 from proxy.parity.sampling import NoiseSampler
 from proxy.parity.store import open_store
@@ -59,7 +59,7 @@ def _options(parser: Any) -> None:
     parser.add_argument("--feature", env_var="STRANGLER_PARITY_FEATURE", default="",
                        help="route-table feature: its parity rules and routes", include_in_web_ui=False)
     parser.add_argument("--routes", env_var="STRANGLER_ROUTES_FILE", default="",
-                       help="route table file (default: the project's live table var/routes.yaml)",
+                       help="route table file, needed with --feature (`strangler parity run` passes the project's)",
                        include_in_web_ui=False)
     parser.add_argument("--parity-store", env_var="STRANGLER_PARITY_STORE", default="",
                        help="SQLite parity store (default var/parity.db)", include_in_web_ui=False)
@@ -80,7 +80,7 @@ def _setup(environment: Any) -> dict[str, Any]:
     config, routes, identity_target = ParityConfig(), None, None
     if options.feature:
         try:
-            table = load_table(Path(options.routes or project_file("routes_path")))
+            table = load_table(Path(required_file(options.routes, "--routes", "STRANGLER_ROUTES_FILE")))
         except (TableError, OSError) as exc:
             raise MixError(f"cannot read the route table for --feature: {exc}") from None
         if options.feature not in table.features:
@@ -145,7 +145,7 @@ def _origin(url: str) -> tuple[str, int | None]:
 
 
 def _identity_key() -> str:
-    key = secret_lookup().get(KEY_ENV, "")
+    key = os.environ.get(KEY_ENV, "")  # `strangler parity run` passes the install's saved one when not set
     if not key:
         raise MixError(f"the feature has identity: remote and the candidate is its service, so the run signs "
                        f"the caller's identity, but {KEY_ENV} is not set (nor in var/secrets.env). Fix: export "

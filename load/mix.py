@@ -26,14 +26,17 @@ it the same way. Format (the docs' mix-file reference lists every key; `schema_r
       expect: [200]
 
 A login is a real per-user session (the user's own cookie jar), never a static token. `${NAME}` in its body
-reads the environment, then this install's var/secrets.env (a generated per-install secret such as the demo's
-LEGACY_SEED_PASSWORD); the value never reaches an error message.
+reads the environment given (default: this process's). `strangler load` and `strangler parity run` start Locust
+with this install's var/secrets.env under their own environment (a generated per-install secret such as the
+demo's LEGACY_SEED_PASSWORD), so this module never imports the CLI to find them; the value never reaches an
+error message.
 """
 from __future__ import annotations
 
 import os
 import random
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -247,35 +250,23 @@ def _mix_error(path: Path, line: int, what: str, exc: ValidationError) -> MixErr
     return MixError(f"{path}:{line}: {what}{f' ({where})' if where else ''}: {problem}. Fix: {fix}")
 
 
-def secret_lookup() -> dict[str, str]:
-    """The environment over this install's var/secrets.env: a login's `${NAME}` may be a generated secret."""
-    from strangler.project import ProjectError
-    from strangler.secrets import read_secrets
-    from strangler.settings import KitSettings
-
-    try:
-        saved = read_secrets(KitSettings.load().var_dir)
-    except (ProjectError, OSError, ValueError):  # outside a project: the environment alone
-        saved = {}
-    return {**saved, **os.environ}
-
-
-def _expand_secrets(template: Any, where: str, path: Path, line: int) -> Any:
-    """`${NAME}` in the login's strings, from the environment or the install's secrets; never echoed."""
+def _expand_secrets(template: Any, where: str, path: Path, line: int, environ: Mapping[str, str]) -> Any:
+    """`${NAME}` in the login's strings, from `environ` (the environment, with the install's secrets when
+    `strangler load`/`parity run` started this process); never echoed."""
     if isinstance(template, str):
         def unset(name: str) -> MixError:
             return MixError(f"{path}:{line}: {where} uses ${{{name}}}, which is neither in the environment nor in "
                             f"var/secrets.env. Fix: export {name}=... (or start the stack once: it generates "
-                            "the per-install secrets)")
-        return yamlio.expand_env(template, unset, secret_lookup())
+                            "the per-install secrets; `strangler load` and `strangler parity run` pass them on)")
+        return yamlio.expand_env(template, unset, environ)
     if isinstance(template, dict):
-        return {k: _expand_secrets(v, where, path, line) for k, v in template.items()}
+        return {k: _expand_secrets(v, where, path, line, environ) for k, v in template.items()}
     if isinstance(template, list):
-        return [_expand_secrets(v, where, path, line) for v in template]
+        return [_expand_secrets(v, where, path, line, environ) for v in template]
     return template
 
 
-def _load_login(doc: Any, path: Path, secrets: bool) -> LoginSpec | None:
+def _load_login(doc: Any, path: Path, secrets: bool, environ: Mapping[str, str]) -> LoginSpec | None:
     raw = doc.get("login") if isinstance(doc, dict) else None
     if raw is None:
         return None
@@ -292,16 +283,19 @@ def _load_login(doc: Any, path: Path, secrets: bool) -> LoginSpec | None:
         return spec
     body_line = line_of(doc, ("login", "form" if spec.form is not None else "json"))
     return spec.model_copy(update={
-        "json_body": _expand_secrets(spec.json_body, "the login body", path, body_line),
-        "form": _expand_secrets(spec.form, "the login form", path, body_line),
-        "headers": _expand_secrets(spec.headers, "the login headers", path, line_of(doc, ("login", "headers")))})
+        "json_body": _expand_secrets(spec.json_body, "the login body", path, body_line, environ),
+        "form": _expand_secrets(spec.form, "the login form", path, body_line, environ),
+        "headers": _expand_secrets(spec.headers, "the login headers", path, line_of(doc, ("login", "headers")),
+                                   environ)})
 
 
-def load_mix_and_login(path: Path | str, mix_name: str = "read", *,
-                       secrets: bool = True) -> tuple[list[MixEntry], LoginSpec | None]:
+def load_mix_and_login(path: Path | str, mix_name: str = "read", *, secrets: bool = True,
+                       environ: Mapping[str, str] | None = None) -> tuple[list[MixEntry], LoginSpec | None]:
     """One named mix and, when any of its entries has `login: true`, the file's validated login section
-    with its `${NAME}` secrets read (secrets=False: left as written, for checks without the install's
-    secrets). A login entry without a login section, or an unknown secret, is a FILE:LINE error."""
+    with its `${NAME}` secrets read from `environ` (default: os.environ, which `strangler load`/`parity run`
+    fill with the install's var/secrets.env under the caller's environment; secrets=False: left as written,
+    for checks without the secrets). A login entry without a login section, or an unknown secret, is a
+    FILE:LINE error."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -335,7 +329,7 @@ def load_mix_and_login(path: Path | str, mix_name: str = "read", *,
                              f"mix {mix_name!r} entry {i + 1}", exc) from None
     if not any(e.login for e in entries):
         return entries, None
-    return entries, _load_login(doc, path, secrets)
+    return entries, _load_login(doc, path, secrets, os.environ if environ is None else environ)
 
 
 def schema_rows() -> list[str]:

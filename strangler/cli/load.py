@@ -19,13 +19,14 @@ from urllib.parse import urlsplit
 
 import typer
 
-from load.mix import MixError, load_mix
+from load.mix import MixError, load_mix_and_login
 from proxy.common.clock import stamp
 from strangler.cli.app import app
 from strangler.cli.output import fail, note
 from strangler.cli.progress import LiveLine, stats_line
 from strangler.procs import is_loopback
 from strangler.runstate import process_urls
+from strangler.secrets import read_secrets
 from strangler.settings import get_settings
 
 LOAD_DIR = Path(__file__).resolve().parents[2] / "load"
@@ -50,6 +51,7 @@ class LocustRun:
     mix_name: str
     max_requests: int
     extra_env: dict[str, str] = field(default_factory=dict)
+    var_dir: Path | None = None  # this install's: Locust gets it and its saved secrets (load/ never imports us)
 
     def argv(self) -> list[str]:
         args = [sys.executable, "-m", "locust", "-f", str(self.locustfile), "--headless", "--host", self.host,
@@ -60,8 +62,14 @@ class LocustRun:
         return args
 
     def env(self) -> dict[str, str]:
-        env = {**os.environ, "STRANGLER_LOAD_MIX": str(self.mix), "STRANGLER_LOAD_MIX_NAME": self.mix_name,
+        """Locust's environment: what its users need, handed over (they never import the CLI). With a var dir,
+        STRANGLER_VAR_DIR and the install's var/secrets.env under the caller's own environment, so a mix login's
+        `${NAME}` and the parity user's identity key find a generated per-install secret."""
+        install = {} if self.var_dir is None else read_secrets(self.var_dir)
+        env = {**install, **os.environ, "STRANGLER_LOAD_MIX": str(self.mix), "STRANGLER_LOAD_MIX_NAME": self.mix_name,
                "STRANGLER_LOAD_MAX_REQUESTS": str(self.max_requests), **self.extra_env}
+        if self.var_dir is not None:
+            env["STRANGLER_VAR_DIR"] = str(self.var_dir)
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
@@ -147,14 +155,15 @@ def preflight(url: str, option: str) -> None:
 
 
 def execute(run: LocustRun, also: dict[str, str] | None = None, kind: str | None = None) -> int:
-    """Validate the mix and ask each target once (`also`: option -> URL besides --host), then run Locust to
-    completion (bounded by run-time + grace) with a live line every few seconds, and return its exit code.
+    """Validate the mix (with its login's secrets) and ask each target once (`also`: option -> URL besides
+    --host), then run Locust to completion (bounded by run-time + grace) with a live line every few seconds, and
+    return its exit code.
     `kind` (load, parity) links the run's files as the newest of that kind (default names only)."""
     if not run.mix.exists():
         raise fail(f"mix file {run.mix} does not exist. Fix: pass --mix FILE, or create the project's "
                    "config/load-mix.yaml")
-    try:
-        load_mix(run.mix, run.mix_name)
+    try:  # with the environment Locust will get: a login's unknown ${SECRET} is an error before it starts
+        load_mix_and_login(run.mix, run.mix_name, environ=run.env())
     except MixError as exc:
         raise fail(str(exc)) from None
     for option, url in {**(also or {}), "--host": run.host}.items():
@@ -234,7 +243,7 @@ def load(host: Annotated[str, typer.Option("--host", help="Base URL to load (loo
         extra["STRANGLER_MAX_P95_MS"] = str(max_p95_ms)
     run = LocustRun(LOAD_DIR / "locustfile_load.py", loopback_url(host, "--host"), users, check_run_time(run_time),
                     processes, csv or default_csv, html or default_html, mix or get_settings().mix_file, mix_name,
-                    max_requests, extra)
+                    max_requests, extra, get_settings().var_dir)
     code = execute(run, kind="load" if csv is None and html is None else None)
     if code:
         raise fail(f"the load run failed its thresholds or errored (Locust exit code {code}). Fix: see the "

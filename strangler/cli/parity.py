@@ -144,7 +144,7 @@ def run(reference: Annotated[str, typer.Option("--reference", help="Legacy base 
     job = LocustRun(LOAD_DIR / "locustfile_parity.py", loopback_url(candidate, "--candidate"), users,
                     check_run_time(run_time), processes, csv or default_csv, html or default_html,
                     mix or get_settings().mix_file, mix_name,
-                    max_requests, extra)
+                    max_requests, extra, get_settings().var_dir)
     code = execute(job, also={"--reference": extra["STRANGLER_PARITY_REFERENCE"]},
                    kind="parity" if csv is None and html is None else None)
     shown = _shown(extra["STRANGLER_PARITY_STORE"])

@@ -1,7 +1,8 @@
 """The dependency direction is a build rule: kit core (proxy/ = data plane, the adapter, load.mix = the mix
 schema) <- operator CLI (strangler/) <- demo (legacy_monolith/, new_services/, acl/); load/'s Locust users and
-benchmarks are run by the CLI, never imported by it. The contracts live in pyproject.toml ([tool.importlinter]);
-this runs them, so `make test` fails on an import that points the wrong way."""
+benchmarks are run by the CLI, never imported by it, and the users (with the mix schema) never import the CLI:
+it hands them what they need through Locust's environment. The contracts live in pyproject.toml
+([tool.importlinter]); this runs them, so `make test` fails on an import that points the wrong way."""
 from __future__ import annotations
 
 import subprocess
@@ -13,6 +14,7 @@ CONTRACTS = (
     "The data plane (proxy/) never imports the operator CLI (strangler/)",
     "The kit (proxy/, load/, strangler/) never imports the demo",
     "The CLI (strangler/) imports only load.mix from load/",
+    "The Locust users and the mix schema never import the CLI (strangler/)",
     "The demo's services never import the operator CLI",
     "The legacy monolith never imports the services or the ACL",
     "The app-side adapter (strangler_app) stands alone",
