@@ -354,8 +354,8 @@ def migrations_page() -> str:
 
     return _config_page("Migrations config reference", """
         The project's `config/migrations.yaml` (or `STRANGLER_MIGRATIONS_FILE`): a mapping of feature name → the
-        settings below, read by `strangler migrate`. The mapping API (`TableMapping`) and the order of
-        operations: [Backfill and migrate data](../how-to/migrate-data.md).
+        settings below, read by `strangler migrate`. The mapping API (`TableMapping`): [Mapping API](mapping.md);
+        the order of operations: [Backfill and migrate data](../how-to/migrate-data.md).
 
         ```yaml
         plants:
@@ -366,6 +366,87 @@ def migrations_page() -> str:
           target_default: "sqlite:///{var}/plants.db"
         ```
         """, FeatureMigration, NOTES)
+
+
+# The mapping API's fields: what each means to a team writing its own mapping (strangler/migrate/mapping.py
+# declares them; a field without a meaning here stops the build, so a new field cannot go undocumented).
+MAPPING_NOTES = {
+    "TableMapping.source_table": "legacy table name (matched case-insensitively)",
+    "TableMapping.source_key": "legacy key column(s), unique and sortable: backfill reads in key order; a strict "
+                               "prefix of the primary key is widened to it",
+    "TableMapping.target": "a SQLAlchemy `Table` (its own `MetaData`): the service's table. Backfill creates it when "
+                           "missing (`create_all`); a service that migrates its own schema creates it first",
+    "TableMapping.translate": "legacy row → target column values (a dict). Rows match column names "
+                              "case-insensitively. Raise `ValueError` for a row the service cannot hold: the row "
+                              "is quarantined with your message",
+    "TableMapping.target_key": "target key column(s), position by position with `source_key` (`plant_id` ↔ `id`)",
+    "TableMapping.to_source": "service row → legacy column values, for the reverse sync after `handover --writes "
+                              "service` (without it, handover refuses unless `--without-reverse-sync`)",
+    "TableMapping.source_domain": "a legacy row → its domain form (plain values) for `verify`; with "
+                                  "`target_domain`, verify compares what each side means (see below)",
+    "TableMapping.target_domain": "a service row → its domain form for `verify`",
+    "TableMapping.batch_translate": "returns a translator equal to `translate` with its configuration (e.g. a time "
+                                    "zone from the environment) resolved once; backfill calls it once per batch",
+    "TableMapping.service_ids": "`IdRange`: the service hands out ids of this table itself; `migrate status` checks "
+                                "that legacy's ids stay below",
+    "IdRange.start": "returns the first id the service hands out (read when checked: the service's setting)",
+    "IdRange.setting": "the name of that setting, shown in errors (e.g. `ORDERS_ID_START`)",
+}
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "own-monolith.md"
+GUIDE_MAPPING = re.compile(r"^cat > (mappings/\S+\.py) <<'EOF'\n(.*?)^EOF$", re.M | re.S)
+
+
+def _dataclass_rows(cls: type, notes: dict[str, str]) -> list[str]:
+    import dataclasses
+
+    rows = ["| field | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for f in dataclasses.fields(cls):
+        meaning = notes.get(f"{cls.__name__}.{f.name}")
+        if not meaning:
+            raise ValueError(f"{cls.__name__}.{f.name} has no meaning in gen_reference.MAPPING_NOTES. Fix: add one")
+        default = "required" if f.default is dataclasses.MISSING else f"`{f.default!r}`"
+        rows.append(f"| `{f.name}` | `{_cell(str(f.type))}` | {default} | {_cell(meaning)} |")
+    return rows
+
+
+def mapping_page() -> str:
+    """The mapping API from its dataclasses, and the worked example of the own-monolith guide, read from the guide
+    (which CI runs verbatim), so the example shown here is one that works."""
+    from strangler.migrate.mapping import IdRange, TableMapping
+
+    found = GUIDE_MAPPING.search(GUIDE.read_text(encoding="utf-8"))
+    if found is None:
+        raise ValueError(f"no `cat > mappings/NAME.py <<'EOF'` block in {GUIDE}: the mapping reference shows the "
+                         "guide's worked example. Fix: keep it there, or change scripts/gen_reference.py")
+    path, example = found.groups()
+    return "\n".join([
+        GENERATED, "# Mapping API\n",
+        "A mapping tells `strangler migrate` how one legacy table becomes one service table (the project's "
+        "`config/migrations.yaml` names it as `module:ATTRIBUTE`: [Migrations config](migrations-config.md); the "
+        "order of operations: [Backfill and migrate data](../how-to/migrate-data.md)). Mapping modules are found in "
+        "the project folder; `strangler add mapping TABLE` writes a commented skeleton from the legacy table's real "
+        "columns.\n",
+        "## TableMapping\n",
+        "`from strangler.migrate.mapping import TableMapping` (also `strangler.migrate`); a frozen dataclass "
+        "(`strangler/migrate/mapping.py`). Translators are pure functions of one row.\n",
+        *_dataclass_rows(TableMapping, MAPPING_NOTES), "",
+        "## IdRange\n",
+        "`from strangler.migrate.mapping import IdRange`, for `service_ids`: the service allocates ids of this "
+        "table from its own range, so both sides can create rows and the reverse sync never overwrites a legacy row "
+        "([id ranges](../how-to/migrate-data.md#order-of-operations)).\n",
+        *_dataclass_rows(IdRange, MAPPING_NOTES), "",
+        "## What `verify` proves\n",
+        "Without `source_domain` and `target_domain`, that every service row equals `translate(legacy row)`: the "
+        "copy is complete and current, not that `translate` is right (a consistently wrong translator passes). "
+        "With both, each side is read by its own function and compared as domain objects, so a wrong `translate` "
+        "shows up as differing rows. `migrate verify` prints which one it proved (`proves:`).\n",
+        "## Worked example\n",
+        f"From the guide [Your own monolith](../own-monolith.md) (`{path}`, which its CI run executes verbatim): the "
+        "legacy `plants` table of a Flask app becomes the plants service's `plant` table (millimetres become "
+        "centimetres, a text date a date, `retired` becomes `is_active`), and verify compares each plant as the API "
+        "shows it.\n",
+        f"```python\n# {path}\n{example.rstrip()}\n```\n",
+    ])
 
 
 def environment_page() -> str:
@@ -415,6 +496,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "reference/mix-file.md": mix_page,
     "reference/footprint-config.md": footprint_page,
     "reference/migrations-config.md": migrations_page,
+    "reference/mapping.md": mapping_page,
     "reference/environment.md": environment_page,
     "reference/facade-options.md": facade_options_page,
 }
