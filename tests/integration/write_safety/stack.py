@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
+from proxy.table import parse_table
 from strangler.migrate import capture
 from strangler.migrate.db import ensure_bookkeeping, find_columns, open_engine, reflect_table
 from strangler.migrate.engine import backfill
@@ -233,23 +235,32 @@ def _demo_routes(timeout_s: float = 5.0) -> str:
     """config/routes.yaml with a shorter upstream timeout for legacy and catalog (a handover waits for the old
     owner's timeout + 1 s of quiet: a write sent before the flip may still be in flight), a catalog breaker
     that re-probes after 1 s instead of 5 (the scenario waits for it after restarting the service) and no
-    promotion or automatic-rollback limits for catalog."""
+    promotion or automatic-rollback limits for catalog. The result is parsed and checked, so a change of
+    config/routes.yaml that one of these edits no longer matches fails here, not half-way through the scenario."""
     text = (ROOT / "config" / "routes.yaml").read_text(encoding="utf-8")
     breaker = "breaker: {failure_threshold: 5, open_seconds: 5}"
     assert text.index(breaker) > text.index("STRANGLER_PORT_CATALOG"), "catalog's breaker moved in config/routes.yaml"
     text = text.replace(breaker, "breaker: {failure_threshold: 5, open_seconds: 1}", 1)
-    rollback = "rollback: {max_diff_rate: 0.01, max_error_rate: 0.02, min_samples: 200}\n"  # catalog's (the first)
     # No automatic rollback: the scenario SIGKILLs the service on purpose, and with more than min_samples writes
     # in flight (bench_write_safety's sizes) the façade stepped `new` back to canary on its own, so the scripted
     # `flip retired` was refused. The states are the scenario's to drive; parity evidence is not tested here.
-    text = text.replace(rollback, "rollback: {max_diff_rate: null, max_error_rate: null, min_samples: 200}\n"
-                        "    promote: {min_samples: 0, max_diff_rate: null, max_error_rate: null}"
-                        "  # writes are tested here, not parity evidence\n", 1)
+    rollback = re.search(r"^( +)rollback: \{[^}\n]*\}[^\n]*\n", text, re.M)  # catalog's (the first feature)
+    assert rollback is not None, "no rollback line for catalog in config/routes.yaml"
+    indent = rollback.group(1)
+    text = (f"{text[:rollback.start()]}{indent}rollback: {{max_error_rate: null, min_samples: 200}}\n"
+            f"{indent}promote: {{min_samples: 0, max_diff_rate: null, max_error_rate: null}}"
+            f"  # writes are tested here, not parity evidence\n{text[rollback.end():]}")
     for name in ("LEGACY", "CATALOG"):
         url = f'url: "http://127.0.0.1:${{STRANGLER_PORT_{name}:-'
         at = text.index(url)
         end = text.index("\n", at)
         text = f"{text[:end]}\n    timeout_s: {timeout_s}{text[end:]}"
+    catalog = parse_table(text).features["catalog"]
+    limits = catalog.rollback
+    assert (catalog.promote.min_samples, catalog.promote.max_diff_rate, catalog.promote.max_error_rate) == \
+        (0, None, None), f"catalog's promotion limits still set: {catalog.promote}"
+    assert limits.max_diff_rate is limits.max_error_rate is limits.max_status_change_rate is limits.max_p95_ms \
+        is None, f"catalog's rollback limits still set: {limits}"
     return text
 
 
