@@ -13,16 +13,19 @@ Run: python -m load.bench_facade [--rounds 12] [--seconds 2] [--connections 16] 
 2. Instructions per request, counted with callgrind (`valgrind --tool=callgrind`, Debian package valgrind):
    bare mitmdump and the façade under valgrind at once (callgrind_interleaved), started with instrumentation
    off, --warm uncounted requests, then the same fixed count of --calls requests, alternating between them,
-   each on its own keep-alive connection, and a second dump after an idle window (what each one's timers cost,
-   scaled to the measured window's length). Counted over the same window, both see the same wall-clock time;
-   the façade must count at least as many instructions as bare mitmdump (else the figure is implausible and
-   the verdict inconclusive). The throughput bound bare/façade decides the 0.90x target when it is on the
-   same side both with each one's timer estimate subtracted and without it, else "inconclusive": the timer
-   estimate, not the addons, would decide. The façade's periodic tasks (upstream timeout sweep every 0.1 s,
-   auto-rollback evaluation every 0.25 s, log flush every second) cost per second, not per request: under
-   callgrind a request takes ~50x longer, so they weigh far more than at full speed, and the bound with the
-   timers counted is the pessimistic side. Instruction counts do not depend on the machine's load, so they
-   are the repeatable figure; takes a few minutes (Python under callgrind runs ~50x slower).
+   each on its own keep-alive connection, and a second dump after a 20 s idle window (what each one's timers
+   cost per second, printed, then scaled to the measured window's length). Counted over the same window, both
+   see the same wall-clock time; the façade must count at least as many instructions as bare mitmdump (else
+   the figure is implausible and the verdict inconclusive). The throughput bound bare/façade decides the 0.90x
+   target when it is on the same side both with each one's timer estimate subtracted and without it, else
+   "inconclusive": the timer estimate, not the addons, would decide. What still wakes an idle façade costs per
+   second, not per request: the route table file's poll (every strangler_reload_ms, 0.5 s) and the history
+   writer (every 10 s, its SQLite write of one bucket per feature and side is most of the idle cost); upstream
+   timeouts, the access log's flush, auto-rollback's judge and the admin server wake only when there is work.
+   Under callgrind a request takes ~50x longer, so timers weigh far more than at full speed, and the bound with
+   the timers counted is the pessimistic side. The idle window is two history periods long, so it never counts
+   that tick 0 or 1 times by chance. Instruction counts do not depend on the machine's load, so they are the
+   repeatable figure; takes a few minutes (Python under callgrind runs ~50x slower).
 Prints and writes figures only; never asserts.
 """
 from __future__ import annotations
@@ -53,7 +56,7 @@ COMMON = ["--set", "connection_strategy=lazy", "--set", "flow_detail=0", "--set"
 # what the façade's guard addon sets in mitmproxy itself: bare mitmdump gets the same, so the difference is addons
 AS_FACADE = ["--set", "onboarding=false", "--set", "stream_large_bodies=4m"]
 RPS_TARGET, P50_ADDED_TARGET_MS = 0.90, 1.0
-IDLE_MAX_S = 20.0  # the idle window's timer instructions are scaled to the measured window's length
+IDLE_S = 20.0  # the idle window (two periods of the façade's 10 s history writer), scaled to the measured one
 
 
 async def backend_app(scope, receive, send):  # trivial ASGI backend, as fast as uvicorn gets
@@ -169,8 +172,8 @@ def callgrind_interleaved(arms: dict[str, tuple[list[str], int, str]], path: str
 
     Each mitmdump starts under callgrind with instrumentation off (start-up is not counted and runs ~10x faster),
     serves `warm` requests, then `callgrind_control -i on`, `calls` requests on one keep-alive connection per
-    arm, the arms alternating request by request, and a dump; a second dump after an idle window (at most
-    IDLE_MAX_S) gives what timers cost per second, scaled to the measured window's length. Each dump zeroes the
+    arm, the arms alternating request by request, and a dump; a second dump after an idle window (IDLE_S)
+    gives what timers cost per second (printed), scaled to the measured window's length. Each dump zeroes the
     counters. Arms counted together see the same window, so their timers are alike and cancel in a difference
     between arms; one arm's timer estimate is what a ratio leans on."""
     procs = {}
@@ -201,13 +204,17 @@ def callgrind_interleaved(arms: dict[str, tuple[list[str], int, str]], path: str
             dump_all("--dump")
             window = time.monotonic() - started
             idle_started = time.monotonic()
-            time.sleep(min(window, IDLE_MAX_S))
+            time.sleep(IDLE_S)
             dump_all("--dump")
             idle_window = time.monotonic() - idle_started
     finally:
         for proc, *_ in procs.values():
             stop(proc, grace=120)
-    return {name: (_total(Path(f"{dump}.1")) / calls, _total(Path(f"{dump}.2")) * window / idle_window / calls)
+    idle = {name: _total(Path(f"{dump}.2")) / idle_window for name, (_, _, dump, _) in procs.items()}
+    for name, per_second in idle.items():
+        print(f"callgrind {name:14s} idle: {per_second:,.0f} instructions/s (timers, {idle_window:.1f} s idle window; "
+              f"measured window {window:.1f} s)", flush=True)
+    return {name: (_total(Path(f"{dump}.1")) / calls, idle[name] * window / calls)
             for name, (_, _, dump, _) in procs.items()}
 
 

@@ -2,7 +2,10 @@
 
 The token is checked in `configure`, so a missing or short STRANGLER_ADMIN_TOKEN stops mitmdump at
 startup with a message saying how to set it. We bind the socket ourselves (a clear error if the port is
-taken) and keep uvicorn from installing signal handlers, which belong to mitmproxy.
+taken) and keep uvicorn from installing signal handlers, which belong to mitmproxy. uvicorn's own main loop
+wakes every 0.1 s to refresh its Date header once a second and to look at `should_exit`; embedded, the Date
+header is computed when a response asks for it (at most once a second) and `should_exit` wakes the loop
+itself, so an idle admin API costs the façade no wake-ups.
 """
 from __future__ import annotations
 
@@ -11,8 +14,11 @@ import contextlib
 import logging
 import os
 import socket
+import time
+from email.utils import formatdate
 
 import uvicorn
+import uvicorn.server
 from mitmproxy import ctx, exceptions
 
 from proxy.addons.state import FacadeState
@@ -21,7 +27,50 @@ from proxy.admin import MIN_TOKEN_LENGTH, TOKEN_HINT, create_admin_app
 log = logging.getLogger("strangler.facade")
 
 
+class _DatedState(uvicorn.server.ServerState):
+    """uvicorn's shared server state whose default headers (Date + the configured ones, what uvicorn's tick
+    sets) are computed when a response reads them, at most once a second."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        self._config, self._second = config, -1
+        self._headers: list[tuple[bytes, bytes]] = []
+        super().__init__()
+
+    @property
+    def default_headers(self) -> list[tuple[bytes, bytes]]:
+        now = int(time.time())
+        if now != self._second:
+            date = [(b"date", formatdate(now, usegmt=True).encode())] if self._config.date_header else []
+            self._second, self._headers = now, date + self._config.encoded_headers  # set by config.load()
+        return self._headers
+
+    @default_headers.setter
+    def default_headers(self, value: list[tuple[bytes, bytes]]) -> None:
+        """ServerState.__init__ sets []: the headers are computed, never stored."""
+
+
 class _EmbeddedServer(uvicorn.Server):
+    """uvicorn.Server without its 0.1 s tick: main_loop waits for `should_exit` (an event, set by `done`)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        self._exit = asyncio.Event()
+        super().__init__(config)
+        self.server_state = _DatedState(config)
+
+    @property
+    def should_exit(self) -> bool:
+        return self._exit.is_set()
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        if value:
+            self._exit.set()
+        else:
+            self._exit.clear()
+
+    async def main_loop(self) -> None:  # no limit_max_requests / callback_notify here: neither is configured
+        await self._exit.wait()
+
     def capture_signals(self):  # mitmproxy owns SIGINT/SIGTERM
         return contextlib.nullcontext()
 

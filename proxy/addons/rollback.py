@@ -13,7 +13,9 @@ is unknown); one whose comparison never arrives (legacy's copy failed, the shado
 job) is counted uncompared after twice legacy's timeout, so a target 5xx is never left out of the window.
 A limit acts only when `rollback.min_clients` distinct cohort keys are behind it.
 Hooks do O(1) bookkeeping only (a comparison settling its pending outcome scans the copies in flight); a
-periodic task (every EVAL_SECONDS) judges the windows that changed, and a flip runs in a thread (file lock,
+background task judges the windows that changed, at most once every EVAL_SECONDS: a hook that records an
+outcome wakes it, and so does the earliest deadline it waits for (a pending outcome's, a failed flip's retry),
+so an idle façade, or one without a watched feature, never wakes for it. A flip runs in a thread (file lock,
 atomic write, fsync'd ledger) with its task kept, then the façade reloads. Windows restart whenever the
 feature's state, percent or limits change, so a rollback is judged on fresh evidence in its new state.
 
@@ -24,6 +26,7 @@ service; refusing a move back towards legacy would keep a failing service servin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -66,6 +69,7 @@ class Rollback:
         # feature -> target-served outcomes waiting for their comparison: [deadline, client, error, latency]
         self._pending: dict[str, deque[tuple[float, str, bool, float]]] = {}
         self._loop_task = Background("strangler auto-rollback", self._loop)
+        self._wake: asyncio.Event | None = None  # set by a hook that gave the judge something new (see _loop)
         state.on_swap(self._on_swap)
         if state.current is not None:
             self._on_swap(state.current)
@@ -77,7 +81,14 @@ class Rollback:
         loader.add_option("strangler_auto_rollback", bool, True,
                           "Flip a feature back one state when it crosses its rollback limits.")
 
+    def configure(self, updated: set[str]) -> None:
+        if "strangler_auto_rollback" in updated:
+            self._changed()  # switched back on: judge what changed meanwhile
+
     def running(self) -> None:
+        if self._loop_task.task is None:
+            self._wake = asyncio.Event()
+            self._wake.set()  # a first look, as the periodic loop had
         self._loop_task.start()
 
     async def done(self) -> None:
@@ -96,6 +107,7 @@ class Rollback:
         window, feature = watched
         if flow.response is not None and decision.refused_upstream == feature.target:
             window.outcome(True, None, self._client(flow))
+            self._changed()
         elif JOB_META in flow.metadata and decision.upstream == feature.target:
             flow.metadata[COMPARED] = True  # the shadow addon (before us) sent legacy a copy to compare
 
@@ -121,6 +133,9 @@ class Rollback:
                 pending.append((time.monotonic() + wait + PENDING_SLACK_S, self._client(flow), error, latency))
         elif decision.fallback is not None and flow.request.method in SAFE_METHODS:
             window.outcome(True, None, self._client(flow))  # the target's breaker is open: it could not serve
+        else:
+            return
+        self._changed()  # an outcome, or a pending one whose deadline the judge must wait for
 
     def error(self, flow: http.HTTPFlow) -> None:
         decision: Decision | None = flow.metadata.get(META)
@@ -129,6 +144,7 @@ class Rollback:
         watched = self._watched(decision)
         if watched is not None and decision.upstream == watched[1].target:  # no answer: never compared
             watched[0].outcome(True, (time.perf_counter() - decision.started) * 1000, self._client(flow))
+            self._changed()
 
     def observe_comparison(self, verdict: Verdict) -> None:
         """A comparison reported by the shadow worker (through the shadow addon's event batches); legacy is
@@ -143,6 +159,7 @@ class Rollback:
         if not verdict.is_error:
             window.parity(verdict.differs, verdict.client,
                           status_change=is_status_change(verdict.cause, verdict.legacy_status))
+        self._changed()
 
     def _settle(self, feature: str, client: str, error: bool) -> bool:
         """Take the pending outcome a comparison of a target-served request settles (the oldest of its client
@@ -209,14 +226,42 @@ class Rollback:
                     "with legacy in canary/new. Fix: set features.%s.parity.shadow_other_side: true",
                     name, feature.state.value, " and rollback.".join(blind), name)
 
-    # ---------------------------------------------------------------- judging (periodic, off the hot path)
+    # ---------------------------------------------------------------- judging (off the hot path)
+    def _changed(self) -> None:
+        """Something for the judge: it runs within EVAL_SECONDS (at once when it has been idle that long)."""
+        if self._wake is not None:
+            self._wake.set()
+
+    def _next_deadline(self) -> float | None:
+        """Seconds until the judge has something to do without a new outcome (None: nothing): the oldest
+        pending outcome's deadline, a failed flip's retry time for a window that changed."""
+        if not getattr(ctx.options, "strangler_auto_rollback", True):
+            return None  # nothing is judged; `configure` wakes the judge when it is switched back on
+        deadlines = [pending[0][0] for pending in self._pending.values() if pending]
+        deadlines += [self._retry_after[name] for name, window in self.windows.items()
+                      if window.dirty and name in self._retry_after and name not in self.flips]
+        return max(min(deadlines) - time.monotonic(), 0.0) if deadlines else None
+
     async def _loop(self) -> None:
+        """Judge when woken (a hook's new outcome, a flip's end, the option switched on) or at the next deadline
+        (_next_deadline), then rest EVAL_SECONDS: at most one judgement per EVAL_SECONDS, as the periodic loop
+        this replaced made, without waking an idle façade every EVAL_SECONDS."""
+        wake = self._wake
+        assert wake is not None  # created by `running` with this task
         while True:
-            await asyncio.sleep(EVAL_SECONDS)
+            try:
+                timeout = self._next_deadline()
+            except Exception:  # never let the judge die (it then looks again after EVAL_SECONDS)
+                log.exception("auto-rollback scheduling failed")
+                timeout = EVAL_SECONDS
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout)
+            wake.clear()
             try:
                 self.evaluate_now()
             except Exception:  # never let the judge die
                 log.exception("auto-rollback evaluation failed")
+            await asyncio.sleep(EVAL_SECONDS)
 
     def evaluate_now(self) -> list[str]:
         """Judge every changed window; start a flip for each breach. Returns the features being rolled back."""
@@ -261,6 +306,7 @@ class Rollback:
 
     def _flipped(self, name: str, breach: Breach, task: asyncio.Task) -> None:
         self.flips.pop(name, None)
+        self._changed()  # its window waited for the flip to end (and may now wait for a retry)
         if task.cancelled():
             return
         exc = task.exception()

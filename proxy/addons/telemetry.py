@@ -1,7 +1,9 @@
 """Per-request metrics and the JSON-lines access log.
 
 The access log is a buffered file written on the event loop (one `write` of one line per request, no
-syscall per request) and flushed every second and at shutdown, so it costs microseconds per request.
+syscall per request) and flushed at most a second after a line was written and at shutdown, so it costs
+microseconds per request. The flush is a one-shot timer armed by the first line after a flush, so an idle
+façade never wakes for it.
 """
 from __future__ import annotations
 
@@ -16,7 +18,6 @@ from mitmproxy import ctx, http
 from proxy.addons.errors import ANSWERED_META
 from proxy.addons.routing import META
 from proxy.addons.state import FacadeState
-from proxy.common.background import Background
 
 FLUSH_SECONDS = 1.0
 _ERROR_STATUS = {"timeout": 504, "connect": 502, "protocol": 502, "stale": 502}  # else 499: the client left
@@ -27,7 +28,8 @@ class Telemetry:
         self.state = state
         self._log: TextIO | None = None
         self._log_path: str = ""
-        self._flusher = Background("strangler log flush", self._flush_loop)
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by `running`: the flush timer needs it
+        self._flush_timer: asyncio.TimerHandle | None = None  # armed while lines wait in the buffer
         self.no_answer: dict[tuple[str, str, int], int] = {}  # (feature, upstream, status): read by proxy/history
 
     def configure(self, updated: set[str]) -> None:
@@ -41,10 +43,12 @@ class Telemetry:
                 self._log_path = path
 
     def running(self) -> None:
-        self._flusher.start()
+        self._loop = asyncio.get_running_loop()
 
     async def done(self) -> None:
-        self._flusher.stop()
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+        self._flush_timer, self._loop = None, None
         self._close()
 
     def response(self, flow: http.HTTPFlow) -> None:
@@ -75,12 +79,13 @@ class Telemetry:
                 **({"fallback": decision.fallback} if decision.fallback else {}),
                 **({"error": decision.error_kind} if decision.error_kind else {}),
             }) + "\n")
+            if self._flush_timer is None and self._loop is not None:
+                self._flush_timer = self._loop.call_later(FLUSH_SECONDS, self._flush)
 
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            if self._log is not None:
-                self._log.flush()
+    def _flush(self) -> None:
+        self._flush_timer = None
+        if self._log is not None:
+            self._log.flush()
 
     def _close(self) -> None:
         if self._log is not None:

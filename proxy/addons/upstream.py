@@ -1,16 +1,19 @@
 """Upstream health as the façade sees it: breaker accounting, per-upstream timeouts, JSON 502/504.
 
-mitmproxy has no per-request upstream timeout, so a watchdog sweeps the requests in flight a few times a
-second; one past its upstream's `timeout_s` has its server connection closed (the client then gets a JSON
-504 instead of hanging). Connection errors become a JSON 502. Both count as breaker failures, as do
-502/503/504 answers from the upstream (see proxy/breaker.py for why 500 does not). A connection that answered
->= 500 is never reused, and a kept-alive connection closed before any response byte is retried (idempotent)
-or answered 502 without counting against the upstream (proxy/addons/keepalive.py).
+mitmproxy has no per-request upstream timeout, so the façade keeps the requests in flight with their
+deadlines and one event-loop timer at the earliest of them; one past its upstream's `timeout_s` has its server
+connection closed (the client then gets a JSON 504 instead of hanging). The timer replaced a sweep every 0.1 s:
+an idle façade wakes for nothing, a busy one about once per `timeout_s` plus once per timed-out request.
+Connection errors become a JSON 502. Both count as breaker failures, as do 502/503/504 answers from the
+upstream (see proxy/breaker.py for why 500 does not). A connection that answered >= 500 is never reused, and a
+kept-alive connection closed before any response byte is retried (idempotent) or answered 502 without counting
+against the upstream (proxy/addons/keepalive.py).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 
 from mitmproxy import ctx, http
@@ -19,32 +22,39 @@ from proxy.addons import keepalive
 from proxy.addons.errors import error_body, file_protocol_error, install
 from proxy.addons.routing import META
 from proxy.addons.state import FacadeState
-from proxy.common.background import Background
 
 log = logging.getLogger("strangler.facade")
-SWEEP_SECONDS = 0.1
 _CLIENT_GONE = ("Client disconnected.", "killed", "Connection killed.")
 
 
 class UpstreamGuard:
     def __init__(self, state: FacadeState):
         self.state = state
-        self.in_flight: dict[str, tuple[float, http.HTTPFlow]] = {}
-        self._sweeper = Background("strangler timeouts", self._sweep)
+        self.in_flight: dict[str, tuple[float, http.HTTPFlow]] = {}  # flow id -> (monotonic deadline, flow)
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by `running`: timers need the event loop
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_at = math.inf  # the deadline the timer fires at (inf: no timer)
         state.on_swap(self._publish_breakers)
 
     def running(self) -> None:
         install()
         keepalive.install()
-        self._sweeper.start()
+        self._loop = asyncio.get_running_loop()
+        if self.in_flight:
+            self._arm(min(deadline for deadline, _ in self.in_flight.values()))
 
     async def done(self) -> None:
-        self._sweeper.stop()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._armed_at, self._loop = None, math.inf, None
 
     def request(self, flow: http.HTTPFlow) -> None:
         decision = flow.metadata.get(META)
         if decision is not None and decision.forwarded and flow.response is None:
-            self.in_flight[flow.id] = (time.monotonic() + decision.timeout_s, flow)
+            deadline = time.monotonic() + decision.timeout_s
+            self.in_flight[flow.id] = (deadline, flow)
+            if deadline < self._armed_at and self._loop is not None:  # usually not: same timeouts, later deadline
+                self._arm(deadline)
 
     def response(self, flow: http.HTTPFlow) -> None:
         self.in_flight.pop(flow.id, None)
@@ -97,19 +107,31 @@ class UpstreamGuard:
                 self._breaker_changed(decision.upstream, breaker)
 
     # ---------------------------------------------------------------- timeouts
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(SWEEP_SECONDS)
-            if not self.in_flight:
-                continue
+    def _arm(self, deadline: float) -> None:
+        """(Re)schedule the one timer at `deadline` (a time.monotonic() value)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer, self._armed_at = None, math.inf
+        if self._loop is not None:
+            self._timer = self._loop.call_later(max(deadline - time.monotonic(), 0.0), self._expire)
+            self._armed_at = deadline
+
+    def _expire(self) -> None:
+        """The timer fired: abort every request past its deadline, then re-arm at the earliest one left (a
+        request that got its answer meanwhile has left `in_flight`; with none left no timer is armed)."""
+        self._timer, self._armed_at = None, math.inf
+        try:
             now = time.monotonic()
             expired = [fid for fid, (deadline, _) in self.in_flight.items() if deadline <= now]
             for fid in expired:
                 _, flow = self.in_flight.pop(fid)
                 try:
                     self._abort(flow)
-                except Exception:  # never let the sweeper die
+                except Exception:  # one flow's failure must not keep the others from timing out
                     log.exception("could not abort a timed-out upstream request")
+        finally:
+            if self.in_flight:
+                self._arm(min(deadline for deadline, _ in self.in_flight.values()))
 
     def _abort(self, flow: http.HTTPFlow) -> None:
         decision = flow.metadata.get(META)
