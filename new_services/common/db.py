@@ -10,6 +10,13 @@ SQLite answers an upgrade that would wait on another writer with "database is lo
 does not apply there. Taking the write lock up front makes writers queue (up to busy_timeout); it is also the
 only point where SQLite in WAL mode can still say busy, before the unit of work has done anything, so retrying
 it a bounded number of times is safe. Still busy after that → DatabaseBusy → 503 DATABASE_BUSY (problems.py).
+
+Why lock_timeout on PostgreSQL: a PostgreSQL lock wait has no limit by default, so one transaction that cannot
+finish (say a dry run whose rollback waits for a request thread that the lock's waiters hold) stalled every
+request queued behind it for good (issue 15: the write-safety audit's stalled sync). Every writer transaction and
+every dry run begins with SET LOCAL lock_timeout = the busy timeout, SQLite's busy_timeout's twin: a wait past it
+fails with 55P03 lock_not_available → DatabaseBusy → 503 DATABASE_BUSY + Retry-After, the waiter's thread and
+connection are freed and a convoy drains instead of deadlocking.
 """
 from __future__ import annotations
 
@@ -28,6 +35,8 @@ from sqlalchemy.pool import StaticPool
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 BEGIN_ATTEMPTS = 3  # BEGIN IMMEDIATE tries, each waiting up to busy_timeout
 WRITE_OPTION = "service_write"
+DRY_RUN_OPTION = "service_dry_run"  # a dry run's connection: bounded lock waits, but SQLite's deferred BEGIN
+DRY_RUN_INFO = "dry_run"  # Session.info key: True in a Database.session(dry_run=True) (id_range reads it)
 TRANSIENT_PG_STATES = frozenset({"40001", "40P01", "55P03"})  # serialization failure, deadlock, lock not available
 
 
@@ -78,6 +87,16 @@ def _prepare_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
+def _prepare_postgres(engine: Engine, busy_timeout_ms: int) -> None:
+    statement = f"SET LOCAL lock_timeout = {int(busy_timeout_ms)}"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        options = connection.get_execution_options()
+        if options.get(WRITE_OPTION, False) or options.get(DRY_RUN_OPTION, False):
+            connection.exec_driver_sql(statement)  # LOCAL: ends with the transaction, the pool sees no change
+
+
 def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
     """An Engine for `url`; SQLite files get their folder created, WAL and foreign keys on.
 
@@ -96,7 +115,10 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = DEFAULT_
         )
         _prepare_sqlite(engine, busy_timeout_ms)
         return engine
-    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
+    engine = create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
+    if parsed.get_backend_name() == "postgresql":
+        _prepare_postgres(engine, busy_timeout_ms)
+    return engine
 
 
 class Database:
@@ -105,14 +127,19 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
         self.url = url
         self.engine = make_engine(url, echo=echo, busy_timeout_ms=busy_timeout_ms)
-        # Same pool; on SQLite its transactions take the write lock up front (BEGIN IMMEDIATE).
+        # Same pool; on SQLite its transactions take the write lock up front (BEGIN IMMEDIATE); on PostgreSQL its
+        # and the dry runs' transactions wait for a lock at most busy_timeout_ms (lock_timeout).
         self.writer = self.engine.execution_options(**{WRITE_OPTION: True})
+        self.dry_runs = self.engine.execution_options(**{DRY_RUN_OPTION: True})
 
     @contextlib.contextmanager
     def session(self, *, dry_run: bool = False, write: bool = True) -> Iterator[Session]:
         """A Session; handlers commit explicitly. With dry_run every commit is undone at the end.
 
         write=False (safe methods) keeps SQLite's deferred BEGIN, so readers never queue behind writers.
+        A dry run's Session carries info[DRY_RUN_INFO] = True: its locks last until the rollback, which runs after
+        the answer is serialised (on the request thread pool), so it must take no lock that real writes queue on
+        — id_range.allocate_id reads it and leaves the id counter alone.
         """
         engine = self.writer if write else self.engine
         if not dry_run:
@@ -124,9 +151,10 @@ class Database:
         # other writers hold while they wait for that lock — the service stalls. A deferred BEGIN takes the lock
         # at the dry run's first write, inside the handler; if that lock is contended the copy answers 503
         # DATABASE_BUSY (a shadow error), never a stalled service.
-        with self.engine.connect() as connection:
+        with self.dry_runs.connect() as connection:
             outer = connection.begin()
-            session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+            session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
+                              info={DRY_RUN_INFO: True})
             try:
                 yield session
             finally:
