@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from proxy.parity import splice
 from proxy.parity.paths import EMPTY, PathSet, Segment, State, field_key, format_path
 from proxy.parity.rules import ValueRules
 from proxy.table import NormaliseRule, ParityConfig
@@ -126,6 +127,10 @@ class Normaliser:
         self.rules = tuple(config.normalise.values())
         self.normalise = PathSet(self.rule_paths)
         self.values = ValueRules(config)
+        # two bodies differing in one string's text: answered from the first such pair's full comparison
+        # (proxy/parity/splice.py); not under rules that pair or report whole values, nor in the reference walk
+        self._splices = splice.SpliceMemo() if prune and not self.unordered and \
+            NormaliseRule.PRESENT not in self.rules else None
 
     # ------------------------------------------------------------------------------------------ public
     def compare(self, reference: Response, candidate: Response) -> list[Difference]:
@@ -153,6 +158,59 @@ class Normaliser:
     def _bodies(self, reference: Response, candidate: Response, out: Comparison) -> None:
         if reference.body == candidate.body and not self.normalise:
             return
+        site = None
+        if self._splices is not None and not (out.differences or out.ignored or out.normalised) \
+                and reference.body != candidate.body:
+            frame, site = self._splices.find(reference.body, candidate.body)
+            if frame is not None and site is not None and self._spliced(frame, site, reference.body,
+                                                                        candidate.body, out):
+                return
+        self._parsed_bodies(reference, candidate, out)
+        if site is not None:
+            self._learn(site, reference, candidate, out)
+
+    def _spliced(self, frame: splice.Frame, site: splice.Site, ref_body: bytes, cand_body: bytes,
+                 out: Comparison) -> bool:
+        """The comparison of two bodies in a learned frame: its one string leaf compared as the walk would."""
+        pair = splice.values(ref_body, cand_body, site)
+        if pair is None:
+            return False
+        ref, cand = pair
+        out.rules_matched.update(frame.rules_matched)
+        sink = out.ignoring() if frame.ignored else out
+        rule = frame.rule
+        if rule is not None and ref != cand and self.values.equal(rule, ref, cand):
+            sink.normalised.append(Difference(format_path(frame.path), "normalised", ref, cand,
+                                              field_key(frame.path), rule.value))
+        else:
+            self._leaf(ref, cand, frame.path, sink)
+        return True
+
+    def _learn(self, site: splice.Site, reference: Response, candidate: Response, out: Comparison) -> None:
+        """Keep the frame of a pair the bytes say differ in one string when the full comparison just made agrees:
+        the frame, applied to this very pair, must give exactly what the walk gave."""
+        if len(out.differences) + len(out.ignored) + len(out.normalised) != 1:
+            return
+        ref, cand = _json_or_missing(reference), _json_or_missing(candidate)
+        if ref is _NO_JSON or cand is _NO_JSON or (path := splice.locate(ref, cand)) is None:
+            return
+        st, ignored = self._start, self.ignore.accepts(self.ignore.start)
+        for key in path:
+            st = self._step(st, key)
+            ignored = ignored or self._ignored(st[0])
+        found = self.normalise.accepted(st[2]) if st[2] else ()
+        rule = self.rules[min(found)] if found else None
+        frame = splice.Frame(reference.body[:site.start], reference.body[site.ref_end:], path, ignored, rule,
+                             frozenset(out.rules_matched))
+        again = Comparison(limit=out.limit)
+        if not self._spliced(frame, site, reference.body, candidate.body, again):
+            return
+        memo = self._splices
+        if memo is not None and (again.differences, again.ignored, again.normalised, again.rules_matched) == \
+                (out.differences, out.ignored, out.normalised, out.rules_matched):
+            memo.learn(frame, site.key(reference.body))
+
+    def _parsed_bodies(self, reference: Response, candidate: Response, out: Comparison) -> None:
         ref, cand = _json_or_missing(reference), _json_or_missing(candidate)
         if ref is _NO_JSON and cand is _NO_JSON:
             if reference.body != candidate.body:
