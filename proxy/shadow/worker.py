@@ -27,6 +27,7 @@ import pickle
 import struct
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,55 @@ async def read_frame(reader: asyncio.StreamReader) -> list | None:
         return pickle.loads(await reader.readexactly(size))
     except asyncio.IncompleteReadError:
         return None
+
+
+class FrameReader(asyncio.Protocol):
+    """The worker's stdin read as frames and handed to `handle` message by message as bytes arrive: no
+    StreamReader (its buffer, two awaited reads and a memmove of the rest per frame). `closed` resolves when
+    the stream ends (or breaks the framing: then the worker stops as at end of stream, logging why)."""
+
+    def __init__(self, handle: Callable[[tuple], None]):
+        self.handle = handle
+        self.buffer = bytearray()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed.done():  # the framing broke: nothing after it is read
+            return
+        buffer = self.buffer
+        buffer += data
+        pos, end = 0, len(buffer)
+        batches, broken = [], None
+        with memoryview(buffer) as view:
+            while end - pos >= HEADER.size:
+                (size,) = HEADER.unpack_from(view, pos)
+                if size > MAX_FRAME:
+                    broken = ValueError(f"frame of {size} bytes is larger than {MAX_FRAME}")
+                    break
+                if end - pos - HEADER.size < size:
+                    break
+                batches.append(pickle.loads(view[pos + HEADER.size:pos + HEADER.size + size]))
+                pos += HEADER.size + size
+        del buffer[:pos]
+        for batch in batches:
+            for message in batch:
+                self.handle(message)
+        if broken is not None:
+            buffer.clear()
+            self._end(broken)
+
+    def eof_received(self) -> bool:
+        self._end(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end(exc)
+
+    def _end(self, exc: Exception | None) -> None:
+        if exc is not None:
+            log.error("shadow worker input ended: %s", exc)
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 def served_of(payload: tuple | None) -> Served | None:
@@ -105,9 +155,12 @@ class WorkerCore:
                 waiting.set_result(served_of(message[2]))
 
     async def _run(self, job_id: int, job: Job, table: RouteTable, served: asyncio.Future) -> None:
+        # the client's answer is awaited at most its timeout + 5 s: then None (a timer, not wait_for's Timeout)
+        expiry = asyncio.get_running_loop().call_later(job.served_timeout_s + 5.0, _expire, served)
         try:
-            await self.engine.run(job, table, _bounded(served, job.served_timeout_s + 5.0))
+            await self.engine.run(job, table, served)
         finally:
+            expiry.cancel()
             self.pending.pop(job_id, None)
             self.engine.emit(("done", job.feature))
 
@@ -118,11 +171,9 @@ class WorkerCore:
             task.cancel()
 
 
-async def _bounded(served: asyncio.Future, timeout: float) -> Served | None:
-    try:
-        return await asyncio.wait_for(served, timeout)
-    except TimeoutError:
-        return None
+def _expire(served: asyncio.Future) -> None:
+    if not served.done():
+        served.set_result(None)
 
 
 def batch_events(events: list[tuple]) -> list[tuple]:
@@ -161,8 +212,6 @@ class _Outbox:
 
 async def serve(db: Path) -> None:
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=MAX_FRAME)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout.buffer)
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
     outbox = _Outbox(writer)
@@ -171,9 +220,8 @@ async def serve(db: Path) -> None:
     core = WorkerCore(engine)
     _tune_gc()
     try:
-        while (batch := await read_frame(reader)) is not None:
-            for message in batch:
-                core.handle(message)
+        _, inbox = await loop.connect_read_pipe(lambda: FrameReader(core.handle), sys.stdin.buffer)
+        await inbox.closed
         await core.drain(DRAIN_S)
     finally:
         await engine.aclose()

@@ -14,7 +14,7 @@ from strangler_app import protocol as signing
 
 from proxy.parity import ParityStore
 from proxy.shadow.engine import Engine, Job
-from proxy.shadow.worker import WorkerCore, frame, read_frame, served_of
+from proxy.shadow.worker import MAX_FRAME, FrameReader, WorkerCore, frame, read_frame, served_of
 from proxy.table import load_table
 
 KEY = "unit-worker-key-0123456789abcdef"
@@ -28,6 +28,35 @@ def test_frames_round_trip_in_batches_and_end_cleanly() -> None:
         return [await read_frame(reader), await read_frame(reader), await read_frame(reader)]
 
     assert asyncio.run(main()) == [[("a", 1), ("b", b"\x00\x00\x00")], [("c",)], None]
+
+
+def test_frame_reader_hands_over_messages_in_order_however_the_bytes_arrive() -> None:
+    async def main() -> tuple[list, list, bool]:
+        got: list = []
+        stream = frame([("a", 1), ("b", b"\x00" * 5000)]) + frame([("c",)]) + frame([("d", "é")])
+        reader = FrameReader(got.append)
+        for i in range(0, len(stream), 7):  # split everywhere, headers included
+            reader.data_received(stream[i:i + 7])
+        whole: list = []
+        at_once = FrameReader(whole.append)
+        at_once.data_received(stream)
+        ended = at_once.closed.done()
+        at_once.eof_received()
+        return got, whole, not ended and at_once.closed.done()
+
+    got, whole, ends_at_eof = asyncio.run(main())
+    assert got == whole == [("a", 1), ("b", b"\x00" * 5000), ("c",), ("d", "é")]
+    assert ends_at_eof
+
+
+def test_frame_reader_stops_at_a_frame_larger_than_the_bound() -> None:
+    async def main() -> tuple[list, bool]:
+        got: list = []
+        reader = FrameReader(got.append)
+        reader.data_received(frame([("a",)]) + (MAX_FRAME + 1).to_bytes(4, "big") + b"x")
+        return got, reader.closed.done()
+
+    assert asyncio.run(main()) == ([("a",)], True)
 
 
 def test_served_answer_is_decoded_in_the_worker_not_the_facade() -> None:
