@@ -247,7 +247,7 @@ class Normaliser:
         leftovers are paired by canonical form, not place) or a `present` rule (it reports whole values)."""
         if not self.prune or self.unordered or NormaliseRule.PRESENT in self.rules:
             return 0
-        p = _common_prefix(ref, cand)
+        p = splice.common_prefix(ref, cand)
         while p and 0x30 <= ref[p - 1] <= 0x39:  # a number both spell alike up to here, one continues with
             p -= 1                              # '.', 'e' or 'E': its digits belong in the tail, all of them
         return max(0, p - 18)
@@ -538,19 +538,6 @@ def _exact(response: Response, value: Any, big: bool) -> Any:
         return json.loads(response.body)
     except (ValueError, UnicodeDecodeError):
         return value
-
-
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """The length of the longest common prefix: a binary search, each probe one memcmp (no copy)."""
-    lo, hi = 0, min(len(a), len(b))
-    view = memoryview(b)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a.startswith(view[:mid]):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 def _identical(ref: Any, cand: Any, exact_eq: bool = False) -> bool:
