@@ -44,6 +44,8 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench_dashboard": (["--requests", "150", "--rounds", "6", "--seconds", "2"], ["wrk"]),
     "bench_nginx": (["--placement", "pinned", "--rounds", "6", "--seconds", "2"], ["wrk", "nginx", "taskset"]),
     "bench_reliability": (["--examples", "3", "--flips", "10", "--soak-seconds", "20"], []),
+    "bench_reliability_cost": (["--rounds", "4", "--seconds", "2", "--calls", "100", "--warm", "10"],
+                               ["wrk", "valgrind"]),
     "bench_write_safety": (["--clients", "4", "--writes", "3", "--rounds", "1", "--products", "100"], []),
     "bench_record": (["--rounds", "6", "--seconds", "2", "--cases", "1000", "--dedup", "1000000"],
                      ["wrk", "valgrind"]),
