@@ -29,6 +29,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -45,8 +46,9 @@ class DatabaseBusy(Exception):
 
 
 def is_busy(exc: BaseException) -> bool:
-    """Lock contention, not a fault: SQLite 'database is locked/busy', PostgreSQL serialization/deadlock/lock."""
-    if isinstance(exc, DatabaseBusy):
+    """Contention, not a fault: SQLite 'database is locked/busy', PostgreSQL serialization/deadlock/lock, and no
+    pool connection free within the busy timeout (see make_engine)."""
+    if isinstance(exc, DatabaseBusy | PoolTimeout):
         return True
     if not isinstance(exc, DBAPIError):
         return False
@@ -111,11 +113,15 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = DEFAULT_
         engine = create_engine(
             url, echo=echo, hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
-            **({"poolclass": StaticPool} if in_memory else {}),
+            **({"poolclass": StaticPool} if in_memory else {"pool_timeout": busy_timeout_ms / 1000}),
         )
         _prepare_sqlite(engine, busy_timeout_ms)
         return engine
-    engine = create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
+    # pool_timeout = the busy timeout: a dry run takes its connection in the session dependency's thread and
+    # then waits for another for its handler, so a burst can leave every thread waiting for a connection that
+    # thread-less requests hold; a bounded wait turns that into 503 DATABASE_BUSY (is_busy), not a 30 s stall
+    engine = create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True,
+                           pool_timeout=busy_timeout_ms / 1000)
     if parsed.get_backend_name() == "postgresql":
         _prepare_postgres(engine, busy_timeout_ms)
     return engine
