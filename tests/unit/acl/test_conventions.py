@@ -85,3 +85,12 @@ def test_flags() -> None:
     for bad in ("y", "", None, True, "YES"):
         with pytest.raises(TranslationError):
             flag_to_bool(bad, "ACTV_FLG")
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)),
+       st.sampled_from(["Europe/London", "Asia/Kathmandu", "America/St_Johns", "Europe/Amsterdam", "UTC"]))
+def test_legacy_timestamp_text_is_what_strftime_writes(instant: datetime, tz: str) -> None:
+    """utc_to_legacy_ts formats by hand for speed (issue 21); it must stay byte-identical to strftime, years
+    below 1000 and zones with odd offsets (+05:45, -03:30, historic seconds) included."""
+    from acl.common.conventions import LEGACY_TS_FORMAT, zone
+    assert utc_to_legacy_ts(instant, tz) == instant.astimezone(zone(tz)).strftime(LEGACY_TS_FORMAT)

@@ -1,4 +1,5 @@
 """Native /v2 API behaviour and RFC 9457 problem details; legacy envelope on /api paths."""
+import pytest
 from fastapi.testclient import TestClient
 
 from new_services.common.problems import PROBLEM_JSON
@@ -81,3 +82,32 @@ def test_legacy_create_then_read_back(client: TestClient) -> None:
 
 def test_healthz(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "service": "catalog", "database": "ok"}
+
+
+def test_legacy_reads_take_one_thread_hop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hot legacy reads (list, get) hand their blocking work to the thread pool once per request: a sync
+    handler with a session dependency hopped three times (dependency enter, handler, dependency exit) through
+    anyio's workers, which cost more CPU than the queries (issue 21). Every hop is counted, whichever pool."""
+    import asyncio
+
+    import anyio.to_thread
+    created = client.post("/api/products", json={"Sku": "T-1", "Name": "Tent", "Category": "GARDEN",
+                                                 "UnitPrice": "5"}).json()
+    hops: list[str] = []
+    to_thread, in_executor = anyio.to_thread.run_sync, asyncio.BaseEventLoop.run_in_executor
+
+    async def counted_to_thread(*args, **kwargs):  # type: ignore[no-untyped-def]
+        hops.append("anyio")
+        return await to_thread(*args, **kwargs)
+
+    def counted_in_executor(self, *args):  # type: ignore[no-untyped-def]
+        hops.append("executor")
+        return in_executor(self, *args)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted_to_thread)
+    monkeypatch.setattr(asyncio.BaseEventLoop, "run_in_executor", counted_in_executor)
+    for path in ("/api/products?page=1&page_size=5", f"/api/products/{created['ProductId']}"):
+        hops.clear()
+        response = client.get(path)
+        assert response.status_code == 200, response.text
+        assert len(hops) == 1, (path, hops)
