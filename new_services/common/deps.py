@@ -41,8 +41,7 @@ async def in_session[T](request: Request, work: Callable[[Session], T]) -> T:
     it), opened and closed in that same thread. Why: a sync handler with SessionDep costs three thread hops per
     request (the dependency's enter, the handler, the dependency's exit) through anyio's worker threads — on the
     hot legacy reads they cost more CPU than the queries; this is one hop, through concurrent.futures (cheaper
-    per hop than anyio's; at most min(32, cores + 4) threads per process, enough for reads that wait on SQLite,
-    PostgreSQL or a missed availability read)."""
+    per hop than anyio's). A service sizes that executor at start-up (catalog: READ_THREADS in its app.py)."""
     opening = _session_of(request)
 
     def run() -> T:
