@@ -30,9 +30,9 @@ def check_id_range(database: Database, start: int) -> None:
 REQUEST_THREADS = 8
 #: The legacy reads' pool per worker (the event loop's default executor, new_services.common.deps.in_session).
 #: More reads at once queue for the GIL, not the CPU, and the tail grows: p99 of list pages at wrk -c16 on 2
-#: cores was 35-42 ms with 6 threads, 30-35 with 4, 18-22 with 1; 4 still lets reads that wait (PostgreSQL, a
-#: missed availability read) overlap.
-READ_THREADS = 4
+#: cores was 35-42 ms with 6 threads, 30-35 with 4, 23-30 with 2, 18-22 with 1; 2 still lets a read that waits
+#: (PostgreSQL, a missed availability read) overlap with one that computes.
+READ_THREADS = 2
 
 
 def create_app(settings: CatalogSettings | None = None, *,
