@@ -1,16 +1,19 @@
 """Does shadowing cost the client anything? Client latency and throughput with shadow copies on vs off.
 
 Run: python -m load.bench_shadow [--rounds 3] [--seconds 5] [--connections 16] [--max-in-flight 256]
-                                 [--workers N] [--body catalog|tiny] [--profile DIR] [--json FILE]
+                                 [--latency-rounds 10] [--workers N] [--body catalog|tiny] [--profile DIR]
+                                 [--json FILE]
 Four proxies in front of the same fast legacy backend, measured with wrk in alternating rounds:
 bare `mitmdump --mode reverse`, the façade with the feature in state `legacy` (shadow off), the façade
 in state `shadow` (every request copied to a target slowed by 100 ms, compared and stored by the façade's
 shadow workers), and the same with the target timing out (timeout 50 ms < its 100 ms). Both sides answer the
 demo's catalog page (50 products as the monolith writes them, a ServerTime that differs on every call: noise).
-Prints medians and the three figures of issue 21 with met / not met: shadow worker CPU per compared copy
-(<= 0.5 ms), copies shed at sample rate 1.0 at the rate the shadow-on run reaches (<= 1 %), client p50 with a
-timing-out target vs shadow off at 1 connection (<= 1.10x); also CPU per request of each proxy (from /proc:
-steadier than req/s on a shared machine). Generator, proxies, workers and backends share this machine's CPU
+Prints medians and the three figures of issue 21: shadow worker CPU per compared copy (<= 0.5 ms), copies
+shed at sample rate 1.0 at the rate the shadow-on run reaches (<= 1 %), and client p50 at 1 connection with
+the target answering and timing out vs shadow off (<= 1.10x) — the last from --latency-rounds short paired
+rounds of wrk -c1 (alternating order), as the median of the per-round ratios with a 95 % interval
+(load/stats.py): "inconclusive" when the interval straddles 1.10x. Also CPU per request of each proxy (from
+/proc: steadier than req/s on a shared machine). Generator, proxies, workers and backends share this machine's CPU
 cores: the figures are relative. `--profile DIR` writes a cProfile of each shadow worker there
 (STRANGLER_SHADOW_PROFILE; read with `python -m pstats`). Prints only; never asserts.
 """
@@ -33,6 +36,7 @@ import httpx
 
 from load import figures
 from load.bench_facade import cpu_seconds, wrk
+from load.stats import Interval, median_interval, paired_ratios
 from strangler.procs import free_port, running
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +44,7 @@ BIN = Path(sys.executable).parent
 DELAY_S = 0.1
 FACADES = {"shadow off": ("legacy", 5), "shadow on": ("shadow", 5), "shadow timeout": ("shadow", 0.05)}
 TARGET_CPU_MS, TARGET_SHED_PCT, TARGET_P50_RATIO = 0.5, 1.0, 1.10
+LATENCY_SECONDS = 1  # per arm and latency round: ~500 requests at 1 connection, a steady p50
 # copies shed for want of capacity; other drops (a client that hung up before its answer: served_side_failed,
 # e.g. wrk's open requests when a round ends) are printed with the counters but are no shedding
 SHED = ("in_flight_cap", "worker_lagging", "worker_down", "worker_died")
@@ -162,6 +167,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--latency-rounds", type=int, default=10,
+                    help="paired rounds of wrk -c1 (1 s per arm) for the client p50 ratios (>= 6 for an interval)")
     ap.add_argument("--max-in-flight", type=int, default=256,
                     help="the feature's parity.max_in_flight: at least request rate x target latency (100 ms) to "
                          "shed nothing at sample rate 1.0")
@@ -177,7 +184,7 @@ def main() -> None:
     figures.add_json_option(ap)
     args = ap.parse_args()
     figures.keep_bounded(ap, args, rounds=(1, 50), seconds=(1, 120), connections=(1, 512),
-                         max_in_flight=(1, 100_000))
+                         max_in_flight=(1, 100_000), latency_rounds=(1, 100))
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
     tmp = Path(tempfile.mkdtemp(prefix="bench-shadow-"))
@@ -235,24 +242,27 @@ def main() -> None:
                     worker_cpu_s += _cpu(mine) - cpu["worker"]
                     compared[str(r)] = _counter(_metrics(ports["shadow on"][1], token),
                                                 "strangler_shadow_comparisons_total") - seen
-                one = wrk(f"http://127.0.0.1:{port}{path}", args.seconds, 1)  # client latency without queueing
-                res["p50_c1_ms"], res["p99_c1_ms"] = one["p50_ms"], one["p99_ms"]
                 results[name].append(res)
                 print(f"round {r + 1} {name:14s} {res['rps']:8.0f} req/s  p50 {res['p50_ms']:6.2f} ms  "
-                      f"non-2xx {res['non2xx']} | 1 conn: p50 {res['p50_c1_ms']:.2f} ms p99 {res['p99_c1_ms']:.2f} ms"
-                      f" | cpu {res['cpu_us']:.0f} us/req (+ worker {res['worker_cpu_us']:.0f})", flush=True)
+                      f"non-2xx {res['non2xx']} | cpu {res['cpu_us']:.0f} us/req (+ worker "
+                      f"{res['worker_cpu_us']:.0f})", flush=True)
         metrics = {name: _metrics(ports[name][1], token) for name in ("shadow on", "shadow timeout")}
-    keys = ("rps", "p50_ms", "p50_c1_ms", "p99_c1_ms", "cpu_us", "worker_cpu_us")
+        latency = _latency_rounds(targets, path, args.latency_rounds)
+    keys = ("rps", "p50_ms", "cpu_us", "worker_cpu_us")
     med = {n: {k: statistics.median(x[k] for x in rs) for k in keys} for n, rs in results.items()}
     print(f"\nmedians over {args.rounds} rounds x {args.seconds}s, wrk -t1 -c{args.connections} and -c1, shadow "
           f"target slowed by {DELAY_S * 1000:.0f} ms; {os.cpu_count()} CPU cores shared by wrk, 4 proxies, the "
           f"shadow workers and 2 backends (load average before: {LOAD_BEFORE}):")
     for n, m in med.items():
-        print(f"  {n:14s} {m['rps']:8.0f} req/s  p50 {m['p50_ms']:6.2f} ms | 1 connection: p50 {m['p50_c1_ms']:.2f} ms"
-              f"  p99 {m['p99_c1_ms']:.2f} ms | cpu {m['cpu_us']:.0f} us/req + worker {m['worker_cpu_us']:.0f}")
-    on, off, bare_m, late = med["shadow on"], med["shadow off"], med["bare mitmdump"], med["shadow timeout"]
-    print(f"  client p50 (1 connection) shadow on / off = {on['p50_c1_ms'] / off['p50_c1_ms']:.2f}x, target timing "
-          f"out / off = {late['p50_c1_ms'] / off['p50_c1_ms']:.2f}x (target <= 1.10x)")
+        print(f"  {n:14s} {m['rps']:8.0f} req/s  p50 {m['p50_ms']:6.2f} ms | 1 connection: p50 "
+              f"{statistics.median(latency[n]):.2f} ms | cpu {m['cpu_us']:.0f} us/req + worker "
+              f"{m['worker_cpu_us']:.0f}")
+    on, off, bare_m = med["shadow on"], med["shadow off"], med["bare mitmdump"]
+    on_ratio = median_interval(paired_ratios(latency["shadow on"], latency["shadow off"]))
+    late_ratio = median_interval(paired_ratios(latency["shadow timeout"], latency["shadow off"]))
+    print(f"  client p50 at 1 connection ({args.latency_rounds} paired rounds of {LATENCY_SECONDS} s per arm): "
+          f"shadow on / off = {on_ratio.text()}, target timing out / off = {late_ratio.text()} (target <= "
+          f"{TARGET_P50_RATIO}x)")
     print(f"  req/s façade in shadow / bare mitmdump = {on['rps'] / bare_m['rps']:.2f}x; "
           f"shadow on / off = {on['rps'] / off['rps']:.2f}x")
     print(f"  façade CPU per request: shadow on {on['cpu_us']:.0f} us, off {off['cpu_us']:.0f} us, bare mitmdump "
@@ -266,28 +276,46 @@ def main() -> None:
     done = _counter(metrics["shadow on"], "strangler_shadow_comparisons_total")
     per_copy_ms = 1000 * worker_cpu_s / max(1.0, sum(compared.values()))
     shed_pct = 100 * shed / max(1.0, shed + done)
-    late_ratio = late["p50_c1_ms"] / off["p50_c1_ms"]
     n_workers = len(workers["shadow on"])
     print(f"\nissue 21 figures ({args.body} answers, max_in_flight {args.max_in_flight}, {n_workers} shadow "
           f"worker{'s' if n_workers != 1 else ''} per façade):")
     for label, value, target in (
             (f"shadow worker CPU per compared copy (all workers): {per_copy_ms:.3f} ms", per_copy_ms, TARGET_CPU_MS),
             (f"copies shed at sample rate 1.0 at {on['rps']:.0f} req/s (shadow on): {shed_pct:.1f} % "
-             f"({shed:.0f} of {shed + done:.0f})", shed_pct, TARGET_SHED_PCT),
-            (f"client p50 with a timing-out target / shadow off (1 connection): {late_ratio:.2f}x", late_ratio,
-             TARGET_P50_RATIO)):
+             f"({shed:.0f} of {shed + done:.0f})", shed_pct, TARGET_SHED_PCT)):
         print(f"  {label}  target <= {target:g}: {'met' if value <= target else 'NOT met'}")
+    for label, interval in (("client p50 shadow on / off (1 connection)", on_ratio),
+                            ("client p50 with a timing-out target / shadow off (1 connection)", late_ratio)):
+        print(f"  {label}: {interval.text()}  target <= {TARGET_P50_RATIO:g}: "
+              f"{interval.verdict(TARGET_P50_RATIO, higher_is_better=False)}")
     figures.write(args.json, "bench_shadow", [
-        figures.bounded("client p50 shadow on / off (1 connection)", on["p50_c1_ms"] / off["p50_c1_ms"], "x", 1.10,
-                        higher_is_better=False),
-        figures.bounded("client p50 target timing out / off (1 connection)", late_ratio, "x", TARGET_P50_RATIO,
-                        higher_is_better=False),
+        _ratio_figure("client p50 shadow on / off (1 connection)", on_ratio),
+        _ratio_figure("client p50 target timing out / off (1 connection)", late_ratio),
         figures.bounded("copies shed at sample rate 1.0 (shadow on)", shed_pct, "%", TARGET_SHED_PCT,
                         higher_is_better=False, digits=1),
         figures.bounded("shadow worker CPU per compared copy", per_copy_ms, "ms", TARGET_CPU_MS,
                         higher_is_better=False, digits=3),
         figures.figure("shadow worker CPU per request (shadow on)", round(on["worker_cpu_us"]), "µs")])
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _latency_rounds(targets: dict[str, int], path: str, rounds: int) -> dict[str, list[float]]:
+    """Client p50 (ms) of each proxy at 1 connection (no queueing: what one client waits), in `rounds` short
+    rounds in alternating order, so drift in the machine's load hits every arm alike; a pause between arms lets
+    the previous arm's in-flight copies (100 ms target) finish first."""
+    p50: dict[str, list[float]] = {name: [] for name in targets}
+    for r in range(rounds):
+        order = list(targets.items()) if r % 2 == 0 else list(reversed(targets.items()))
+        for name, port in order:
+            time.sleep(0.3)
+            p50[name].append(wrk(f"http://127.0.0.1:{port}{path}", LATENCY_SECONDS, 1)["p50_ms"])
+        print(f"latency round {r + 1}: " + ", ".join(f"{n} {p50[n][-1]:.2f} ms" for n in targets), flush=True)
+    return p50
+
+
+def _ratio_figure(name: str, interval: Interval) -> dict:
+    return figures.figure(name, round(interval.median, 3), "x", f"<= {TARGET_P50_RATIO:g} x",
+                          interval.verdict(TARGET_P50_RATIO, higher_is_better=False), interval)
 
 
 def _counter(text: str, name: str, label: str = "") -> float:
