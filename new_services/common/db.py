@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,7 +79,7 @@ def _prepare_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if engine.url.database not in (None, "", ":memory:"):
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cursor, busy_timeout_ms)
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -87,6 +88,23 @@ def _prepare_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             _begin_immediate(connection)
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+def _enable_wal(cursor, busy_timeout_ms: int) -> None:  # a DBAPI cursor: untyped
+    """PRAGMA journal_mode=WAL, retried within the busy timeout. Switching a file that is not in WAL mode yet
+    (a database the migration tool created) needs its exclusive lock, and when two service workers start
+    together each holds a shared lock waiting for the other's: SQLite answers one of them 'database is locked'
+    at once instead of calling its busy handler (seen: a worker exited at start-up, taking the service down).
+    The pragma is idempotent, so trying again once the other has switched is safe."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01 + random.random() * 0.02)
 
 
 def _prepare_postgres(engine: Engine, busy_timeout_ms: int) -> None:

@@ -109,3 +109,33 @@ def test_the_next_traceback_counts_the_suppressed_ones(tmp_path: Path, caplog: p
         client.post("/api/boom", content=b"{}")
     last = [r for r in caplog.records if r.levelno >= logging.ERROR][-1]
     assert last.exc_info and "2 like it suppressed since the last" in last.getMessage()
+
+
+class _LockedCursor:
+    """A cursor whose first `locked` PRAGMA journal_mode=WAL calls fail as SQLite fails the second of two
+    workers switching a new database to WAL together (deadlock: 'database is locked' at once, no busy wait)."""
+
+    def __init__(self, locked: int, error: str = "database is locked") -> None:
+        self.locked, self.error, self.calls = locked, error, 0
+
+    def execute(self, sql: str) -> None:
+        self.calls += 1
+        if self.calls <= self.locked:
+            raise sqlite3.OperationalError(self.error)
+
+
+def test_switching_to_wal_retries_a_locked_database_within_the_busy_timeout() -> None:
+    from new_services.common.db import _enable_wal
+    cursor = _LockedCursor(locked=3)
+    _enable_wal(cursor, busy_timeout_ms=2000)
+    assert cursor.calls == 4  # three refusals, then switched: the worker starts
+
+
+def test_switching_to_wal_gives_up_after_the_busy_timeout_and_never_retries_other_errors() -> None:
+    from new_services.common.db import _enable_wal
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _enable_wal(_LockedCursor(locked=10**9), busy_timeout_ms=50)
+    other = _LockedCursor(locked=1, error="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _enable_wal(other, busy_timeout_ms=2000)
+    assert other.calls == 1
