@@ -1,4 +1,6 @@
 """Native /v2 API behaviour and RFC 9457 problem details; legacy envelope on /api paths."""
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -111,3 +113,30 @@ def test_legacy_reads_take_one_thread_hop(client: TestClient, monkeypatch: pytes
         response = client.get(path)
         assert response.status_code == 200, response.text
         assert len(hops) == 1, (path, hops)
+
+
+def test_reads_answer_503_inventory_unavailable_when_availability_cannot_be_read(tmp_path: Path) -> None:
+    """The reads run in an executor thread (in_session): an availability failure raised there still reaches the
+    app's handler as the legacy 503 INVENTORY_UNAVAILABLE, never a guessed number or a 500."""
+    from new_services.catalog.app import create_app
+    from new_services.catalog.ports import AvailabilityUnavailable
+    from new_services.catalog.settings import CatalogSettings
+    from tests.unit.catalog.conftest import SHADOW_KEY
+
+    class Down:
+        def available(self, product_ids, *, fresh: bool = False):  # type: ignore[no-untyped-def]
+            raise AvailabilityUnavailable("legacy inventory: connection refused")
+
+        def close(self) -> None:
+            pass
+
+    settings = CatalogSettings(shadow_key=SHADOW_KEY, database_url=f"sqlite:///{tmp_path}/catalog.db",
+                               var_dir=tmp_path)
+    with TestClient(create_app(settings, availability=Down())) as client:
+        created = client.post("/api/products", json={"Sku": "D-1", "Name": "Drum", "Category": "TOYS",
+                                                     "UnitPrice": "9"})
+        assert created.status_code == 201, created.text
+        for path in ("/api/products", f"/api/products/{created.json()['ProductId']}"):
+            response = client.get(path)
+            assert response.status_code == 503, (path, response.text)
+            assert response.json()["ErrorCode"] == "INVENTORY_UNAVAILABLE"
