@@ -28,7 +28,8 @@ def check_id_range(database: Database, start: int) -> None:
 #: Sync handlers' thread pool per worker (anyio's default is 40). Fewer threads contending for the GIL answer
 #: in arrival order instead of by scheduling luck: a shorter latency tail; legacy hops are short (timeouts).
 REQUEST_THREADS = 8
-#: The legacy reads' pool per worker (the event loop's default executor, new_services.common.deps.in_session).
+#: The legacy reads' pool per worker (the event loop's default executor; new_services.common.deps.in_session puts
+#: writes on the request pool above, so writes waiting for a lock never take these threads).
 #: More reads at once queue for the GIL, not the CPU, and the tail grows: p99 of list pages at wrk -c16 on 2
 #: cores was 35-42 ms with 6 threads, 30-35 with 4, 23-30 with 2, 18-22 with 1; 2 still lets a read that waits
 #: (PostgreSQL, a missed availability read) overlap with one that computes.

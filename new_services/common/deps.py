@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from new_services.common.db import Database
 from new_services.common.dryrun import DryRunDep, is_dry_run
@@ -37,18 +38,22 @@ def _session_of(request: Request) -> AbstractContextManager[Session]:
 
 
 async def in_session[T](request: Request, work: Callable[[Session], T]) -> T:
-    """`work(session)` on the event loop's default executor with this request's session (as get_session makes
-    it), opened and closed in that same thread. Why: a sync handler with SessionDep costs three thread hops per
-    request (the dependency's enter, the handler, the dependency's exit) through anyio's worker threads — on the
-    hot legacy reads they cost more CPU than the queries; this is one hop, through concurrent.futures (cheaper
-    per hop than anyio's). A service sizes that executor at start-up (catalog: READ_THREADS in its app.py)."""
+    """`work(session)` on a pool thread with this request's session (as get_session makes it), opened and closed
+    in that same thread. Why: a sync handler with SessionDep costs three thread hops per request (the
+    dependency's enter, the handler, the dependency's exit) — on the hot legacy reads they cost more CPU than
+    the queries — and a dry run's connection was taken by one thread while its handler waited for another;
+    this is one hop. Reads go to the event loop's default executor (cheaper per hop than anyio's; a service
+    sizes it at start-up, catalog: READ_THREADS in its app.py); writes to anyio's thread pool, so writes waiting
+    for a database lock (up to the busy timeout) never take the threads the reads run on."""
     opening = _session_of(request)
 
     def run() -> T:
         with opening as session:
             return work(session)
 
-    return await asyncio.get_running_loop().run_in_executor(None, contextvars.copy_context().run, run)
+    if request.method in SAFE_METHODS:
+        return await asyncio.get_running_loop().run_in_executor(None, contextvars.copy_context().run, run)
+    return await run_in_threadpool(run)
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]

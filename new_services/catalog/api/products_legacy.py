@@ -103,43 +103,60 @@ async def get_product(product_id: str, request: Request, availability: Availabil
     return await in_session(request, one)
 
 
+# The writes too run in one pool thread with in_session: a dry run's connection is then taken by the thread
+# that uses it and rolled back there, before the answer is serialised — never held by a request waiting for a
+# second thread (with SessionDep, the dependency took it in one thread and the handler waited for another).
 @router.post("", status_code=201)
-def create_product(body: RawBodyDep, repo: RepositoryDep, settings: SettingsDep) -> dict[str, Any]:
+async def create_product(body: RawBodyDep, request: Request, settings: SettingsDep) -> dict[str, Any]:
     command = parse_json_body(body, ProductCreateBody)
-    try:
-        product = services.create_product(repo, **command.to_domain())
-    except DomainError as exc:
-        raise domain_error(exc) from None
-    except DuplicateSku:
-        raise _duplicate(command.Sku) from None
-    return product_to_json(product, 0, settings.legacy_tz)  # a new product has no stock rows yet
+
+    def create(session: Session) -> dict[str, Any]:
+        try:
+            product = services.create_product(ProductRepository(session, id_start=settings.id_start),
+                                               **command.to_domain())
+        except DomainError as exc:
+            raise domain_error(exc) from None
+        except DuplicateSku:
+            raise _duplicate(command.Sku) from None
+        return product_to_json(product, 0, settings.legacy_tz)  # a new product has no stock rows yet
+
+    return await in_session(request, create)
 
 
 @router.put("/{product_id}")
-def update_product(product_id: str, request: Request, body: RawBodyDep, repo: RepositoryDep,
-                   availability: AvailabilityDep, settings: SettingsDep) -> dict[str, Any]:
+async def update_product(product_id: str, request: Request, body: RawBodyDep, availability: AvailabilityDep,
+                         settings: SettingsDep) -> dict[str, Any]:
     ident = legacy_id(request, product_id)
     command = parse_json_body(body, ProductUpdateBody)
     changes = command.to_domain_changes()
-    _load(repo, ident)
-    try:
-        product = services.update_product(repo, ident, changes)
-    except DomainError as exc:
-        raise domain_error(exc) from None
-    except DuplicateSku as exc:
-        raise _duplicate(exc.sku) from None
-    return _one(product, availability, settings.legacy_tz, fresh=True)
+
+    def update(session: Session) -> dict[str, Any]:
+        repo = ProductRepository(session, id_start=settings.id_start)
+        _load(repo, ident)
+        try:
+            product = services.update_product(repo, ident, changes)
+        except DomainError as exc:
+            raise domain_error(exc) from None
+        except DuplicateSku as exc:
+            raise _duplicate(exc.sku) from None
+        return _one(product, availability, settings.legacy_tz, fresh=True)
+
+    return await in_session(request, update)
 
 
 @router.post("/{product_id}/deactivate")
-def deactivate_product(product_id: str, request: Request, repo: RepositoryDep, availability: AvailabilityDep,
-                       settings: SettingsDep) -> dict[str, Any]:
+async def deactivate_product(product_id: str, request: Request, availability: AvailabilityDep,
+                             settings: SettingsDep) -> dict[str, Any]:
     ident = legacy_id(request, product_id)
-    try:
-        product = services.deactivate_product(repo, ident)
-    except ProductNotFound:
-        raise not_found("PRODUCT_NOT_FOUND", "product", ident) from None
-    return _one(product, availability, settings.legacy_tz, fresh=True)
+
+    def deactivate(session: Session) -> dict[str, Any]:
+        try:
+            product = services.deactivate_product(ProductRepository(session, id_start=settings.id_start), ident)
+        except ProductNotFound:
+            raise not_found("PRODUCT_NOT_FOUND", "product", ident) from None
+        return _one(product, availability, settings.legacy_tz, fresh=True)
+
+    return await in_session(request, deactivate)
 
 
 # --- errors in the legacy envelope ------------------------------------------------------------------------

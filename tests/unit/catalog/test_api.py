@@ -86,8 +86,8 @@ def test_healthz(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "service": "catalog", "database": "ok"}
 
 
-def test_legacy_reads_take_one_thread_hop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hot legacy reads (list, get) hand their blocking work to the thread pool once per request: a sync
+def test_legacy_calls_take_one_thread_hop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The legacy reads (list, get) and writes hand their blocking work to the thread pool once per request: a sync
     handler with a session dependency hopped three times (dependency enter, handler, dependency exit) through
     anyio's workers, which cost more CPU than the queries (issue 21). Every hop is counted, whichever pool."""
     import asyncio
@@ -108,11 +108,17 @@ def test_legacy_reads_take_one_thread_hop(client: TestClient, monkeypatch: pytes
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted_to_thread)
     monkeypatch.setattr(asyncio.BaseEventLoop, "run_in_executor", counted_in_executor)
-    for path in ("/api/products?page=1&page_size=5", f"/api/products/{created['ProductId']}"):
+    ident = created["ProductId"]
+    calls = [("GET", "/api/products?page=1&page_size=5", None), ("GET", f"/api/products/{ident}", None),
+             # the writes too: a dry run's connection is taken and rolled back by the thread that uses it
+             ("POST", "/api/products", {"Sku": "T-2", "Name": "Tarp", "Category": "GARDEN", "UnitPrice": "3"}),
+             ("PUT", f"/api/products/{ident}", {"Name": "Big tent"}),
+             ("POST", f"/api/products/{ident}/deactivate", None)]
+    for method, path, body in calls:
         hops.clear()
-        response = client.get(path)
-        assert response.status_code == 200, response.text
-        assert len(hops) == 1, (path, hops)
+        response = client.request(method, path, json=body)
+        assert response.status_code in (200, 201), response.text
+        assert len(hops) == 1, (method, path, hops)
 
 
 def test_reads_answer_503_inventory_unavailable_when_availability_cannot_be_read(tmp_path: Path) -> None:

@@ -139,3 +139,31 @@ def test_switching_to_wal_gives_up_after_the_busy_timeout_and_never_retries_othe
     with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
         _enable_wal(other, busy_timeout_ms=2000)
     assert other.calls == 1
+
+
+def test_writes_waiting_for_the_lock_never_take_the_threads_legacy_reads_run_on(tmp_path: Path) -> None:
+    """Legacy reads run on their own small pool (READ_THREADS), writes on the request pool: with more writes
+    waiting for a held SQLite write lock than the read pool has threads, a legacy read is still answered while
+    every one of those writes is still waiting (the lock is released only after the read is in)."""
+    import threading
+    import time
+
+    from new_services.catalog.app import READ_THREADS
+    settings = CatalogSettings(shadow_key=SHADOW_KEY, database_url=f"sqlite:///{tmp_path}/catalog.db",
+                               var_dir=tmp_path, db_busy_timeout_ms=20_000)
+    with TestClient(create_app(settings, availability=FixedAvailability())) as client:
+        created = client.post("/api/products", json={"Sku": "W-0", "Name": "n", "Category": "C", "UnitPrice": "1"})
+        assert created.status_code == 201
+        answers: list[int] = []
+        with write_lock(tmp_path / "catalog.db"):
+            writers = [threading.Thread(target=lambda i=i: answers.append(client.post(
+                "/api/products", json={"Sku": f"W-{i}", "Name": "n", "Category": "C", "UnitPrice": "1"}).status_code))
+                for i in range(1, READ_THREADS + 3)]
+            for writer in writers:
+                writer.start()
+            time.sleep(1.0)  # the writes reach the lock and hold their threads (later would only weaken the test)
+            read = client.get(f"/api/products/{created.json()['ProductId']}")
+            assert read.status_code == 200 and answers == []  # answered while every write still waits
+        for writer in writers:
+            writer.join(timeout=60)
+        assert sorted(answers) == [201] * (READ_THREADS + 2)
