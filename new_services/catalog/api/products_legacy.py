@@ -35,14 +35,14 @@ from acl.common.envelope import (
     parse_query,
 )
 from new_services.catalog import services
-from new_services.catalog.deps import AvailabilityDep, RepositoryDep, SettingsDep
+from new_services.catalog.deps import AvailabilityDep, SettingsDep
 from new_services.catalog.domain import (
     DomainError,
     DuplicateSku,
     Product,
     ProductNotFound,
 )
-from new_services.catalog.ports import AvailabilityUnavailable
+from new_services.catalog.ports import AvailabilitySource, AvailabilityUnavailable
 from new_services.catalog.repository import ProductRepository
 from new_services.common.deps import in_session
 from new_services.common.problems import problem_response
@@ -56,14 +56,14 @@ def _duplicate(sku: str) -> LegacyApiError:
     return LegacyApiError(409, "DUPLICATE_SKU", f"a product with SKU {sku} already exists; SKUs are unique")
 
 
-def _load(repo: RepositoryDep, product_id: int) -> Product:
+def _load(repo: ProductRepository, product_id: int) -> Product:
     try:
         return services.get_product(repo, product_id)
     except ProductNotFound:
         raise not_found("PRODUCT_NOT_FOUND", "product", product_id) from None
 
 
-def _one(product: Product, availability: AvailabilityDep, tz: str, *, fresh: bool) -> dict[str, Any]:
+def _one(product: Product, availability: AvailabilitySource, tz: str, *, fresh: bool) -> dict[str, Any]:
     assert product.id is not None
     return product_to_json(product, availability.available([product.id], fresh=fresh).get(product.id, 0), tz)
 
