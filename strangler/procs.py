@@ -11,6 +11,7 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -25,7 +26,14 @@ class ProcessFailed(RuntimeError):
     """A process exited early or never became healthy; the message carries its log tail."""
 
 
+class PortRangeError(ValueError):
+    """STRANGLER_PORT_RANGE is set to something that is not a usable port range."""
+
+
 LISTEN_PORTS = (10000, 32767)  # below Linux's default ephemeral range (32768-60999)
+PORT_RANGE_ENV = "STRANGLER_PORT_RANGE"
+_handed_out: set[int] = set()  # ports this process chose: not chosen again until the range runs out
+_handed_out_lock = threading.Lock()
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -36,29 +44,62 @@ def _ephemeral_range() -> tuple[int, int]:
         return 32768, 60999
 
 
+def listen_ports(env: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """The range free_port chooses from: STRANGLER_PORT_RANGE ("low-high") or LISTEN_PORTS.
+
+    Why: processes that choose ports side by side (parallel test workers, two stacks started at once) each
+    get their own slice, so none takes a port another chose but has not bound yet."""
+    text = (os.environ if env is None else env).get(PORT_RANGE_ENV, "").strip()
+    if not text:
+        return LISTEN_PORTS
+    try:
+        low, high = (int(part) for part in text.split("-"))
+    except ValueError:
+        low = high = -1
+    if not 1024 <= low < high <= 65535:
+        raise PortRangeError(f"{PORT_RANGE_ENV}={text!r} is not a port range. Fix: write it as LOW-HIGH with "
+                         f"1024 <= LOW < HIGH <= 65535, e.g. {LISTEN_PORTS[0]}-{LISTEN_PORTS[1]}, or unset it.")
+    return low, high
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on `host` right now, chosen OUTSIDE the ephemeral range.
+    """A TCP port that is free on `host` right now, chosen OUTSIDE the ephemeral range, never one this process
+    already chose.
 
     Why: a port the OS hands out for bind(0) comes from the same range as the source ports of outgoing
     connections, so between choosing it and a server binding it, any client (ours or another process's) can
-    take it ("address already in use"). Ports below that range are never given to outgoing connections."""
+    take it ("address already in use"). Ports below that range are never given to outgoing connections.
+    A port chosen a moment ago is still free until its server binds it: a second choice could return it
+    again (a façade then found its legacy's port taken)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    low, high = LISTEN_PORTS
+    low, high = listen_ports()
     ephemeral = _ephemeral_range()
+    with _handed_out_lock:
+        for _ in range(2):  # the second pass after every port of the range was handed out once
+            for port in _candidates(low, high):
+                if ephemeral[0] <= port <= ephemeral[1] or port in _handed_out:
+                    continue
+                with socket.socket(family) as sock:
+                    try:
+                        sock.bind((host, port))
+                    except OSError:
+                        continue
+                _handed_out.add(port)
+                return port
+            _handed_out.clear()
+        with socket.socket(family) as sock:  # the whole range is busy: the OS's choice
+            sock.bind((host, 0))
+            return int(sock.getsockname()[1])
+
+
+def _candidates(low: int, high: int) -> Iterator[int]:
+    """Random ports of [low, high], then every port of it once from a random start (bounded either way)."""
     rng = random.Random()
-    for _ in range(64):  # bounded; a busy range falls back to the OS's choice below
-        port = rng.randint(low, high)
-        if ephemeral[0] <= port <= ephemeral[1]:
-            continue
-        with socket.socket(family) as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
-                continue
-            return port
-    with socket.socket(family) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    for _ in range(64):
+        yield rng.randint(low, high)
+    span, start = high - low + 1, rng.randint(0, high - low)
+    for offset in range(span):
+        yield low + (start + offset) % span
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

@@ -50,6 +50,9 @@ VARIABLES = {
     "STRANGLER_PORT_": "STRANGLER_PORT_<NAME>: a stack process's port (set for every process by `strangler up`)",
     "STRANGLER_GATES": "flip gates the façade registers, NAME=module:function,… (set by `strangler up`)",
     "STRANGLER_ADMIN_PORT": "the façade's admin API port",
+    "STRANGLER_PORT_RANGE": ("LOW-HIGH: where the kit chooses free listening ports (`init`, `add`, benchmarks; "
+                             "default 10000-32767, below the ephemeral range); the test suite gives each "
+                             "parallel worker its own slice"),
     "STRANGLER_ADMIN_TOKEN": "bearer token of the admin API (secret; generated into var/secrets.env)",
     "STRANGLER_SHADOW_KEY": "HMAC key signing dry-run shadow requests (secret; generated into var/secrets.env)",
     "STRANGLER_IDENTITY_KEY": "HMAC key (>= 32 chars) signing the remote identity the façade resolves for the "

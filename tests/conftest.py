@@ -35,6 +35,21 @@ def _share_httpx_default_ssl_context() -> None:
 _share_httpx_default_ssl_context()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Each parallel worker (pytest-xdist) chooses listening ports from its own slice of the range, so no
+    worker can take a port another chose but whose server has not bound it yet (mitmdump takes seconds to
+    start). Set in the environment, so the CLIs and stacks a test starts inherit it."""
+    from strangler.procs import LISTEN_PORTS, PORT_RANGE_ENV
+
+    worker = getattr(config, "workerinput", None)
+    if worker is None or os.environ.get(PORT_RANGE_ENV):
+        return
+    index, count = int(worker["workerid"].removeprefix("gw")), int(worker["workercount"])
+    size = (LISTEN_PORTS[1] - LISTEN_PORTS[0] + 1) // count
+    low = LISTEN_PORTS[0] + index * size
+    os.environ[PORT_RANGE_ENV] = f"{low}-{low + size - 1}"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _mitmproxy_ca() -> None:
     """mitmdump creates its CA in ~/.mitmproxy on its first start; with tests running in parallel workers

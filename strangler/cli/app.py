@@ -7,6 +7,7 @@ from typer.core import TyperGroup, TyperOption
 
 from proxy.env import var_dir_from
 from strangler.cli.output import USAGE, CommandError, report
+from strangler.procs import PortRangeError
 from strangler.project import ProjectError
 from strangler.settings import KitSettings, get_settings
 
@@ -33,7 +34,7 @@ class KitGroup(TyperGroup):
             # data-plane code run by the command (ledger, parity store; any thread) uses its var dir
             with var_dir_from(lambda: (ctx.obj if isinstance(ctx.obj, KitSettings) else get_settings()).var_dir):
                 return super().invoke(ctx)
-        except ProjectError as exc:
+        except (ProjectError, PortRangeError) as exc:
             raise report(exc, USAGE) from None
         except CommandError as exc:
             raise report(exc) from None

@@ -25,12 +25,7 @@ from strangler.stack import StackConfig
 
 
 def _free_ports(names: tuple[str, ...]) -> dict[str, int]:
-    ports: dict[str, int] = {}
-    while len(ports) < len(names):
-        port = free_port()
-        if port not in ports.values():
-            ports[names[len(ports)]] = port
-    return ports
+    return {name: free_port() for name in names}  # free_port never repeats a port within one process
 
 
 def _legacy_cwd(root: Path, here: Path) -> str | None:
