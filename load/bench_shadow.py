@@ -12,7 +12,11 @@ Prints medians and the three figures of issue 21: shadow worker CPU per compared
 shed at sample rate 1.0 at the rate the shadow-on run reaches (<= 1 %), and client p50 at 1 connection with
 the target answering and timing out vs shadow off (<= 1.10x) — the last from --latency-rounds short paired
 rounds of wrk -c1 (alternating order), as the median of the per-round ratios with a 95 % interval
-(load/stats.py): "inconclusive" when the interval straddles 1.10x. Also CPU per request of each proxy (from
+(load/stats.py): "inconclusive" when the interval straddles 1.10x. Beside them, the machine's floor: the
+shadow-off façade while a second wrk keeps the target as busy as the copies do (connections = the shadow-on
+client's rate x the target's 100 ms): the target's answers and the loopback traffic with next to no copier.
+A floor near 1.10x says the target shares the client's cores, not that the shadow costs the client that much.
+Also CPU per request of each proxy (from
 /proc: steadier than req/s on a shared machine). Generator, proxies, workers and backends share this machine's CPU
 cores: the figures are relative. `--profile DIR` writes a cProfile of each shadow worker there
 (STRANGLER_SHADOW_PROFILE; read with `python -m pstats`). Prints only; never asserts.
@@ -21,14 +25,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -45,6 +52,7 @@ DELAY_S = 0.1
 FACADES = {"shadow off": ("legacy", 5), "shadow on": ("shadow", 5), "shadow timeout": ("shadow", 0.05)}
 TARGET_CPU_MS, TARGET_SHED_PCT, TARGET_P50_RATIO = 0.5, 1.0, 1.10
 LATENCY_SECONDS = 1  # per arm and latency round: ~500 requests at 1 connection, a steady p50
+FLOOR = "target load only"  # latency arm: shadow off, the target kept busy by wrk at the copies' rate
 # copies shed for want of capacity; other drops (a client that hung up before its answer: served_side_failed,
 # e.g. wrk's open requests when a round ends) are printed with the counters but are no shedding
 SHED = ("in_flight_cap", "worker_lagging", "worker_down", "worker_died")
@@ -247,7 +255,7 @@ def main() -> None:
                       f"non-2xx {res['non2xx']} | cpu {res['cpu_us']:.0f} us/req (+ worker "
                       f"{res['worker_cpu_us']:.0f})", flush=True)
         metrics = {name: _metrics(ports[name][1], token) for name in ("shadow on", "shadow timeout")}
-        latency = _latency_rounds(targets, path, args.latency_rounds)
+        latency = _latency_rounds(targets, path, args.latency_rounds, f"http://127.0.0.1:{slow}{path}")
     keys = ("rps", "p50_ms", "cpu_us", "worker_cpu_us")
     med = {n: {k: statistics.median(x[k] for x in rs) for k in keys} for n, rs in results.items()}
     print(f"\nmedians over {args.rounds} rounds x {args.seconds}s, wrk -t1 -c{args.connections} and -c1, shadow "
@@ -260,9 +268,13 @@ def main() -> None:
     on, off, bare_m = med["shadow on"], med["shadow off"], med["bare mitmdump"]
     on_ratio = median_interval(paired_ratios(latency["shadow on"], latency["shadow off"]))
     late_ratio = median_interval(paired_ratios(latency["shadow timeout"], latency["shadow off"]))
+    floor_ratio = median_interval(paired_ratios(latency[FLOOR], latency["shadow off"]))
     print(f"  client p50 at 1 connection ({args.latency_rounds} paired rounds of {LATENCY_SECONDS} s per arm): "
           f"shadow on / off = {on_ratio.text()}, target timing out / off = {late_ratio.text()} (target <= "
           f"{TARGET_P50_RATIO}x)")
+    print(f"  the machine's floor: shadow off with the target answering wrk at the copies' rate / shadow off = "
+          f"{floor_ratio.text()}; shadow on / that = "
+          f"{median_interval(paired_ratios(latency['shadow on'], latency[FLOOR])).text()}")
     print(f"  req/s façade in shadow / bare mitmdump = {on['rps'] / bare_m['rps']:.2f}x; "
           f"shadow on / off = {on['rps'] / off['rps']:.2f}x")
     print(f"  façade CPU per request: shadow on {on['cpu_us']:.0f} us, off {off['cpu_us']:.0f} us, bare mitmdump "
@@ -295,22 +307,51 @@ def main() -> None:
                         higher_is_better=False, digits=1),
         figures.bounded("shadow worker CPU per compared copy", per_copy_ms, "ms", TARGET_CPU_MS,
                         higher_is_better=False, digits=3),
-        figures.figure("shadow worker CPU per request (shadow on)", round(on["worker_cpu_us"]), "µs")])
+        figures.figure("shadow worker CPU per request (shadow on)", round(on["worker_cpu_us"]), "µs"),
+        figures.figure("client p50 shadow off with the target kept busy by wrk / off (1 connection; the "
+                       "machine's floor)", round(floor_ratio.median, 3), "x", interval=floor_ratio)])
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _latency_rounds(targets: dict[str, int], path: str, rounds: int) -> dict[str, list[float]]:
+def _latency_rounds(targets: dict[str, int], path: str, rounds: int, target_url: str) -> dict[str, list[float]]:
     """Client p50 (ms) of each proxy at 1 connection (no queueing: what one client waits), in `rounds` short
     rounds in alternating order, so drift in the machine's load hits every arm alike; a pause between arms lets
-    the previous arm's in-flight copies (100 ms target) finish first."""
-    p50: dict[str, list[float]] = {name: [] for name in targets}
+    the previous arm's in-flight copies (100 ms target) finish first. The FLOOR arm measures the shadow-off
+    façade while wrk keeps the target answering at the rate of the copies (the last shadow-on figure's)."""
+    arms = [*targets, FLOOR]
+    p50: dict[str, list[float]] = {name: [] for name in arms}
     for r in range(rounds):
-        order = list(targets.items()) if r % 2 == 0 else list(reversed(targets.items()))
-        for name, port in order:
+        order = arms if r % 2 == 0 else arms[::-1]
+        if order[0] == FLOOR:  # the copies' rate is known from a shadow-on figure first
+            order = [order[1], FLOOR, *order[2:]]
+        for name in order:
             time.sleep(0.3)
-            p50[name].append(wrk(f"http://127.0.0.1:{port}{path}", LATENCY_SECONDS, 1)["p50_ms"])
-        print(f"latency round {r + 1}: " + ", ".join(f"{n} {p50[n][-1]:.2f} ms" for n in targets), flush=True)
+            url = f"http://127.0.0.1:{targets['shadow off' if name == FLOOR else name]}{path}"
+            if name != FLOOR:
+                p50[name].append(wrk(url, LATENCY_SECONDS, 1)["p50_ms"])
+                continue
+            rate_from = p50["shadow on"] or p50["shadow off"]  # the copies come at the shadow-on client's rate
+            connections = max(1, round(DELAY_S * 1000 / rate_from[-1]))  # rate x 100 ms = copies in flight
+            with _side_load(target_url, connections):
+                p50[name].append(wrk(url, LATENCY_SECONDS, 1)["p50_ms"])
+        print(f"latency round {r + 1}: " + ", ".join(f"{n} {p50[n][-1]:.2f} ms" for n in arms), flush=True)
     return p50
+
+
+@contextlib.contextmanager
+def _side_load(url: str, connections: int) -> Iterator[None]:
+    """wrk at `connections` against `url` for the length of one latency arm (plus its start), bounded."""
+    side = subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{LATENCY_SECONDS + 1}s", url],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)  # its connections open and the target's answers flow before the client starts
+        yield
+    finally:
+        try:
+            side.wait(timeout=LATENCY_SECONDS + 30)
+        except subprocess.TimeoutExpired:
+            side.kill()
+            side.wait()
 
 
 def _ratio_figure(name: str, interval: Interval) -> dict:
