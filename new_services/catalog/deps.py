@@ -10,25 +10,19 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from new_services.catalog.ports import AvailabilitySource
-from new_services.catalog.repository import ProductRepository
 from new_services.catalog.settings import CatalogSettings
-from new_services.common.deps import DryRunDep, SessionDep
+from new_services.common.deps import DryRunDep
 
-__all__ = ["AvailabilityDep", "DryRunDep", "RepositoryDep", "SessionDep", "SettingsDep"]
+__all__ = ["AvailabilityDep", "DryRunDep", "SettingsDep"]
 
 
 async def get_settings(request: Request) -> CatalogSettings:
     return request.app.state.settings
 
 
-async def get_repository(session: SessionDep, request: Request) -> ProductRepository:
-    return ProductRepository(session, id_start=request.app.state.settings.id_start)
-
-
 async def get_availability(request: Request) -> AvailabilitySource:
     return request.app.state.availability
 
 
-RepositoryDep = Annotated[ProductRepository, Depends(get_repository)]
 SettingsDep = Annotated[CatalogSettings, Depends(get_settings)]
 AvailabilityDep = Annotated[AvailabilitySource, Depends(get_availability)]

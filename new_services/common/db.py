@@ -37,7 +37,8 @@ from sqlalchemy.pool import StaticPool
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 BEGIN_ATTEMPTS = 3  # BEGIN IMMEDIATE tries, each waiting up to busy_timeout
 WRITE_OPTION = "service_write"
-DRY_RUN_OPTION = "service_dry_run"  # a dry run's connection: bounded lock waits, but SQLite's deferred BEGIN
+DRY_RUN_OPTION = "service_dry_run"  # a dry run's connection: bounded lock waits; SQLite: its BEGIN at first SQL
+_BEGIN_PENDING = "service_begin_pending"  # Connection.info: a dry-run write's BEGIN IMMEDIATE, owed at its first SQL
 DRY_RUN_INFO = "dry_run"  # Session.info key: True in a Database.session(dry_run=True) (id_range reads it)
 TRANSIENT_PG_STATES = frozenset({"40001", "40P01", "55P03"})  # serialization failure, deadlock, lock not available
 
@@ -84,10 +85,22 @@ def _prepare_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        if connection.get_execution_options().get(WRITE_OPTION, False):
+        options = connection.get_execution_options()
+        if options.get(DRY_RUN_OPTION, False) and options.get(WRITE_OPTION, False):
+            connection.info[_BEGIN_PENDING] = True  # taken at the dry run's first statement, see Database.session
+        elif options.get(WRITE_OPTION, False):
             _begin_immediate(connection)
         else:
             connection.exec_driver_sql("BEGIN")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _owed_begin(connection, _cursor, _statement, _parameters, _context, _executemany) -> None:
+        if connection.info.pop(_BEGIN_PENDING, False):
+            _begin_immediate(connection)
+
+    @event.listens_for(engine, "rollback")
+    def _nothing_owed(connection) -> None:  # a dry run that ran no SQL: the pooled connection owes nothing
+        connection.info.pop(_BEGIN_PENDING, None)
 
 
 def _enable_wal(cursor, busy_timeout_ms: int) -> None:  # a DBAPI cursor: untyped
@@ -155,27 +168,30 @@ class Database:
         # and the dry runs' transactions wait for a lock at most busy_timeout_ms (lock_timeout).
         self.writer = self.engine.execution_options(**{WRITE_OPTION: True})
         self.dry_runs = self.engine.execution_options(**{DRY_RUN_OPTION: True})
+        self.dry_run_writes = self.engine.execution_options(**{DRY_RUN_OPTION: True, WRITE_OPTION: True})
 
     @contextlib.contextmanager
     def session(self, *, dry_run: bool = False, write: bool = True) -> Iterator[Session]:
         """A Session; handlers commit explicitly. With dry_run every commit is undone at the end.
 
         write=False (safe methods) keeps SQLite's deferred BEGIN, so readers never queue behind writers.
-        A dry run's Session carries info[DRY_RUN_INFO] = True: its locks last until the rollback, which runs after
-        the answer is serialised (on the request thread pool), so it must take no lock that real writes queue on
-        — id_range.allocate_id reads it and leaves the id counter alone.
+        A dry run's Session carries info[DRY_RUN_INFO] = True: its locks last until its rollback, so it takes no
+        lock beyond SQLite's write lock that real writes would queue on — id_range.allocate_id reads it and
+        leaves the id counter alone.
         """
         engine = self.writer if write else self.engine
         if not dry_run:
             with Session(engine, expire_on_commit=False) as session:
                 yield session
             return
-        # A dry run's outer transaction begins HERE, in the dependency's thread, before the handler has a thread
-        # of its own: with BEGIN IMMEDIATE it would hold SQLite's write lock while waiting for a pool thread that
-        # other writers hold while they wait for that lock — the service stalls. A deferred BEGIN takes the lock
-        # at the dry run's first write, inside the handler; if that lock is contended the copy answers 503
-        # DATABASE_BUSY (a shadow error), never a stalled service.
-        with self.dry_runs.connect() as connection:
+        # A dry run's outer transaction is opened here; the session's commits become savepoint releases inside it
+        # and it is always rolled back. The session is used in the one thread that opened it (in_session,
+        # deps.py), so its locks are never held by a request waiting for a thread. On SQLite a write's outer
+        # BEGIN IMMEDIATE is owed until its first statement (_owed_begin), as a real write's autobegin is: the
+        # dry run takes the write lock when a real write would (not during the calls a handler makes first) and
+        # queues for it up to the busy timeout like a real write — a deferred BEGIN's upgrade answered "database
+        # is locked" at once, so concurrent dry runs failed with 503 where the real writes queued.
+        with (self.dry_run_writes if write else self.dry_runs).connect() as connection:
             outer = connection.begin()
             session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
                               info={DRY_RUN_INFO: True})

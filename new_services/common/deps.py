@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Annotated
 
@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from new_services.common.db import Database
 from new_services.common.dryrun import DryRunDep, is_dry_run
 
-__all__ = ["DatabaseDep", "DryRunDep", "SessionDep", "get_database", "get_session", "in_session"]
+__all__ = ["DatabaseDep", "DryRunDep", "get_database", "in_session"]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -23,28 +23,22 @@ async def get_database(request: Request) -> Database:
     return request.app.state.database
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session for this request; a verified shadow write gets one whose work is rolled back.
-
-    Unsafe methods get a writer session (SQLite: BEGIN IMMEDIATE, see db.py); reads never queue behind writers.
-    """
-    with _session_of(request) as session:
-        yield session
-
-
 def _session_of(request: Request) -> AbstractContextManager[Session]:
+    """This request's session: a verified shadow write gets one whose work is rolled back; unsafe methods get a
+    writer session (SQLite: BEGIN IMMEDIATE, see db.py), so reads never queue behind writers."""
     database: Database = request.app.state.database
     return database.session(dry_run=is_dry_run(request), write=request.method not in SAFE_METHODS)
 
 
 async def in_session[T](request: Request, work: Callable[[Session], T]) -> T:
-    """`work(session)` on a pool thread with this request's session (as get_session makes it), opened and closed
-    in that same thread. Why: a sync handler with SessionDep costs three thread hops per request (the
-    dependency's enter, the handler, the dependency's exit) — on the hot legacy reads they cost more CPU than
-    the queries — and a dry run's connection was taken by one thread while its handler waited for another;
-    this is one hop. Reads go to the event loop's default executor (cheaper per hop than anyio's; a service
-    sizes it at start-up, catalog: READ_THREADS in its app.py); writes to anyio's thread pool, so writes waiting
-    for a database lock (up to the busy timeout) never take the threads the reads run on."""
+    """`work(session)` on a pool thread with this request's session, opened and closed in that same thread: how
+    the services' handlers use the database (there is no session dependency; orders' two legacy reads run on
+    the loop, see there). Why: a sync handler with a session dependency costs three thread hops per request
+    (the dependency's enter, the handler, the dependency's exit) — on the hot legacy reads they cost more CPU
+    than the queries — and a dry run's connection was held by a request waiting for a second thread; this is
+    one hop. Reads go to the event loop's default executor (cheaper per hop than anyio's; a service sizes it
+    at start-up, catalog: READ_THREADS in its app.py); writes to anyio's thread pool, so writes waiting for a
+    database lock (up to the busy timeout) never take the threads the reads run on."""
     opening = _session_of(request)
 
     def run() -> T:
@@ -57,6 +51,3 @@ async def in_session[T](request: Request, work: Callable[[Session], T]) -> T:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
-# scope="function": the rollback of a dry run happens before the response leaves, so an observer that got
-# the answer can never see the rolled-back row.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -2,8 +2,8 @@
 install in their own apps) plus a typed FastAPI dependency handlers read to skip external side effects.
 
 The middleware (installed by new_services/common/app.py) verifies the signed X-Strangler-Shadow header,
-refuses forged or replayed ones (403), serves the probe route and acknowledges dry runs; the session
-dependency (new_services/common/deps.py) turns the verdict into a rolled-back transaction.
+refuses forged or replayed ones (403), serves the probe route and acknowledges dry runs; the request's
+session (in_session, new_services/common/deps.py) turns the verdict into a rolled-back transaction.
 """
 from __future__ import annotations
 
@@ -20,4 +20,8 @@ def is_dry_run(request: Request) -> bool:
     return _is_dry_run(request)
 
 
-DryRunDep = Annotated[bool, Depends(is_dry_run)]
+async def _dry_run(request: Request) -> bool:  # async: a sync dependency costs a thread hop per request
+    return _is_dry_run(request)
+
+
+DryRunDep = Annotated[bool, Depends(_dry_run)]

@@ -28,7 +28,7 @@ class Faults:
 NO_FAULTS = Faults()
 
 
-def get_faults(request: Request) -> Faults:
+async def get_faults(request: Request) -> Faults:  # async: no thread hop
     if not getattr(request.app.state.settings, "test_faults", False):
         return NO_FAULTS
     raw = request.headers.get(HEADER, "")

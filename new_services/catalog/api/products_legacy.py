@@ -71,7 +71,7 @@ def _one(product: Product, availability: AvailabilitySource, tz: str, *, fresh: 
 # The reads answer directly (FastJSONResponse: orjson): their bodies are JSON-ready already (product_to_json),
 # and FastAPI's jsonable_encoder walk over a 50-product page was a measurable part of the list's CPU. Same
 # bytes. They are `async def` handing all their blocking work (queries, a missed availability read) to one
-# pool thread with in_session: a sync handler with RepositoryDep took three thread hops per request (issue 21).
+# pool thread with in_session: a sync handler with a session dependency took three thread hops (issue 21).
 @router.get("", response_class=FastJSONResponse)
 async def list_products(request: Request, availability: AvailabilityDep,
                         settings: SettingsDep) -> FastJSONResponse:
@@ -105,7 +105,7 @@ async def get_product(product_id: str, request: Request, availability: Availabil
 
 # The writes too run in one pool thread with in_session: a dry run's connection is then taken by the thread
 # that uses it and rolled back there, before the answer is serialised — never held by a request waiting for a
-# second thread (with SessionDep, the dependency took it in one thread and the handler waited for another).
+# second thread (with a session dependency, it took it in one thread and the handler waited for another).
 @router.post("", status_code=201)
 async def create_product(body: RawBodyDep, request: Request, settings: SettingsDep) -> dict[str, Any]:
     command = parse_json_body(body, ProductCreateBody)

@@ -28,8 +28,9 @@ from acl.orders.legacy_requests import (
 )
 from acl.orders.translate import order_to_json
 from new_services.common.db import Database
+from new_services.common.deps import in_session
 from new_services.common.dryrun import is_dry_run
-from new_services.orders.deps import SagaDep, SessionDep, SettingsDep
+from new_services.orders.deps import SagaDep, SettingsDep
 from new_services.orders.domain import OrderNotFound
 from new_services.orders.identity import LegacyUser, own_customer_legacy
 from new_services.orders.repository import OrderRepository
@@ -67,32 +68,37 @@ async def get_order(_user: LegacyUser, order_id: str, request: Request, settings
 
 
 def _read_session(request: Request) -> AbstractContextManager[Session]:
-    """What SessionDep gives a safe method (deferred BEGIN; a verified dry run rolled back), without its hops."""
+    """What in_session gives a safe method (deferred BEGIN; a verified dry run rolled back), on the loop."""
     database: Database = request.app.state.database
     return database.session(dry_run=is_dry_run(request), write=False)
 
 
+# The writes run their session in one pool thread (in_session): the saga's calls to the monolith, the store and
+# a dry run's rollback happen in the thread that holds the connection — never in a request waiting for a second
+# thread, as with a sync handler and a session dependency.
 @router.post("", status_code=201)
-def place_order(user: LegacyUser, body: RawBodyDep, saga: SagaDep, session: SessionDep,
-                settings: SettingsDep) -> dict[str, Any]:
+async def place_order(user: LegacyUser, request: Request, body: RawBodyDep, saga: SagaDep,
+                      settings: SettingsDep) -> dict[str, Any]:
     command = parse_json_body(body, OrderCreateBody)
     own_customer_legacy(user, command.CustomerId)
-    order = saga.place(session, command.CustomerId, command.line_requests())
-    return order_to_json(order, settings.legacy_tz)
+    return await in_session(request, lambda session: order_to_json(
+        saga.place(session, command.CustomerId, command.line_requests()), settings.legacy_tz))
 
 
 @router.post("/{order_id}/cancel")
-def cancel_order(_user: LegacyUser, order_id: str, request: Request, saga: SagaDep, session: SessionDep,
-                 settings: SettingsDep) -> dict[str, Any]:
-    return order_to_json(saga.cancel(session, legacy_id(request, order_id)), settings.legacy_tz)
+async def cancel_order(_user: LegacyUser, order_id: str, request: Request, saga: SagaDep,
+                       settings: SettingsDep) -> dict[str, Any]:
+    ident = legacy_id(request, order_id)
+    return await in_session(request, lambda session: order_to_json(saga.cancel(session, ident), settings.legacy_tz))
 
 
 @router.post("/{order_id}/status")
-def change_status(_user: LegacyUser, order_id: str, request: Request, body: RawBodyDep, saga: SagaDep,
-                  session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+async def change_status(_user: LegacyUser, order_id: str, request: Request, body: RawBodyDep, saga: SagaDep,
+                        settings: SettingsDep) -> dict[str, Any]:
     ident = legacy_id(request, order_id)
     command = parse_json_body(body, StatusChangeBody)
-    return order_to_json(saga.transition(session, ident, command.target), settings.legacy_tz)
+    return await in_session(request, lambda session: order_to_json(
+        saga.transition(session, ident, command.target), settings.legacy_tz))
 
 
 # --- errors in the legacy envelope ------------------------------------------------------------------------

@@ -87,9 +87,10 @@ def test_healthz(client: TestClient) -> None:
 
 
 def test_legacy_calls_take_one_thread_hop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The legacy reads (list, get) and writes hand their blocking work to the thread pool once per request: a sync
+    """The legacy and /v2 reads and writes hand their blocking work to the thread pool once per request: a sync
     handler with a session dependency hopped three times (dependency enter, handler, dependency exit) through
-    anyio's workers, which cost more CPU than the queries (issue 21). Every hop is counted, whichever pool."""
+    anyio's workers, which cost more CPU than the queries (issue 21), and held a dry run's connection in a
+    request waiting for a thread. Every hop is counted, whichever pool."""
     import asyncio
 
     import anyio.to_thread
@@ -113,7 +114,11 @@ def test_legacy_calls_take_one_thread_hop(client: TestClient, monkeypatch: pytes
              # the writes too: a dry run's connection is taken and rolled back by the thread that uses it
              ("POST", "/api/products", {"Sku": "T-2", "Name": "Tarp", "Category": "GARDEN", "UnitPrice": "3"}),
              ("PUT", f"/api/products/{ident}", {"Name": "Big tent"}),
-             ("POST", f"/api/products/{ident}/deactivate", None)]
+             ("POST", f"/api/products/{ident}/deactivate", None),
+             ("GET", "/v2/products?limit=5", None), ("GET", f"/v2/products/{ident}", None),
+             ("POST", "/v2/products", {"sku": "T-3", "name": "Peg", "category": "GARDEN", "price": "1.00"}),
+             ("PATCH", f"/v2/products/{ident}", {"name": "Tent again"}),
+             ("POST", f"/v2/products/{ident}/deactivate", None)]
     for method, path, body in calls:
         hops.clear()
         response = client.request(method, path, json=body)
