@@ -10,6 +10,7 @@ from new_services.catalog import services
 from new_services.catalog.domain import (
     DomainError,
     DuplicateSku,
+    Product,
     ProductNotFound,
     ProductStatus,
 )
@@ -69,13 +70,18 @@ async def list_products(request: Request,
 
 @router.get("/{product_id}", response_model=ProductPublic)
 async def get_product(product_id: IdPath, request: Request) -> ProductPublic:
-    def one(repo: ProductRepository) -> ProductPublic:
+    return await _one_product(request, services.get_product, product_id)
+
+
+async def _one_product(request: Request, action: Callable[[ProductRepository, int], Product],
+                       product_id: int) -> ProductPublic:
+    def run(repo: ProductRepository) -> ProductPublic:
         try:
-            return ProductPublic.of(services.get_product(repo, product_id))
+            return ProductPublic.of(action(repo, product_id))
         except ProductNotFound as exc:
             raise _not_found(exc) from None
 
-    return await _with_repository(request, one)
+    return await _with_repository(request, run)
 
 
 @router.post("", response_model=ProductPublic, status_code=status.HTTP_201_CREATED)
@@ -118,10 +124,4 @@ async def update_product(product_id: IdPath, body: ProductUpdate, request: Reque
 
 @router.post("/{product_id}/deactivate", response_model=ProductPublic)
 async def deactivate_product(product_id: IdPath, request: Request) -> ProductPublic:
-    def deactivate(repo: ProductRepository) -> ProductPublic:
-        try:
-            return ProductPublic.of(services.deactivate_product(repo, product_id))
-        except ProductNotFound as exc:
-            raise _not_found(exc) from None
-
-    return await _with_repository(request, deactivate)
+    return await _one_product(request, services.deactivate_product, product_id)

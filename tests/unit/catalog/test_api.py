@@ -5,6 +5,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from new_services.common.problems import PROBLEM_JSON
+from tests.thread_hops import count_thread_hops
 
 
 def _create(client: TestClient, sku: str, **extra) -> dict:
@@ -91,24 +92,9 @@ def test_legacy_calls_take_one_thread_hop(client: TestClient, monkeypatch: pytes
     handler with a session dependency hopped three times (dependency enter, handler, dependency exit) through
     anyio's workers, which cost more CPU than the queries (issue 21), and held a dry run's connection in a
     request waiting for a thread. Every hop is counted, whichever pool."""
-    import asyncio
-
-    import anyio.to_thread
     created = client.post("/api/products", json={"Sku": "T-1", "Name": "Tent", "Category": "GARDEN",
                                                  "UnitPrice": "5"}).json()
-    hops: list[str] = []
-    to_thread, in_executor = anyio.to_thread.run_sync, asyncio.BaseEventLoop.run_in_executor
-
-    async def counted_to_thread(*args, **kwargs):  # type: ignore[no-untyped-def]
-        hops.append("anyio")
-        return await to_thread(*args, **kwargs)
-
-    def counted_in_executor(self, *args):  # type: ignore[no-untyped-def]
-        hops.append("executor")
-        return in_executor(self, *args)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted_to_thread)
-    monkeypatch.setattr(asyncio.BaseEventLoop, "run_in_executor", counted_in_executor)
+    hops = count_thread_hops(monkeypatch)
     ident = created["ProductId"]
     calls = [("GET", "/api/products?page=1&page_size=5", None), ("GET", f"/api/products/{ident}", None),
              # the writes too: a dry run's connection is taken and rolled back by the thread that uses it

@@ -6,7 +6,6 @@ connection was held by a request waiting for a second thread. In-process, with i
 standing in for the monolith (the outside systems; the orders service, its saga and database are real)."""
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 from collections.abc import Iterator
@@ -14,7 +13,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 from strangler_app.protocol import DRY_RUN_RESPONSE_HEADER, HEADER, sign
@@ -24,6 +22,7 @@ from new_services.orders.ports import PriceQuote, Reservation
 from new_services.orders.saga import Collaborators
 from new_services.orders.settings import OrdersSettings
 from tests.identity_auth import IDENTITY_KEY, SignedIdentity
+from tests.thread_hops import count_thread_hops
 from tests.unit.catalog.conftest import SHADOW_KEY
 
 
@@ -69,21 +68,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 @pytest.fixture
 def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every hand-over to a thread, whichever pool (anyio's or the loop's executor)."""
-    counted: list[str] = []
-    to_thread, in_executor = anyio.to_thread.run_sync, asyncio.BaseEventLoop.run_in_executor
-
-    async def counted_to_thread(*args, **kwargs):  # type: ignore[no-untyped-def]
-        counted.append("anyio")
-        return await to_thread(*args, **kwargs)
-
-    def counted_in_executor(self, *args):  # type: ignore[no-untyped-def]
-        counted.append("executor")
-        return in_executor(self, *args)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted_to_thread)
-    monkeypatch.setattr(asyncio.BaseEventLoop, "run_in_executor", counted_in_executor)
-    return counted
+    return count_thread_hops(monkeypatch)
 
 
 def _call(client: TestClient, method: str, path: str, body: dict | None, *, dry: bool = False):
