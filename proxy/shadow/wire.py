@@ -8,17 +8,24 @@ kept alive when the server allows. Bounded: at most `max_connections` per upstre
 the upstream's timeout for a connection or an answer fails as a timeout (the copy's in-flight slot is freed, as
 the live path would). Errors are named like httpx's so cause labels stay what the docs show:
 ReadTimeout (timeout), ConnectError (connect), RemoteProtocolError (protocol).
+
+A connection whose answer came too late is not closed at once: it drains (at most `max_connections` per
+upstream, each for at most DRAIN_S) and goes back to the pool if the late answer ends cleanly. Why: a target
+slower than its timeout otherwise costs a new TCP connection per copy — connect and accept on both sides, and
+the target writing its answer into a closed socket — CPU taken from the client's cores on a small machine.
 """
 from __future__ import annotations
 
 import asyncio
 import ssl
 from collections import deque
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httptools
 
 STALE = "Server disconnected without sending a response"  # closed before any answer byte: a pool race
+DRAIN_S = 1.0  # how long a connection whose answer timed out may wait for it before it is closed
 _SSL: ssl.SSLContext | None = None
 
 
@@ -43,6 +50,7 @@ class _Connection(asyncio.Protocol):
         self._headers: list[tuple[str, str]] = []
         self._body: list[bytes] = []
         self._got_bytes = False
+        self.after: Callable[[_Connection], None] | None = None  # told once when the exchange ends (draining)
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -65,6 +73,7 @@ class _Connection(asyncio.Protocol):
             else:
                 self._fail(STALE if not self._got_bytes else "peer closed connection without sending complete "
                            "message body")
+        self._ended()
 
     def _close_delimited(self) -> bool:
         names = {k for k, _ in self._headers}
@@ -104,11 +113,18 @@ class _Connection(asyncio.Protocol):
             self.close()
         if self.answer is not None and not self.answer.done():
             self.answer.set_result((self._status, self._headers, b"".join(self._body)))
+        self._ended()
 
     def _fail(self, message: str) -> None:
         self.close()
         if self.answer is not None and not self.answer.done():
             self.answer.set_exception(WireError("protocol", "RemoteProtocolError", message))
+        self._ended()
+
+    def _ended(self) -> None:
+        after, self.after = self.after, None
+        if after is not None:
+            after(self)
 
 
 class WirePool:
@@ -126,6 +142,7 @@ class WirePool:
         self.max_connections = max_connections
         self._idle: deque[_Connection] = deque()
         self._slots = asyncio.Semaphore(max_connections)
+        self._draining: set[_Connection] = set()
 
     def target(self, path: str) -> str:
         """The request target as sent (what a signature covers): the client's path and query, as it sent them."""
@@ -149,10 +166,28 @@ class WirePool:
                     connection = None
                     return answer
         except TimeoutError:
+            if connection is not None and connection.answer is not None and self._drain(connection):
+                connection = None  # sent, its answer late: it drains and may be used again
             raise WireError("timeout", "ReadTimeout", f"no answer in {timeout_s:g}s") from None
         finally:
             if connection is not None:  # failed or cancelled mid-exchange: its state is unknown, never reused
                 connection.close()
+
+    def _drain(self, connection: _Connection) -> bool:
+        """Let `connection` finish its late answer, then pool it; False (close it) when too many drain."""
+        if connection.closed or len(self._draining) >= self.max_connections:
+            return False
+        self._draining.add(connection)
+        closing = asyncio.get_running_loop().call_later(DRAIN_S, connection.close)  # -> connection_lost -> ended
+
+        def ended(drained: _Connection) -> None:
+            self._draining.discard(drained)
+            closing.cancel()
+            if not drained.closed:
+                self._idle.append(drained)
+
+        connection.after = ended
+        return True
 
     async def _connection(self) -> _Connection:
         while self._idle:
@@ -168,6 +203,8 @@ class WirePool:
         return connection
 
     def close(self) -> None:
+        for connection in list(self._draining):
+            connection.close()
         while self._idle:
             self._idle.pop().close()
 

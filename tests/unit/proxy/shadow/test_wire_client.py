@@ -7,6 +7,7 @@ import asyncio
 import gzip
 from collections.abc import Awaitable, Callable
 
+from proxy.shadow import wire
 from proxy.shadow.clients import Outcome, UpstreamClients
 from proxy.table import Upstream
 from strangler.procs import free_port
@@ -133,3 +134,66 @@ def test_the_target_is_the_clients_path_and_host_names_the_upstream() -> None:
     asyncio.run(main())
     assert seen[0].startswith(b"GET /p%20x?q=1&r HTTP/1.1\r\nhost: 127.0.0.1:")
     assert b"\r\nx-a: 1\r\n" in seen[0]
+
+
+async def _late_then_prompt_server(late_s: float | None) -> tuple[asyncio.Server, int, list[int]]:
+    """Answers each connection's first request `late_s` late (None: never), later ones at once."""
+    opened: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        opened.append(1)
+        try:
+            first = True
+            while await reader.readuntil(b"\r\n\r\n"):
+                if first:
+                    await asyncio.sleep(30 if late_s is None else late_s)
+                    first = False
+                writer.write(b'HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\n{"ok": true}')
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1], opened
+
+
+def _late_copy_then_another(late_s: float | None) -> tuple[list[Outcome], int, int]:
+    """One copy that times out, the wait for its connection to drain (bounded), then a second copy: the outcomes,
+    the connections the server saw and those still draining at the end."""
+    async def main() -> tuple[list[Outcome], int, int]:
+        server, port, opened = await _late_then_prompt_server(late_s)
+        clients = UpstreamClients()
+        up = Upstream(url=f"http://127.0.0.1:{port}", timeout_s=0.05)
+        try:
+            first = await clients.send(up, clients.build(up, "GET", "/late", [], b""))
+            pool = clients.pool(up)
+            for _ in range(600):  # bounded: until the late answer came (or the drain gave up) and it left draining
+                if not pool._draining:
+                    break
+                await asyncio.sleep(0.05)
+            second = await clients.send(up, clients.build(up, "GET", "/prompt", [], b""))
+            return [first, second], len(opened), len(pool._draining)
+        finally:
+            await clients.aclose()
+            server.close()
+
+    return asyncio.run(main())
+
+
+def test_a_late_answer_drains_and_its_connection_serves_the_next_copy(monkeypatch) -> None:
+    """A target slower than its timeout: the copy is a timeout, but its connection is not closed — the late
+    answer is read and the connection kept, so the next copy opens none (it used to cost a new connection per
+    copy on both sides)."""
+    monkeypatch.setattr(wire, "DRAIN_S", 30.0)  # the late answer (0.2 s) comes well within it, busy machine or not
+    (first, second), opened, draining = _late_copy_then_another(0.2)
+    assert first.error_kind == "timeout" and second.response is not None and second.response.status == 200
+    assert (opened, draining) == (1, 0)
+
+
+def test_a_connection_whose_answer_never_comes_is_closed_after_the_drain(monkeypatch) -> None:
+    monkeypatch.setattr(wire, "DRAIN_S", 0.2)
+    (first, second), opened, draining = _late_copy_then_another(None)
+    assert first.error_kind == "timeout" and second.error_kind == "timeout"  # the next connection's first: late too
+    assert opened == 2 and draining == 1  # the first closed after its drain; the second drains now
