@@ -15,15 +15,19 @@ from strangler.procs import free_port
 Answer = Callable[[bytes], bytes | None]  # request head -> raw answer (None: say nothing)
 
 
-async def _server(answer: Answer, delay: float = 0.0) -> tuple[asyncio.Server, int, list[int]]:
-    """A raw HTTP/1.1 server answering every request on a connection; counts connections opened."""
+async def _server(answer: Answer, delay: float = 0.0, first_delay: float = 0.0
+                  ) -> tuple[asyncio.Server, int, list[int]]:
+    """A raw HTTP/1.1 server answering every request on a connection (`delay` late, a connection's first
+    `first_delay` later still); counts connections opened."""
     opened: list[int] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         opened.append(1)
+        extra = first_delay
         try:
             while head := await reader.readuntil(b"\r\n\r\n"):
-                await asyncio.sleep(delay)
+                await asyncio.sleep(delay + extra)
+                extra = 0.0
                 raw = answer(head)
                 if raw is None:
                     await asyncio.sleep(30)
@@ -136,34 +140,12 @@ def test_the_target_is_the_clients_path_and_host_names_the_upstream() -> None:
     assert b"\r\nx-a: 1\r\n" in seen[0]
 
 
-async def _late_then_prompt_server(late_s: float | None) -> tuple[asyncio.Server, int, list[int]]:
-    """Answers each connection's first request `late_s` late (None: never), later ones at once."""
-    opened: list[int] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        opened.append(1)
-        try:
-            first = True
-            while await reader.readuntil(b"\r\n\r\n"):
-                if first:
-                    await asyncio.sleep(30 if late_s is None else late_s)
-                    first = False
-                writer.write(b'HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\n{"ok": true}')
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    return server, server.sockets[0].getsockname()[1], opened
-
-
 def _late_copy_then_another(late_s: float | None) -> tuple[list[Outcome], int, int]:
     """One copy that times out, the wait for its connection to drain (bounded), then a second copy: the outcomes,
     the connections the server saw and those still draining at the end."""
     async def main() -> tuple[list[Outcome], int, int]:
-        server, port, opened = await _late_then_prompt_server(late_s)
+        # each connection's first answer late_s late (None: never, within the test), later ones at once
+        server, port, opened = await _server(_ok(), first_delay=30.0 if late_s is None else late_s)
         clients = UpstreamClients()
         up = Upstream(url=f"http://127.0.0.1:{port}", timeout_s=0.05)
         try:
