@@ -17,7 +17,8 @@ shadow-off façade while a second wrk keeps the target as busy as the copies do 
 client's rate x the target's 100 ms): the target's answers and the loopback traffic with next to no copier.
 A floor near 1.10x says the target shares the client's cores, not that the shadow costs the client that much.
 Also CPU per request of each proxy (from
-/proc: steadier than req/s on a shared machine). Generator, proxies, workers and backends share this machine's CPU
+/proc: steadier than req/s on a shared machine; what the façade's own process adds, counted repeatably, is
+load/bench_shadow_cost.py's figure). Generator, proxies, workers and backends share this machine's CPU
 cores: the figures are relative. `--profile DIR` writes a cProfile of each shadow worker there
 (STRANGLER_SHADOW_PROFILE; read with `python -m pstats`). Prints only; never asserts.
 """
