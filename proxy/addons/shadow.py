@@ -7,7 +7,8 @@ client as much as proxying itself (2.5x client p50 measured). So the `request` h
 in-flight cap, which side, write policy) and hands the worker a compact job through a pipe
 (proxy/shadow/link.py, batched per loop iteration); the `response`/`error` hook hands over the served
 answer as mitmproxy holds it (status, header fields, raw body — no decoding here). The worker
-(proxy/shadow/worker.py) starts the copy at once (both sides see the same moment, like Diffy), compares
+(proxy/shadow/worker.py) starts the copy at once (both sides see the same moment, like Diffy; at most
+`strangler_shadow_intake_ms` later when requests come faster than that, so it wakes once for several), compares
 with the shared engine (proxy/shadow/engine.py, also used by the nginx comparator) and sends back batched
 events that feed the metrics and auto-rollback. The client never waits for any of it.
 
@@ -44,7 +45,7 @@ from proxy.identity import IDENTITY_META
 from proxy.parity.sampling import WARMUP, NoiseSampler
 from proxy.parity.store import parity_location
 from proxy.shadow.engine import Job, Verdict
-from proxy.shadow.link import MAX_WORKERS, WorkerPool, default_workers
+from proxy.shadow.link import INTAKE_MS, MAX_INTAKE_MS, MAX_WORKERS, WorkerPool, default_workers
 from proxy.shadow.metrics import shadow_metrics
 from proxy.shadow.safety import ledger_unsafe
 from proxy.table import Feature, RouteTable
@@ -87,6 +88,7 @@ class Shadow:
         self._warned_key = False
         self._db_path = ""
         self._workers = default_workers()
+        self._intake_ms = INTAKE_MS
         self._ledger_tasks: set[asyncio.Task] = set()
         state.on_swap(self._on_swap)
 
@@ -98,6 +100,11 @@ class Shadow:
         loader.add_option("strangler_shadow_workers", int, 0,
                           "Shadow worker processes that copy, compare and record (each job goes to one); 0 = one "
                           f"per CPU core. Read at start. At most {MAX_WORKERS}.")
+        loader.add_option("strangler_shadow_intake_ms", int, INTAKE_MS,
+                          "A shadow worker reads the façade's hand-over at most every this many ms: under load it "
+                          "wakes once for several requests' copies and leaves the cores to the client's path; a "
+                          "copy starts at most this late (at once after a quiet spell). 0 = every message at "
+                          f"once. Read at start. At most {MAX_INTAKE_MS}.")
 
     def configure(self, updated: set[str]) -> None:
         if "strangler_parity_db" in updated:
@@ -108,6 +115,12 @@ class Shadow:
                 raise exceptions.OptionsError(f"strangler_shadow_workers={n} is out of range. Fix: use 1-{MAX_WORKERS}"
                                               ", or 0 for one per CPU core")
             self._workers = n or default_workers()
+        if "strangler_shadow_intake_ms" in updated:
+            ms = ctx.options.strangler_shadow_intake_ms
+            if not 0 <= ms <= MAX_INTAKE_MS:
+                raise exceptions.OptionsError(f"strangler_shadow_intake_ms={ms} is out of range. Fix: use "
+                                              f"0-{MAX_INTAKE_MS} (0 = each copy at once)")
+            self._intake_ms = ms
 
     async def running(self) -> None:
         self.key = os.environ.get(KEY_ENV, "")
@@ -117,7 +130,7 @@ class Shadow:
                         "not shadowed is counted as strangler_shadow_dropped_total{reason=\"no_shadow_key\"}. "
                         "Set the same key for the façade and the services to shadow writes as dry runs.", KEY_ENV)
         if self.link is None:
-            factory = self._link_factory or partial(WorkerPool, size=self._workers)
+            factory = self._link_factory or partial(WorkerPool, size=self._workers, intake_ms=self._intake_ms)
             self.link = factory(self.parity_db(), self._on_events, self._hello, self._on_lost)
             await self.link.start()
             link = self.link

@@ -17,7 +17,7 @@ import os
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -39,8 +39,9 @@ class WorkerLink:
     NAME = "shadow worker"
 
     def __init__(self, db: Path | str, on_events: Callable[[list[Any]], None], on_start: Callable[[], list[Any]],
-                 on_lost: Callable[[], None], *, max_buffer: int = MAX_BUFFER):
+                 on_lost: Callable[[], None], *, max_buffer: int = MAX_BUFFER, args: Sequence[str] = ()):
         self.db = db
+        self.args = tuple(args)         # more of the child's command line, after --db DB
         self.on_events = on_events      # a batch of event tuples from the worker
         self.on_start = on_start        # messages every (re)started worker needs first (the table)
         self.on_lost = on_lost          # the worker died: its in-flight jobs are gone
@@ -126,7 +127,7 @@ class WorkerLink:
     async def _spawn(self) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
         self.proc = proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", self.MODULE, "--db", str(self.db), env=env, cwd=ROOT,
+            sys.executable, "-m", self.MODULE, "--db", str(self.db), *self.args, env=env, cwd=ROOT,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None, limit=64 * 1024 * 1024,
             start_new_session=True)  # signals to the façade's group (Ctrl-C, stop) must not kill it first: it
         # exits when its stdin closes, after finishing in-flight copies
@@ -176,12 +177,13 @@ class WorkerPool:
     MAX_JOBS = 65_536  # job -> worker entries kept for answers still to come (a flow always ends, but bounded)
 
     def __init__(self, db: Path | str, on_events: Callable[[list[Any]], None], on_start: Callable[[], list[Any]],
-                 on_lost: Callable[[], None], *, size: int = 1, max_buffer: int = MAX_BUFFER):
+                 on_lost: Callable[[], None], *, size: int = 1, max_buffer: int = MAX_BUFFER, intake_ms: int = 0):
         if size < 1:
             raise ValueError(f"a shadow worker pool of {size} workers. Fix: use at least 1")
         self.on_events, self.on_lost = on_events, on_lost
         self.members = [WorkerLink(db, partial(self._events, i), on_start, partial(self._lost, i),
-                                   max_buffer=max_buffer) for i in range(size)]
+                                   max_buffer=max_buffer, args=("--intake-ms", str(intake_ms)))
+                        for i in range(size)]
         self._owner: dict[int, int] = {}                       # job id -> worker index, until its answer
         self._turn: dict[tuple[str, str], int] = {}            # (feature, route) -> next worker
         self._busy = [Counter[str]() for _ in range(size)]     # jobs in flight per worker and feature
@@ -272,6 +274,8 @@ class WorkerPool:
 
 
 MAX_WORKERS = 64  # strangler_shadow_workers' bound: more processes than this only contend for the cores
+INTAKE_MS = 10     # strangler_shadow_intake_ms: how long a copy may wait for its worker to read (FrameReader)
+MAX_INTAKE_MS = 100
 
 
 def default_workers() -> int:

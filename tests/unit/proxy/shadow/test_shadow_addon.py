@@ -8,11 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
+from mitmproxy import exceptions
+from mitmproxy.test import taddons
 from shadow_harness import LEGACY_PORT, PLAIN_PORT, SVC_PORT, Rig, run, table_text
 from strangler_app import protocol as signing
 
-from proxy.addons.shadow import NOISE_WARMUP
+from proxy.addons.shadow import NOISE_WARMUP, Shadow
+from proxy.addons.state import FacadeState
 from proxy.parity import ParityStore
+from proxy.shadow.link import INTAKE_MS
 
 KEY = "unit-shadow-key-0123456789abcdef"
 
@@ -218,3 +222,16 @@ def test_failed_copy_is_recorded_as_an_error_and_the_client_is_untouched(routes:
         assert route.errors == 1 and route.compared == 0
 
     run(routes, body)
+
+
+def test_the_intake_window_option_is_bounded_and_a_bad_value_keeps_the_last_good_one() -> None:
+    shadow = Shadow(FacadeState())
+    with taddons.context(shadow) as tctx:
+        assert shadow._intake_ms == INTAKE_MS
+        tctx.configure(shadow, strangler_shadow_intake_ms=0)  # every message at once
+        assert shadow._intake_ms == 0
+        for bad in (-1, 101):
+            with pytest.raises(exceptions.OptionsError, match=rf"strangler_shadow_intake_ms={bad} is out of range. "
+                                                              r"Fix: use 0-100"):
+                tctx.configure(shadow, strangler_shadow_intake_ms=bad)
+        assert shadow._intake_ms == 0

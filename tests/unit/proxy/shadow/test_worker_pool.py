@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from proxy.parity import ParityStore
@@ -58,12 +59,13 @@ def _job(i: int) -> tuple[Any, ...]:
 class Facade:
     """What the shadow addon does with its link: counts in flight per feature from the workers' events."""
 
-    def __init__(self, db: Path, port: int, size: int):
+    def __init__(self, db: Path, port: int, size: int, intake_ms: int = 0):
         self.in_flight: Counter[str] = Counter()
         self.compared: Counter[str] = Counter()
         self.lost = 0
         self.table = _table(port)
-        self.pool = WorkerPool(db, self.events, lambda: [("table", self.table)], self.on_lost, size=size)
+        self.pool = WorkerPool(db, self.events, lambda: [("table", self.table)], self.on_lost, size=size,
+                               intake_ms=intake_ms)
 
     def events(self, batch: list[Any]) -> None:
         for event in batch:
@@ -87,13 +89,17 @@ class Facade:
                 await asyncio.sleep(0.05)
 
 
-def test_each_job_is_compared_and_recorded_once_over_the_pool(tmp_path: Path) -> None:
+@pytest.mark.parametrize("intake_ms", [0, 25])
+def test_each_job_is_compared_and_recorded_once_over_the_pool(tmp_path: Path, intake_ms: int) -> None:
+    """With an intake window too: the workers read the jobs and answers in fewer, larger batches."""
     async def main() -> tuple[Facade, list[int]]:
         server, port = await _upstream()
-        facade = Facade(tmp_path / "parity.db", port, size=2)
+        facade = Facade(tmp_path / "parity.db", port, size=2, intake_ms=intake_ms)
         await facade.pool.start()
         try:
             pids = facade.pool.pids
+            # each worker is started with the window (a child that refused it would never compare: settle fails)
+            assert {m.args for m in facade.pool.members} == {("--intake-ms", str(intake_ms))}
             for i in range(40):
                 facade.begin(i)
             await facade.settle()
