@@ -17,16 +17,9 @@ from mitmproxy import hooks
 from proxy.addons import telemetry as telemetry_module
 from proxy.addons.admin_server import AdminServer, _EmbeddedServer
 from strangler.procs import free_port
+from tests.loop_wait import until
 
 TOKEN = "t" * 24
-
-
-async def _until(predicate, tries: int = 300) -> None:
-    """Let the event loop run until `predicate()` (bounded: a few seconds at most)."""
-    for _ in range(tries):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
 
 
 def test_upstream_timer_is_armed_at_the_earliest_deadline_and_none_while_idle(facade):
@@ -70,7 +63,7 @@ def test_upstream_timer_aborts_the_overdue_requests_only_and_rearms_for_the_rest
         for f in (first, second):  # overdue
             up.in_flight[f.id] = (time.monotonic() - 1.0, f)
         up._arm(time.monotonic() - 1.0)
-        await _until(lambda: len(aborted) == 2)
+        await until(lambda: len(aborted) == 2)
         assert aborted == [first, second] and list(up.in_flight) == [waiting.id]
         assert up._timer is not None and up._armed_at == up.in_flight[waiting.id][0]  # re-armed for the rest
         facade.answer(waiting)
@@ -94,7 +87,7 @@ def test_access_log_flush_is_armed_by_a_line_and_runs_once(facade, tmp_path, mon
         facade.answer(facade.send(facade.flow(headers={"X-Request-ID": "req-00000002"})))
         assert tel._flush_timer is timer  # one flush for the lines buffered meanwhile
         assert log_path.read_text() == ""  # still in the buffer
-        await _until(lambda: tel._flush_timer is None)
+        await until(lambda: tel._flush_timer is None)
         assert [json.loads(line)["request_id"] for line in log_path.read_text().splitlines()] == [
             "req-00000001",
             "req-00000002",

@@ -17,6 +17,7 @@ from proxy.parity import ParityStore
 from proxy.shadow.engine import Engine, Job
 from proxy.shadow.worker import MAX_FRAME, FrameReader, WorkerCore, frame, read_frame, served_of
 from proxy.table import load_table
+from tests.loop_wait import until
 
 KEY = "unit-worker-key-0123456789abcdef"
 
@@ -149,15 +150,6 @@ def test_worker_core_waits_for_the_served_answer_and_reports_done_last(tmp_path:
     assert [r.url.port for r in upstreams.seen] == [SVC_PORT]  # legacy served the client: not asked again
 
 
-async def _until(check, turns: int = 10_000) -> None:
-    """Let the loop run until `check()` holds (bounded by loop turns and a short sleep each, not a deadline)."""
-    for _ in range(turns):
-        if check():
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError("the condition never held")
-
-
 def test_frame_reader_with_an_intake_window_reads_once_for_what_came_meanwhile() -> None:
     """After a read the pipe is left alone for the window (here longer than the test: the test ends it), so
     frames written meanwhile wait and arrive together; the first frame after a quiet spell is read at once."""
@@ -169,7 +161,7 @@ def test_frame_reader_with_an_intake_window_reads_once_for_what_came_meanwhile()
         transport, _ = await loop.connect_read_pipe(lambda: reader, os.fdopen(read_fd, "rb", buffering=0))
         try:
             os.write(write_fd, frame([("begin", 1)]))
-            await _until(lambda: len(got) == 1)  # idle reader: at once
+            await until(lambda: len(got) == 1)  # idle reader: at once
             first = list(got)
             os.write(write_fd, frame([("begin", 2)]))
             os.write(write_fd, frame([("served", 1)]))
@@ -177,12 +169,12 @@ def test_frame_reader_with_an_intake_window_reads_once_for_what_came_meanwhile()
                 await asyncio.sleep(0)
             waiting = list(got)
             reader._resume()  # the window ends (its timer's callback)
-            await _until(lambda: len(got) == 3)
+            await until(lambda: len(got) == 3)
             return first, waiting, got, transport.is_reading()
         finally:
             os.close(write_fd)
             transport.close()
-            await _until(reader.closed.done)  # the pipe's file is closed now, not at a later GC (its fd reused)
+            await until(reader.closed.done)  # the pipe's file is closed now, not at a later GC (its fd reused)
 
     first, waiting, got, reading_again = asyncio.run(main())
     assert first == waiting == [("begin", 1)]
@@ -200,11 +192,11 @@ def test_frame_reader_without_an_intake_window_reads_every_frame_as_it_comes() -
         try:
             for i in range(3):
                 os.write(write_fd, frame([("begin", i)]))
-                await _until(lambda i=i: len(got) == i + 1)
+                await until(lambda i=i: len(got) == i + 1)
             return got, transport.is_reading()
         finally:
             os.close(write_fd)
             transport.close()
-            await _until(reader.closed.done)  # the pipe's file is closed now, not at a later GC (its fd reused)
+            await until(reader.closed.done)  # the pipe's file is closed now, not at a later GC (its fd reused)
 
     assert asyncio.run(main()) == ([("begin", 0), ("begin", 1), ("begin", 2)], True)
