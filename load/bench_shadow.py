@@ -16,6 +16,8 @@ rounds of wrk -c1 (alternating order), as the median of the per-round ratios wit
 shadow-off façade while a second wrk keeps the target as busy as the copies do (connections = the shadow-on
 client's rate x the target's 100 ms): the target's answers and the loopback traffic with next to no copier.
 A floor near 1.10x says the target shares the client's cores, not that the shadow costs the client that much.
+And the workers' CPU per compared copy during those 1-connection rounds: there a worker wakes for a few copies
+at a time, so a copy costs more than at 16 connections, and it is what the p50 ratio grows with.
 Also CPU per request of each proxy (from
 /proc: steadier than req/s on a shared machine; what the façade's own process adds, counted repeatably, is
 load/bench_shadow_cost.py's figure). Generator, proxies, workers and backends share this machine's CPU
@@ -256,7 +258,9 @@ def main() -> None:
                       f"non-2xx {res['non2xx']} | cpu {res['cpu_us']:.0f} us/req (+ worker "
                       f"{res['worker_cpu_us']:.0f})", flush=True)
         metrics = {name: _metrics(ports[name][1], token) for name in ("shadow on", "shadow timeout")}
-        latency = _latency_rounds(targets, path, args.latency_rounds, f"http://127.0.0.1:{slow}{path}")
+        copiers = {name: (workers[name], ports[name][1], token) for name in ("shadow on", "shadow timeout")}
+        latency, one_conn_ms = _latency_rounds(targets, path, args.latency_rounds, f"http://127.0.0.1:{slow}{path}",
+                                               copiers)
     keys = ("rps", "p50_ms", "cpu_us", "worker_cpu_us")
     med = {n: {k: statistics.median(x[k] for x in rs) for k in keys} for n, rs in results.items()}
     print(f"\nmedians over {args.rounds} rounds x {args.seconds}s, wrk -t1 -c{args.connections} and -c1, shadow "
@@ -273,6 +277,9 @@ def main() -> None:
     print(f"  client p50 at 1 connection ({args.latency_rounds} paired rounds of {LATENCY_SECONDS} s per arm): "
           f"shadow on / off = {on_ratio.text()}, target timing out / off = {late_ratio.text()} (target <= "
           f"{TARGET_P50_RATIO}x)")
+    print(f"  shadow worker CPU per compared copy at 1 connection (all workers, the latency rounds): shadow on "
+          f"{one_conn_ms['shadow on']:.3f} ms, target timing out {one_conn_ms['shadow timeout']:.3f} ms (the "
+          f"client's p50 cost grows with it: the workers share the client's cores)")
     print(f"  the machine's floor: shadow off with the target answering wrk at the copies' rate / shadow off = "
           f"{floor_ratio.text()}; shadow on / that = "
           f"{median_interval(paired_ratios(latency['shadow on'], latency[FLOOR])).text()}")
@@ -309,18 +316,26 @@ def main() -> None:
         figures.bounded("shadow worker CPU per compared copy", per_copy_ms, "ms", TARGET_CPU_MS,
                         higher_is_better=False, digits=3),
         figures.figure("shadow worker CPU per request (shadow on)", round(on["worker_cpu_us"]), "µs"),
+        *(figures.figure(f"shadow worker CPU per compared copy at 1 connection ({label})",
+                         round(one_conn_ms[name], 3), "ms")
+          for name, label in (("shadow on", "shadow on"), ("shadow timeout", "target timing out"))),
         figures.figure("client p50 shadow off with the target kept busy by wrk / off (1 connection; the "
                        "machine's floor)", round(floor_ratio.median, 3), "x", interval=floor_ratio)])
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _latency_rounds(targets: dict[str, int], path: str, rounds: int, target_url: str) -> dict[str, list[float]]:
+def _latency_rounds(targets: dict[str, int], path: str, rounds: int, target_url: str,
+                    copiers: dict[str, tuple[list[int], int, str]]) -> tuple[dict[str, list[float]], dict[str, float]]:
     """Client p50 (ms) of each proxy at 1 connection (no queueing: what one client waits), in `rounds` short
     rounds in alternating order, so drift in the machine's load hits every arm alike; a pause between arms lets
     the previous arm's in-flight copies (100 ms target) finish first. The FLOOR arm measures the shadow-off
-    façade while wrk keeps the target answering at the rate of the copies (the last shadow-on figure's)."""
+    façade while wrk keeps the target answering at the rate of the copies (the last shadow-on figure's).
+    Also, per shadowing arm in `copiers` (its worker pids, admin port, token): its workers' CPU per compared
+    copy over these rounds, in ms. At 1 connection a worker wakes for a few copies at a time, so a copy costs
+    more than in the 16-connection rounds; it is the CPU the client's cores lose while its p50 is measured."""
     arms = [*targets, FLOOR]
     p50: dict[str, list[float]] = {name: [] for name in arms}
+    spent = {name: [0.0, 0.0] for name in copiers}  # worker CPU seconds, comparisons
     for r in range(rounds):
         order = arms if r % 2 == 0 else arms[::-1]
         if order[0] == FLOOR:  # the copies' rate is known from a shadow-on figure first
@@ -328,6 +343,14 @@ def _latency_rounds(targets: dict[str, int], path: str, rounds: int, target_url:
         for name in order:
             time.sleep(0.3)
             url = f"http://127.0.0.1:{targets['shadow off' if name == FLOOR else name]}{path}"
+            if name in copiers:
+                pids, admin, token = copiers[name]
+                before = _cpu(pids), _counter(_metrics(admin, token), "strangler_shadow_comparisons_total")
+                p50[name].append(wrk(url, LATENCY_SECONDS, 1)["p50_ms"])
+                time.sleep(DELAY_S * 2)  # its last copies answered (or timed out) and compared
+                spent[name][0] += _cpu(pids) - before[0]
+                spent[name][1] += _counter(_metrics(admin, token), "strangler_shadow_comparisons_total") - before[1]
+                continue
             if name != FLOOR:
                 p50[name].append(wrk(url, LATENCY_SECONDS, 1)["p50_ms"])
                 continue
@@ -336,7 +359,7 @@ def _latency_rounds(targets: dict[str, int], path: str, rounds: int, target_url:
             with _side_load(target_url, connections):
                 p50[name].append(wrk(url, LATENCY_SECONDS, 1)["p50_ms"])
         print(f"latency round {r + 1}: " + ", ".join(f"{n} {p50[n][-1]:.2f} ms" for n in arms), flush=True)
-    return p50
+    return p50, {name: 1000 * cpu_s / max(1.0, compared) for name, (cpu_s, compared) in spent.items()}
 
 
 @contextlib.contextmanager
