@@ -285,7 +285,7 @@ def default_workers() -> int:
     halves each one's batches, so a copy costs more CPU, and the client's p50 at 1 connection was 1.01-1.08x
     of one worker's in five paired runs (wrk -c1 rounds, the façades of load/bench_shadow.py)."""
     try:
-        usable = len(os.sched_getaffinity(0))  # what a CPU mask or container limit leaves this process
+        usable = len(os.sched_getaffinity(0))  # what a CPU mask or cpuset leaves this process
     except AttributeError:  # no sched_getaffinity on this platform (macOS)
         usable = os.cpu_count() or 1
     return max(1, usable - 1)

@@ -206,7 +206,7 @@ def test_write_copies_of_a_target_all_go_to_one_worker_and_are_never_passed_on(t
 @pytest.mark.parametrize(("usable", "expected"), [(1, 1), (2, 1), (8, 7)])
 def test_the_default_pool_leaves_the_facade_its_core(monkeypatch: pytest.MonkeyPatch, usable: int,
                                                       expected: int) -> None:
-    """Counted from the CPUs this process may use (a mask or a container limit), not the machine's."""
+    """Counted from the CPUs this process may use (a CPU mask or cpuset), not the machine's."""
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(usable)))
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
     assert default_workers() == expected
