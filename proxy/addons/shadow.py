@@ -99,8 +99,7 @@ class Shadow:
                           "STRANGLER_VAR_DIR/parity.db.")
         loader.add_option("strangler_shadow_workers", int, 0,
                           "Shadow worker processes that copy, compare and record (each job goes to one); 0 = one "
-                          "per CPU core but the façade's own (at least 1). Read at start. At most "
-                          f"{MAX_WORKERS}.")
+                          f"per CPU core. Read at start. At most {MAX_WORKERS}.")
         loader.add_option("strangler_shadow_intake_ms", int, INTAKE_MS,
                           "A shadow worker reads the façade's hand-over at most every this many ms: under load it "
                           "wakes once for several requests' copies and leaves the cores to the client's path; a "
@@ -114,7 +113,7 @@ class Shadow:
             n = ctx.options.strangler_shadow_workers
             if not 0 <= n <= MAX_WORKERS:
                 raise exceptions.OptionsError(f"strangler_shadow_workers={n} is out of range. Fix: use 1-{MAX_WORKERS}"
-                                              ", or 0 for one per CPU core but the façade's own")
+                                              ", or 0 for one per CPU core")
             self._workers = n or default_workers()
         if "strangler_shadow_intake_ms" in updated:
             ms = ctx.options.strangler_shadow_intake_ms

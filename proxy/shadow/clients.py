@@ -47,12 +47,8 @@ class Request:
     body: bytes = b""
 
 
-MAX_CONNECTIONS = 128  # per upstream and worker: one worker (2 cores: link.default_workers) carries a 100 ms
-# target at ~1,000 copies/s, what the façade's one process reaches there (64 shed 11 % in load/bench_shadow)
-
-
 class UpstreamClients:
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None, max_connections: int = MAX_CONNECTIONS):
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None, max_connections: int = 64):
         self._transport = transport  # tests inject httpx.MockTransport; None = the real network (wire.py)
         self.max_connections = max_connections
         self._pools: dict[tuple[str, float], WirePool] = {}

@@ -6,8 +6,7 @@ taken by the pipe above `max_buffer`) or is down, `send` returns False and the c
 never a queue without bound. Owned by the façade: started in `running`, stopped in `done`, restarted with a
 back-off when it dies (its pid and restarts are metrics), and it exits by itself when the façade goes away
 (its stdin closes), so `mitmdump -s proxy/facade.py` alone is a complete deployment.
-WorkerPool runs `strangler_shadow_workers` of them behind the same interface (by default one per CPU core but
-the façade's own: default_workers).
+WorkerPool runs `strangler_shadow_workers` of them behind the same interface (one per CPU core by default).
 """
 from __future__ import annotations
 
@@ -280,12 +279,5 @@ MAX_INTAKE_MS = 100
 
 
 def default_workers() -> int:
-    """One shadow worker per CPU core this process may use, but one: mitmdump serves every client from one
-    process, and that core is the client's. At least one. Why not one per core: on 2 cores a second worker
-    halves each one's batches, so a copy costs more CPU, and the client's p50 at 1 connection was 1.01-1.08x
-    of one worker's in five paired runs (wrk -c1 rounds, the façades of load/bench_shadow.py)."""
-    try:
-        usable = len(os.sched_getaffinity(0))  # what a CPU mask or cpuset leaves this process
-    except AttributeError:  # no sched_getaffinity on this platform (macOS)
-        usable = os.cpu_count() or 1
-    return max(1, usable - 1)
+    """One shadow worker per CPU core (the façade's own process keeps running beside them)."""
+    return max(1, os.cpu_count() or 1)

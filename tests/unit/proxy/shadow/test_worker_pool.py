@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from proxy.parity import ParityStore
-from proxy.shadow.link import WorkerPool, default_workers
+from proxy.shadow.link import WorkerPool
 from proxy.table import RouteTable
 
 BODY = b'{"id": 7, "price": "1.00"}'
@@ -201,18 +201,3 @@ def test_write_copies_of_a_target_all_go_to_one_worker_and_are_never_passed_on(t
     before = [list(m.got) for m in pool.members]  # type: ignore[attr-defined]
     assert pool.send(("begin", 99, _write(99, "svc"))) is False
     assert [m.got for m in pool.members] == before  # type: ignore[attr-defined]
-
-
-@pytest.mark.parametrize(("usable", "expected"), [(1, 1), (2, 1), (8, 7)])
-def test_the_default_pool_leaves_the_facade_its_core(monkeypatch: pytest.MonkeyPatch, usable: int,
-                                                      expected: int) -> None:
-    """Counted from the CPUs this process may use (a CPU mask or cpuset), not the machine's."""
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(usable)))
-    monkeypatch.setattr(os, "cpu_count", lambda: 64)
-    assert default_workers() == expected
-
-
-def test_the_default_pool_without_cpu_masks_counts_the_machines_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(os, "sched_getaffinity")
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    assert default_workers() == 3
