@@ -343,23 +343,26 @@ def _latency_rounds(targets: dict[str, int], path: str, rounds: int, target_url:
         for name in order:
             time.sleep(0.3)
             url = f"http://127.0.0.1:{targets['shadow off' if name == FLOOR else name]}{path}"
-            if name in copiers:
-                pids, admin, token = copiers[name]
-                before = _cpu(pids), _counter(_metrics(admin, token), "strangler_shadow_comparisons_total")
+            side: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+            if name == FLOOR:
+                rate_from = p50["shadow on"] or p50["shadow off"]  # the copies come at the shadow-on client's rate
+                connections = max(1, round(DELAY_S * 1000 / rate_from[-1]))  # rate x 100 ms = copies in flight
+                side = _side_load(target_url, connections)
+            before = _copy_spend(copiers[name]) if name in copiers else None
+            with side:
                 p50[name].append(wrk(url, LATENCY_SECONDS, 1)["p50_ms"])
+            if before is not None:
                 time.sleep(DELAY_S * 2)  # its last copies answered (or timed out) and compared
-                spent[name][0] += _cpu(pids) - before[0]
-                spent[name][1] += _counter(_metrics(admin, token), "strangler_shadow_comparisons_total") - before[1]
-                continue
-            if name != FLOOR:
-                p50[name].append(wrk(url, LATENCY_SECONDS, 1)["p50_ms"])
-                continue
-            rate_from = p50["shadow on"] or p50["shadow off"]  # the copies come at the shadow-on client's rate
-            connections = max(1, round(DELAY_S * 1000 / rate_from[-1]))  # rate x 100 ms = copies in flight
-            with _side_load(target_url, connections):
-                p50[name].append(wrk(url, LATENCY_SECONDS, 1)["p50_ms"])
+                after = _copy_spend(copiers[name])
+                spent[name] = [total + a - b for total, a, b in zip(spent[name], after, before, strict=True)]
         print(f"latency round {r + 1}: " + ", ".join(f"{n} {p50[n][-1]:.2f} ms" for n in arms), flush=True)
     return p50, {name: 1000 * cpu_s / max(1.0, compared) for name, (cpu_s, compared) in spent.items()}
+
+
+def _copy_spend(copier: tuple[list[int], int, str]) -> tuple[float, float]:
+    """A shadowing façade's workers' CPU seconds so far and its comparisons so far."""
+    pids, admin, token = copier
+    return _cpu(pids), _counter(_metrics(admin, token), "strangler_shadow_comparisons_total")
 
 
 @contextlib.contextmanager
