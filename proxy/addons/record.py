@@ -31,25 +31,20 @@ log = logging.getLogger("strangler.facade")
 SAMPLED = "strangler_record"
 
 
-BATCH_S = 0.05   # records wait this long on the façade's side, so one pickle + pipe write carries many
+BATCH_S = 0.05   # records are written to the writer at most this often, so one pickle + pipe write carries many
 BATCH_MAX = 128  # ... or go as soon as this many are waiting
 
 
 class RecordLink(WorkerLink):
-    """The shadow worker's link, spawning the recording writer instead. Records are not time-critical, so they
-    are batched over BATCH_S (the shadow link writes every loop iteration): one pickle + pipe write on the
-    façade's loop and one wake-up of the writer per batch instead of per request. Still bounded: BATCH_MAX
-    records at most wait, and `send` refuses (the caller drops and counts) while the pipe lags."""
+    """The shadow worker's link, spawning the recording writer instead. Records are not time-critical, so its
+    window is wider than the shadow's: one pickle + pipe write on the façade's loop and one wake-up of the
+    writer per BATCH_S instead of per request. Still bounded: a batch of BATCH_MAX records goes at once, and
+    `send` refuses (the caller drops and counts) while the pipe lags."""
 
     MODULE = "proxy.record.writer"
     NAME = "recording writer"
-
-    def _schedule(self) -> None:
-        if len(self._batch) >= BATCH_MAX:
-            self._flush()  # a timer still pending then finds an empty batch
-        elif not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_later(BATCH_S, self._flush)
+    WINDOW_S = BATCH_S
+    MAX_BATCH = BATCH_MAX
 
 
 class Record:

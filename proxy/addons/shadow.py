@@ -5,12 +5,12 @@ The façade only DECIDES; the shadow worker process does the work. mitmdump is o
 core, and a copy + JSON parsing + a comparison + a store write per shadowed request on its loop cost the
 client as much as proxying itself (2.5x client p50 measured). So the `request` hook decides (sampling,
 in-flight cap, which side, write policy) and hands the worker a compact job through a pipe
-(proxy/shadow/link.py, batched per loop iteration); the `response`/`error` hook hands over the served
-answer as mitmproxy holds it (status, header fields, raw body — no decoding here). The worker
-(proxy/shadow/worker.py) starts the copy at once (both sides see the same moment, like Diffy; at most
-`strangler_shadow_intake_ms` later when requests come faster than that, so it wakes once for several), compares
-with the shared engine (proxy/shadow/engine.py, also used by the nginx comparator) and sends back batched
-events that feed the metrics and auto-rollback. The client never waits for any of it.
+(proxy/shadow/link.py); the `response`/`error` hook hands over the served answer as mitmproxy holds it
+(status, header fields, raw body — no decoding here). The worker (proxy/shadow/worker.py) starts the copy
+as it reads the job: both sides see nearly the same moment, like Diffy — at once after a quiet spell, at most
+`strangler_shadow_intake_ms` later under load, when the link writes several requests' jobs at once. It
+compares with the shared engine (proxy/shadow/engine.py, also used by the nginx comparator) and sends back
+batched events that feed the metrics and auto-rollback. The client never waits for any of it.
 
 Bounded: per feature `parity.sample_rate` and `parity.max_in_flight`; a worker that lags or is down makes
 the façade drop, never queue; everything not shadowed is counted in strangler_shadow_dropped_total{reason}.
@@ -101,10 +101,10 @@ class Shadow:
                           "Shadow worker processes that copy, compare and record (each job goes to one); 0 = one "
                           f"per CPU core. Read at start. At most {MAX_WORKERS}.")
         loader.add_option("strangler_shadow_intake_ms", int, INTAKE_MS,
-                          "A shadow worker reads the façade's hand-over at most every this many ms: under load it "
-                          "wakes once for several requests' copies and leaves the cores to the client's path; a "
-                          "copy starts at most this late (at once after a quiet spell). 0 = every message at "
-                          f"once. Read at start. At most {MAX_INTAKE_MS}.")
+                          "The façade hands each shadow worker its jobs at most every this many ms: under load "
+                          "one pipe write and one wake-up of the worker carry several requests' copies, and the "
+                          "cores are left to the client's path; a copy starts at most this late (at once after a "
+                          f"quiet spell). 0 = every loop iteration. Read at start. At most {MAX_INTAKE_MS}.")
 
     def configure(self, updated: set[str]) -> None:
         if "strangler_parity_db" in updated:
@@ -160,8 +160,13 @@ class Shadow:
             self.metrics.drop(job.feature, "worker_lagging" if link is not None and link.up else "worker_down")
             return
         flow.metadata[JOB_META] = self._next_id
-        self.in_flight[job.feature] = self.in_flight.get(job.feature, 0) + 1
-        self.metrics.in_flight_add(job.feature, 1)
+        n = self.in_flight.get(job.feature)
+        if n is None:  # its gauge reads the count from now on
+            self.metrics.watch_in_flight(job.feature, partial(self._in_flight, job.feature))
+        self.in_flight[job.feature] = (n or 0) + 1
+
+    def _in_flight(self, feature: str) -> int:
+        return self.in_flight.get(feature, 0)
 
     def response(self, flow: http.HTTPFlow) -> None:
         job_id = flow.metadata.pop(JOB_META, None)
@@ -237,7 +242,6 @@ class Shadow:
                         log.exception("shadow verdict listener failed")
             elif kind == "done":
                 self.in_flight[feature] = self.in_flight.get(feature, 0) - event[2]
-                m.in_flight_add(feature, -event[2])
             elif kind == "sent":
                 m.count(feature, event[2], event[3], event[4])
             elif kind == "compared":
@@ -267,8 +271,7 @@ class Shadow:
         for feature, n in self.in_flight.items():
             if n > 0:
                 self.metrics.drop(feature, "worker_died", n)
-                self.metrics.in_flight_add(feature, -n)
-        self.in_flight.clear()
+            self.in_flight[feature] = 0  # kept: the feature's gauge reads it
 
     def parity_db(self) -> str | Path:
         """The store the worker records in: option, $STRANGLER_PARITY_STORE, the shared store, var/parity.db

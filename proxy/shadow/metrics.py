@@ -2,6 +2,8 @@
 API's /metrics shows them next to the routing metrics). Label children are cached like proxy/metrics.py."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 
@@ -32,8 +34,10 @@ class ShadowMetrics:
     def drop(self, feature: str, reason: str, n: int = 1) -> None:
         self._child(self.dropped, feature, reason).inc(n)
 
-    def in_flight_add(self, feature: str, n: int) -> None:
-        self._child(self.in_flight, feature).inc(n)
+    def watch_in_flight(self, feature: str, read: Callable[[], float]) -> None:
+        """The feature's in-flight gauge reads `read()` when scraped: the count the façade keeps anyway, not a
+        locked increment per shadowed request on the client's path."""
+        self._child(self.in_flight, feature).set_function(read)
 
     def count(self, feature: str, kind: str, outcome: str, n: int = 1) -> None:
         self._child(self.sent, feature, kind, outcome).inc(n)

@@ -13,7 +13,7 @@ pipe is private between the façade and the child it spawned, so pickle is safe 
     ("served", job_id, payload | None)   the client's answer: (status, header fields, raw body, latency ms)
 
 The worker exits when stdin closes (the façade stopped or died): it finishes what is in flight (bounded),
-flushes the store and its last events. Run by the façade as `python -m proxy.shadow.worker --db PATH --intake-ms MS`.
+flushes the store and its last events. Run by the façade as `python -m proxy.shadow.worker --db PATH`.
 """
 from __future__ import annotations
 
@@ -68,29 +68,17 @@ async def read_frame(reader: asyncio.StreamReader) -> list | None:
 class FrameReader(asyncio.Protocol):
     """The worker's stdin read as frames and handed to `handle` message by message as bytes arrive: no
     StreamReader (its buffer, two awaited reads and a memmove of the rest per frame). `closed` resolves when
-    the stream ends (or breaks the framing: then the worker stops as at end of stream, logging why).
+    the stream ends (or breaks the framing: then the worker stops as at end of stream, logging why). Read at
+    once: the façade batches what it hands over (proxy/shadow/link.py, the intake window)."""
 
-    `intake_s` > 0: after each read the pipe is left alone that long (pause_reading), so under load the
-    worker wakes once for the messages of several requests instead of once per message, and leaves the
-    cores to the client's path in between (load/bench_shadow.py: the client's p50 at 1 connection). A copy
-    then starts at most `intake_s` after its request; at once when the worker was idle that long."""
-
-    def __init__(self, handle: Callable[[tuple], None], intake_s: float = 0.0):
+    def __init__(self, handle: Callable[[tuple], None]):
         self.handle = handle
-        self.intake_s = intake_s
         self.buffer = bytearray()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.transport: asyncio.ReadTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # a read pipe's
 
     def data_received(self, data: bytes) -> None:
         if self.closed.done():  # the framing broke: nothing after it is read
             return
-        if self.intake_s and self.transport is not None:
-            self.transport.pause_reading()
-            asyncio.get_running_loop().call_later(self.intake_s, self._resume)
         buffer = self.buffer
         buffer += data
         pos, end = 0, len(buffer)
@@ -112,10 +100,6 @@ class FrameReader(asyncio.Protocol):
         if broken is not None:
             buffer.clear()
             self._end(broken)
-
-    def _resume(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.resume_reading()
 
     def eof_received(self) -> bool:
         self._end(None)
@@ -227,7 +211,7 @@ class _Outbox:
             self.writer.write(frame(batch_events(events)))
 
 
-async def serve(db: Path, intake_s: float = 0.0) -> None:
+async def serve(db: Path) -> None:
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout.buffer)
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
@@ -237,7 +221,7 @@ async def serve(db: Path, intake_s: float = 0.0) -> None:
     core = WorkerCore(engine)
     _tune_gc()
     try:
-        _, inbox = await loop.connect_read_pipe(lambda: FrameReader(core.handle, intake_s), sys.stdin.buffer)
+        _, inbox = await loop.connect_read_pipe(lambda: FrameReader(core.handle), sys.stdin.buffer)
         await inbox.closed
         await core.drain(DRAIN_S)
     finally:
@@ -262,8 +246,6 @@ def _tune_gc() -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m proxy.shadow.worker", description=__doc__.split("\n")[0])
     p.add_argument("--db", required=True, help="parity store the comparisons are recorded in (file or PostgreSQL URL)")
-    p.add_argument("--intake-ms", type=int, default=0, metavar="MS",
-                   help="read the façade's messages at most every MS ms (FrameReader; 0: each at once)")
     args = p.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="shadow-worker %(levelname)s %(message)s")
     if sys.stdin.isatty():
@@ -277,12 +259,12 @@ def main(argv: list[str] | None = None) -> None:
         loop_factory = None
     profile_dir = os.environ.get(PROFILE_ENV)
     if not profile_dir:
-        asyncio.run(serve(args.db, args.intake_ms / 1000), loop_factory=loop_factory)
+        asyncio.run(serve(args.db), loop_factory=loop_factory)
         return
     import cProfile  # load/bench_shadow.py --profile: where a copy's CPU goes, in the real worker under load
 
     with cProfile.Profile(time.process_time) as profile:  # CPU, not wall-clock: the machine may be shared
-        asyncio.run(serve(args.db, args.intake_ms / 1000), loop_factory=loop_factory)
+        asyncio.run(serve(args.db), loop_factory=loop_factory)
     profile.dump_stats(Path(profile_dir) / f"shadow-worker-{os.getpid()}.prof")
 
 

@@ -42,7 +42,7 @@ def scrape(client, facade) -> dict[str, set[str]]:
     s.count("items", "copy", "ok")
     s.compared("items", "match")
     s.drop("items", "sampled_out")
-    s.in_flight_add("items", 1)
+    s.watch_in_flight("items", lambda: 1)
     s.rollbacks.labels("items", "error_rate").inc()
     s.rollback_failures.labels("items").inc()
     s.window.labels("items", "diff_rate").set(0.1)

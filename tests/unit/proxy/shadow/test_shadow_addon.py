@@ -102,6 +102,26 @@ def test_in_flight_cap_drops_and_counts_instead_of_queueing(routes: Path) -> Non
     run(routes, body)
 
 
+def test_a_lost_worker_counts_its_copies_as_dropped_and_the_gauge_starts_again_from_zero(routes: Path) -> None:
+    routes.write_text(table_text("shadow", parity="{max_in_flight: 2, noise_sample_rate: 0}"))
+
+    async def body(rig: Rig) -> None:
+        rig.upstreams.gate = asyncio.Event()
+        for i in range(2):
+            rig.answer(rig.send(path=f"/api/items/{i}"))
+        await asyncio.sleep(0.05)
+        assert rig.metric("strangler_shadow_in_flight", feature="items") == 2
+        rig.shadow._on_lost()  # what the link calls when the worker process died
+        assert rig.metric("strangler_shadow_in_flight", feature="items") == 0
+        assert rig.metric("strangler_shadow_dropped_total", feature="items", reason="worker_died") == 2
+        rig.answer(rig.send(path="/api/items/9"))  # the cap counts from zero again: not dropped
+        assert rig.metric("strangler_shadow_in_flight", feature="items") == 1
+        rig.upstreams.gate.set()
+        await rig.settle()  # (this in-process "worker" lives on: its events still come, unlike a lost one's)
+
+    run(routes, body)
+
+
 def test_writes_are_never_copied_to_a_target_without_dry_run_writes(routes: Path) -> None:
     async def body(rig: Rig) -> None:
         rig.answer(rig.send("POST", "/api/notes/1", b'{"a": 1}'))

@@ -150,39 +150,7 @@ def test_worker_core_waits_for_the_served_answer_and_reports_done_last(tmp_path:
     assert [r.url.port for r in upstreams.seen] == [SVC_PORT]  # legacy served the client: not asked again
 
 
-def test_frame_reader_with_an_intake_window_reads_once_for_what_came_meanwhile() -> None:
-    """After a read the pipe is left alone for the window (here longer than the test: the test ends it), so
-    frames written meanwhile wait and arrive together; the first frame after a quiet spell is read at once."""
-    async def main() -> tuple[list, list, list, bool]:
-        loop = asyncio.get_running_loop()
-        got: list = []
-        read_fd, write_fd = os.pipe()
-        reader = FrameReader(got.append, intake_s=3600.0)
-        transport, _ = await loop.connect_read_pipe(lambda: reader, os.fdopen(read_fd, "rb", buffering=0))
-        try:
-            os.write(write_fd, frame([("begin", 1)]))
-            await until(lambda: len(got) == 1)  # idle reader: at once
-            first = list(got)
-            os.write(write_fd, frame([("begin", 2)]))
-            os.write(write_fd, frame([("served", 1)]))
-            for _ in range(50):  # the window is open: nothing more is read, however long the loop runs
-                await asyncio.sleep(0)
-            waiting = list(got)
-            reader._resume()  # the window ends (its timer's callback)
-            await until(lambda: len(got) == 3)
-            return first, waiting, got, transport.is_reading()
-        finally:
-            os.close(write_fd)
-            transport.close()
-            await until(reader.closed.done)  # the pipe's file is closed now, not at a later GC (its fd reused)
-
-    first, waiting, got, reading_again = asyncio.run(main())
-    assert first == waiting == [("begin", 1)]
-    assert got == [("begin", 1), ("begin", 2), ("served", 1)]
-    assert not reading_again  # that read opened the next window
-
-
-def test_frame_reader_without_an_intake_window_reads_every_frame_as_it_comes() -> None:
+def test_frame_reader_reads_every_frame_as_it_comes() -> None:
     async def main() -> tuple[list, bool]:
         loop = asyncio.get_running_loop()
         got: list = []

@@ -91,15 +91,14 @@ class Facade:
 
 @pytest.mark.parametrize("intake_ms", [0, 25])
 def test_each_job_is_compared_and_recorded_once_over_the_pool(tmp_path: Path, intake_ms: int) -> None:
-    """With an intake window too: the workers read the jobs and answers in fewer, larger batches."""
+    """With an intake window too: the façade writes the jobs and answers in fewer, larger batches."""
     async def main() -> tuple[Facade, list[int]]:
         server, port = await _upstream()
         facade = Facade(tmp_path / "parity.db", port, size=2, intake_ms=intake_ms)
         await facade.pool.start()
         try:
             pids = facade.pool.pids
-            # each worker is started with the window (a child that refused it would never compare: settle fails)
-            assert {m.args for m in facade.pool.members} == {("--intake-ms", str(intake_ms))}
+            assert {m.window_s for m in facade.pool.members} == {intake_ms / 1000}
             for i in range(40):
                 facade.begin(i)
             await facade.settle()
@@ -171,11 +170,12 @@ class _Member:
     """Stands in for one worker's pipe: records what the pool hands it; `room` False = lagging."""
 
     def __init__(self, room: bool = True):
-        self.room, self.got = room, []
+        self.room, self.got, self.at_once = room, [], []
 
-    def send(self, message: tuple, *, force: bool = False) -> bool:
+    def send(self, message: tuple, *, force: bool = False, at_once: bool = False) -> bool:
         if self.room:
             self.got.append(message[1])
+            self.at_once.append(at_once)
         return self.room
 
 
@@ -192,9 +192,11 @@ def test_write_copies_of_a_target_all_go_to_one_worker_and_are_never_passed_on(t
         assert pool.send(("begin", i, _write(i, "svc")))
     owners = [m for m in pool.members if m.got]  # type: ignore[attr-defined]
     assert len(owners) == 1 and owners[0].got == list(range(12))
-    for i in range(12, 18):  # reads still rotate over every worker
+    assert all(owners[0].at_once)  # write copies start as the client's writes came, never held in the window
+    for i in range(12, 18):  # reads still rotate over every worker, in the window
         assert pool.send(("begin", i, _job(i)))
     assert all(m.got for m in pool.members)  # type: ignore[attr-defined]
+    assert not any(m.at_once[-1] for m in pool.members)  # type: ignore[attr-defined]
 
     owner = owners[0]
     owner.room = False  # the owner lags: its target's write is dropped, not handed to a worker without its verdict
