@@ -35,7 +35,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "bench_footprint": (["--statements", "200000"], []),
     "bench_backfill": (["--rows", "50000", "--small", "10000"], []),
     "bench_facade": (["--rounds", "10", "--seconds", "2", "--calls", "60", "--warm", "10"], ["wrk", "valgrind"]),
-    "bench_shadow": (["--rounds", "2", "--seconds", "2", "--latency-rounds", "10"], ["wrk"]),
+    "bench_shadow": (["--rounds", "2", "--seconds", "2", "--latency-rounds", "20"], ["wrk"]),
     "bench_shadow_cost": (["--calls", "100", "--warm", "20"], ["valgrind"]),
     "bench_catalog": (["--rounds", "10", "--duration", "2", "--products", "500"], ["wrk"]),
     "bench_orders": (["--rounds", "6", "--duration", "2"], []),
