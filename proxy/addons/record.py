@@ -36,15 +36,16 @@ BATCH_MAX = 128  # ... or go as soon as this many are waiting
 
 
 class RecordLink(WorkerLink):
-    """The shadow worker's link, spawning the recording writer instead. Records are not time-critical, so its
-    window is wider than the shadow's: one pickle + pipe write on the façade's loop and one wake-up of the
-    writer per BATCH_S instead of per request. Still bounded: a batch of BATCH_MAX records goes at once, and
-    `send` refuses (the caller drops and counts) while the pipe lags."""
+    """The shadow worker's link, spawning the recording writer instead. Records are not time-critical, so every
+    batch waits its window, which is wider than the shadow's: one pickle + pipe write on the façade's loop and
+    one wake-up of the writer per BATCH_S instead of per request. Still bounded: a batch of BATCH_MAX records
+    goes at once, and `send` refuses (the caller drops and counts) while the pipe lags."""
 
     MODULE = "proxy.record.writer"
     NAME = "recording writer"
     WINDOW_S = BATCH_S
     MAX_BATCH = BATCH_MAX
+    HOLD_FIRST = True  # a record is never urgent: one write per BATCH_S at most, also at a low rate
 
 
 class Record:

@@ -41,6 +41,7 @@ class WorkerLink:
     NAME = "shadow worker"
     WINDOW_S = 0.0   # batches are written at most this often (see _schedule)
     MAX_BATCH = 256  # ... or at once when they hold this many messages
+    HOLD_FIRST = False  # True: after a quiet spell too, the first message waits the window (nothing is urgent)
 
     def __init__(self, db: Path | str, on_events: Callable[[list[Any]], None], on_start: Callable[[], list[Any]],
                  on_lost: Callable[[], None], *, max_buffer: int = MAX_BUFFER, window_s: float | None = None,
@@ -94,7 +95,8 @@ class WorkerLink:
 
     def _schedule(self, at_once: bool = False) -> None:
         """One pickle + pipe write for the messages that came meanwhile: at the next loop iteration when the last
-        write is `window_s` old (after a quiet spell: at once), else when it will be. Why a window: every write
+        write is `window_s` old (after a quiet spell: at once; HOLD_FIRST: `window_s` after the batch's first
+        message), else when it will be. Why a window: every write
         wakes the worker on the client's cores; fewer, larger batches cost the client's p50 less
         (load/bench_shadow.py). A full batch, or a message sent `at_once`, goes at the next iteration."""
         if len(self._batch) >= self.max_batch:
@@ -102,7 +104,7 @@ class WorkerLink:
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
-        due = now if at_once else self._written + self.window_s
+        due = now if at_once else (now if self.HOLD_FIRST else self._written) + self.window_s
         if self._flushing is not None:
             if self._due <= due:
                 return  # an earlier write is coming: it takes this message too

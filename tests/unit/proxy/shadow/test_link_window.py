@@ -29,20 +29,24 @@ class CountingLink(WorkerLink):
     NAME = "frame counter"
 
 
+class PatientLink(CountingLink):
+    HOLD_FIRST = True  # as the recording writer's link: nothing it carries is urgent
+
+
 @pytest.fixture
 def child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "count_frames.py").write_text(CHILD)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the link adds the project's root to it
 
 
-def _run(window_s: float, max_batch: int, script) -> list[list[int]]:
+def _run(window_s: float, max_batch: int, script, link_class: type[WorkerLink] = CountingLink) -> list[list[int]]:
     frames: list[list[int]] = []
 
     def events(batch: list[Any]) -> None:
         frames.extend(numbers for _, numbers in batch)
 
     async def main() -> None:
-        link = CountingLink("unused.db", events, lambda: [], lambda: None, window_s=window_s, max_batch=max_batch)
+        link = link_class("unused.db", events, lambda: [], lambda: None, window_s=window_s, max_batch=max_batch)
         await link.start()
         try:
             await script(link, frames)
@@ -89,3 +93,16 @@ def test_without_a_window_each_loop_iteration_writes_once() -> None:
 
     assert _run(0.0, 256, script) == [[1, 2, 3], [4]]
 
+
+
+@pytest.mark.usefixtures("child")
+def test_a_patient_link_holds_the_first_message_too() -> None:
+    async def script(link: WorkerLink, frames: list) -> None:
+        assert link.send(("m", 1))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert [m[1] for m in link._batch] == [1]  # quiet before, still held: the window runs from it
+        assert link.send(("m", 2))  # full: written at once
+        await _until(frames, 1)
+
+    assert _run(3600.0, 2, script, PatientLink) == [[1, 2]]
