@@ -95,10 +95,10 @@ class WorkerLink:
 
     def _schedule(self, at_once: bool = False) -> None:
         """One pickle + pipe write for the messages that came meanwhile: at the next loop iteration when the last
-        write is `window_s` old (after a quiet spell: at once; HOLD_FIRST: `window_s` after the batch's first
-        message), else when it will be. Why a window: every write
-        wakes the worker on the client's cores; fewer, larger batches cost the client's p50 less
-        (load/bench_shadow.py). A full batch, or a message sent `at_once`, goes at the next iteration."""
+        write is `window_s` old (after a quiet spell: at once), else when it will be; with HOLD_FIRST, `window_s`
+        after the batch's first message. Why a window: every write wakes the worker on the client's cores;
+        fewer, larger batches cost the client's p50 less (load/bench_shadow.py). A full batch, or a message
+        sent `at_once`, goes at the next iteration."""
         if len(self._batch) >= self.max_batch:
             self._flush()
             return

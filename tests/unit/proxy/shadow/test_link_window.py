@@ -14,7 +14,7 @@ import pytest
 from proxy.shadow.link import WorkerLink
 
 CHILD = textwrap.dedent("""
-    import pickle, struct, sys
+    import pickle, sys
     from proxy.shadow.worker import HEADER, frame
     while head := sys.stdin.buffer.read(HEADER.size):
         (size,) = HEADER.unpack(head)
